@@ -1,0 +1,99 @@
+"""The per-repository configuration, ``.github/codeloop.yml`` on the default branch.
+
+Every key is optional; an unknown key is an error the bot reports on the PR. The JSON schema
+published at ``schemas/codeloop.schema.json`` is generated from these models
+(``codeloop config schema``), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONFIG_PATH = ".github/codeloop.yml"
+
+Permission = Literal["read", "triage", "write", "maintain", "admin"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ValidationConfig(_Strict):
+    setup: list[str] = Field(default_factory=list, description="Commands run in order in the PR's checkout.")
+    test: list[str] = Field(default_factory=list, description="Test commands; any non-zero exit fails.")
+    junit: list[str] = Field(default_factory=list, description="JUnit XML result files to annotate.")
+    timeout_minutes: int = Field(default=20, ge=1, le=120)
+    include_repo_checks: bool = Field(default=True, description="Also wait for the repository's own CI.")
+    forks: bool = Field(default=False, description="Run code from forks (only if a maintainer opts in).")
+
+
+class CommandsConfig(_Strict):
+    min_permission: Literal["write", "maintain", "admin"] = "write"
+
+
+class PromptPin(_Strict):
+    template: str = Field(description="A template id from prompts/.")
+    version: int | None = Field(default=None, ge=1, description="Pin a version; latest when absent.")
+
+
+class RepoConfig(_Strict):
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    iterations: int = Field(default=3, ge=0, le=10, description="Fix attempts after the first try.")
+    commands: CommandsConfig = Field(default_factory=CommandsConfig)
+    auto_merge: bool = False
+    max_context_chars: int | None = Field(default=None, gt=0, description="Prompt context budget.")
+    providers: list[str] | None = Field(default=None, description="Code-generation providers, in order.")
+    prompts: dict[str, PromptPin | str] = Field(
+        default_factory=dict, description="Per task type: a template id, or {template, version}."
+    )
+
+    @property
+    def is_validation_configured(self) -> bool:
+        return bool(self.validation.test)
+
+    def prompt_pin(self, task_type: str) -> PromptPin | None:
+        pin = self.prompts.get(task_type)
+        if isinstance(pin, str):
+            return PromptPin(template=pin)
+        return pin
+
+
+class ConfigProblem(ValueError):
+    """``.github/codeloop.yml`` cannot be used; ``problems`` lists what is wrong, one per line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def parse_repo_config(text: str | None) -> RepoConfig:
+    """The effective configuration for a file's text (``None``: no file, all defaults)."""
+    if text is None or not text.strip():
+        return RepoConfig()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigProblem([f"{CONFIG_PATH} is not valid YAML{where}"]) from None
+    if data is None:
+        return RepoConfig()
+    if not isinstance(data, dict):
+        raise ConfigProblem([f"{CONFIG_PATH} must be a mapping of keys to values"])
+    try:
+        return RepoConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigProblem(
+            [f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()]
+        ) from None
+
+
+def json_schema() -> dict:
+    schema = RepoConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/codeloop/codeloop/schemas/codeloop.schema.json"
+    schema["title"] = "codeloop per-repository configuration (.github/codeloop.yml)"
+    return schema
