@@ -62,7 +62,7 @@ class Command(BaseModel):
 
     name: CommandName
     args: str = ""
-    # What followed the prefix as written, for "unknown command `...`" answers.
+    # For an unknown command, the word as written (for the answer); otherwise the name.
     word: str = ""
 
     @property
@@ -157,7 +157,7 @@ def _command(word: str, args: str) -> Command:
         name = "help"
     if name not in WORK_COMMANDS | READ_ONLY_COMMANDS or name == "unknown":
         return Command(name="unknown", args=args[:MAX_ARGS_CHARS], word=word[:100])
-    return Command(name=name, args=args[:MAX_ARGS_CHARS], word=word)  # type: ignore[arg-type]
+    return Command(name=name, args=args[:MAX_ARGS_CHARS], word=name)  # type: ignore[arg-type]
 
 
 def new_commands(old_body: str | None, new_body: str | None) -> list[Command]:

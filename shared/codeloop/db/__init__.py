@@ -1,0 +1,1 @@
+"""PostgreSQL: the connection pool, migrations, named queries and the repository functions."""

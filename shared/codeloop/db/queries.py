@@ -1,0 +1,50 @@
+"""Named SQL queries: plain SQL files under ``sql/queries/``, one query per ``-- name:`` block.
+
+    -- name: get_task
+    -- Read one task.
+    select * from tasks where id = %(id)s;
+
+Parameters use psycopg's ``%(name)s`` style. Queries are loaded once, at first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+QUERIES_DIR = Path(__file__).resolve().parent.parent / "sql" / "queries"
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+class UnknownQuery(KeyError):
+    pass
+
+
+def parse_queries(text: str, source: str = "<text>") -> dict[str, str]:
+    parts = _NAME.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        sql = "\n".join(line for line in body.strip().splitlines() if not line.lstrip().startswith("--"))
+        if name in queries:
+            raise ValueError(f"query {name!r} is defined twice in {source}")
+        queries[name] = sql.strip().rstrip(";")
+    return queries
+
+
+@functools.cache
+def all_queries() -> dict[str, str]:
+    queries: dict[str, str] = {}
+    for path in sorted(QUERIES_DIR.glob("*.sql")):
+        for name, sql in parse_queries(path.read_text(), path.name).items():
+            if name in queries:
+                raise ValueError(f"query {name!r} is defined in more than one file ({path.name})")
+            queries[name] = sql
+    return queries
+
+
+def query(name: str) -> str:
+    try:
+        return all_queries()[name]
+    except KeyError:
+        raise UnknownQuery(f"no named query {name!r} under {QUERIES_DIR}") from None

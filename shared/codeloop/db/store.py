@@ -1,0 +1,298 @@
+"""Repository functions: each runs named queries on a connection and returns typed records.
+
+Every function takes the connection first, so a caller composes several in one transaction
+(``with transaction() as conn: ...``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel
+
+from codeloop.db.queries import query
+from codeloop.domain.lifecycle import TaskStatus, check_transition
+from codeloop.domain.models import (
+    AuditEntry,
+    DeliveryStatus,
+    Installation,
+    NewTask,
+    Repository,
+    RepositoryRef,
+    Task,
+    WebhookDelivery,
+    WorkflowExecution,
+    WorkflowStep,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class NotFound(LookupError):
+    pass
+
+
+def _adapt(params: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-shaped values travel as jsonb; everything else as psycopg adapts it."""
+    return {key: Jsonb(value) if isinstance(value, dict | list) else value for key, value in params.items()}
+
+
+def _one(conn: Connection, name: str, model: type[M], **params: Any) -> M | None:
+    row = conn.execute(query(name), _adapt(params)).fetchone()
+    return model.model_validate(row) if row else None
+
+
+def _all(conn: Connection, name: str, model: type[M], **params: Any) -> list[M]:
+    return [model.model_validate(row) for row in conn.execute(query(name), _adapt(params)).fetchall()]
+
+
+def _required(record: M | None, what: str) -> M:
+    if record is None:
+        raise NotFound(what)
+    return record
+
+
+# -- installations and repositories --------------------------------------------------------------
+
+
+def upsert_installation(conn: Connection, installation: Installation) -> Installation:
+    return _required(
+        _one(conn, "upsert_installation", Installation, **installation.model_dump(exclude={"deleted_at"})),
+        f"installation {installation.id}",
+    )
+
+
+def set_installation_suspended(conn: Connection, installation_id: int, suspended_at: datetime | None) -> None:
+    _one(conn, "set_installation_suspended", Installation, id=installation_id, suspended_at=suspended_at)
+
+
+def mark_installation_deleted(conn: Connection, installation_id: int) -> None:
+    conn.execute(query("mark_installation_deleted"), {"id": installation_id})
+
+
+def get_installation(conn: Connection, installation_id: int) -> Installation | None:
+    return _one(conn, "get_installation", Installation, id=installation_id)
+
+
+def upsert_repository(conn: Connection, repo: RepositoryRef, installation_id: int | None) -> Repository:
+    return _required(
+        _one(conn, "upsert_repository", Repository, installation_id=installation_id, **repo.model_dump()),
+        f"repository {repo.full_name}",
+    )
+
+
+def deactivate_repository(conn: Connection, repository_id: int) -> None:
+    conn.execute(query("deactivate_repository"), {"id": repository_id})
+
+
+def get_repository(conn: Connection, repository_id: int) -> Repository | None:
+    return _one(conn, "get_repository", Repository, id=repository_id)
+
+
+def get_repository_by_name(conn: Connection, full_name: str) -> Repository | None:
+    return _one(conn, "get_repository_by_name", Repository, full_name=full_name)
+
+
+def update_repository_settings(conn: Connection, repository_id: int, **settings: Any) -> Repository:
+    fields = dict.fromkeys(
+        ("setup_commands", "test_commands", "deploy_commands", "rules", "auto_merge", "iteration_budget")
+    )
+    unknown = set(settings) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown repository settings: {', '.join(sorted(unknown))}")
+    fields.update(settings)
+    return _required(
+        _one(conn, "update_repository_settings", Repository, id=repository_id, **fields),
+        f"repository {repository_id}",
+    )
+
+
+# -- tasks ---------------------------------------------------------------------------------------
+
+
+def create_task(conn: Connection, task: NewTask) -> Task:
+    return _required(_one(conn, "create_task", Task, **task.model_dump(mode="json")), "created task")
+
+
+def create_tasks(conn: Connection, tasks: Iterable[NewTask]) -> list[Task]:
+    rows = [task.model_dump(mode="json") for task in tasks]
+    if not rows:
+        return []
+    return _all(conn, "create_tasks", Task, rows=rows)
+
+
+def get_task(conn: Connection, task_id: UUID | str) -> Task | None:
+    return _one(conn, "get_task", Task, id=str(task_id))
+
+
+def require_task(conn: Connection, task_id: UUID | str) -> Task:
+    return _required(get_task(conn, task_id), f"task {task_id}")
+
+
+def transition_task(
+    conn: Connection,
+    task_id: UUID | str,
+    target: TaskStatus | str,
+    *,
+    step: str | None = None,
+    error: str | None = None,
+) -> Task:
+    """Move a task to ``target`` if the lifecycle allows it (raises IllegalTransition if not).
+
+    The row is locked first, so two writers cannot both move the same task from one state.
+    An error, when given, is appended to the task's error log with the step it came from.
+    """
+    current = _required(_one(conn, "lock_task", Task, id=str(task_id)), f"task {task_id}")
+    status = check_transition(current.status, target)
+    entry = None
+    if error is not None:
+        entry = json.dumps([{"at": datetime.now().astimezone().isoformat(), "step": step, "error": error}])
+    return _required(
+        _one(conn, "set_task_status", Task, id=str(task_id), status=status.value, error=entry),
+        f"task {task_id}",
+    )
+
+
+def update_task(conn: Connection, task_id: UUID | str, **fields: Any) -> Task:
+    """Change a task's non-status fields; a field left out (or None) keeps its value."""
+    allowed = (
+        "branch",
+        "pr_number",
+        "pr_url",
+        "head_sha",
+        "agent_run_url",
+        "attempt",
+        "retry_count",
+        "workflow_execution_arn",
+        "status_comment_id",
+        "metadata",
+    )
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise ValueError(f"update_task cannot change: {', '.join(sorted(unknown))}")
+    params = dict.fromkeys(allowed) | fields
+    return _required(_one(conn, "update_task_fields", Task, id=str(task_id), **params), f"task {task_id}")
+
+
+def latest_task_for_thread(conn: Connection, repository_id: int, number: int) -> Task | None:
+    return _one(conn, "latest_task_for_thread", Task, repository_id=repository_id, number=number)
+
+
+def list_tasks(
+    conn: Connection, *, repository_id: int | None = None, status: str | None = None, limit: int = 50
+) -> list[Task]:
+    return _all(conn, "list_tasks", Task, repository_id=repository_id, status=status, limit=limit)
+
+
+def task_audit(conn: Connection, task_id: UUID | str) -> list[AuditEntry]:
+    return _all(conn, "task_audit", AuditEntry, id=str(task_id))
+
+
+# -- webhook deliveries --------------------------------------------------------------------------
+
+
+def insert_delivery(
+    conn: Connection,
+    *,
+    delivery_id: str,
+    event: str,
+    action: str | None,
+    installation_id: int | None,
+    repository_id: int | None,
+    repository_full_name: str | None,
+    payload: dict[str, Any],
+    status: DeliveryStatus = DeliveryStatus.RECEIVED,
+) -> WebhookDelivery | None:
+    """Store a delivery; None when its id was stored before (a duplicate)."""
+    return _one(
+        conn,
+        "insert_delivery",
+        WebhookDelivery,
+        delivery_id=delivery_id,
+        event=event,
+        action=action,
+        installation_id=installation_id,
+        repository_id=repository_id,
+        repository_full_name=repository_full_name,
+        payload=payload,
+        status=status.value,
+    )
+
+
+def get_delivery(conn: Connection, delivery_id: str) -> WebhookDelivery | None:
+    return _one(conn, "get_delivery", WebhookDelivery, delivery_id=delivery_id)
+
+
+def get_delivery_payload(conn: Connection, delivery_id: str) -> dict[str, Any]:
+    row = conn.execute(query("get_delivery_payload"), {"delivery_id": delivery_id}).fetchone()
+    if row is None:
+        raise NotFound(f"delivery {delivery_id}")
+    return row["payload"]
+
+
+def set_delivery_status(
+    conn: Connection, delivery_id: str, status: DeliveryStatus, error: str | None = None
+) -> WebhookDelivery:
+    return _required(
+        _one(conn, "set_delivery_status", WebhookDelivery, delivery_id=delivery_id, status=status.value, error=error),
+        f"delivery {delivery_id}",
+    )
+
+
+def stuck_deliveries(conn: Connection, *, older_than_seconds: float = 60, limit: int = 100) -> list[WebhookDelivery]:
+    return _all(
+        conn, "stuck_deliveries", WebhookDelivery, older_than_seconds=older_than_seconds, limit=limit
+    )
+
+
+# -- workflow ledger -----------------------------------------------------------------------------
+
+
+def start_execution(
+    conn: Connection, task_id: UUID | str, name: str, execution_arn: str | None = None
+) -> WorkflowExecution:
+    return _required(
+        _one(conn, "start_execution", WorkflowExecution, task_id=str(task_id), name=name, execution_arn=execution_arn),
+        f"execution {name}",
+    )
+
+
+def finish_execution(conn: Connection, name: str, status: str, error: str | None = None) -> WorkflowExecution:
+    return _required(
+        _one(conn, "finish_execution", WorkflowExecution, name=name, status=status, error=error),
+        f"execution {name}",
+    )
+
+
+def start_step(conn: Connection, execution_name: str, step: str, attempt: int) -> WorkflowStep:
+    return _required(
+        _one(conn, "start_step", WorkflowStep, name=execution_name, step=step, attempt=attempt),
+        f"execution {execution_name}",
+    )
+
+
+def finish_step(
+    conn: Connection, execution_name: str, step: str, attempt: int, status: str, error: str | None = None
+) -> WorkflowStep:
+    return _required(
+        _one(
+            conn, "finish_step", WorkflowStep, name=execution_name, step=step, attempt=attempt, status=status, error=error
+        ),
+        f"step {step} of {execution_name}",
+    )
+
+
+def task_history(conn: Connection, task_id: UUID | str) -> list[WorkflowExecution]:
+    """A task's executions, each with its steps in order: the ledger ``GET /api/v1/tasks/{id}`` shows."""
+    executions = _all(conn, "executions_for_task", WorkflowExecution, task_id=str(task_id))
+    rows = conn.execute(query("steps_for_task"), {"task_id": str(task_id)}).fetchall()
+    by_name: dict[str, list[WorkflowStep]] = {}
+    for row in rows:
+        by_name.setdefault(row["execution_name"], []).append(WorkflowStep.model_validate(row))
+    return [execution.model_copy(update={"steps": by_name.get(execution.name, [])}) for execution in executions]

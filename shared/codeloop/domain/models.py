@@ -1,0 +1,183 @@
+"""The records codeloop keeps, as pydantic models: what the data layer returns and accepts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeloop.domain.lifecycle import TaskStatus
+
+
+class TaskType(StrEnum):
+    FEATURE = "feature"
+    BUG_FIX = "bug_fix"
+    REFACTOR = "refactor"
+    TESTS = "tests"
+    DOCS = "docs"
+    FIX_FAILING_CHECKS = "fix_failing_checks"
+    REVIEW_FEEDBACK = "review_feedback"
+    ISSUE_TO_PR = "issue_to_pr"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class TaskSource(StrEnum):
+    COMMENT = "comment"
+    LABEL = "label"
+    API = "api"
+    BATCH = "batch"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class Installation(Record):
+    id: int
+    account_login: str
+    account_type: str = "Organization"
+    permissions: dict[str, str] = Field(default_factory=dict)
+    suspended_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class RepositoryRef(Record):
+    """A repository as GitHub names it in a payload."""
+
+    id: int
+    full_name: str
+    default_branch: str = "main"
+    private: bool = False
+
+
+class Repository(RepositoryRef):
+    installation_id: int | None
+    active: bool
+    setup_commands: list[str]
+    test_commands: list[str]
+    deploy_commands: list[str]
+    rules: dict[str, Any]
+    auto_merge: bool
+    iteration_budget: int
+
+
+class NewTask(BaseModel):
+    """What a request (command, label, API call) asks for."""
+
+    repository_id: int
+    title: str = Field(min_length=1, max_length=256)
+    description: str = ""
+    requirements: list[str] = Field(default_factory=list)
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    type: TaskType = TaskType.FEATURE
+    complexity: int = Field(default=5, ge=1, le=10)
+    priority: Priority = Priority.MEDIUM
+    source: TaskSource = TaskSource.API
+    requested_by: str | None = None
+    issue_number: int | None = None
+    comment_id: int | None = None
+    base_branch: str | None = None
+    pr_number: int | None = None
+    pr_url: str | None = None
+    head_sha: str | None = None
+    parent_task_id: UUID | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Task(Record):
+    id: UUID
+    repository_id: int
+    title: str
+    description: str
+    requirements: list[Any]
+    acceptance_criteria: list[Any]
+    type: TaskType
+    complexity: int
+    priority: Priority
+    status: TaskStatus
+    source: TaskSource
+    requested_by: str | None
+    issue_number: int | None
+    comment_id: int | None
+    base_branch: str | None
+    branch: str | None
+    pr_number: int | None
+    pr_url: str | None
+    head_sha: str | None
+    agent_run_url: str | None
+    attempt: int
+    error_log: list[dict[str, Any]]
+    retry_count: int
+    parent_task_id: UUID | None
+    workflow_execution_arn: str | None
+    status_comment_id: int | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class DeliveryStatus(StrEnum):
+    RECEIVED = "received"  # durable, not yet on the events queue
+    QUEUED = "queued"
+    IGNORED = "ignored"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class WebhookDelivery(Record):
+    delivery_id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    repository_id: int | None
+    repository_full_name: str | None
+    status: DeliveryStatus
+    error: str | None
+    attempts: int
+    received_at: datetime
+    queued_at: datetime | None
+    processed_at: datetime | None
+
+
+class WorkflowStep(Record):
+    step: str
+    attempt: int
+    status: str
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+
+
+class WorkflowExecution(Record):
+    id: UUID
+    task_id: UUID
+    name: str
+    execution_arn: str | None
+    status: str
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    steps: list[WorkflowStep] = Field(default_factory=list)
+
+
+class AuditEntry(Record):
+    entity: str
+    entity_id: str
+    action: str
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+    changed_fields: list[str]
+    actor: str | None
+    correlation_id: str | None
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""The local stack: everything on one machine, no AWS account (``make dev``)."""

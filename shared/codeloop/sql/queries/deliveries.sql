@@ -1,0 +1,37 @@
+-- name: insert_delivery
+-- Returns nothing when the delivery id is already stored (a redelivery or a duplicate).
+insert into webhook_deliveries (delivery_id, event, action, installation_id, repository_id,
+                                repository_full_name, payload, status)
+values (%(delivery_id)s, %(event)s, %(action)s, %(installation_id)s, %(repository_id)s,
+        %(repository_full_name)s, %(payload)s, %(status)s)
+on conflict (delivery_id) do nothing
+returning delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
+          attempts, received_at, queued_at, processed_at;
+
+-- name: get_delivery
+select delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
+       attempts, received_at, queued_at, processed_at
+  from webhook_deliveries where delivery_id = %(delivery_id)s;
+
+-- name: get_delivery_payload
+select payload from webhook_deliveries where delivery_id = %(delivery_id)s;
+
+-- name: set_delivery_status
+update webhook_deliveries
+   set status = %(status)s,
+       error = %(error)s,
+       attempts = attempts + case when %(status)s in ('processed', 'failed') then 1 else 0 end,
+       queued_at = case when %(status)s = 'queued' then now() else queued_at end,
+       processed_at = case when %(status)s in ('processed', 'failed', 'ignored') then now() else processed_at end
+ where delivery_id = %(delivery_id)s
+returning delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
+          attempts, received_at, queued_at, processed_at;
+
+-- name: stuck_deliveries
+-- Deliveries stored but never queued (the enqueue failed after the row was written).
+select delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
+       attempts, received_at, queued_at, processed_at
+  from webhook_deliveries
+ where status = 'received' and received_at < now() - make_interval(secs => %(older_than_seconds)s)
+ order by received_at
+ limit %(limit)s;

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real PostgreSQL for every test that asks for one.
+
+The session uses ``DATABASE_URL`` when set, else starts an embedded server itself. The schema is
+built once per session from the migrations into a template database; every test that asks for
+``db_url`` gets a fresh copy of it, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from codeloop import settings as settings_module
+from codeloop.db import migrations
+from codeloop.db import pool as pool_module
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WEBHOOK_EXAMPLES = REPO_ROOT.parent / "shared" / "github-webhook-examples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test reads settings afresh, and no test leaks a pool into the next."""
+    settings_module.reset_settings()
+    yield
+    pool_module.close_pool()
+    settings_module.reset_settings()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    from codeloop.local import embedded_pg
+
+    with tempfile.TemporaryDirectory(prefix="codeloop-pg-") as data_dir:
+        server = embedded_pg.start(Path(data_dir), cleanup="delete")
+        try:
+            yield embedded_pg.url(server)
+        finally:
+            server.cleanup()
+
+
+def _admin(url: str, sql: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> Iterator[str]:
+    """A database migrated once per session: the template every test database copies."""
+    name = f"codeloop_tmpl_{os.getpid()}"
+    _admin(pg_admin_url, f'drop database if exists "{name}"')
+    _admin(pg_admin_url, f'create database "{name}"')
+    migrations.migrate(make_conninfo(pg_admin_url, dbname=name))
+    yield name
+    _admin(pg_admin_url, f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def empty_db_url(pg_admin_url: str) -> Iterator[str]:
+    """A new, empty database (for migration tests)."""
+    name = f"codeloop_empty_{os.getpid()}_{next(_counter)}"
+    _admin(pg_admin_url, f'create database "{name}"')
+    yield make_conninfo(pg_admin_url, dbname=name)
+    pool_module.close_pool()
+    _admin(pg_admin_url, f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated database of this test's own; also what the product's settings point at."""
+    name = f"codeloop_t_{os.getpid()}_{next(_counter)}"
+    _admin(pg_admin_url, f'create database "{name}" template "{template_db}"')
+    url = make_conninfo(pg_admin_url, dbname=name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    settings_module.reset_settings()
+    yield url
+    pool_module.close_pool()
+    _admin(pg_admin_url, f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    """One connection to this test's database, with dict rows, as the pool hands them out."""
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(db_url, row_factory=dict_row) as connection:
+        yield connection
