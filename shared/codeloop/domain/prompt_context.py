@@ -1,0 +1,422 @@
+"""What a prompt is built from, and how its context is fitted to a character budget.
+
+A prompt has two kinds of input:
+
+* the *task* (:class:`TaskSpec`): the maintainer's request, the issue or pull request it is
+  about, acceptance criteria, scope. It is protected: never cut.
+* the *context* (:class:`ContextPiece`): repository metadata, README, file tree, files,
+  diff, manifests, commits, failures, annotations, earlier attempts, review comments. Every
+  piece is third-party text, so it is cleaned (:mod:`codeloop.domain.untrusted`) and fenced.
+
+:func:`fit_context` keeps the fenced context within ``max_context_chars``: pieces are granted
+room in priority order (highest first; ties by presentation order, then input order), so the
+lowest priorities are the ones cut. A piece that does not fit whole is cut at a line boundary
+(its head kept, or its tail for logs) and a visible marker says how much was left out; a
+piece with no room left is replaced by that marker alone, or dropped when even that does not
+fit. The manifest records, per piece, its sizes and what happened to it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeloop.domain.untrusted import clean, fence, fence_overhead, inline, neutralise_fences
+
+TaskType = Literal[
+    "feature", "bug_fix", "refactor", "tests", "docs", "fix_failing_checks", "review_feedback", "issue_to_pr"
+]
+TASK_TYPES: tuple[str, ...] = TaskType.__args__  # type: ignore[attr-defined]
+
+Keep = Literal["head", "tail"]
+BLOCK_SEPARATOR = "\n\n"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# -- the kinds of context, their titles and default priorities --------------------------------
+
+
+class PieceKind(_Frozen):
+    kind: str
+    title: str
+    priority: int = Field(description="Higher is kept longer when the budget is short.")
+    keep: Keep = "head"
+
+
+# In presentation order: how the pieces appear in the prompt (general to specific).
+PIECE_KINDS: dict[str, PieceKind] = {
+    kind.kind: kind
+    for kind in (
+        PieceKind(kind="repository", title="Repository", priority=85),
+        PieceKind(kind="readme", title="README (excerpt)", priority=30),
+        PieceKind(kind="file_tree", title="File tree", priority=20),
+        PieceKind(kind="manifest", title="Dependency manifest", priority=40),
+        PieceKind(kind="commits", title="Recent commits", priority=25),
+        PieceKind(kind="file", title="File", priority=80),
+        PieceKind(kind="diff", title="The pull request's diff", priority=70),
+        PieceKind(kind="attempts", title="Earlier attempts", priority=60, keep="tail"),
+        PieceKind(kind="annotations", title="Annotations from the checks", priority=90),
+        PieceKind(kind="failure", title="Failure", priority=95, keep="tail"),
+        PieceKind(kind="review_comments", title="Review comments to address", priority=100),
+    )
+}
+_POSITION = {kind: index for index, kind in enumerate(PIECE_KINDS)}
+
+
+class ContextPiece(_Frozen):
+    """One piece of third-party context. ``name`` is unique in a prompt (``file:src/a.py``)."""
+
+    name: str
+    kind: str
+    title: str
+    content: str
+    priority: int
+    keep: Keep = "head"
+
+    @classmethod
+    def of(cls, kind: str, content: str, name: str | None = None, title: str | None = None) -> ContextPiece:
+        """A piece with its kind's defaults (title, priority, which end to keep)."""
+        spec = PIECE_KINDS[kind]
+        return cls(
+            name=name or kind,
+            kind=kind,
+            title=title or spec.title,
+            content=content,
+            priority=spec.priority,
+            keep=spec.keep,
+        )
+
+
+# -- the inputs ---------------------------------------------------------------------------------
+
+
+class IssueRef(_Frozen):
+    number: int
+    title: str
+    body: str | None = None
+    url: str
+    author: str | None = None
+
+
+class PullRequestRef(_Frozen):
+    number: int
+    title: str
+    body: str | None = None
+    url: str
+    head_branch: str
+    base_branch: str
+    head_sha: str | None = None
+    author: str | None = None
+
+
+class TaskSpec(_Frozen):
+    """The work asked for. Everything here is protected: it is never cut from a prompt."""
+
+    type: TaskType
+    complexity: int = Field(default=3, ge=1, le=5, description="1 trivial … 5 large, cross-cutting.")
+    request: str = Field(description="The maintainer's own words (a user with write permission).")
+    requested_by: str | None = None
+    acceptance_criteria: list[str] = Field(default_factory=list)
+    issue: IssueRef | None = None
+    pull_request: PullRequestRef | None = None
+    paths_in_scope: list[str] = Field(default_factory=list, description="Files or folders to work in.")
+    paths_out_of_scope: list[str] = Field(default_factory=list, description="Files or folders to leave alone.")
+    attempt: int = Field(default=1, ge=1, description="1 for the first try, then one more per fix round.")
+
+
+class RepositoryInfo(_Frozen):
+    full_name: str
+    default_branch: str = "main"
+    description: str | None = None
+    html_url: str | None = None
+    languages: dict[str, int] = Field(default_factory=dict, description="Bytes per language (GitHub API).")
+    topics: list[str] = Field(default_factory=list)
+
+
+class FileText(_Frozen):
+    path: str
+    content: str
+
+
+class Commit(_Frozen):
+    sha: str
+    message: str
+    author: str | None = None
+
+
+class Failure(_Frozen):
+    """A failing command, test or check, with its output (the tail matters most)."""
+
+    source: str = Field(description="What failed, e.g. 'command `pytest -q`' or 'check run lint'.")
+    exit_code: int | None = None
+    output: str = ""
+
+
+class Annotation(_Frozen):
+    path: str
+    start_line: int
+    end_line: int | None = None
+    level: str = "failure"
+    title: str | None = None
+    message: str
+
+
+class EarlierAttempt(_Frozen):
+    number: int
+    outcome: str
+    summary: str = ""
+    pull_request_url: str | None = None
+
+
+class ReviewComment(_Frozen):
+    author: str | None = None
+    body: str
+    path: str | None = None
+    line: int | None = None
+    diff_hunk: str | None = None
+    url: str | None = None
+
+
+class PromptInputs(_Frozen):
+    """Everything a prompt is built from; the lead's worker fetches it, this module only formats it."""
+
+    task: TaskSpec
+    repository: RepositoryInfo
+    readme: str | None = None
+    file_tree: list[str] = Field(default_factory=list)
+    files: list[FileText] = Field(default_factory=list, description="Named or changed files, most relevant first.")
+    diff: str | None = None
+    manifests: list[FileText] = Field(default_factory=list)
+    commits: list[Commit] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)
+    annotations: list[Annotation] = Field(default_factory=list)
+    attempts: list[EarlierAttempt] = Field(default_factory=list)
+    review_comments: list[ReviewComment] = Field(default_factory=list)
+    extra: list[ContextPiece] = Field(default_factory=list, description="Further pieces, as they are.")
+
+
+def context_pieces(inputs: PromptInputs) -> list[ContextPiece]:
+    """The inputs as context pieces, formatted, with their default priorities."""
+    pieces = [ContextPiece.of("repository", _repository_text(inputs.repository))]
+    if inputs.readme:
+        pieces.append(ContextPiece.of("readme", inputs.readme))
+    if inputs.file_tree:
+        pieces.append(ContextPiece.of("file_tree", summarise_tree(inputs.file_tree)))
+    pieces += [
+        ContextPiece.of("manifest", m.content, name=f"manifest:{m.path}", title=f"Dependency manifest `{inline(m.path)}`")
+        for m in inputs.manifests
+    ]
+    if inputs.commits:
+        pieces.append(ContextPiece.of("commits", "\n".join(_commit_line(c) for c in inputs.commits)))
+    pieces += [
+        ContextPiece.of("file", f.content, name=f"file:{f.path}", title=f"File `{inline(f.path)}`") for f in inputs.files
+    ]
+    if inputs.diff:
+        pieces.append(ContextPiece.of("diff", inputs.diff))
+    if inputs.attempts:
+        pieces.append(ContextPiece.of("attempts", "\n\n".join(_attempt_text(a) for a in inputs.attempts)))
+    if inputs.annotations:
+        pieces.append(ContextPiece.of("annotations", "\n".join(_annotation_line(a) for a in inputs.annotations)))
+    pieces += [
+        ContextPiece.of("failure", _failure_text(f), name=f"failure:{n}", title=f"Failure: {inline(f.source)}")
+        for n, f in enumerate(inputs.failures, start=1)
+    ]
+    if inputs.review_comments:
+        pieces.append(
+            ContextPiece.of("review_comments", "\n\n".join(_review_comment_text(c) for c in inputs.review_comments))
+        )
+    return pieces + list(inputs.extra)
+
+
+def summarise_tree(paths: Iterable[str], top_dirs: int = 30) -> str:
+    """A file count per top-level folder and per extension, then every path, sorted."""
+    ordered = sorted(set(paths))
+    folders = Counter(p.split("/", 1)[0] + "/" if "/" in p else "(root)" for p in ordered)
+    extensions = Counter(p.rsplit(".", 1)[1] if "." in p.rsplit("/", 1)[-1] else "(none)" for p in ordered)
+    lines = [f"{len(ordered)} files."]
+    lines.append("By top-level folder: " + ", ".join(f"{d} {n}" for d, n in folders.most_common(top_dirs)))
+    lines.append("By extension: " + ", ".join(f".{e} {n}" for e, n in extensions.most_common(top_dirs)))
+    lines.append("")
+    lines += ordered
+    return "\n".join(lines)
+
+
+def _repository_text(repo: RepositoryInfo) -> str:
+    lines = [f"Repository: {repo.full_name}", f"Default branch: {repo.default_branch}"]
+    if repo.description:
+        lines.append(f"Description: {repo.description}")
+    if repo.languages:
+        total = sum(repo.languages.values()) or 1
+        shares = sorted(repo.languages.items(), key=lambda item: (-item[1], item[0]))
+        lines.append("Languages: " + ", ".join(f"{name} {100 * size / total:.0f}%" for name, size in shares))
+    if repo.topics:
+        lines.append("Topics: " + ", ".join(repo.topics))
+    return "\n".join(lines)
+
+
+def _commit_line(commit: Commit) -> str:
+    subject = commit.message.strip().splitlines()[0] if commit.message.strip() else ""
+    author = f" ({commit.author})" if commit.author else ""
+    return f"{commit.sha[:10]} {subject}{author}"
+
+
+def _failure_text(failure: Failure) -> str:
+    exit_line = f"exit code {failure.exit_code}\n" if failure.exit_code is not None else ""
+    return f"{exit_line}{failure.output.rstrip()}"
+
+
+def _annotation_line(annotation: Annotation) -> str:
+    lines = f"{annotation.start_line}"
+    if annotation.end_line and annotation.end_line != annotation.start_line:
+        lines += f"-{annotation.end_line}"
+    title = f" {annotation.title}:" if annotation.title else ""
+    return f"{annotation.path}:{lines} [{annotation.level}]{title} {annotation.message}"
+
+
+def _attempt_text(attempt: EarlierAttempt) -> str:
+    pr = f" ({attempt.pull_request_url})" if attempt.pull_request_url else ""
+    return f"Attempt {attempt.number}: {attempt.outcome}{pr}\n{attempt.summary}".rstrip()
+
+
+def _review_comment_text(comment: ReviewComment) -> str:
+    where = ""
+    if comment.path:
+        where = f" on {comment.path}" + (f" line {comment.line}" if comment.line else "")
+    head = f"{comment.author or 'A reviewer'}{where}:"
+    hunk = f"\n{comment.diff_hunk}" if comment.diff_hunk else ""
+    return f"{head}{hunk}\n{comment.body.strip()}"
+
+
+# -- fitting ------------------------------------------------------------------------------------
+
+
+class PieceReport(_Frozen):
+    """What happened to one piece. Sizes are characters."""
+
+    name: str
+    title: str
+    priority: int
+    status: Literal["full", "cut", "omitted"]
+    original_chars: int = Field(description="The piece as given.")
+    clean_chars: int = Field(description="After stripping hidden text and redacting secrets.")
+    kept_chars: int = Field(description="Of the clean text, how much went in.")
+    cut_chars: int
+    rendered_chars: int = Field(description="What the piece takes in the prompt (heading, fence, marker).")
+    stripped_chars: int = 0
+    redactions: dict[str, int] = Field(default_factory=dict)
+
+
+class ContextManifest(_Frozen):
+    budget: int
+    used: int
+    pieces: list[PieceReport]
+
+    @property
+    def cut(self) -> list[PieceReport]:
+        return [p for p in self.pieces if p.status != "full"]
+
+
+class FittedContext(_Frozen):
+    text: str = Field(description="The context section: fenced blocks, in presentation order.")
+    manifest: ContextManifest
+
+    @property
+    def included(self) -> list[str]:
+        """Names of the pieces whose content is in the text, whole or in part."""
+        return [p.name for p in self.manifest.pieces if p.kept_chars > 0]
+
+
+def cut_marker(omitted_chars: int, title: str) -> str:
+    return f"… [cut: {omitted_chars:,} chars of {title} omitted to fit the context budget]"
+
+
+class _Prepared:
+    """A piece after cleaning: its body as it would be fenced, and the fixed costs around it."""
+
+    __slots__ = ("body", "clean", "heading", "index", "piece", "source")
+
+    def __init__(self, index: int, piece: ContextPiece):
+        self.index = index
+        self.piece = piece
+        self.clean = clean(piece.content)
+        self.body = neutralise_fences(self.clean.text.strip("\n"))
+        self.heading = f"### {piece.title}\n"
+        self.source = inline(piece.title)
+
+    def block(self, body: str) -> str:
+        return self.heading + fence(self.source, body)
+
+    def full_size(self) -> int:
+        return len(self.heading) + fence_overhead(self.source) + len(self.body)
+
+
+def fit_context(pieces: Iterable[ContextPiece], max_context_chars: int) -> FittedContext:
+    """The pieces fenced and fitted so that the context text is at most ``max_context_chars``."""
+    prepared = [item for item in (_Prepared(i, p) for i, p in enumerate(pieces)) if item.body.strip()]
+    by_priority = sorted(prepared, key=lambda p: (-p.piece.priority, _POSITION.get(p.piece.kind, 99), p.index))
+    # Each block costs its length plus one separator; n blocks have n - 1 separators.
+    remaining = max_context_chars + len(BLOCK_SEPARATOR)
+    blocks: dict[int, str] = {}
+    reports: dict[int, PieceReport] = {}
+    for item in by_priority:
+        text, kept = _fit_one(item, remaining - len(BLOCK_SEPARATOR))
+        if text:
+            blocks[item.index] = text
+            remaining -= len(text) + len(BLOCK_SEPARATOR)
+        reports[item.index] = _report(item, kept, len(text))
+    order = sorted(prepared, key=lambda p: (_POSITION.get(p.piece.kind, 99), p.index))
+    text = BLOCK_SEPARATOR.join(blocks[p.index] for p in order if p.index in blocks)
+    manifest = ContextManifest(
+        budget=max_context_chars, used=len(text), pieces=[reports[p.index] for p in order]
+    )
+    return FittedContext(text=text, manifest=manifest)
+
+
+def _fit_one(item: _Prepared, room: int) -> tuple[str, int]:
+    """The block for ``item`` in at most ``room`` characters, and how many body chars it keeps."""
+    if item.full_size() <= room:
+        return item.block(item.body), len(item.body)
+    title = item.piece.title
+    longest_marker = len(cut_marker(len(item.body), title)) + 1  # + its newline
+    body_room = room - len(item.heading) - fence_overhead(item.source) - longest_marker
+    kept = _keep_lines(item.body, body_room, item.piece.keep) if body_room > 0 else ""
+    if kept:
+        marker = cut_marker(len(item.body) - len(kept), title)
+        fenced = item.block(kept)
+        if item.piece.keep == "head":
+            return f"{fenced}\n{marker}", len(kept)
+        return f"{item.heading}{marker}\n{fence(item.source, kept)}", len(kept)
+    marker_only = item.heading + cut_marker(len(item.body), title)
+    return (marker_only, 0) if len(marker_only) <= room else ("", 0)
+
+
+def _keep_lines(body: str, room: int, keep: Keep) -> str:
+    """The longest run of whole lines from the head (or tail) of ``body`` in ``room`` chars."""
+    if keep == "head":
+        end = body.rfind("\n", 0, room + 1)
+        return body[:end] if end > 0 else ""
+    start = body.find("\n", len(body) - room - 1)
+    return body[start + 1 :] if start != -1 else ""
+
+
+def _report(item: _Prepared, kept: int, rendered: int) -> PieceReport:
+    status = "full" if kept == len(item.body) else ("cut" if kept else "omitted")
+    return PieceReport(
+        name=item.piece.name,
+        title=item.piece.title,
+        priority=item.piece.priority,
+        status=status,
+        original_chars=len(item.piece.content),
+        clean_chars=len(item.body),
+        kept_chars=kept,
+        cut_chars=len(item.body) - kept,
+        rendered_chars=rendered,
+        stripped_chars=item.clean.stripped_chars,
+        redactions=item.clean.redactions,
+    )
