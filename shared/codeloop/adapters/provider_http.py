@@ -107,4 +107,6 @@ def request_json(
         return response.json()
     except ValueError as exc:
         error = OutcomeUnknown if creates else Retryable
-        raise error(provider, f"{method} {path}: answer is not JSON", status_code=response.status_code) from exc
+        raise error(
+            provider, f"{method} {path}: answer is not JSON", status_code=response.status_code
+        ) from exc

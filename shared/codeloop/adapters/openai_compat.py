@@ -1,0 +1,141 @@
+"""The fallback provider: any OpenAI-compatible chat-completions endpoint, asked for a unified diff.
+
+It needs no agent service (hosted models and local servers alike). It answers within
+``create_run``: the diff is applied to the repository's files as read through ``read_file``,
+and the result carries ``changed_files`` for the caller to push as a branch and pull request.
+A diff that cannot be used is a failed run (its error names the file and hunk), which the fix
+loop treats like any failed attempt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from codeloop.adapters.provider_http import DEFAULT_TIMEOUT, request_json
+from codeloop.domain.diffs import DiffProblem, apply_unified_diff, extract_diff
+from codeloop.domain.providers import FinalError, RepositoryRef, RunRequest, RunResult, RunStatus
+
+# Reads a file of the repository at ``repository.ref``; None when it does not exist.
+FileReader = Callable[[RepositoryRef, str], str | None]
+
+SYSTEM_PROMPT = """\
+You change code in the git repository {repository}. Answer with the complete change as ONE \
+unified diff in a single ```diff fenced block: paths relative to the repository root with \
+a/ and b/ prefixes, '--- /dev/null' for a new file, '+++ /dev/null' for a deleted one, and \
+three lines of unchanged context around every change, copied exactly from the file. \
+Outside the block, explain the change in at most five sentences."""
+
+SUMMARY_LIMIT = 2000
+
+
+class OpenAICompatProvider:
+    name = "openai"
+    opens_pull_requests = False
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        read_file: FileReader,
+        api_key: str | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ):
+        self._base_url = base_url.rstrip("/")
+        self._model = model
+        self._read_file = read_file
+        self._api_key = api_key
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+
+    @classmethod
+    def from_settings(cls, read_file: FileReader) -> OpenAICompatProvider:
+        from codeloop.settings import get_settings
+
+        settings = get_settings()
+        return cls(
+            base_url=str(settings.require("openai_base_url")),
+            model=settings.openai_model,
+            api_key=settings.optional_secret("openai_api_key"),  # local servers may need none
+            read_file=read_file,
+        )
+
+    @property
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            headers = {"Accept": "application/json"}
+            if self._api_key:
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            self._client = httpx.Client(base_url=self._base_url, headers=headers, timeout=self._timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- the provider interface ---------------------------------------------------------------
+
+    def create_run(self, request: RunRequest) -> RunResult:
+        body = {
+            "model": self._model,
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT.format(repository=request.repository.full_name)},
+                {"role": "user", "content": request.prompt},
+            ],
+        }
+        # A chat completion creates nothing remote: repeating it after a timeout is safe.
+        answer = request_json(self.name, self._http, "POST", "chat/completions", json=body)
+        return self._result(request, answer)
+
+    def resume_run(self, run_id: str, request: RunRequest) -> RunResult:
+        """A fresh completion: the model keeps no run; the prompt carries the failure to fix."""
+        return self.create_run(request)
+
+    def get_run(self, run_id: str) -> RunResult:
+        raise FinalError(self.name, f"run {run_id}: this provider answers in create_run and keeps no runs")
+
+    def find_run(self, task_id: str, attempt: int) -> RunResult | None:
+        return None
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def _result(self, request: RunRequest, answer: Any) -> RunResult:
+        try:
+            choice = answer["choices"][0]
+            content = choice["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError) as exc:
+            raise FinalError(self.name, "chat completion without choices[0].message.content") from exc
+        run_id = str(answer.get("id") or uuid.uuid4())
+        base = {"provider": self.name, "run_id": run_id, "metadata": request.run_metadata()}
+        diff = extract_diff(content)
+        if diff is None:
+            problem = "the model's answer contains no unified diff"
+            if choice.get("finish_reason") == "length":
+                problem += " (the answer was cut off at the token limit)"
+            return RunResult(**base, status=RunStatus.FAILED, error=problem, summary=content[:SUMMARY_LIMIT])
+        try:
+            changed = apply_unified_diff(diff, lambda path: self._read_file(request.repository, path))
+        except DiffProblem as exc:
+            return RunResult(**base, status=RunStatus.FAILED, error=str(exc), summary=content[:SUMMARY_LIMIT])
+        return RunResult(
+            **base,
+            status=RunStatus.COMPLETED,
+            raw_status=choice.get("finish_reason"),
+            summary=_explanation(content, diff)[:SUMMARY_LIMIT],
+            changed_files=changed,
+        )
+
+
+def _explanation(content: str, diff: str) -> str:
+    """The model's words around the diff, without the diff."""
+    fence_start = content.find("```")
+    if fence_start == -1:
+        return content.replace(diff, "").strip()
+    fence_end = content.rfind("```")
+    return (content[:fence_start] + content[fence_end + 3 :]).strip()
