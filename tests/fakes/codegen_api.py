@@ -43,7 +43,7 @@ class FakeCodegenApi(RecordingServer):
 
     def add_repo(self, full_name: str, github_id: int) -> int:
         repo_id = next(self._repo_ids)
-        owner, name = full_name.split("/")
+        _owner, name = full_name.split("/")
         self.repos.append(
             {
                 "id": repo_id,
