@@ -43,13 +43,13 @@ def _adapt(params: Mapping[str, Any]) -> dict[str, Any]:
     return {key: Jsonb(value) if isinstance(value, dict | list) else value for key, value in params.items()}
 
 
-def _one(conn: Connection, name: str, model: type[M], **params: Any) -> M | None:
-    row = conn.execute(query(name), _adapt(params)).fetchone()
+def _one(conn: Connection, query_name: str, model: type[M], /, **params: Any) -> M | None:
+    row = conn.execute(query(query_name), _adapt(params)).fetchone()
     return model.model_validate(row) if row else None
 
 
-def _all(conn: Connection, name: str, model: type[M], **params: Any) -> list[M]:
-    return [model.model_validate(row) for row in conn.execute(query(name), _adapt(params)).fetchall()]
+def _all(conn: Connection, query_name: str, model: type[M], /, **params: Any) -> list[M]:
+    return [model.model_validate(row) for row in conn.execute(query(query_name), _adapt(params)).fetchall()]
 
 
 def _required(record: M | None, what: str) -> M:

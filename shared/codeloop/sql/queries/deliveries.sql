@@ -32,6 +32,6 @@ returning delivery_id, event, action, installation_id, repository_id, repository
 select delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
        attempts, received_at, queued_at, processed_at
   from webhook_deliveries
- where status = 'received' and received_at < now() - make_interval(secs => %(older_than_seconds)s)
+ where status = 'received' and received_at <= now() - make_interval(secs => %(older_than_seconds)s)
  order by received_at
  limit %(limit)s;
