@@ -236,6 +236,20 @@ def _mismatch(lines: list[str], block: list[str], at: int) -> str:
     return "its context was not found after the previous hunk"
 
 
+def _replacement(hunk: Hunk, matched: list[str]) -> list[str]:
+    """The hunk's new lines, with context lines kept as the file has them (not as the model wrote)."""
+    replacement: list[str] = []
+    position = 0
+    for op, text in hunk.lines:
+        if op == "+":
+            replacement.append(text)
+            continue
+        if op == " ":
+            replacement.append(matched[position])
+        position += 1
+    return replacement
+
+
 def _apply_hunks(path: str, content: str, hunks: list[Hunk]) -> str:
     text = _Text.of(content)
     drift = 0  # where hunks really start minus where their headers say
@@ -252,7 +266,7 @@ def _apply_hunks(path: str, content: str, hunks: list[Hunk]) -> str:
                 raise DiffDoesNotApply(path, number, reason, hunk.header)
         else:
             start = min(max(expected, earliest), len(text.lines))
-        text.lines[start : start + len(old)] = new
+        text.lines[start : start + len(old)] = _replacement(hunk, text.lines[start : start + len(old)])
         drift = start + len(new) - (anchor + len(old))
         earliest = start + len(new)
         if hunk.old_ends_without_newline or hunk.new_ends_without_newline:
