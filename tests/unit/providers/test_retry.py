@@ -1,8 +1,6 @@
 import random
 
 import pytest
-from pydantic import ValidationError
-
 from codeloop.domain.providers import ErrorClass
 from codeloop.domain.retry import (
     BackoffKind,
@@ -13,6 +11,7 @@ from codeloop.domain.retry import (
     choose_fix_strategy,
     next_delay,
 )
+from pydantic import ValidationError
 
 
 class FixedRandom:

@@ -1,5 +1,4 @@
 import pytest
-
 from codeloop.domain.providers import (
     ATTEMPT_KEY,
     TASK_ID_KEY,
