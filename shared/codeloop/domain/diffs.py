@@ -29,8 +29,10 @@ class DiffDoesNotApply(DiffProblem):
     def __init__(self, path: str, hunk_number: int | None, reason: str, header: str = ""):
         self.path = path
         self.hunk_number = hunk_number
-        where = f"hunk {hunk_number} ({header})" if hunk_number is not None else "the file"
-        super().__init__(f"{path}: {where} does not apply: {reason}")
+        if hunk_number is None:
+            super().__init__(f"{path}: {reason}")
+        else:
+            super().__init__(f"{path}: hunk {hunk_number} ({header}) does not apply: {reason}")
 
 
 @dataclass
