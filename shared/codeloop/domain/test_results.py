@@ -1,0 +1,504 @@
+"""Failing tests from a test run: JUnit XML first, else the summary lines test runners print.
+
+Pure parsing: bytes and text in, :class:`TestFailure` out. Supported summary formats: pytest,
+unittest, jest, vitest, go test and cargo test. Every parser runs over the whole output (a
+monorepo may run several runners) and the results are merged by test id.
+
+JUnit XML comes from code under test, so it is parsed without any DTD: a document that declares
+one (the only way to define entities) is refused, which rules out entity-expansion attacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Literal
+from xml.parsers import expat
+
+from pydantic import BaseModel, ConfigDict
+
+MESSAGE_CHARS = 1_000
+DETAILS_HEAD_CHARS = 2_000
+DETAILS_TAIL_CHARS = 6_000
+
+Framework = Literal["junit", "pytest", "unittest", "jest", "vitest", "go", "cargo"]
+
+
+class SourceLocation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    line: int | None = None
+
+
+class TestFailure(BaseModel):
+    """One failing (or erroring) test, as precisely located as its runner allows."""
+
+    __test__ = False  # not a pytest test class, despite the name
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    suite: str | None = None  # class, module or package the runner groups the test under
+    file: str | None = None  # as printed by the runner: relative, absolute or a bare file name
+    line: int | None = None
+    message: str
+    details: str = ""
+    kind: Literal["failure", "error"] = "failure"
+    framework: Framework
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.suite}::{self.name}" if self.suite else self.name
+
+
+class JUnitError(ValueError):
+    """A JUnit file that is not well-formed XML, or that declares a DTD."""
+
+
+# -- shared text helpers ---------------------------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_SOURCE_EXTENSIONS = (
+    "py|pyx|js|jsx|mjs|cjs|ts|tsx|mts|cts|vue|svelte|go|rs|java|kt|kts|scala|groovy|rb|php|cs|fs|"
+    "c|cc|cpp|cxx|h|hh|hpp|m|mm|swift|ex|exs|erl|dart|lua|sh"
+)
+_LOCATION_PATTERNS = (
+    re.compile(r'File "(?P<path>[^"\n]+)", line (?P<line>\d+)'),
+    re.compile(
+        rf"(?<![\w./@+-])(?P<path>[\w./@+-]*[\w@+-]\.(?:{_SOURCE_EXTENSIONS})):(?P<line>\d+)(?![\d.])"
+    ),
+)
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def locations_in_text(text: str) -> list[SourceLocation]:
+    """Every ``file:line`` a traceback or stack trace mentions, in the order they appear."""
+    found: list[tuple[int, SourceLocation]] = []
+    for pattern in _LOCATION_PATTERNS:
+        for match in pattern.finditer(text):
+            found.append((match.start(), SourceLocation(path=match["path"], line=int(match["line"]))))
+    found.sort(key=lambda item: item[0])
+    unique: dict[SourceLocation, None] = {}
+    for _, location in found:
+        unique.setdefault(location)
+    return list(unique)
+
+
+def _clip_message(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+def _clip_details(text: str) -> str:
+    text = text.strip("\n")
+    if len(text) <= DETAILS_HEAD_CHARS + DETAILS_TAIL_CHARS:
+        return text
+    cut = len(text) - DETAILS_HEAD_CHARS - DETAILS_TAIL_CHARS
+    return f"{text[:DETAILS_HEAD_CHARS]}\n… [{cut} characters cut] …\n{text[-DETAILS_TAIL_CHARS:]}"
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _last_location_in(text: str, path: str) -> int | None:
+    lines = [loc.line for loc in locations_in_text(text) if loc.path == path or loc.path.endswith("/" + path)]
+    return lines[-1] if lines else None
+
+
+# -- JUnit XML -------------------------------------------------------------------------------
+
+_GENERIC_MESSAGES = {"", "failed", "failure", "error"}
+
+
+class _JUnitCollector:
+    """Streams expat events into failures; holds only what the open test case needs."""
+
+    def __init__(self) -> None:
+        self.failures: list[TestFailure] = []
+        self._suites: list[dict[str, str]] = []
+        self._case: dict[str, str] | None = None
+        self._problem_kind: str | None = None  # "failure" or "error": the case's first problem
+        self._problem_attrs: dict[str, str] = {}
+        self._problem_text: list[str] = []
+        self._collecting = False
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        if tag == "testsuite":
+            self._suites.append(attrs)
+        elif tag == "testcase":
+            self._case = attrs
+            self._problem_kind = None
+        elif tag in ("failure", "error") and self._case is not None and self._problem_kind is None:
+            self._problem_kind, self._problem_attrs, self._problem_text = tag, attrs, []
+            self._collecting = True
+
+    def text(self, data: str) -> None:
+        if self._collecting:
+            self._problem_text.append(data)
+
+    def end(self, tag: str) -> None:
+        if tag == "testsuite" and self._suites:
+            self._suites.pop()
+        elif tag == self._problem_kind:
+            self._collecting = False
+        elif tag == "testcase" and self._case is not None:
+            if self._problem_kind is not None:
+                self.failures.append(self._failure(self._case))
+            self._case = None
+            self._problem_kind = None
+
+    def _failure(self, case: dict[str, str]) -> TestFailure:
+        suite = self._suites[-1] if self._suites else {}
+        details = "".join(self._problem_text)
+        message = self._problem_attrs.get("message", "")
+        if message.strip().lower() in _GENERIC_MESSAGES:
+            message = _first_line(details) or self._problem_attrs.get("type", "") or str(self._problem_kind)
+        file = case.get("file") or suite.get("file") or None
+        line = _int_or_none(case.get("line"))
+        if line is not None and suite.get("name") == "pytest":
+            line += 1  # pytest writes the 0-based line of the test's definition
+        if file:
+            line = _last_location_in(details, file) or line
+        return TestFailure(
+            name=case.get("name", "?"),
+            suite=case.get("classname") or suite.get("name") or None,
+            file=file,
+            line=line,
+            message=_clip_message(message),
+            details=_clip_details(details),
+            kind="error" if self._problem_kind == "error" else "failure",
+            framework="junit",
+        )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _refuse_dtd(*_: object) -> None:
+    raise JUnitError("JUnit XML with a DOCTYPE is refused (entities are never expanded)")
+
+
+def parse_junit_chunks(chunks: Iterable[bytes]) -> list[TestFailure]:
+    """Failures in a JUnit XML document given as byte chunks (a file read piece by piece)."""
+    collector = _JUnitCollector()
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.ExternalEntityRefHandler = _refuse_dtd
+    parser.StartElementHandler = collector.start
+    parser.EndElementHandler = collector.end
+    parser.CharacterDataHandler = collector.text
+    parser.buffer_text = True
+    try:
+        for chunk in chunks:
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise JUnitError(
+            f"not well-formed JUnit XML: {expat.ErrorString(exc.code)} at line {exc.lineno}"
+        ) from None
+    return collector.failures
+
+
+def parse_junit_xml(data: bytes) -> list[TestFailure]:
+    return parse_junit_chunks([data])
+
+
+# -- summary lines: one parser per runner ----------------------------------------------------
+
+_PYTEST_SUMMARY = re.compile(r"^(?P<kind>FAILED|ERROR) (?P<id>[^\s:]+\.py(?:::.*?)?)(?: - (?P<message>.*))?$")
+_PYTEST_SECTION_HEADER = re.compile(r"^_{3,} (?P<title>.+?) _{3,}$")
+_PYTEST_BANNER = re.compile(r"^={3,} .* ={3,}$")
+
+
+def parse_pytest(output: str) -> list[TestFailure]:
+    """pytest's "short test summary info" lines, located through the tracebacks above them."""
+    blocks = _blocks_by_header(output, _PYTEST_SECTION_HEADER, _PYTEST_BANNER)
+    failures = []
+    for line in output.splitlines():
+        match = _PYTEST_SUMMARY.match(line)
+        if not match:
+            continue
+        test_id = match["id"]
+        file, _, rest = test_id.partition("::")
+        name = rest or file
+        title = rest.replace("::", ".")
+        kind = "failure" if match["kind"] == "FAILED" else "error"
+        block = (
+            blocks.get(title)
+            or blocks.get(f"ERROR at setup of {title}")
+            or blocks.get(f"ERROR collecting {file}", "")
+        )
+        message = match["message"] or _pytest_error_line(block) or match["kind"].lower()
+        failures.append(
+            TestFailure(
+                name=name,
+                suite=file if rest else None,
+                file=file,
+                line=_last_location_in(block, file),
+                message=_clip_message(message),
+                details=_clip_details(block),
+                kind=kind,
+                framework="pytest",
+            )
+        )
+    return failures
+
+
+def _pytest_error_line(block: str) -> str:
+    errors = [line[1:].strip() for line in block.splitlines() if line.startswith("E ")]
+    return errors[0] if errors else ""
+
+
+def _blocks_by_header(output: str, header: re.Pattern[str], stop: re.Pattern[str]) -> dict[str, str]:
+    """Sections of ``output`` keyed by the title their header line names."""
+    blocks: dict[str, str] = {}
+    title: str | None = None
+    lines: list[str] = []
+    for line in output.splitlines():
+        match = header.match(line)
+        if match or stop.match(line):
+            if title is not None:
+                blocks.setdefault(title, "\n".join(lines))
+            title = match["title"] if match else None
+            lines = []
+        elif title is not None:
+            lines.append(line)
+    if title is not None:
+        blocks.setdefault(title, "\n".join(lines))
+    return blocks
+
+
+_UNITTEST_HEADER = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<name>\S+) \((?P<suite>[^)]*)\)")
+_UNITTEST_RULE = re.compile(r"^(?:-{20,}|={20,})$")
+_LIBRARY_PATH = re.compile(r"(?:site-packages|dist-packages|/lib/python\d|^<)")
+
+
+def parse_unittest(output: str) -> list[TestFailure]:
+    """unittest's (and Django's) ``FAIL: test_x (module.Class.test_x)`` sections."""
+    failures = []
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        match = _UNITTEST_HEADER.match(line)
+        if not match:
+            continue
+        body: list[str] = []
+        rules_seen = 0
+        for following in lines[index + 1 :]:
+            if _UNITTEST_RULE.match(following):
+                rules_seen += 1
+                if rules_seen > 1:
+                    break
+                continue
+            body.append(following)
+        trace = "\n".join(body).strip("\n")
+        suite = match["suite"]
+        name = match["name"]
+        if suite.endswith("." + name):
+            suite = suite[: -len(name) - 1]
+        frames = [
+            loc
+            for loc in locations_in_text(trace)
+            if loc.path.endswith(".py") and not _LIBRARY_PATH.search(loc.path)
+        ]
+        message = next((text.strip() for text in reversed(body) if text.strip()), match["kind"])
+        failures.append(
+            TestFailure(
+                name=name,
+                suite=suite or None,
+                file=frames[-1].path if frames else None,
+                line=frames[-1].line if frames else None,
+                message=_clip_message(message),
+                details=_clip_details(trace),
+                kind="failure" if match["kind"] == "FAIL" else "error",
+                framework="unittest",
+            )
+        )
+    return failures
+
+
+_JEST_FILE = re.compile(r"^\s*(?P<status>FAIL|PASS)\s+(?P<file>\S+)(?:\s+\([^)]*\))?\s*$")
+_JEST_TEST = re.compile(r"^\s*● (?P<title>.+?)\s*$")
+_JEST_END = re.compile(r"^\s*(?:Tests?:|Test Suites:|Snapshots:|Summary of all failing tests)")
+
+
+def parse_jest(output: str) -> list[TestFailure]:
+    """jest's ``FAIL file`` / ``● suite › test`` blocks."""
+    failures = []
+    file: str | None = None
+    title: str | None = None
+    body: list[str] = []
+
+    def flush() -> None:
+        if title is not None and file is not None:
+            failures.append(_script_failure("jest", file, title, body))
+
+    for line in output.splitlines():
+        file_match = _JEST_FILE.match(line)
+        test_match = _JEST_TEST.match(line)
+        if file_match or test_match or _JEST_END.match(line):
+            flush()
+            title, body = None, []
+            if file_match:
+                file = file_match["file"] if file_match["status"] == "FAIL" else None
+            elif test_match:
+                title = test_match["title"]
+        elif title is not None:
+            body.append(line)
+    flush()
+    return failures
+
+
+_VITEST_TEST = re.compile(r"^\s*FAIL\s+(?P<file>\S+) > (?P<title>.+?)\s*$")
+_VITEST_END = re.compile(r"^\s*(?:⎯{3,}|Test Files\s|Tests\s+\d)")
+
+
+def parse_vitest(output: str) -> list[TestFailure]:
+    """vitest's ``FAIL  file > suite > test`` blocks."""
+    failures = []
+    current: tuple[str, str] | None = None
+    body: list[str] = []
+    for line in [*output.splitlines(), "⎯⎯⎯"]:
+        match = _VITEST_TEST.match(line)
+        if match or _VITEST_END.match(line):
+            if current is not None:
+                failures.append(_script_failure("vitest", current[0], current[1], body))
+            current = (match["file"], match["title"]) if match else None
+            body = []
+        elif current is not None:
+            body.append(line)
+    return failures
+
+
+def _script_failure(framework: Framework, file: str, title: str, body: list[str]) -> TestFailure:
+    details = "\n".join(body).strip("\n")
+    in_file = [
+        loc for loc in locations_in_text(details) if loc.path.endswith(file) or file.endswith(loc.path)
+    ]
+    line = in_file[0].line if in_file else None
+    return TestFailure(
+        name=title,
+        suite=file,
+        file=file,
+        line=line,
+        message=_clip_message(_first_line(details) or "failed"),
+        details=_clip_details(details),
+        framework=framework,
+    )
+
+
+_GO_EVENT = re.compile(r"^\s*=== (?:RUN|CONT|NAME|PAUSE)\s+(?P<name>\S+)")
+_GO_RESULT = re.compile(r"^\s*--- (?P<status>FAIL|PASS|SKIP): (?P<name>\S+) \([\d.]+s\)")
+_GO_LOG = re.compile(r"^\s+(?P<file>[\w.+-]+\.go):(?P<line>\d+): (?P<message>.*)$")
+_GO_PACKAGE = re.compile(r"^(?:FAIL|ok)\s+(?P<package>\S+)\s+(?:[\d.]+s|\(cached\)|\[.*\])")
+
+
+def parse_go_test(output: str) -> list[TestFailure]:
+    """``go test`` output, with or without -v: ``--- FAIL: TestX`` and its ``file.go:N:`` logs."""
+    failures: list[TestFailure] = []
+    logs: dict[str, list[list[str]]] = {}  # test name -> log entries, each a first line + continuations
+    failed: list[str] = []
+    current: str | None = None
+    for line in output.splitlines():
+        if match := _GO_EVENT.match(line) or _GO_RESULT.match(line):
+            current = match["name"]
+            if match.groupdict().get("status") == "FAIL":
+                failed.append(current)
+        elif match := _GO_LOG.match(line):
+            if current is not None:
+                logs.setdefault(current, []).append([line.strip()])
+        elif (match := _GO_PACKAGE.match(line)) and failed:
+            failures.extend(_go_failures(failed, logs, match["package"]))
+            failed, logs, current = [], {}, None
+        elif current is not None and current in logs and line.startswith(" " * 8):
+            logs[current][-1].append(line.strip())  # a multi-line t.Errorf message continues
+    failures.extend(_go_failures(failed, logs, None))
+    return failures
+
+
+def _go_failures(
+    failed: list[str], logs: dict[str, list[list[str]]], package: str | None
+) -> list[TestFailure]:
+    results = []
+    for name in dict.fromkeys(failed):
+        has_failing_subtest = any(other.startswith(name + "/") for other in failed)
+        entries = logs.get(name, [])
+        if has_failing_subtest and not entries:
+            continue  # a parent fails because its subtests did: report the subtests
+        first = _GO_LOG.match(" " + entries[0][0]) if entries else None
+        details = "\n".join("\n".join(entry) for entry in entries)
+        results.append(
+            TestFailure(
+                name=name,
+                suite=package,
+                file=first["file"] if first else None,
+                line=int(first["line"]) if first else None,
+                message=_clip_message(first["message"] if first else "FAIL"),
+                details=_clip_details(details),
+                framework="go",
+            )
+        )
+    return results
+
+
+_CARGO_FAILED = re.compile(r"^test (?P<name>.+?) \.\.\. FAILED$")
+_CARGO_BLOCK = re.compile(r"^---- (?P<title>.+?) stdout ----$")
+_CARGO_BLOCK_END = re.compile(r"^(?:failures:|test result:)")
+# Rust >= 1.73 prints the location, then the message on the following lines; older Rust quotes
+# the message (possibly over several lines) before the location.
+_CARGO_PANIC_NEW = re.compile(
+    r"panicked at (?P<path>[^\s:']+):(?P<line>\d+):\d+:\n(?P<message>(?:.+\n?){1,3})"
+)
+_CARGO_PANIC_OLD = re.compile(r"panicked at '(?P<message>.*?)', (?P<path>[^\s:]+):(?P<line>\d+):\d+", re.S)
+_CARGO_MESSAGE_END = re.compile(r"^(?:note:|stack backtrace:)", re.M)
+
+
+def parse_cargo_test(output: str) -> list[TestFailure]:
+    """``cargo test``: ``test x ... FAILED`` with the panic in its ``---- x stdout ----`` block."""
+    blocks = _blocks_by_header(output, _CARGO_BLOCK, _CARGO_BLOCK_END)
+    names = [m["name"] for line in output.splitlines() if (m := _CARGO_FAILED.match(line))]
+    failures = []
+    for name in dict.fromkeys(names):
+        block = blocks.get(name, "")
+        panic = _CARGO_PANIC_NEW.search(block) or _CARGO_PANIC_OLD.search(block)
+        message = _CARGO_MESSAGE_END.split(panic["message"])[0] if panic else "FAILED"
+        failures.append(
+            TestFailure(
+                name=name,
+                file=panic["path"] if panic else None,
+                line=int(panic["line"]) if panic else None,
+                message=_clip_message(message),
+                details=_clip_details(block),
+                framework="cargo",
+            )
+        )
+    return failures
+
+
+SUMMARY_PARSERS: tuple[Callable[[str], list[TestFailure]], ...] = (
+    parse_pytest,
+    parse_unittest,
+    parse_jest,
+    parse_vitest,
+    parse_go_test,
+    parse_cargo_test,
+)
+
+
+def parse_test_output(output: str) -> list[TestFailure]:
+    """Failures any known runner reported in a command's output, merged by test id."""
+    text = strip_ansi(output).replace("\r\n", "\n")
+    merged: dict[tuple[str, str | None], TestFailure] = {}
+    for parser in SUMMARY_PARSERS:
+        for failure in parser(text):
+            merged.setdefault((failure.test_id, failure.file), failure)
+    return list(merged.values())

@@ -1,0 +1,363 @@
+"""Validating a pull request's head: the report, its verdict, forks, annotations, the signature.
+
+Pure logic. The service (``codeloop.services.validation``) runs the commands and hands their
+results here; the workflow compares ``failure_signature`` between attempts to tell "the same
+failure again" from progress.
+
+Verdicts:
+- ``passed``: every setup and test command exited 0 within its time limit.
+- ``failed``: the code's fault: a setup or test command exited non-zero, or hit a time limit.
+  (Exit codes decide; failures parsed from results only explain.)
+- ``error``: ours, not the code's: the checkout or the sandbox could not be set up.
+- ``not_run``: nothing was run, on purpose: a fork PR without ``validation.forks: true``, no
+  test commands configured, or an invalid ``.github/codeloop.yml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
+from codeloop.domain.test_results import TestFailure, locations_in_text, strip_ansi
+
+Verdict = Literal["passed", "failed", "error", "not_run"]
+NotRunReason = Literal["fork", "not_configured", "config_invalid"]
+ResultsSource = Literal["junit", "output", "none"]
+
+MAX_FAILURES = 500  # kept in a report; ``failures_total`` counts them all
+MAX_ANNOTATIONS = 200  # GitHub takes 50 per request: the reporter sends them in batches
+ANNOTATION_MESSAGE_CHARS = 4_000
+ANNOTATION_TITLE_CHARS = 255
+SIGNATURE_MESSAGE_CHARS = 300
+SIGNATURE_OUTPUT_LINES = 20
+
+NOT_CONFIGURED_HINT = (
+    f"Add test commands to {CONFIG_PATH} on the default branch, for example:\n"
+    "validation:\n"
+    '  setup: ["python -m pip install -r requirements.txt"]\n'
+    '  test: ["python -m pytest -q --junitxml=report.xml"]\n'
+    '  junit: ["report.xml"]'
+)
+FORK_HINT = (
+    f"Pull requests from forks are not validated unless `validation.forks: true` is set in "
+    f"{CONFIG_PATH}; the repository's own CI still applies."
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CommandResult(_Frozen):
+    phase: Literal["setup", "test"]
+    command: str
+    exit_code: int | None  # None: it did not exit by itself (killed at a limit, or never started)
+    signal: int | None = None  # the signal that ended it, if one did
+    timed_out: bool = False
+    duration_seconds: float
+    output: str  # stdout and stderr interleaved: head and tail, with a line saying what was cut
+    output_bytes: int  # everything the command printed
+    output_cut_bytes: int = 0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def describe(self) -> str:
+        if self.timed_out:
+            return f"`{self.command}` hit its time limit after {self.duration_seconds:.0f} s"
+        if self.signal is not None:
+            return f"`{self.command}` was killed by signal {self.signal}"
+        return f"`{self.command}` exited with {self.exit_code}"
+
+
+class Annotation(_Frozen):
+    """A check-run annotation, in GitHub's shape."""
+
+    path: str
+    start_line: int = Field(ge=1)
+    end_line: int = Field(ge=1)
+    annotation_level: Literal["notice", "warning", "failure"]
+    message: str
+    title: str | None = None
+    raw_details: str | None = None
+
+
+class ValidationReport(_Frozen):
+    verdict: Verdict
+    summary: str  # one line for people: the check run's title material
+    head_sha: str | None = None
+    not_run_reason: NotRunReason | None = None
+    hint: str | None = None  # what a maintainer can do about it
+    commands: list[CommandResult] = Field(default_factory=list)
+    results_source: ResultsSource = "none"
+    failures: list[TestFailure] = Field(default_factory=list)
+    failures_total: int = 0
+    annotations: list[Annotation] = Field(default_factory=list)
+    failure_signature: str | None = None  # equal between attempts = the same failure again
+    duration_seconds: float = 0.0
+
+
+# -- forks and the cases where nothing runs -------------------------------------------------
+
+
+def is_fork_pull_request(pull_request: Mapping[str, Any]) -> bool:
+    """Whether a ``pull_request`` object (webhook or REST) comes from another repository.
+
+    A head repository that is gone (``null``: the fork was deleted) counts as a fork.
+    """
+    head_repo = (pull_request.get("head") or {}).get("repo")
+    base_repo = (pull_request.get("base") or {}).get("repo") or {}
+    if not head_repo:
+        return True
+    return head_repo.get("full_name") != base_repo.get("full_name")
+
+
+def may_run_code(config: RepoConfig, *, is_fork: bool) -> bool:
+    return not is_fork or config.validation.forks
+
+
+def not_run_report(reason: NotRunReason, head_sha: str | None, hint: str | None = None) -> ValidationReport:
+    summaries = {
+        "fork": "Not run: the pull request comes from a fork",
+        "not_configured": f"Not run: no test commands are configured in {CONFIG_PATH}",
+        "config_invalid": f"Not run: {CONFIG_PATH} is invalid",
+    }
+    default_hints = {"fork": FORK_HINT, "not_configured": NOT_CONFIGURED_HINT}
+    return ValidationReport(
+        verdict="not_run",
+        summary=summaries[reason],
+        head_sha=head_sha,
+        not_run_reason=reason,
+        hint=hint or default_hints.get(reason),
+    )
+
+
+def config_problem_report(problem: ConfigProblem, head_sha: str | None) -> ValidationReport:
+    return not_run_report("config_invalid", head_sha, hint="\n".join(problem.problems))
+
+
+def error_report(summary: str, head_sha: str | None, duration_seconds: float = 0.0) -> ValidationReport:
+    return ValidationReport(
+        verdict="error", summary=summary, head_sha=head_sha, duration_seconds=duration_seconds
+    )
+
+
+# -- verdict ---------------------------------------------------------------------------------
+
+
+def verdict_for(commands: Sequence[CommandResult], failure_count: int) -> tuple[Verdict, str]:
+    """The verdict and its one-line summary, from what the commands did."""
+    setup_failure = next((c for c in commands if c.phase == "setup" and not c.succeeded), None)
+    if setup_failure is not None:
+        return "failed", f"Setup failed: {setup_failure.describe()}"
+    test_failures = [c for c in commands if c.phase == "test" and not c.succeeded]
+    if not test_failures:
+        ran = sum(1 for c in commands if c.phase == "test")
+        return "passed", f"Passed: {ran} test command{'s' if ran != 1 else ''} succeeded"
+    if failure_count:
+        return "failed", f"Tests failed: {failure_count} failing test{'s' if failure_count != 1 else ''}"
+    return "failed", f"Tests failed: {test_failures[0].describe()}"
+
+
+def build_report(
+    *,
+    head_sha: str,
+    commands: Sequence[CommandResult],
+    failures: Sequence[TestFailure],
+    results_source: ResultsSource,
+    changed_paths: Collection[str],
+    repo_files: Collection[str],
+    checkout_root: str | None = None,
+    duration_seconds: float = 0.0,
+) -> ValidationReport:
+    verdict, summary = verdict_for(commands, len(failures))
+    paths = RepoPaths(repo_files, checkout_root)
+    return ValidationReport(
+        verdict=verdict,
+        summary=summary,
+        head_sha=head_sha,
+        commands=list(commands),
+        results_source=results_source,
+        failures=list(failures[:MAX_FAILURES]),
+        failures_total=len(failures),
+        annotations=annotations_for(failures, paths, changed_paths),
+        failure_signature=failure_signature(failures, commands, checkout_root)
+        if verdict == "failed"
+        else None,
+        duration_seconds=duration_seconds,
+    )
+
+
+# -- paths and annotations -------------------------------------------------------------------
+
+_CLASS_FILE_EXTENSIONS = (".py", ".java", ".kt", ".scala", ".groovy", ".cs", ".rb", ".php")
+
+
+class RepoPaths:
+    """Turns the paths test runners print (absolute, relative, bare names) into repository paths."""
+
+    def __init__(self, files: Collection[str], checkout_root: str | None = None):
+        self.files = frozenset(files)
+        self._root = checkout_root.rstrip("/") + "/" if checkout_root else None
+        self._by_name: dict[str, list[str]] = defaultdict(list)
+        for path in self.files:
+            self._by_name[posixpath.basename(path)].append(path)
+
+    def resolve(self, raw: str | None, hint: str | None = None) -> str | None:
+        """The repository path ``raw`` names, or None when it is outside the repository or ambiguous.
+
+        ``hint`` (a package or class name such as ``example.com/mod/calc`` or ``com.acme.FooTest``)
+        picks between several files of the same name.
+        """
+        if not raw:
+            return None
+        path = raw.strip().replace("\\", "/")
+        if self._root and path.startswith(self._root):
+            path = path[len(self._root) :]
+        elif path.startswith("/"):
+            return None  # an absolute path outside the checkout: a library, the runtime
+        path = posixpath.normpath(path).removeprefix("./")
+        if path in self.files:
+            return path
+        if path.startswith("../"):
+            return None
+        candidates = [f for f in self._by_name.get(posixpath.basename(path), []) if f.endswith("/" + path)]
+        if len(candidates) > 1 and hint:
+            hint_dir = hint.replace(".", "/") if "/" not in hint else hint
+            candidates = [
+                c
+                for c in candidates
+                if hint_dir.endswith(posixpath.dirname(c)) or posixpath.dirname(c) in hint_dir
+            ] or candidates
+        return candidates[0] if len(candidates) == 1 else None
+
+    def resolve_class(self, dotted: str | None) -> str | None:
+        """The file defining a dotted module or class name (``tests.test_calc.TestCalc``)."""
+        if not dotted:
+            return None
+        parts = dotted.split(".")
+        for length in range(len(parts), 0, -1):
+            stem = "/".join(parts[:length])
+            for extension in _CLASS_FILE_EXTENSIONS:
+                if found := self.resolve(stem + extension, hint=".".join(parts[: length - 1])):
+                    return found
+        return None
+
+
+def failure_location(
+    failure: TestFailure, paths: RepoPaths, changed_paths: Collection[str]
+) -> tuple[str, int] | None:
+    """Where to annotate a failure: a place in a changed file when the trace shows one, else the
+    test's own location; None when no repository file can be named."""
+    hint = failure.suite
+    primary_path = paths.resolve(failure.file, hint) or paths.resolve_class(failure.suite)
+    primary = (primary_path, failure.line) if primary_path else None
+    traced = [
+        (resolved, loc.line)
+        for loc in locations_in_text(failure.details)
+        if (resolved := paths.resolve(loc.path, hint)) is not None
+    ]
+    if primary and primary[0] in changed_paths:
+        chosen = primary
+    else:
+        in_changed = [loc for loc in traced if loc[0] in changed_paths]
+        chosen = in_changed[-1] if in_changed else primary or (traced[-1] if traced else None)
+    if chosen is None:
+        return None
+    path, line = chosen
+    if line is None:  # the test's file is known but not its line: the trace may still say
+        line = next((traced_line for traced_path, traced_line in traced if traced_path == path), None)
+    return path, line or 1
+
+
+def annotations_for(
+    failures: Iterable[TestFailure], paths: RepoPaths, changed_paths: Collection[str]
+) -> list[Annotation]:
+    annotations: dict[tuple[str, int, str], Annotation] = {}
+    for failure in failures:
+        location = failure_location(failure, paths, changed_paths)
+        if location is None:
+            continue
+        path, line = location
+        title = _clip(
+            f"{failure.test_id} {'errored' if failure.kind == 'error' else 'failed'}", ANNOTATION_TITLE_CHARS
+        )
+        annotations.setdefault(
+            (path, line, title),
+            Annotation(
+                path=path,
+                start_line=line,
+                end_line=line,
+                annotation_level="failure",
+                title=title,
+                message=_clip(failure.message or "failed", ANNOTATION_MESSAGE_CHARS),
+                raw_details=_clip(failure.details, ANNOTATION_MESSAGE_CHARS) or None,
+            ),
+        )
+        if len(annotations) >= MAX_ANNOTATIONS:
+            break
+    return list(annotations.values())
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- failure signature -----------------------------------------------------------------------
+
+_NORMALISERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<addr>"),
+    (re.compile(r"(?:/private)?/(?:tmp|var/tmp|var/folders|dev/shm)/\S*"), "<tmp>"),
+    (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ns|µs|us|ms|s|sec|secs|seconds|m|min|minutes|h)\b"), "<duration>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
+    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
+    (re.compile(r"\s+"), " "),
+)
+
+
+def normalise_message(text: str, checkout_root: str | None = None) -> str:
+    """A message with what changes from run to run (numbers, addresses, temp paths, durations)
+    replaced by placeholders."""
+    text = strip_ansi(text)
+    if checkout_root:
+        text = text.replace(checkout_root.rstrip("/") + "/", "")
+    for pattern, replacement in _NORMALISERS:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+def failure_signature(
+    failures: Sequence[TestFailure], commands: Sequence[CommandResult], checkout_root: str | None = None
+) -> str:
+    """A digest of what failed: the failing tests and their normalised messages, or, when no
+    test failure was parsed, the failing commands and the normalised end of their output."""
+    if failures:
+        entries = {
+            f"{f.test_id}\t{normalise_message(f.message, checkout_root)[:SIGNATURE_MESSAGE_CHARS]}"
+            for f in failures
+        }
+    else:
+        entries = {
+            "\t".join(
+                (
+                    c.phase,
+                    c.command,
+                    "timeout" if c.timed_out else f"exit {c.exit_code}",
+                    normalise_message(
+                        "\n".join(c.output.splitlines()[-SIGNATURE_OUTPUT_LINES:]), checkout_root
+                    ),
+                )
+            )
+            for c in commands
+            if not c.succeeded
+        }
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
