@@ -92,7 +92,10 @@ def _indent_columns(line: str) -> int:
 
 
 def _visible_lines(body: str) -> Iterator[str]:
-    """The lines of a comment that render as ordinary text (not code, quote or HTML comment)."""
+    """The lines of a comment outside code blocks and HTML comments.
+
+    Quoted lines need no rule of their own: they start with ``>``, so no command matches them.
+    """
     fence: str | None = None
     in_html_comment = False
     previous_blank = True
@@ -124,8 +127,6 @@ def _visible_lines(body: str) -> Iterator[str]:
         if in_indented_code or blank:
             continue
         stripped = line.lstrip(" \t")
-        if stripped.startswith(">"):
-            continue
         if stripped.startswith("<!--"):
             in_html_comment = "-->" not in stripped[4:]
             continue
