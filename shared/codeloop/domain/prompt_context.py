@@ -300,6 +300,7 @@ class PieceReport(_Frozen):
     """What happened to one piece. Sizes are characters."""
 
     name: str
+    kind: str
     title: str
     priority: int
     status: Literal["full", "cut", "omitted"]
@@ -327,9 +328,9 @@ class FittedContext(_Frozen):
     manifest: ContextManifest
 
     @property
-    def included(self) -> list[str]:
-        """Names of the pieces whose content is in the text, whole or in part."""
-        return [p.name for p in self.manifest.pieces if p.kept_chars > 0]
+    def included(self) -> list[PieceReport]:
+        """The pieces whose content is in the text, whole or in part."""
+        return [p for p in self.manifest.pieces if p.kept_chars > 0]
 
 
 def cut_marker(omitted_chars: int, title: str) -> str:
@@ -409,6 +410,7 @@ def _report(item: _Prepared, kept: int, rendered: int) -> PieceReport:
     status = "full" if kept == len(item.body) else ("cut" if kept else "omitted")
     return PieceReport(
         name=item.piece.name,
+        kind=item.piece.kind,
         title=item.piece.title,
         priority=item.piece.priority,
         status=status,
