@@ -1,0 +1,271 @@
+"""Run one command from a pull request with limits: time, CPU, memory, processes, output.
+
+- The command runs in its own session (and so its own process group); when it ends, times out or
+  leaves children behind, the whole group is killed.
+- Resource limits are set in the child before exec (``resource.setrlimit``).
+- The environment is built from an allow-list, never inherited: nothing secret reaches PR code.
+- Output (stdout and stderr interleaved) is read as it comes and only its head and tail are
+  kept, so a command printing 100 MB costs a fixed amount of memory.
+
+This is a process sandbox, not a container: code that double-forks into a new session escapes
+the group kill, and code can read files the runner's user can read. The runner therefore keeps
+secrets out of files and marks itself non-dumpable, so its ``/proc/<pid>/environ`` and memory
+cannot be read by the commands it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Variables a command may inherit from the runner; everything else is dropped.
+INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ")
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+READ_SIZE = 65_536
+HEARTBEAT_SECONDS = 60.0
+DRAIN_SECONDS = 2.0  # after the group is killed, how long to read what is left in the pipe
+_PR_SET_DUMPABLE = 4
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one command may use. Memory is RLIMIT_DATA (heap and private mappings), which, unlike
+    RLIMIT_AS, does not break runtimes that reserve large address ranges (Go, V8, the JVM)."""
+
+    cpu_seconds: int | None = None  # None: derived from the time limit
+    memory_bytes: int | None = None  # None: 3/4 of the machine's memory, at most 4 GiB
+    max_processes: int = 4096  # RLIMIT_NPROC: counts the user's threads too (not enforced for root)
+    max_file_bytes: int = 2 * 1024**3
+    max_open_files: int = 4096
+    output_head_bytes: int = 16 * 1024
+    output_tail_bytes: int = 48 * 1024
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int | None  # None when killed by a signal
+    signal: int | None
+    timed_out: bool
+    duration_seconds: float
+    output: str
+    output_bytes: int
+    output_cut_bytes: int
+
+
+class OutputCapture:
+    """Keeps the first ``head`` and the last ``tail`` bytes of a stream, and counts the rest."""
+
+    def __init__(self, head: int, tail: int):
+        self._head_limit = head
+        self._tail_limit = tail
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self._head_limit - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self._tail += chunk
+            if len(self._tail) > 2 * self._tail_limit:  # trim in batches: amortised O(1)
+                del self._tail[: len(self._tail) - self._tail_limit]
+
+    @property
+    def cut(self) -> int:
+        return max(0, self.total - len(self._head) - min(len(self._tail), self._tail_limit))
+
+    def text(self) -> str:
+        tail = bytes(self._tail[-self._tail_limit :]) if self._tail_limit else b""
+        head = self._head.decode(errors="replace")
+        if not self.cut:
+            return head + tail.decode(errors="replace")
+        marker = f"\n… [{self.cut} bytes of output cut; {self.total} bytes in all] …\n"
+        return head + marker + tail.decode(errors="replace")
+
+
+def sandbox_environment(home: Path, tmp: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment a command sees: an allow-list of the runner's, plus CI markers."""
+    env = {name: os.environ[name] for name in INHERITED_VARIABLES if os.environ.get(name)}
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("LANG", "C.UTF-8")
+    env.update(
+        {
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "CI": "true",
+            "CODELOOP": "true",
+            "TERM": "dumb",
+            "NO_COLOR": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if extra:
+        env.update(extra)
+    return env
+
+
+@functools.cache
+def protect_runner_process() -> bool:
+    """Make this process non-dumpable: its /proc files (environ, mem) become unreadable to other
+    processes of the same user, such as the commands it runs. Returns whether it worked."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def default_memory_bytes() -> int:
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        physical = 4 * 1024**3
+    return min(4 * 1024**3, physical * 3 // 4)
+
+
+def _set_limit(kind: int, value: int) -> None:
+    _, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, value if hard == resource.RLIM_INFINITY else hard))
+
+
+def _limit_child(limits: Limits, cpu_seconds: int, memory_bytes: int) -> None:
+    """Runs in the child between fork and exec."""
+    _set_limit(resource.RLIMIT_CPU, cpu_seconds)
+    _set_limit(resource.RLIMIT_DATA, memory_bytes)
+    _set_limit(resource.RLIMIT_NPROC, limits.max_processes)
+    _set_limit(resource.RLIMIT_FSIZE, limits.max_file_bytes)
+    _set_limit(resource.RLIMIT_NOFILE, limits.max_open_files)
+    _set_limit(resource.RLIMIT_CORE, 0)
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout_seconds: float,
+    limits: Limits | None = None,
+    heartbeat: Callable[[], None] | None = None,
+) -> RunResult:
+    """Run ``argv`` to completion or to ``timeout_seconds``, whichever comes first.
+
+    ``heartbeat`` is called about once a minute while the command runs (a long-running worker
+    tells Step Functions it is alive).
+    """
+    limits = limits or Limits()
+    protect_runner_process()
+    cpu_seconds = limits.cpu_seconds or int(timeout_seconds * (os.cpu_count() or 1)) + 1
+    memory_bytes = limits.memory_bytes or default_memory_bytes()
+    capture = OutputCapture(limits.output_head_bytes, limits.output_tail_bytes)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        close_fds=True,
+        preexec_fn=functools.partial(_limit_child, limits, cpu_seconds, memory_bytes),
+    )
+    assert process.stdout is not None
+    timed_out = False
+    try:
+        timed_out = _pump(process, capture, started + timeout_seconds, heartbeat)
+    finally:
+        kill_group(process.pid)  # whatever the command left behind goes with it
+        _drain(process, capture)
+        process.stdout.close()
+        process.wait()
+    code = process.returncode
+    return RunResult(
+        exit_code=None if timed_out or code < 0 else code,
+        signal=-code if code < 0 and not timed_out else None,
+        timed_out=timed_out,
+        duration_seconds=time.monotonic() - started,
+        output=capture.text(),
+        output_bytes=capture.total,
+        output_cut_bytes=capture.cut,
+    )
+
+
+def _pump(
+    process: subprocess.Popen[bytes],
+    capture: OutputCapture,
+    deadline: float,
+    heartbeat: Callable[[], None] | None,
+) -> bool:
+    """Read output until the command exits; True when the deadline came first."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    os.set_blocking(fd, False)
+    next_beat = time.monotonic() + HEARTBEAT_SECONDS
+    pipe_open = True
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return True
+            if heartbeat is not None and now >= next_beat:
+                heartbeat()
+                next_beat = now + HEARTBEAT_SECONDS
+            if process.poll() is not None:
+                return False  # exited: the caller kills what it left behind and drains the pipe
+            wait = min(0.25, deadline - now)
+            if not pipe_open:  # the command closed its output but is still running
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=wait)
+            elif selector.select(timeout=wait):
+                chunk = _read(fd)
+                if chunk == b"":
+                    pipe_open = False
+                    selector.unregister(fd)
+                elif chunk:
+                    capture.feed(chunk)
+
+
+def _read(fd: int) -> bytes | None:
+    try:
+        return os.read(fd, READ_SIZE)
+    except BlockingIOError:
+        return None
+
+
+def _drain(process: subprocess.Popen[bytes], capture: OutputCapture) -> None:
+    """Read what is left in the pipe after the group was killed (bounded: a process that
+    escaped the group could keep it open)."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    deadline = time.monotonic() + DRAIN_SECONDS
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not selector.select(timeout=remaining):
+                return
+            chunk = _read(fd)
+            if chunk == b"":
+                return
+            if chunk:
+                capture.feed(chunk)
