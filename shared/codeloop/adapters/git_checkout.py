@@ -1,0 +1,167 @@
+"""Check out exactly one commit of a pull request: shallow, from the repository's clone URL.
+
+The installation token reaches git only through ``GIT_CONFIG_*`` variables in the environment
+of the git processes (an ``http.<origin>.extraHeader``), so it is never in the remote URL, never
+in ``.git/config``, never on a command line, and never in the environment of the commands that
+run afterwards. The header is scoped to the clone URL's origin: a redirect elsewhere gets nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from codeloop.adapters import sandbox
+from codeloop.settings import get_settings
+
+GIT_USER = "x-access-token"
+_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_GIT_OUTPUT_BYTES = 8 * 1024
+_FILE_LIST_BYTES = 64 * 1024**2
+
+
+class CheckoutError(RuntimeError):
+    """The commit could not be checked out; the message is safe to show (no token in it)."""
+
+
+class CloneUrlRefused(CheckoutError):
+    """The clone URL does not point at the GitHub the App talks to."""
+
+
+@dataclass(frozen=True)
+class Checkout:
+    path: Path
+    head_sha: str
+    files: list[str]  # every tracked path, as the repository names it
+    duration_seconds: float
+
+
+def check_clone_url(clone_url: str) -> str:
+    """The URL's origin (``scheme://host[:port]``) when it is on ``GITHUB_API_URL``'s web host;
+    raises :class:`CloneUrlRefused` otherwise. Plain http is allowed only if the API is on http."""
+    settings = get_settings()
+    try:
+        parts = urlsplit(clone_url)
+        port = parts.port
+    except ValueError:
+        raise CloneUrlRefused(f"refusing clone URL {clone_url!r}: it is not a valid URL") from None
+    allowed_schemes = {"https", urlsplit(settings.github_api_url).scheme}
+    if parts.scheme not in allowed_schemes:
+        raise CloneUrlRefused(
+            f"refusing clone URL {clone_url!r}: scheme must be {' or '.join(sorted(allowed_schemes))}"
+        )
+    if parts.username or parts.password:
+        raise CloneUrlRefused("refusing a clone URL that carries credentials")
+    expected = urlsplit(f"//{settings.github_web_host}")
+    default_port = _DEFAULT_PORTS[parts.scheme]
+    if (parts.hostname, port or default_port) != (expected.hostname, expected.port or default_port):
+        raise CloneUrlRefused(
+            f"refusing clone URL {clone_url!r}: its host is not {settings.github_web_host}, "
+            "the GitHub this App uses"
+        )
+    if not parts.path.strip("/"):
+        raise CloneUrlRefused(f"refusing clone URL {clone_url!r}: it names no repository")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def credential_environment(origin: str, token: str) -> dict[str, str]:
+    """git configuration, through the environment, that authenticates to ``origin`` only."""
+    basic = base64.b64encode(f"{GIT_USER}:{token}".encode()).decode()
+    settings = {
+        f"http.{origin}/.extraHeader": f"Authorization: Basic {basic}",
+        "credential.helper": "",
+        "protocol.version": "2",
+        "protocol.allow": "never",
+        f"protocol.{urlsplit(origin).scheme}.allow": "always",
+        "protocol.file.allow": "never",
+        "submodule.recurse": "false",
+        "advice.detachedHead": "false",
+        "core.hooksPath": "/dev/null",
+    }
+    env = {"GIT_CONFIG_COUNT": str(len(settings))}
+    for index, (key, value) in enumerate(settings.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+def _git_environment(home: Path, tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return sandbox.sandbox_environment(
+        home,
+        tmp,
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_LFS_SKIP_SMUDGE": "1",
+            **(extra or {}),
+        },
+    )
+
+
+def checkout(
+    clone_url: str,
+    head_sha: str,
+    token: str,
+    destination: Path,
+    *,
+    home: Path,
+    tmp: Path,
+    timeout_seconds: float,
+) -> Checkout:
+    """Fetch ``head_sha`` alone (depth 1) into a new repository at ``destination`` and check it out.
+
+    ``token``: an installation token narrowed to this repository and ``contents: read``.
+    """
+    started = time.monotonic()
+    if not _SHA.match(head_sha):
+        raise CheckoutError(f"refusing head commit {head_sha!r}: not a full commit id")
+    origin = check_clone_url(clone_url)
+    plain_env = _git_environment(home, tmp)
+    secrets = (token, base64.b64encode(f"{GIT_USER}:{token}".encode()).decode())
+    deadline = started + timeout_seconds
+
+    def git(*args: str, env: dict[str, str] = plain_env, keep_bytes: int = _GIT_OUTPUT_BYTES) -> str:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CheckoutError(f"checkout took longer than {timeout_seconds:.0f} s")
+        result = sandbox.run(
+            ["git", *args],
+            cwd=destination,
+            env=env,
+            timeout_seconds=remaining,
+            limits=sandbox.Limits(output_head_bytes=keep_bytes, output_tail_bytes=_GIT_OUTPUT_BYTES),
+        )
+        output = result.output
+        for secret in secrets:
+            output = output.replace(secret, "***")
+        if result.timed_out:
+            raise CheckoutError(f"git {args[0]} took longer than {timeout_seconds:.0f} s")
+        if result.exit_code != 0:
+            raise CheckoutError(
+                f"git {args[0]} failed ({result.exit_code or result.signal}): {output.strip()}"
+            )
+        return output
+
+    destination.mkdir(parents=True, exist_ok=False)
+    git("init", "--quiet", "--template=", str(destination))
+    git(
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-recurse-submodules",
+        "--no-write-fetch-head",
+        "--depth=1",
+        "--",
+        clone_url,
+        head_sha,
+        env=_git_environment(home, tmp, credential_environment(origin, token)),
+    )
+    git("checkout", "--quiet", "--detach", head_sha)
+    files = [path for path in git("ls-files", "-z", keep_bytes=_FILE_LIST_BYTES).split("\0") if path]
+    return Checkout(destination, head_sha, files, time.monotonic() - started)
