@@ -251,6 +251,7 @@ class _State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.github: GitHub | None = None
+        self.transport: Any = None  # the connection pool, closed by reset_clients
         self.tokens: dict[tuple[int, str, tuple[tuple[str, str], ...]], _Token] = {}
         self.jwt: _Token | None = None
 
@@ -261,18 +262,20 @@ _state = _State()
 def reset_clients() -> None:
     """Forget the client, its cache and every token (tests and the local stack change settings)."""
     global _state
-    _state = _State()
+    previous, _state = _state, _State()
+    if previous.transport is not None:
+        previous.transport.shutdown()
 
 
 def _github() -> GitHub:
     if _state.github is None:
         with _state.lock:
             if _state.github is None:
-                _state.github = _build_github()
+                _state.github, _state.transport = _build_github()
     return _state.github
 
 
-def _build_github() -> GitHub:
+def _build_github() -> tuple[GitHub, Any]:
     import httpx
     from githubkit import GitHub
     from githubkit.cache import MemCacheStrategy
@@ -283,16 +286,21 @@ def _build_github() -> GitHub:
         def close(self) -> None:
             return None
 
-    return GitHub(
+        def shutdown(self) -> None:
+            super().close()
+
+    transport = _PooledTransport()
+    github = GitHub(
         base_url=get_settings().github_api_url + "/",
         user_agent=USER_AGENT,
         accept_format="+json",
         timeout=httpx.Timeout(REQUEST_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
-        transport=_PooledTransport(retries=0),
+        transport=transport,
         cache_strategy=MemCacheStrategy(),
         http_cache=True,  # hishel, always revalidating: If-None-Match on every cached GET
         auto_retry=_retry_decision,
     )
+    return github, transport
 
 
 def _retry_decision(exc: GitHubException, retry_count: int) -> RetryOption:
@@ -345,8 +353,13 @@ def _translate(exc: GitHubException) -> GitHubError:
 
 
 def _error_message(response: Any) -> str:
+    """GitHub's ``message`` and the ``errors[].message`` details (e.g. "A pull request already exists")."""
     try:
-        return str(response.json().get("message", ""))[:300]
+        data = response.json()
+        details = [
+            str(error.get("message", "")) for error in data.get("errors", []) if isinstance(error, dict)
+        ]
+        return "; ".join(filter(None, [str(data.get("message", "")), *details]))[:500]
     except (ValueError, AttributeError):
         return response.text[:300]
 
