@@ -153,7 +153,7 @@ class Commit(_Frozen):
 class Failure(_Frozen):
     """A failing command, test or check, with its output (the tail matters most)."""
 
-    source: str = Field(description="What failed, e.g. 'command `pytest -q`' or 'check run lint'.")
+    source: str = Field(description="What failed, plain text: 'command pytest -q', 'check run lint'.")
     exit_code: int | None = None
     output: str = ""
 

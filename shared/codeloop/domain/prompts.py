@@ -459,7 +459,8 @@ def template_variables(inputs: PromptInputs, repo_config: RepoConfig, fitted: Fi
         "context": {
             "text": fitted.text,
             "kinds": sorted({piece.kind for piece in fitted.included}),
-            "cut": [p.title for p in fitted.manifest.cut],
+            "shortened": [p.title for p in fitted.manifest.cut if p.rendered_chars],
+            "left_out": [f"{p.title} ({p.cut_chars:,} chars)" for p in fitted.manifest.cut if not p.rendered_chars],
         },
     }
 
