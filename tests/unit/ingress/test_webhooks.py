@@ -38,6 +38,7 @@ def test_signature_of_the_current_secret_is_accepted():
 def test_previous_secret_is_accepted_during_a_rotation():
     body = b'{"zen": "Keep it logically awesome."}'
     assert verify_signature(body, sign(body, "old"), ["new", "old"])
+    assert verify_signature(body, sign(body, "new"), ["new", "old"])
     assert not verify_signature(body, sign(body, "older"), ["new", "old"])
 
 
