@@ -59,6 +59,12 @@ def _config_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev(args: argparse.Namespace) -> int:
+    from codeloop.local.stack import run
+
+    return run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codeloop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = db.add_parser("rollback", help="undo the newest applied migration(s)")
     rollback.add_argument("--steps", type=int, default=1, help="how many migrations to undo (default 1)")
     rollback.set_defaults(handler=_db_rollback)
+
+    commands.add_parser("dev", help="run the local stack (what `make dev` runs)").set_defaults(handler=_dev)
 
     config = commands.add_parser("config", help="the per-repository configuration")
     config.add_subparsers(dest="config_command", required=True).add_parser(

@@ -1,0 +1,7 @@
+"""Lambda: the HTTP front — GitHub webhooks (POST /webhooks/github), the task API and /health."""
+
+from codeloop.api.front import handle
+
+
+def lambda_handler(event, context):
+    return handle(event, context)

@@ -1,0 +1,46 @@
+"""`codeloop dev` (what `make dev` runs) starts, serves /health with the database up, and stops on Ctrl-C."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
+    port = _free_port()
+    env = os.environ | {"CODELOOP_PORT": str(port), "DATABASE_URL": db_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeloop.cli", "dev"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health is not None, f"the stack did not come up: {proc.stdout.read() if proc.poll() is not None else ''}"
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "ok"
+        assert body["database"]["reachable"] is True
+        assert body["database"]["migrations"]["current"] is True
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert f"http://127.0.0.1:{port}/health" in output
+    assert "stopped" in output
