@@ -96,6 +96,7 @@ class GitHubCall:
     headers: dict[str, str]  # lower-cased names, Authorization included
     body: Any  # parsed JSON, or None
     status: int = 0  # what the fake answered (0: hung or dropped)
+    url_path: str = ""  # the path as received, API prefix included
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,7 @@ class _Request:
     headers: dict[str, str]
     body: Any
     raw_body: bytes
+    url_path: str
     token: IssuedToken | None = None
 
     def arg(self, name: str, default: str | None = None) -> str | None:
@@ -631,8 +633,10 @@ class GitHubFake:
                 except ValueError:
                     body = raw.decode(errors="replace")
                 path = parts.path
-                if fake.api_prefix and path.startswith(fake.api_prefix + "/"):
-                    path = path[len(fake.api_prefix) :]
+                if fake.api_prefix:  # outside the prefix nothing matches a route: 404
+                    path = (
+                        path.removeprefix(fake.api_prefix) if path.startswith(fake.api_prefix + "/") else "/-"
+                    )
                 request = _Request(
                     self.command,
                     path,
@@ -640,6 +644,7 @@ class GitHubFake:
                     {name.lower(): value for name, value in self.headers.items()},
                     body,
                     raw,
+                    parts.path,
                 )
                 fault = fake._take_fault(path)
                 if fault is not None and fault.kind in ("hang", "drop"):
@@ -690,7 +695,15 @@ class GitHubFake:
     def _record(self, request: _Request, status: int) -> None:
         with self._lock:
             self.calls.append(
-                GitHubCall(request.method, request.path, request.query, request.headers, request.body, status)
+                GitHubCall(
+                    request.method,
+                    request.path,
+                    request.query,
+                    request.headers,
+                    request.body,
+                    status,
+                    request.url_path,
+                )
             )
 
     # -- shared builders ----------------------------------------------------------------------------
