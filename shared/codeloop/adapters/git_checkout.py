@@ -23,6 +23,8 @@ _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _GIT_OUTPUT_BYTES = 8 * 1024
 _FILE_LIST_BYTES = 64 * 1024**2
+# What git prints when the server answers 401/403 and it may not prompt for credentials.
+_AUTH_REFUSED = re.compile(r"could not read Username|terminal prompts disabled|Authentication failed|403")
 
 
 class CheckoutError(RuntimeError):
@@ -142,6 +144,11 @@ def checkout(
             output = output.replace(secret, "***")
         if result.timed_out:
             raise CheckoutError(f"git {args[0]} took longer than {timeout_seconds:.0f} s")
+        if result.exit_code != 0 and _AUTH_REFUSED.search(output):
+            raise CheckoutError(
+                f"git {args[0]} was refused by {origin}: the installation token was not accepted "
+                "(expired, or not granted contents: read on this repository)"
+            )
         if result.exit_code != 0:
             raise CheckoutError(
                 f"git {args[0]} failed ({result.exit_code or result.signal}): {output.strip()}"

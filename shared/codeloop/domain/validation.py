@@ -30,6 +30,7 @@ from codeloop.domain.test_results import TestFailure, locations_in_text, strip_a
 Verdict = Literal["passed", "failed", "error", "not_run"]
 NotRunReason = Literal["fork", "not_configured", "config_invalid"]
 ResultsSource = Literal["junit", "output", "none"]
+Phase = Literal["setup", "test"]
 
 MAX_FAILURES = 500  # kept in a report; ``failures_total`` counts them all
 MAX_ANNOTATIONS = 200  # GitHub takes 50 per request: the reporter sends them in batches
@@ -56,7 +57,7 @@ class _Frozen(BaseModel):
 
 
 class CommandResult(_Frozen):
-    phase: Literal["setup", "test"]
+    phase: Phase
     command: str
     exit_code: int | None  # None: it did not exit by itself (killed at a limit, or never started)
     signal: int | None = None  # the signal that ended it, if one did
@@ -102,6 +103,7 @@ class ValidationReport(_Frozen):
     failures_total: int = 0
     annotations: list[Annotation] = Field(default_factory=list)
     failure_signature: str | None = None  # equal between attempts = the same failure again
+    notes: list[str] = Field(default_factory=list)  # result files that could not be used, and why
     duration_seconds: float = 0.0
 
 
@@ -177,6 +179,7 @@ def build_report(
     repo_files: Collection[str],
     checkout_root: str | None = None,
     duration_seconds: float = 0.0,
+    notes: Sequence[str] = (),
 ) -> ValidationReport:
     verdict, summary = verdict_for(commands, len(failures))
     paths = RepoPaths(repo_files, checkout_root)
@@ -192,6 +195,7 @@ def build_report(
         failure_signature=failure_signature(failures, commands, checkout_root)
         if verdict == "failed"
         else None,
+        notes=list(notes),
         duration_seconds=duration_seconds,
     )
 
