@@ -223,11 +223,12 @@ create index audit_log_entity_idx on audit_log (entity, entity_id, created_at);
 -- settings (set_config('codeloop.actor', …, true)) that the data layer sets.
 create function codeloop_audit_status() returns trigger language plpgsql as $$
 declare
-    old_row jsonb := case when tg_op = 'INSERT' then '{}'::jsonb else to_jsonb(old) end;
+    old_row jsonb := to_jsonb(old);
     new_row jsonb := to_jsonb(new);
     id_column text := coalesce(tg_argv[0], 'id');
     changed text[];
 begin
+    -- only UPDATEs of status reach here (creation is audited per statement)
     select coalesce(array_agg(key order by key), '{}') into changed
       from jsonb_each(new_row)
      where key <> 'updated_at' and (old_row -> key) is distinct from value;
@@ -235,9 +236,8 @@ begin
     values (
         tg_table_name,
         new_row ->> id_column,
-        case when tg_op = 'INSERT' then 'created' else 'status_changed' end,
-        case when tg_op = 'INSERT' then null
-             else (select jsonb_object_agg(key, old_row -> key) from unnest(changed) key) end,
+        'status_changed',
+        (select jsonb_object_agg(key, old_row -> key) from unnest(changed) key),
         (select jsonb_object_agg(key, new_row -> key) from unnest(changed) key),
         changed,
         nullif(current_setting('codeloop.actor', true), ''),
@@ -247,8 +247,23 @@ begin
 end;
 $$;
 
+-- Creation is audited per statement, so a batch of 1000 tasks costs one audit insert, not 1000.
+create function codeloop_audit_created() returns trigger language plpgsql as $$
+begin
+    insert into audit_log (entity, entity_id, action, new_values, changed_fields, actor, correlation_id)
+    select tg_table_name, inserted.id::text, 'created',
+           jsonb_build_object('status', inserted.status, 'title', inserted.title, 'source', inserted.source),
+           '{status}',
+           nullif(current_setting('codeloop.actor', true), ''),
+           nullif(current_setting('codeloop.correlation_id', true), '')
+      from inserted;
+    return null;
+end;
+$$;
+
 create trigger tasks_audit_insert after insert on tasks
-    for each row execute function codeloop_audit_status();
+    referencing new table as inserted
+    for each statement execute function codeloop_audit_created();
 create trigger tasks_audit_status after update of status on tasks
     for each row when (old.status is distinct from new.status) execute function codeloop_audit_status();
 create trigger codegen_runs_audit_status after update of status on codegen_runs
