@@ -114,6 +114,10 @@ class RecordingServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One buffered write per response, flushed at its end, and no Nagle delay: otherwise
+            # headers and body go out as two segments and delayed ACKs add ~40 ms per call.
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 pass
