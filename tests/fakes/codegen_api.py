@@ -35,6 +35,7 @@ class FakeCodegenApi(RecordingServer):
         self.org_id = org_id
         self.runs: dict[int, dict[str, Any]] = {}
         self.repos: list[dict[str, Any]] = []
+        self.banned_runs: set[int] = set()  # runs whose PR's check suites Codegen no longer fixes
         self._run_ids = itertools.count(1000)
         self._repo_ids = itertools.count(500)
         self._pr_ids = itertools.count(9000)
@@ -114,6 +115,8 @@ class FakeCodegenApi(RecordingServer):
             return self._post_run(call.body)
         if call.method == "POST" and rest == "/agent/run/resume":
             return self._resume(call.body)
+        if call.method == "POST" and rest == "/agent/run/ban":
+            return self._ban(call.body)
         if call.method == "GET" and rest == "/agent/runs":
             return self._page(list(reversed(self.runs.values())), call.query)
         if call.method == "GET" and rest == "/repos":
@@ -141,6 +144,14 @@ class FakeCodegenApi(RecordingServer):
             return Reply(404, {"message": "Agent run not found.", "status_code": 404})
         run.update(status="ACTIVE", prompt=body["prompt"])
         return Reply(200, self._public(run))
+
+    def _ban(self, body: Any) -> Reply:
+        if not isinstance(body, dict) or not isinstance(body.get("agent_run_id"), int):
+            return _validation_error("agent_run_id", "Field required")
+        if body["agent_run_id"] not in self.runs:
+            return Reply(404, {"message": "Agent run not found.", "status_code": 404})
+        self.banned_runs.add(body["agent_run_id"])
+        return Reply(200, {"message": "ok"})
 
     def _page(self, items: list[dict[str, Any]], query: dict[str, list[str]]) -> Reply:
         skip = int(query.get("skip", ["0"])[0])

@@ -145,6 +145,14 @@ class CodegenApiProvider:
                 return None
         return None
 
+    def stop_check_fixes(self, run_id: str) -> None:
+        """Stop Codegen's own check-suite auto-fixer on the run's pull request (docs/codegen.md).
+
+        The API's "ban all checks": the PR's future check-suite events are ignored and the agents
+        still working on it are stopped, so call it once the run has finished.
+        """
+        self._call("POST", "/agent/run/ban", json={"agent_run_id": int(run_id)})
+
     # -- repositories -------------------------------------------------------------------------
 
     def repo_id_for(self, repository: RepositoryRef) -> int:

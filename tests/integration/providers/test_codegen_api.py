@@ -133,6 +133,14 @@ def test_resume_run_sends_the_run_id_and_the_new_prompt(fake, provider):
     assert (result.run_id, result.status) == (run_id, RunStatus.RUNNING)
 
 
+def test_stop_check_fixes_bans_codegens_own_fixes_on_the_runs_pull_request(fake, provider):
+    run_id = provider.create_run(request()).run_id
+    provider.stop_check_fixes(run_id)
+    assert fake.calls[-1].path == f"/v1/organizations/{fake.org_id}/agent/run/ban"
+    assert fake.calls[-1].body == {"agent_run_id": int(run_id)}
+    assert fake.banned_runs == {int(run_id)}
+
+
 def test_an_unknown_run_is_final(provider):
     with pytest.raises(FinalError, match=r"404: Agent run not found\."):
         provider.get_run("999999")
