@@ -163,9 +163,13 @@ class _JUnitCollector:
             line += 1  # pytest writes the 0-based line of the test's definition
         if file:
             line = _last_location_in(details, file) or line
+        name = case.get("name", "?")
+        group = case.get("classname") or suite.get("name") or None
+        if group == name:  # jest-junit repeats the title as the class name by default
+            group = file or suite.get("name") or None
         return TestFailure(
-            name=case.get("name", "?"),
-            suite=case.get("classname") or suite.get("name") or None,
+            name=name,
+            suite=group,
             file=file,
             line=line,
             message=_clip_message(message),
