@@ -99,3 +99,49 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
 
     with psycopg.connect(db_url, row_factory=dict_row) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def aws_emulation() -> Iterator[str]:
+    """moto's server on loopback, once per session: the same boto3 calls as on AWS reach it."""
+    from codeloop.local import aws as local_aws
+
+    emulation = local_aws.start_emulation()
+    yield emulation.endpoint_url
+    emulation.stop()
+
+
+@pytest.fixture
+def aws(aws_emulation: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Fresh queues (and state machines) for this test; the settings point at them."""
+    from codeloop.adapters import aws as aws_adapter
+    from codeloop.local import aws as local_aws
+
+    local_aws.reset(aws_emulation)
+    for key, value in local_aws.LOCAL_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    env = local_aws.provision(aws_emulation)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings_module.reset_settings()
+    aws_adapter.reset_clients()
+    yield env
+    aws_adapter.reset_clients()
+
+
+def receive_all(queue_url: str, *, max_messages: int = 10) -> list[dict]:
+    """Every message waiting on a queue (deleted as read), bodies decoded."""
+    import json
+
+    from codeloop.adapters.aws import client
+
+    messages = []
+    while True:
+        batch = client("sqs").receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=max_messages, AttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            messages.append({"body": json.loads(message["Body"]), "attributes": message["Attributes"]})

@@ -1,0 +1,47 @@
+"""Step Functions: start a task's execution and answer the task tokens its steps wait on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from codeloop.adapters.aws import client
+
+MAX_ERROR = 256  # SendTaskFailure's `error` limit
+MAX_CAUSE = 32_768  # and its `cause` limit
+
+
+def execution_name(task_id: object, attempt: int) -> str:
+    """Executions are named by task and attempt, so starting the same one twice is harmless."""
+    return f"{task_id}-{attempt}"
+
+
+def start_execution(state_machine_arn: str, name: str, payload: dict[str, Any]) -> str:
+    """Start (or find, if already started) the named execution; returns its ARN."""
+    sfn = client("stepfunctions")
+    try:
+        return sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
+            "executionArn"
+        ]
+    except sfn.exceptions.ExecutionAlreadyExists:
+        return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def stop_execution(execution_arn: str, cause: str) -> None:
+    sfn = client("stepfunctions")
+    try:
+        sfn.stop_execution(executionArn=execution_arn, error="Cancelled", cause=cause[:MAX_CAUSE])
+    except sfn.exceptions.ExecutionDoesNotExist:
+        pass
+
+
+def send_success(task_token: str, output: dict[str, Any]) -> None:
+    client("stepfunctions").send_task_success(taskToken=task_token, output=json.dumps(output))
+
+
+def send_failure(task_token: str, error: str, cause: str) -> None:
+    client("stepfunctions").send_task_failure(taskToken=task_token, error=error[:MAX_ERROR], cause=cause[:MAX_CAUSE])
+
+
+def send_heartbeat(task_token: str) -> None:
+    client("stepfunctions").send_task_heartbeat(taskToken=task_token)

@@ -1,0 +1,131 @@
+"""The local AWS emulation (moto, in-process, over real HTTP) and the resources codeloop needs.
+
+The same boto3 calls as on AWS reach it through ``AWS_ENDPOINT_URL``. Queues mirror
+template.yaml: two FIFO queues (events, status) and three standard ones (prompt, codegen,
+validation), each with a dead-letter queue after ``MAX_RECEIVES`` receives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MAX_RECEIVES = 5
+VISIBILITY_SECONDS = 30
+QUEUES = {"events": True, "status": True, "prompt": False, "codegen": False, "validation": False}
+STATE_MACHINES_DIR = Path(__file__).resolve().parents[3] / "statemachine"
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@dataclass
+class Emulation:
+    server: Any
+    endpoint_url: str
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_emulation(port: int = 0) -> Emulation:
+    """Start moto's server on loopback with real Step Functions executions enabled."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    for key, value in LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    endpoint = f"http://{host}:{bound}"
+    # moto's state machines call back to localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(bound)
+    import httpx
+
+    httpx.post(
+        f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+    ).raise_for_status()
+    return Emulation(server, endpoint)
+
+
+def reset(endpoint_url: str) -> None:
+    """Forget every resource (between tests)."""
+    import httpx
+
+    httpx.post(f"{endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+    httpx.post(
+        f"{endpoint_url}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+    ).raise_for_status()
+
+
+def provision(endpoint_url: str, prefix: str = "codeloop") -> dict[str, str]:
+    """Create the queues (and the state machines, where their definitions exist).
+
+    Returns the settings (environment variables) that point codeloop at them.
+    """
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=LOCAL_CREDENTIALS["AWS_REGION"])
+    env: dict[str, str] = {"AWS_ENDPOINT_URL": endpoint_url}
+    urls: dict[str, str] = {}
+    for name, fifo in QUEUES.items():
+        suffix = ".fifo" if fifo else ""
+        attributes = {"FifoQueue": "true"} if fifo else {}
+        dlq_url = sqs.create_queue(QueueName=f"{prefix}-{name}-dlq{suffix}", Attributes=attributes)["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=f"{prefix}-{name}{suffix}",
+            Attributes={
+                **attributes,
+                "VisibilityTimeout": str(VISIBILITY_SECONDS),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES}),
+            },
+        )["QueueUrl"]
+        urls[name] = url
+        env[f"{name.upper()}_QUEUE_URL"] = url
+        env[f"{name.upper()}_DLQ_URL"] = dlq_url
+    env.update(_state_machines(endpoint_url, prefix, urls))
+    return env
+
+
+def _state_machines(endpoint_url: str, prefix: str, queue_urls: dict[str, str]) -> dict[str, str]:
+    import boto3
+
+    substitutions = {
+        "PromptQueueUrl": queue_urls["prompt"],
+        "CodegenQueueUrl": queue_urls["codegen"],
+        "ValidationQueueUrl": queue_urls["validation"],
+        "StatusQueueUrl": queue_urls["status"],
+    }
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint_url, region_name=LOCAL_CREDENTIALS["AWS_REGION"])
+    env: dict[str, str] = {}
+    main = STATE_MACHINES_DIR / "task_to_pull_request.asl.json"
+    if main.exists():
+        arn = sfn.create_state_machine(
+            name=f"{prefix}-task-to-pull-request",
+            definition=substitute(main.read_text(), substitutions),
+            roleArn="arn:aws:iam::123456789012:role/codeloop-local",
+        )["stateMachineArn"]
+        env["STATE_MACHINE_ARN"] = arn
+        substitutions["TaskToPullRequestArn"] = arn
+    batch = STATE_MACHINES_DIR / "batch_tasks.asl.json"
+    if batch.exists():
+        env["BATCH_STATE_MACHINE_ARN"] = sfn.create_state_machine(
+            name=f"{prefix}-batch-tasks",
+            definition=substitute(batch.read_text(), substitutions),
+            roleArn="arn:aws:iam::123456789012:role/codeloop-local",
+        )["stateMachineArn"]
+    return env
+
+
+def substitute(definition: str, values: dict[str, str]) -> str:
+    """Apply SAM's DefinitionSubstitutions (``${Name}``) the way the deployment does."""
+    for key, value in values.items():
+        definition = definition.replace("${" + key + "}", value)
+    return definition

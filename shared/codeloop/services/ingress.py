@@ -1,0 +1,106 @@
+"""The webhook receiver: verify, store, enqueue, answer — in well under GitHub's 10 seconds.
+
+A delivery is acknowledged (202) only once it is durable in PostgreSQL. If the enqueue then
+fails, the row stays 'received' and the sweeper re-enqueues it, so nothing accepted is lost.
+Nothing here builds githubkit's typed models: the envelope reads the few fields routing needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from codeloop.api.front import response
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.domain.models import DeliveryStatus
+from codeloop.domain.webhooks import (
+    DeliveryEnvelope,
+    WebhookRejected,
+    decode_body,
+    parse_delivery,
+    route,
+)
+from codeloop.observability import logger, metrics
+from codeloop.settings import SettingsError, get_settings
+
+MAX_DEDUP_ID = 128  # SQS's limit for MessageDeduplicationId
+
+
+def _webhook_secrets() -> list[str]:
+    settings = get_settings()
+    return [settings.secret("github_webhook_secret"), settings.optional_secret("github_webhook_secret_previous") or ""]
+
+
+def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
+    """Handle one API Gateway (payload 2.0) event for ``POST /webhooks/github``."""
+    try:
+        secrets = _webhook_secrets()
+    except SettingsError as exc:
+        logger.error("webhook secret not configured", extra={"error": str(exc)})
+        return response(503, {"error": f"codeloop is not configured: {exc}"})
+    try:
+        body = decode_body(event.get("body"), bool(event.get("isBase64Encoded")))
+        envelope, payload = parse_delivery(event.get("headers"), body, secrets)
+    except WebhookRejected as rejected:
+        metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
+        logger.info("webhook rejected", extra={"status": rejected.status, "reason": rejected.message})
+        return response(rejected.status, {"error": rejected.message})
+
+    if b"\\u0000" in body:  # jsonb cannot hold NUL; GitHub never sends it, a forger with the secret might
+        payload = json.loads(body.replace(b"\\u0000", b"\\ufffd"))
+    logger.set_correlation_id(envelope.delivery_id)
+    decision = route(envelope)
+    stored = _store(envelope, payload, DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED)
+    if stored is None:
+        logger.info("duplicate delivery", extra={"event": envelope.event})
+        return response(200, {"status": "duplicate", "delivery_id": envelope.delivery_id})
+    if decision == "ping":
+        return response(200, {"status": "pong", "delivery_id": envelope.delivery_id})
+    if decision == "ignore":
+        logger.info("ignored", extra={"event": envelope.event, "action": envelope.action})
+        return response(202, {"status": "ignored", "delivery_id": envelope.delivery_id})
+    queued = enqueue_delivery(envelope)
+    return response(202, {"status": "queued" if queued else "accepted", "delivery_id": envelope.delivery_id})
+
+
+def _store(envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus) -> object | None:
+    with transaction(correlation_id=envelope.delivery_id) as conn:
+        return store.insert_delivery(
+            conn,
+            delivery_id=envelope.delivery_id,
+            event=envelope.event,
+            action=envelope.action,
+            installation_id=envelope.installation_id,
+            repository_id=envelope.repository_id,
+            repository_full_name=envelope.repository_full_name,
+            payload=payload,
+            status=status,
+        )
+
+
+def dedup_id(delivery_id: str) -> str:
+    if len(delivery_id) <= MAX_DEDUP_ID:
+        return delivery_id
+    return hashlib.sha256(delivery_id.encode()).hexdigest()
+
+
+def enqueue_delivery(envelope: DeliveryEnvelope) -> bool:
+    """Put a stored delivery on the events queue and mark it queued; False leaves it for the sweeper."""
+    from codeloop.adapters import queues
+
+    try:
+        queues.send(
+            get_settings().require("events_queue_url"),
+            {"delivery_id": envelope.delivery_id, "event": envelope.event, "action": envelope.action},
+            group_id=envelope.message_group_id,
+            dedup_id=dedup_id(envelope.delivery_id),
+        )
+    except Exception:  # any failure to enqueue: the row stays 'received' for the sweeper
+        logger.exception("enqueue failed; the sweeper will retry", extra={"event": envelope.event})
+        metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
+        return False
+    with transaction(correlation_id=envelope.delivery_id) as conn:
+        store.set_delivery_status(conn, envelope.delivery_id, DeliveryStatus.QUEUED)
+    return True
