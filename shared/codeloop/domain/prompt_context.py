@@ -126,7 +126,9 @@ class TaskSpec(_Frozen):
     issue: IssueRef | None = None
     pull_request: PullRequestRef | None = None
     paths_in_scope: list[str] = Field(default_factory=list, description="Files or folders to work in.")
-    paths_out_of_scope: list[str] = Field(default_factory=list, description="Files or folders to leave alone.")
+    paths_out_of_scope: list[str] = Field(
+        default_factory=list, description="Files or folders to leave alone."
+    )
     attempt: int = Field(default=1, ge=1, description="1 for the first try, then one more per fix round.")
 
 
@@ -190,7 +192,9 @@ class PromptInputs(_Frozen):
     repository: RepositoryInfo
     readme: str | None = None
     file_tree: list[str] = Field(default_factory=list)
-    files: list[FileText] = Field(default_factory=list, description="Named or changed files, most relevant first.")
+    files: list[FileText] = Field(
+        default_factory=list, description="Named or changed files, most relevant first."
+    )
     diff: str | None = None
     manifests: list[FileText] = Field(default_factory=list)
     commits: list[Commit] = Field(default_factory=list)
@@ -209,27 +213,36 @@ def context_pieces(inputs: PromptInputs) -> list[ContextPiece]:
     if inputs.file_tree:
         pieces.append(ContextPiece.of("file_tree", summarise_tree(inputs.file_tree)))
     pieces += [
-        ContextPiece.of("manifest", m.content, name=f"manifest:{m.path}", title=f"Dependency manifest `{inline(m.path)}`")
+        ContextPiece.of(
+            "manifest", m.content, name=f"manifest:{m.path}", title=f"Dependency manifest `{inline(m.path)}`"
+        )
         for m in inputs.manifests
     ]
     if inputs.commits:
         pieces.append(ContextPiece.of("commits", "\n".join(_commit_line(c) for c in inputs.commits)))
     pieces += [
-        ContextPiece.of("file", f.content, name=f"file:{f.path}", title=f"File `{inline(f.path)}`") for f in inputs.files
+        ContextPiece.of("file", f.content, name=f"file:{f.path}", title=f"File `{inline(f.path)}`")
+        for f in inputs.files
     ]
     if inputs.diff:
         pieces.append(ContextPiece.of("diff", inputs.diff))
     if inputs.attempts:
         pieces.append(ContextPiece.of("attempts", "\n\n".join(_attempt_text(a) for a in inputs.attempts)))
     if inputs.annotations:
-        pieces.append(ContextPiece.of("annotations", "\n".join(_annotation_line(a) for a in inputs.annotations)))
+        pieces.append(
+            ContextPiece.of("annotations", "\n".join(_annotation_line(a) for a in inputs.annotations))
+        )
     pieces += [
-        ContextPiece.of("failure", _failure_text(f), name=f"failure:{n}", title=f"Failure: {inline(f.source)}")
+        ContextPiece.of(
+            "failure", _failure_text(f), name=f"failure:{n}", title=f"Failure: {inline(f.source)}"
+        )
         for n, f in enumerate(inputs.failures, start=1)
     ]
     if inputs.review_comments:
         pieces.append(
-            ContextPiece.of("review_comments", "\n\n".join(_review_comment_text(c) for c in inputs.review_comments))
+            ContextPiece.of(
+                "review_comments", "\n\n".join(_review_comment_text(c) for c in inputs.review_comments)
+            )
         )
     return pieces + list(inputs.extra)
 
@@ -360,7 +373,9 @@ class _Prepared:
 def fit_context(pieces: Iterable[ContextPiece], max_context_chars: int) -> FittedContext:
     """The pieces fenced and fitted so that the context text is at most ``max_context_chars``."""
     prepared = [item for item in (_Prepared(i, p) for i, p in enumerate(pieces)) if item.body.strip()]
-    by_priority = sorted(prepared, key=lambda p: (-p.piece.priority, _POSITION.get(p.piece.kind, 99), p.index))
+    by_priority = sorted(
+        prepared, key=lambda p: (-p.piece.priority, _POSITION.get(p.piece.kind, 99), p.index)
+    )
     # Each block costs its length plus one separator; n blocks have n - 1 separators.
     remaining = max_context_chars + len(BLOCK_SEPARATOR)
     blocks: dict[int, str] = {}

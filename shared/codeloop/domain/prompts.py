@@ -213,7 +213,8 @@ def parse_template(source: str, directory: Path | None = None, name: str = "<tem
     if used != declared:
         raise PromptTemplateError(
             f"{name}: metadata variables must be exactly those used (with its partials): "
-            f"used but not declared {sorted(used - declared)}, declared but not used {sorted(declared - used)}"
+            f"used but not declared {sorted(used - declared)}, "
+            f"declared but not used {sorted(declared - used)}"
         )
     digest = hashlib.sha256(source.encode())
     for partial in sorted(partials):
@@ -221,7 +222,9 @@ def parse_template(source: str, directory: Path | None = None, name: str = "<tem
     return PromptTemplate(meta=template_meta, source=source, sha256=digest.hexdigest())
 
 
-def _partials_of(tree: Any, env: SandboxedEnvironment, found: dict | None = None) -> dict[str, tuple[str, Any]]:
+def _partials_of(
+    tree: Any, env: SandboxedEnvironment, found: dict | None = None
+) -> dict[str, tuple[str, Any]]:
     """Every template ``tree`` extends, imports or includes, transitively: name → (source, tree)."""
     found = {} if found is None else found
     for name in meta.find_referenced_templates(tree):
@@ -287,10 +290,16 @@ def select_template(
         why = f"serves {task_type!r} and complexity {complexity} is within its range"
     else:
         fitting = _nearest_range(serving, complexity)
-        why = f"serves {task_type!r}; no template's complexity range holds {complexity}, this one's is nearest"
+        why = (
+            f"serves {task_type!r}; no template's complexity range holds {complexity}, this one's is nearest"
+        )
     chosen = min(fitting, key=_specificity)
     low, high = chosen.template.meta.complexity
-    ties = f"; chosen among {len(fitting)} by narrowest range, fewest task types, then id" if len(fitting) > 1 else ""
+    ties = (
+        f"; chosen among {len(fitting)} by narrowest range, fewest task types, then id"
+        if len(fitting) > 1
+        else ""
+    )
     reason = f"{chosen.template.id} v{chosen.version} (complexity {low}-{high}): {why}{ties}"
     return TemplateSelection(template=chosen.template, version=chosen.version, reason=reason)
 
@@ -307,7 +316,10 @@ def _pinned(available: Sequence[AvailableTemplate], task_type: str, template_id:
     chosen = max(versions, key=lambda t: t.version)
     pinned = f"pinned to version {version}" if version is not None else "pinned (latest version)"
     note = "" if chosen.template.meta.serves(task_type) else f"; note: it does not declare {task_type!r}"
-    reason = f"{template_id} v{chosen.version}: the repository's .github/codeloop.yml {pinned} for {task_type!r}{note}"
+    reason = (
+        f"{template_id} v{chosen.version}: the repository's .github/codeloop.yml {pinned} "
+        f"for {task_type!r}{note}"
+    )
     return TemplateSelection(template=chosen.template, version=chosen.version, reason=reason)
 
 
@@ -345,7 +357,9 @@ def _compiled(directory: Path, source: str) -> Template:
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 
 
-def render_template(template: PromptTemplate, variables: dict[str, Any], directory: Path | None = None) -> str:
+def render_template(
+    template: PromptTemplate, variables: dict[str, Any], directory: Path | None = None
+) -> str:
     """The template rendered with ``variables``; every declared variable must be given."""
     missing = [name for name in template.meta.variables if name not in variables]
     if missing:
@@ -356,7 +370,10 @@ def render_template(template: PromptTemplate, variables: dict[str, Any], directo
         found = _UNDEFINED_NAME.search(str(exc))
         variable = next((g for g in found.groups() if g), None) if found else None
         raise PromptRenderError(
-            template.id, f"undefined variable {variable!r}: {exc}", variable=variable, line=_template_line(exc)
+            template.id,
+            f"undefined variable {variable!r}: {exc}",
+            variable=variable,
+            line=_template_line(exc),
         ) from None
     except TemplateError as exc:
         raise PromptRenderError(template.id, str(exc), line=_template_line(exc)) from None
@@ -408,7 +425,9 @@ def build_prompt(
     )
 
 
-def template_variables(inputs: PromptInputs, repo_config: RepoConfig, fitted: FittedContext) -> dict[str, Any]:
+def template_variables(
+    inputs: PromptInputs, repo_config: RepoConfig, fitted: FittedContext
+) -> dict[str, Any]:
     """What templates see: plain values, third-party text already cleaned and fenced."""
     task = inputs.task
     issue = task.issue
@@ -460,7 +479,9 @@ def template_variables(inputs: PromptInputs, repo_config: RepoConfig, fitted: Fi
             "text": fitted.text,
             "kinds": sorted({piece.kind for piece in fitted.included}),
             "shortened": [p.title for p in fitted.manifest.cut if p.rendered_chars],
-            "left_out": [f"{p.title} ({p.cut_chars:,} chars)" for p in fitted.manifest.cut if not p.rendered_chars],
+            "left_out": [
+                f"{p.title} ({p.cut_chars:,} chars)" for p in fitted.manifest.cut if not p.rendered_chars
+            ],
         },
     }
 

@@ -120,12 +120,23 @@ def _redactor(counts: Counter[str] | None) -> Callable[[re.Match[str]], str]:
 def _redact_assignment(match: re.Match[str], counts: Counter[str] | None) -> str:
     """Keep the name and the quotes, redact only the value."""
     group = next(g for g in _ASSIGNMENT_VALUE_GROUPS if match.group(g) is not None)
-    kind = "password" if re.search(r"pass|pwd", match.group("name"), re.IGNORECASE) else "api_key"
+    kind = _assignment_kind(match.group("name"), match.group(group))
     if counts is not None:
         counts[kind] += 1
     whole, offset = match.group(0), match.start()
     start, end = match.span(group)
     return f"{whole[: start - offset]}[redacted:{kind}]{whole[end - offset :]}"
+
+
+def _assignment_kind(name: str, value: str) -> str:
+    """The value's own kind when it has a known shape, else what its name says it is."""
+    shaped = _SECRET.fullmatch(value)
+    if shaped and shaped.group("assignment") is None and shaped.lastgroup:
+        return shaped.lastgroup
+    lowered = name.lower()
+    if "aws" in lowered and "secret" in lowered:
+        return "aws_secret_key"
+    return "password" if "pass" in lowered or "pwd" in lowered else "api_key"
 
 
 def clean(text: str) -> CleanText:

@@ -111,7 +111,9 @@ def _repository_context(event: dict[str, Any]) -> dict[str, Any]:
         "readme": README,
         "file_tree": FILE_TREE,
         "manifests": [FileText(path="Gemfile", content=GEMFILE)],
-        "commits": [Commit(sha=HEAD_SHA, message="Update README.md\n\nNew information.", author="Codertocat")],
+        "commits": [
+            Commit(sha=HEAD_SHA, message="Update README.md\n\nNew information.", author="Codertocat")
+        ],
     }
 
 
@@ -148,8 +150,13 @@ def pull_request_task(task_type: str) -> PromptInputs:
         requested_by=event["sender"]["login"],
         pull_request=pull_request_of(event),
     )
-    diff = f"diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n{review['comment']['diff_hunk']}\n+# Hello World\n"
-    return PromptInputs(task=task, diff=diff, files=[FileText(path="README.md", content=README)], **_repository_context(event))
+    diff = (
+        "diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n"
+        f"{review['comment']['diff_hunk']}\n+# Hello World\n"
+    )
+    return PromptInputs(
+        task=task, diff=diff, files=[FileText(path="README.md", content=README)], **_repository_context(event)
+    )
 
 
 def failing_checks_task() -> PromptInputs:
@@ -161,14 +168,27 @@ def failing_checks_task() -> PromptInputs:
             "task": base.task.model_copy(update={"attempt": 2, "request": "Make the checks pass."}),
             "failures": [
                 Failure(source="command bundle exec rake test", exit_code=1, output=CI_LOG),
-                Failure(source=f"check run {check['name']}", output=f"conclusion: failure (head {check['head_sha'][:10]})"),
+                Failure(
+                    source=f"check run {check['name']}",
+                    output=f"conclusion: failure (head {check['head_sha'][:10]})",
+                ),
             ],
             "annotations": [
-                Annotation(path="test/hello_test.rb", start_line=6, title="HelloTest#test_greeting",
-                           message='Expected: "Hello, World", Actual: "Hello World"')
+                Annotation(
+                    path="test/hello_test.rb",
+                    start_line=6,
+                    title="HelloTest#test_greeting",
+                    message='Expected: "Hello, World", Actual: "Hello World"',
+                )
             ],
-            "attempts": [EarlierAttempt(number=1, outcome="validation failed", summary="1 test failed.",
-                                        pull_request_url=check["html_url"])],
+            "attempts": [
+                EarlierAttempt(
+                    number=1,
+                    outcome="validation failed",
+                    summary="1 test failed.",
+                    pull_request_url=check["html_url"],
+                )
+            ],
         }
     )
 
