@@ -205,6 +205,30 @@ def build_report(
 _CLASS_FILE_EXTENSIONS = (".py", ".java", ".kt", ".scala", ".groovy", ".cs", ".rb", ".php")
 
 
+def _shared_tail(left: Sequence[str], right: Sequence[str]) -> int:
+    count = 0
+    for a, b in zip(reversed(left), reversed(right), strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def _closest_to_hint(candidates: Sequence[str], hint: str) -> list[str]:
+    """The candidates whose folders end like the hint's package (with or without its last part,
+    which may be a class name); several when they tie."""
+    parts = hint.split("/") if "/" in hint else hint.split(".")
+    scores = {
+        c: max(
+            _shared_tail(posixpath.dirname(c).split("/"), parts),
+            _shared_tail(posixpath.dirname(c).split("/"), parts[:-1]),
+        )
+        for c in candidates
+    }
+    best = max(scores.values())
+    return [c for c, score in scores.items() if score == best] if best else list(candidates)
+
+
 class RepoPaths:
     """Turns the paths test runners print (absolute, relative, bare names) into repository paths."""
 
@@ -235,12 +259,7 @@ class RepoPaths:
             return None
         candidates = [f for f in self._by_name.get(posixpath.basename(path), []) if f.endswith("/" + path)]
         if len(candidates) > 1 and hint:
-            hint_dir = hint.replace(".", "/") if "/" not in hint else hint
-            candidates = [
-                c
-                for c in candidates
-                if hint_dir.endswith(posixpath.dirname(c)) or posixpath.dirname(c) in hint_dir
-            ] or candidates
+            candidates = _closest_to_hint(candidates, hint)
         return candidates[0] if len(candidates) == 1 else None
 
     def resolve_class(self, dotted: str | None) -> str | None:
