@@ -11,9 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import make_conninfo
-
 from codeloop.db import migrations
+from psycopg.conninfo import make_conninfo
 
 
 @contextmanager

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
-
 from codeloop import settings as settings_module
 from codeloop.db import migrations
 from codeloop.db import pool as pool_module
+from psycopg.conninfo import make_conninfo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK_EXAMPLES = REPO_ROOT.parent / "shared" / "github-webhook-examples"
@@ -137,9 +136,16 @@ def receive_all(queue_url: str, *, max_messages: int = 10) -> list[dict]:
 
     messages = []
     while True:
-        batch = client("sqs").receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=max_messages, AttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
+        batch = (
+            client("sqs")
+            .receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=max_messages,
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+            .get("Messages", [])
+        )
         if not batch:
             return messages
         for message in batch:

@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codeloop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    db = commands.add_parser("db", help="database migrations").add_subparsers(dest="db_command", required=True)
+    db = commands.add_parser("db", help="database migrations").add_subparsers(
+        dest="db_command", required=True
+    )
     db.add_parser("migrate", help="apply pending migrations").set_defaults(handler=_db_migrate)
     db.add_parser("status", help="list applied and pending migrations").set_defaults(handler=_db_status)
     rollback = db.add_parser("rollback", help="undo the newest applied migration(s)")

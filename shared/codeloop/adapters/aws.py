@@ -16,7 +16,9 @@ def client(service: str) -> Any:
     import boto3  # ~300 ms: only the code paths that talk to AWS pay for it
 
     settings = get_settings()
-    return boto3.client(service, endpoint_url=settings.aws_endpoint_url or None, region_name=settings.aws_region)
+    return boto3.client(
+        service, endpoint_url=settings.aws_endpoint_url or None, region_name=settings.aws_region
+    )
 
 
 def reset_clients() -> None:

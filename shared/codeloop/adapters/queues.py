@@ -8,7 +8,9 @@ from typing import Any
 from codeloop.adapters.aws import client
 
 
-def send(queue_url: str, body: dict[str, Any], *, group_id: str | None = None, dedup_id: str | None = None) -> str:
+def send(
+    queue_url: str, body: dict[str, Any], *, group_id: str | None = None, dedup_id: str | None = None
+) -> str:
     """Send one message; FIFO queues need ``group_id`` (ordering) and ``dedup_id`` (5-minute dedupe)."""
     params: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": json.dumps(body, separators=(",", ":"))}
     if group_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -29,10 +30,8 @@ def start_execution(state_machine_arn: str, name: str, payload: dict[str, Any]) 
 
 def stop_execution(execution_arn: str, cause: str) -> None:
     sfn = client("stepfunctions")
-    try:
+    with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
         sfn.stop_execution(executionArn=execution_arn, error="Cancelled", cause=cause[:MAX_CAUSE])
-    except sfn.exceptions.ExecutionDoesNotExist:
-        pass
 
 
 def send_success(task_token: str, output: dict[str, Any]) -> None:
@@ -40,7 +39,9 @@ def send_success(task_token: str, output: dict[str, Any]) -> None:
 
 
 def send_failure(task_token: str, error: str, cause: str) -> None:
-    client("stepfunctions").send_task_failure(taskToken=task_token, error=error[:MAX_ERROR], cause=cause[:MAX_CAUSE])
+    client("stepfunctions").send_task_failure(
+        taskToken=task_token, error=error[:MAX_ERROR], cause=cause[:MAX_CAUSE]
+    )
 
 
 def send_heartbeat(task_token: str) -> None:

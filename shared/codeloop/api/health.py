@@ -12,7 +12,10 @@ def health() -> tuple[int, dict[str, Any]]:
     try:
         states = migrations.status(database_url())
     except Exception as exc:  # any failure to reach or read the database is "down", with its reason
-        return 503, {"status": "down", "database": {"reachable": False, "error": type(exc).__name__ + ": " + str(exc)[:200]}}
+        return 503, {
+            "status": "down",
+            "database": {"reachable": False, "error": type(exc).__name__ + ": " + str(exc)[:200]},
+        }
     pending = [state.migration.label for state in states if not state.applied]
     body = {
         "status": "ok" if not pending else "degraded",

@@ -240,15 +240,22 @@ def set_delivery_status(
     conn: Connection, delivery_id: str, status: DeliveryStatus, error: str | None = None
 ) -> WebhookDelivery:
     return _required(
-        _one(conn, "set_delivery_status", WebhookDelivery, delivery_id=delivery_id, status=status.value, error=error),
+        _one(
+            conn,
+            "set_delivery_status",
+            WebhookDelivery,
+            delivery_id=delivery_id,
+            status=status.value,
+            error=error,
+        ),
         f"delivery {delivery_id}",
     )
 
 
-def stuck_deliveries(conn: Connection, *, older_than_seconds: float = 60, limit: int = 100) -> list[WebhookDelivery]:
-    return _all(
-        conn, "stuck_deliveries", WebhookDelivery, older_than_seconds=older_than_seconds, limit=limit
-    )
+def stuck_deliveries(
+    conn: Connection, *, older_than_seconds: float = 60, limit: int = 100
+) -> list[WebhookDelivery]:
+    return _all(conn, "stuck_deliveries", WebhookDelivery, older_than_seconds=older_than_seconds, limit=limit)
 
 
 # -- workflow ledger -----------------------------------------------------------------------------
@@ -258,7 +265,14 @@ def start_execution(
     conn: Connection, task_id: UUID | str, name: str, execution_arn: str | None = None
 ) -> WorkflowExecution:
     return _required(
-        _one(conn, "start_execution", WorkflowExecution, task_id=str(task_id), name=name, execution_arn=execution_arn),
+        _one(
+            conn,
+            "start_execution",
+            WorkflowExecution,
+            task_id=str(task_id),
+            name=name,
+            execution_arn=execution_arn,
+        ),
         f"execution {name}",
     )
 
@@ -282,7 +296,14 @@ def finish_step(
 ) -> WorkflowStep:
     return _required(
         _one(
-            conn, "finish_step", WorkflowStep, name=execution_name, step=step, attempt=attempt, status=status, error=error
+            conn,
+            "finish_step",
+            WorkflowStep,
+            name=execution_name,
+            step=step,
+            attempt=attempt,
+            status=status,
+            error=error,
         ),
         f"step {step} of {execution_name}",
     )
@@ -295,4 +316,6 @@ def task_history(conn: Connection, task_id: UUID | str) -> list[WorkflowExecutio
     by_name: dict[str, list[WorkflowStep]] = {}
     for row in rows:
         by_name.setdefault(row["execution_name"], []).append(WorkflowStep.model_validate(row))
-    return [execution.model_copy(update={"steps": by_name.get(execution.name, [])}) for execution in executions]
+    return [
+        execution.model_copy(update={"steps": by_name.get(execution.name, [])}) for execution in executions
+    ]

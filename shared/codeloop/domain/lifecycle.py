@@ -49,7 +49,9 @@ class IllegalTransition(ValueError):
         self.current = current
         self.target = target
         allowed = ", ".join(sorted(ALLOWED[current])) or "nothing"
-        super().__init__(f"a task cannot go from {current} to {target} (from {current} it may go to: {allowed})")
+        super().__init__(
+            f"a task cannot go from {current} to {target} (from {current} it may go to: {allowed})"
+        )
 
 
 def check_transition(current: str | TaskStatus, target: str | TaskStatus) -> TaskStatus:

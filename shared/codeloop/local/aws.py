@@ -77,14 +77,20 @@ def provision(endpoint_url: str, prefix: str = "codeloop") -> dict[str, str]:
     for name, fifo in QUEUES.items():
         suffix = ".fifo" if fifo else ""
         attributes = {"FifoQueue": "true"} if fifo else {}
-        dlq_url = sqs.create_queue(QueueName=f"{prefix}-{name}-dlq{suffix}", Attributes=attributes)["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_url = sqs.create_queue(QueueName=f"{prefix}-{name}-dlq{suffix}", Attributes=attributes)[
+            "QueueUrl"
+        ]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         url = sqs.create_queue(
             QueueName=f"{prefix}-{name}{suffix}",
             Attributes={
                 **attributes,
                 "VisibilityTimeout": str(VISIBILITY_SECONDS),
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES}
+                ),
             },
         )["QueueUrl"]
         urls[name] = url
@@ -103,7 +109,9 @@ def _state_machines(endpoint_url: str, prefix: str, queue_urls: dict[str, str]) 
         "ValidationQueueUrl": queue_urls["validation"],
         "StatusQueueUrl": queue_urls["status"],
     }
-    sfn = boto3.client("stepfunctions", endpoint_url=endpoint_url, region_name=LOCAL_CREDENTIALS["AWS_REGION"])
+    sfn = boto3.client(
+        "stepfunctions", endpoint_url=endpoint_url, region_name=LOCAL_CREDENTIALS["AWS_REGION"]
+    )
     env: dict[str, str] = {}
     main = STATE_MACHINES_DIR / "task_to_pull_request.asl.json"
     if main.exists():

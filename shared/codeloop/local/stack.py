@@ -47,8 +47,11 @@ def run() -> int:
         stack.callback(server.server_close)
         stack.callback(server.shutdown)
         base = f"http://127.0.0.1:{settings.codeloop_port}"
-        print(f"codeloop local stack: PostgreSQL {'embedded (.codeloop/pgdata)' if embedded else 'from DATABASE_URL'}, "
-              f"{len(applied)} migration(s) applied", flush=True)
+        print(
+            f"codeloop local stack: PostgreSQL {'embedded (.codeloop/pgdata)' if embedded else 'from DATABASE_URL'}, "
+            f"{len(applied)} migration(s) applied",
+            flush=True,
+        )
         print(f"  health       GET  {base}/health", flush=True)
         print(f"  webhooks     POST {base}/webhooks/github", flush=True)
         print(f"  task API     {base}/api/v1/tasks  (OpenAPI: {base}/api/v1/openapi.json)", flush=True)

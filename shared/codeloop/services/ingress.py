@@ -30,7 +30,10 @@ MAX_DEDUP_ID = 128  # SQS's limit for MessageDeduplicationId
 
 def _webhook_secrets() -> list[str]:
     settings = get_settings()
-    return [settings.secret("github_webhook_secret"), settings.optional_secret("github_webhook_secret_previous") or ""]
+    return [
+        settings.secret("github_webhook_secret"),
+        settings.optional_secret("github_webhook_secret_previous") or "",
+    ]
 
 
 def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +55,9 @@ def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
         payload = json.loads(body.replace(b"\\u0000", b"\\ufffd"))
     logger.set_correlation_id(envelope.delivery_id)
     decision = route(envelope)
-    stored = _store(envelope, payload, DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED)
+    stored = _store(
+        envelope, payload, DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED
+    )
     if stored is None:
         logger.info("duplicate delivery", extra={"event": envelope.event})
         return response(200, {"status": "duplicate", "delivery_id": envelope.delivery_id})

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from codeloop import cli
 from codeloop.db import migrations
 
@@ -80,7 +79,9 @@ def test_a_failing_migration_leaves_nothing_half_applied(empty_db_url, tmp_path:
     with pytest.raises(psycopg.errors.UndefinedTable):
         migrations.migrate(empty_db_url, directory)
     assert "half_done" not in _tables(empty_db_url)
-    assert [s.migration.version for s in migrations.status(empty_db_url, directory) if not s.applied] == [9998]
+    assert [s.migration.version for s in migrations.status(empty_db_url, directory) if not s.applied] == [
+        9998
+    ]
 
 
 def test_cli_migrate_status_rollback(empty_db_url, monkeypatch, capsys):

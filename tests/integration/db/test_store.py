@@ -2,7 +2,6 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
-
 from codeloop.db import store
 from codeloop.domain.lifecycle import IllegalTransition
 from codeloop.domain.models import DeliveryStatus, Installation, NewTask, RepositoryRef
@@ -11,14 +10,22 @@ from codeloop.domain.models import DeliveryStatus, Installation, NewTask, Reposi
 @pytest.fixture
 def repo(conn):
     store.upsert_installation(conn, Installation(id=7, account_login="octo-org"))
-    repository = store.upsert_repository(conn, RepositoryRef(id=42, full_name="octo-org/widgets"), installation_id=7)
+    repository = store.upsert_repository(
+        conn, RepositoryRef(id=42, full_name="octo-org/widgets"), installation_id=7
+    )
     conn.commit()
     return repository
 
 
 def _task(repo, **overrides) -> NewTask:
-    fields = {"repository_id": repo.id, "title": "Fix the flaky parser", "type": "bug_fix",
-              "requirements": ["keep the API"], "acceptance_criteria": ["tests pass"], "issue_number": 3}
+    fields = {
+        "repository_id": repo.id,
+        "title": "Fix the flaky parser",
+        "type": "bug_fix",
+        "requirements": ["keep the API"],
+        "acceptance_criteria": ["tests pass"],
+        "issue_number": 3,
+    }
     return NewTask(**(fields | overrides))
 
 
@@ -93,8 +100,10 @@ def test_transitions_follow_the_lifecycle_and_log_errors(conn, repo):
 
 
 def test_audit_rows_are_written_by_triggers(conn, repo):
-    conn.execute("select set_config('codeloop.actor', 'octocat', false), "
-                 "set_config('codeloop.correlation_id', 'delivery-1', false)")
+    conn.execute(
+        "select set_config('codeloop.actor', 'octocat', false), "
+        "set_config('codeloop.correlation_id', 'delivery-1', false)"
+    )
     task = store.create_task(conn, _task(repo))
     store.transition_task(conn, task.id, "queued")
     store.update_task(conn, task.id, head_sha="abc")  # not a status change: no audit row
@@ -119,8 +128,15 @@ def test_transaction_sets_actor_for_the_audit(db_url, repo):
 
 
 def test_deliveries_are_unique_and_track_status(conn):
-    fields = {"delivery_id": "d-1", "event": "issue_comment", "action": "created", "installation_id": 7,
-              "repository_id": 42, "repository_full_name": "octo-org/widgets", "payload": {"a": 1}}
+    fields = {
+        "delivery_id": "d-1",
+        "event": "issue_comment",
+        "action": "created",
+        "installation_id": 7,
+        "repository_id": 42,
+        "repository_full_name": "octo-org/widgets",
+        "payload": {"a": 1},
+    }
     first = store.insert_delivery(conn, **fields)
     assert first.status == "received"
     assert store.insert_delivery(conn, **fields) is None
@@ -150,4 +166,7 @@ def test_workflow_ledger(conn, repo):
     store.finish_execution(conn, name, "failed", error="402 plan limit")
     [execution] = store.task_history(conn, task.id)
     assert execution.status == "failed"
-    assert [(s.step, s.status) for s in execution.steps] == [("BuildPrompt", "succeeded"), ("DispatchCodegen", "failed")]
+    assert [(s.step, s.status) for s in execution.steps] == [
+        ("BuildPrompt", "succeeded"),
+        ("DispatchCodegen", "failed"),
+    ]

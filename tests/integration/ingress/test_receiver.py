@@ -6,11 +6,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from codeloop.api.front import handle
+from codeloop.domain.webhooks import route
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codeloop.api.front import handle
-from codeloop.domain.webhooks import route
 from tests.conftest import WEBHOOK_EXAMPLES, receive_all
 from tests.unit.ingress.payloads import SECRET, envelope_for, load, signed_headers
 
@@ -36,7 +36,9 @@ def post(body: bytes, headers: dict, *, base64_body: bool = False) -> dict:
 
 def rows(db_url: str) -> list[tuple]:
     with psycopg.connect(db_url) as conn:
-        return conn.execute("select delivery_id, event, status from webhook_deliveries order by received_at").fetchall()
+        return conn.execute(
+            "select delivery_id, event, status from webhook_deliveries order by received_at"
+        ).fetchall()
 
 
 def test_a_command_comment_is_stored_and_queued_in_its_conversation_group(receiver, db_url):
@@ -89,8 +91,12 @@ def test_a_previous_secret_is_accepted_during_a_rotation(receiver, db_url, monke
 
 @pytest.mark.parametrize(
     ("body", "drop", "status"),
-    [(b"{not json", None, 400), (b"[1, 2]", None, 400), (b"{}", "x-github-event", 400),
-     (b"{}", "x-github-delivery", 400)],
+    [
+        (b"{not json", None, 400),
+        (b"[1, 2]", None, 400),
+        (b"{}", "x-github-event", 400),
+        (b"{}", "x-github-delivery", 400),
+    ],
 )
 def test_malformed_deliveries_get_a_clear_4xx(receiver, db_url, body, drop, status):
     headers = signed_headers(body, "issues", "d-bad")
@@ -140,7 +146,9 @@ def _corpus() -> list[Path]:
     return sorted(p for p in WEBHOOK_EXAMPLES.glob("*/*.json"))
 
 
-@pytest.mark.skipif(not WEBHOOK_EXAMPLES.is_dir(), reason="../shared/github-webhook-examples is not beside the repo")
+@pytest.mark.skipif(
+    not WEBHOOK_EXAMPLES.is_dir(), reason="../shared/github-webhook-examples is not beside the repo"
+)
 def test_every_example_payload_is_stored_and_routed_never_a_5xx(receiver, db_url):
     corpus = _corpus()
     assert len(corpus) > 200
@@ -164,7 +172,9 @@ def test_every_example_payload_is_stored_and_routed_never_a_5xx(receiver, db_url
 @given(
     body=st.binary(max_size=300) | st.text(max_size=200).map(str.encode),
     headers=st.dictionaries(
-        st.sampled_from(["x-github-event", "x-github-delivery", "x-hub-signature-256", "content-type", "x-other"]),
+        st.sampled_from(
+            ["x-github-event", "x-github-delivery", "x-hub-signature-256", "content-type", "x-other"]
+        ),
         st.text(max_size=60),
     ),
     sign_it=st.booleans(),

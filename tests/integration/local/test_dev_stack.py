@@ -21,7 +21,11 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
     env = os.environ | {"CODELOOP_PORT": str(port), "DATABASE_URL": db_url}
     proc = subprocess.Popen(
         [sys.executable, "-m", "codeloop.cli", "dev"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -32,7 +36,9 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert health is not None, f"the stack did not come up: {proc.stdout.read() if proc.poll() is not None else ''}"
+        assert health is not None, (
+            f"the stack did not come up: {proc.stdout.read() if proc.poll() is not None else ''}"
+        )
         assert health.status_code == 200
         body = health.json()
         assert body["status"] == "ok"

@@ -1,7 +1,6 @@
 import itertools
 
 import pytest
-
 from codeloop.domain.lifecycle import ALLOWED, IllegalTransition, TaskStatus, check_transition, is_terminal
 
 ALL_PAIRS = list(itertools.product(TaskStatus, TaskStatus))
@@ -26,8 +25,17 @@ def test_refused_transitions_raise_a_clear_error(current, target):
 
 
 def test_the_happy_path_and_a_fix_iteration_are_allowed():
-    path = ["pending", "queued", "prompting", "generating", "validating", "prompting", "generating",
-            "validating", "completed"]
+    path = [
+        "pending",
+        "queued",
+        "prompting",
+        "generating",
+        "validating",
+        "prompting",
+        "generating",
+        "validating",
+        "completed",
+    ]
     for current, target in itertools.pairwise(path):
         check_transition(current, target)
 
