@@ -52,6 +52,43 @@ def _db_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apikey_create(args: argparse.Namespace) -> int:
+    from codeloop.db import store
+    from codeloop.db.pool import transaction
+    from codeloop.domain.api_keys import new_key
+
+    key, prefix, key_hash = new_key()
+    with transaction(actor="cli") as conn:
+        store.create_api_key(conn, args.name, prefix, key_hash)
+    print(f"API key {args.name!r} created. It is shown only this once:\n{key}")
+    return 0
+
+
+def _apikey_revoke(args: argparse.Namespace) -> int:
+    from codeloop.db import store
+    from codeloop.db.pool import transaction
+
+    with transaction(actor="cli") as conn:
+        revoked = store.revoke_api_key(conn, args.name)
+    if revoked is None:
+        print(f"codeloop: no live API key named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"API key {args.name!r} revoked")
+    return 0
+
+
+def _apikey_list(args: argparse.Namespace) -> int:
+    from codeloop.db import store
+    from codeloop.db.pool import transaction
+
+    with transaction() as conn:
+        for key in store.list_api_keys(conn):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
+            used = f"last used {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
+            print(f"{key.name:<24} cl_{key.prefix}_…  {state:<18} {used}")
+    return 0
+
+
 def _config_schema(args: argparse.Namespace) -> int:
     from codeloop.domain.repo_config import json_schema
 
@@ -77,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = db.add_parser("rollback", help="undo the newest applied migration(s)")
     rollback.add_argument("--steps", type=int, default=1, help="how many migrations to undo (default 1)")
     rollback.set_defaults(handler=_db_rollback)
+
+    apikey = commands.add_parser("apikey", help="task API keys").add_subparsers(
+        dest="apikey_command", required=True
+    )
+    create = apikey.add_parser("create", help="create a key (printed once)")
+    create.add_argument("name", help="who or what will use the key")
+    create.set_defaults(handler=_apikey_create)
+    revoke = apikey.add_parser("revoke", help="revoke a key by name")
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=_apikey_revoke)
+    apikey.add_parser("list", help="list keys (never the keys themselves)").set_defaults(handler=_apikey_list)
 
     commands.add_parser("dev", help="run the local stack (what `make dev` runs)").set_defaults(handler=_dev)
 

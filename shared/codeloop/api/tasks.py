@@ -1,19 +1,154 @@
-"""The task API (and ``/health``) as a Powertools HTTP resolver; its OpenAPI document comes from the same models."""
+"""The task API and ``/health``, as a Powertools HTTP resolver.
+
+Requests are validated by the same pydantic models that generate the OpenAPI document served at
+``/api/v1/openapi.json``. Every ``/api/v1`` route but the document needs an API key
+(``Authorization: Bearer <key>`` or ``X-Api-Key``), created with ``codeloop apikey create``.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.api.health import health
+from codeloop.domain.models import NewTask, Priority, TaskSource, TaskType
+from codeloop.settings import SettingsError
 
 app = APIGatewayHttpResolver(enable_validation=True)
+app.enable_swagger(path="/api/v1/docs", title="codeloop task API", version="1", openapi_version="3.1.0")
+
+UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
 
 
-def _json(status: int, body: dict) -> Response[dict]:
+class TaskRequest(BaseModel):
+    """A task for a repository the App is installed on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/name")
+    title: str = Field(min_length=1, max_length=256)
+    description: str = Field(default="", max_length=65_535)
+    requirements: list[str] = Field(default_factory=list, max_length=100)
+    acceptance_criteria: list[str] = Field(default_factory=list, max_length=100)
+    type: TaskType = TaskType.FEATURE
+    complexity: int = Field(default=5, ge=1, le=10)
+    priority: Priority = Priority.MEDIUM
+    base_branch: str | None = Field(default=None, max_length=255)
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
+def _error(status: int, message: str) -> Response[Any]:
+    return _json(status, {"error": message})
+
+
+def _caller() -> str | None:
+    """The name of the API key the request presents, or None when it presents no live key."""
+    from codeloop.db import store
+    from codeloop.db.pool import transaction
+    from codeloop.domain.api_keys import hash_key, key_from_headers
+
+    key = key_from_headers({k.lower(): v for k, v in (app.current_event.headers or {}).items()})
+    if not key:
+        return None
+    with transaction() as conn:
+        record = store.authenticate_api_key(conn, hash_key(key))
+    return record.name if record else None
+
+
+UNAUTHORIZED = (
+    "an API key is required: send 'Authorization: Bearer <key>' (create one with 'codeloop apikey create')"
+)
+
+
 @app.get("/health")
-def get_health() -> Response[dict]:
+def get_health() -> Response[Any]:
     status, body = health()
     return _json(status, body)
+
+
+@app.get("/api/v1/openapi.json")
+def get_openapi() -> Response[Any]:
+    return _json(
+        200,
+        app.get_openapi_schema(title="codeloop task API", version="1").model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        ),
+    )
+
+
+@app.post("/api/v1/tasks", responses={201: {"description": "created and started"}, 401: {}, 422: {}})
+def post_task(request: TaskRequest) -> Response[Any]:
+    from codeloop.db import store
+    from codeloop.db.pool import transaction
+    from codeloop.services import tasks
+
+    caller = _caller()
+    if caller is None:
+        return _error(401, UNAUTHORIZED)
+    with transaction() as conn:
+        repository = store.get_repository_by_name(conn, request.repository)
+    if repository is None or not repository.active:
+        return _error(422, f"the codeloop App is not installed on {request.repository}")
+    new = NewTask(
+        repository_id=repository.id,
+        source=TaskSource.API,
+        requested_by=f"api:{caller}",
+        **request.model_dump(exclude={"repository"}),
+    )
+    task = tasks.create_and_start(
+        new, actor=f"api:{caller}", correlation_id=app.current_event.request_context.request_id
+    )
+    return _json(201, {"task": task.model_dump(mode="json")})
+
+
+@app.get("/api/v1/tasks/<task_id>")
+def get_task(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
+    from codeloop.services import tasks
+
+    if _caller() is None:
+        return _error(401, UNAUTHORIZED)
+    described = tasks.describe(task_id)
+    if described is None:
+        return _error(404, f"no task {task_id}")
+    return _json(200, described)
+
+
+def _act(task_id: str, action: str) -> Response[Any]:
+    from codeloop.db.store import NotFound
+    from codeloop.services import tasks
+
+    caller = _caller()
+    if caller is None:
+        return _error(401, UNAUTHORIZED)
+    try:
+        task = getattr(tasks, action)(task_id, actor=f"api:{caller}")
+    except NotFound:
+        return _error(404, f"no task {task_id}")
+    except tasks.TaskConflict as conflict:
+        return _error(409, str(conflict))
+    return _json(200, {"task": task.model_dump(mode="json")})
+
+
+@app.post("/api/v1/tasks/<task_id>/retry")
+def post_retry(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
+    return _act(task_id, "retry")
+
+
+@app.post("/api/v1/tasks/<task_id>/cancel")
+def post_cancel(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
+    return _act(task_id, "cancel")
+
+
+@app.exception_handler(SettingsError)
+def _not_configured(error: SettingsError) -> Response[Any]:
+    return _error(503, f"codeloop is not configured: {error}")

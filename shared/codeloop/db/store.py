@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from codeloop.db.queries import query
 from codeloop.domain.lifecycle import TaskStatus, check_transition
 from codeloop.domain.models import (
+    ApiKey,
     AuditEntry,
     DeliveryStatus,
     Installation,
@@ -319,3 +320,24 @@ def task_history(conn: Connection, task_id: UUID | str) -> list[WorkflowExecutio
     return [
         execution.model_copy(update={"steps": by_name.get(execution.name, [])}) for execution in executions
     ]
+
+
+# -- API keys ------------------------------------------------------------------------------------
+
+
+def create_api_key(conn: Connection, name: str, prefix: str, key_hash: str) -> ApiKey:
+    return _required(
+        _one(conn, "create_api_key", ApiKey, name=name, prefix=prefix, key_hash=key_hash), f"api key {name}"
+    )
+
+
+def authenticate_api_key(conn: Connection, key_hash: str) -> ApiKey | None:
+    return _one(conn, "authenticate_api_key", ApiKey, key_hash=key_hash)
+
+
+def revoke_api_key(conn: Connection, name: str) -> ApiKey | None:
+    return _one(conn, "revoke_api_key", ApiKey, name=name)
+
+
+def list_api_keys(conn: Connection) -> list[ApiKey]:
+    return _all(conn, "list_api_keys", ApiKey)

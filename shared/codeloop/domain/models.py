@@ -51,15 +51,16 @@ class Installation(Record):
 
 
 class RepositoryRef(Record):
-    """A repository as GitHub names it in a payload."""
+    """A repository as GitHub names it in a payload (installation events leave out the default branch)."""
 
     id: int
     full_name: str
-    default_branch: str = "main"
+    default_branch: str | None = None
     private: bool = False
 
 
 class Repository(RepositoryRef):
+    default_branch: str
     installation_id: int | None
     active: bool
     setup_commands: list[str]
@@ -181,3 +182,12 @@ class AuditEntry(Record):
     actor: str | None
     correlation_id: str | None
     created_at: datetime
+
+
+class ApiKey(Record):
+    id: UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None

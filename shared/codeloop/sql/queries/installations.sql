@@ -23,12 +23,13 @@ update repositories set active = false where installation_id in (select id from 
 select * from installations where id = %(id)s;
 
 -- name: upsert_repository
+-- Installation events do not name the default branch: a null keeps the one already known.
 insert into repositories (id, installation_id, full_name, default_branch, private, active)
-values (%(id)s, %(installation_id)s, %(full_name)s, %(default_branch)s, %(private)s, true)
+values (%(id)s, %(installation_id)s, %(full_name)s, coalesce(%(default_branch)s, 'main'), %(private)s, true)
 on conflict (id) do update
    set installation_id = excluded.installation_id,
        full_name = excluded.full_name,
-       default_branch = coalesce(excluded.default_branch, repositories.default_branch),
+       default_branch = coalesce(%(default_branch)s, repositories.default_branch),
        private = excluded.private,
        active = true
 returning *;

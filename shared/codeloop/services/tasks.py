@@ -1,0 +1,99 @@
+"""Task use cases shared by the task API, slash-commands and the sweeper: start, retry, cancel, show.
+
+A task's status is committed before its workflow starts, and the workflow's name is the task id
+plus the attempt, so a start that fails half-way is simply started again (by the sweeper) and a
+repeated start is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+
+from codeloop.adapters import workflows
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.domain.lifecycle import TaskStatus, is_terminal
+from codeloop.domain.models import NewTask, Task
+from codeloop.observability import logger, metrics
+from codeloop.settings import get_settings
+
+
+class TaskConflict(RuntimeError):
+    """The task's state does not allow what was asked (e.g. cancelling a finished task)."""
+
+
+def create_and_start(new: NewTask, *, actor: str, correlation_id: str | None = None) -> Task:
+    with transaction(actor=actor, correlation_id=correlation_id) as conn:
+        task = store.create_task(conn, new)
+        task = _queue(conn, task)
+    metrics.add_metric(name="TaskCreated", unit="Count", value=1)
+    return launch(task)
+
+
+def _queue(conn: Connection, task: Task) -> Task:
+    """Move a task to 'queued' for its next attempt (committed by the caller's transaction)."""
+    task = store.transition_task(conn, task.id, TaskStatus.QUEUED)
+    return store.update_task(conn, task.id, attempt=task.attempt + 1)
+
+
+def workflow_input(task: Task, iterations: int) -> dict[str, Any]:
+    return {"task_id": str(task.id), "attempt": task.attempt, "max_attempts": task.attempt + iterations}
+
+
+def launch(task: Task) -> Task:
+    """Start the queued task's workflow execution for its current attempt and record it."""
+    with transaction() as conn:
+        repository = store.get_repository(conn, task.repository_id)
+    iterations = repository.iteration_budget if repository else 3
+    name = workflows.execution_name(task.id, task.attempt)
+    arn = workflows.start_execution(
+        get_settings().require("state_machine_arn"), name, workflow_input(task, iterations)
+    )
+    with transaction() as conn:
+        store.start_execution(conn, task.id, name, arn)
+        task = store.update_task(conn, task.id, workflow_execution_arn=arn)
+    logger.info("workflow started", extra={"task_id": str(task.id), "execution": name})
+    return task
+
+
+def retry(task_id: UUID | str, *, actor: str) -> Task:
+    """Start a failed or cancelled task over, as a new attempt."""
+    with transaction(actor=actor) as conn:
+        task = store.require_task(conn, task_id)
+        if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            raise TaskConflict(
+                f"task {task.id} is {task.status}: only a failed or cancelled task can be retried"
+            )
+        task = _queue(conn, task)
+        task = store.update_task(conn, task.id, retry_count=task.retry_count + 1)
+    return launch(task)
+
+
+def cancel(task_id: UUID | str, *, actor: str, reason: str = "cancelled") -> Task:
+    """Cancel a task that is still running; its workflow execution is stopped."""
+    with transaction(actor=actor) as conn:
+        task = store.require_task(conn, task_id)
+        if is_terminal(task.status):
+            raise TaskConflict(f"task {task.id} is already {task.status}")
+        task = store.transition_task(conn, task.id, TaskStatus.CANCELLED, step="cancel", error=reason)
+    if task.workflow_execution_arn:
+        workflows.stop_execution(task.workflow_execution_arn, reason)
+    return task
+
+
+def describe(task_id: UUID | str) -> dict[str, Any] | None:
+    """A task with its whole history: executions and their steps, and the audit trail."""
+    with transaction() as conn:
+        task = store.get_task(conn, task_id)
+        if task is None:
+            return None
+        history = store.task_history(conn, task.id)
+        audit = store.task_audit(conn, task.id)
+    return {
+        "task": task.model_dump(mode="json"),
+        "executions": [execution.model_dump(mode="json") for execution in history],
+        "audit": [entry.model_dump(mode="json") for entry in audit],
+    }
