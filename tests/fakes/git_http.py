@@ -43,11 +43,14 @@ def _git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 class GitRepository:
-    """A bare repository at ``<root>/<owner>/<name>.git``, with commits made from file mappings."""
+    """A bare repository at ``<root>/<owner>/<name>.git`` (created on first use), with commits
+    made from file mappings."""
 
     def __init__(self, root: Path, full_name: str):
         self.full_name = full_name
         self.path = root / f"{full_name}.git"
+        if self.path.exists():
+            return
         self.path.mkdir(parents=True)
         self._git("init", "--quiet", "--bare", "--initial-branch=main", str(self.path))
         # GitHub lets clients fetch any commit reachable from a ref (pull request heads included).
