@@ -621,6 +621,7 @@ class GitHubFake:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else headers and body in two writes cost a 40 ms delayed ACK
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
