@@ -1,0 +1,144 @@
+"""bench/validation: the validation runner's own costs, excluding the repository's commands.
+
+- clone: shallow fetch of one commit of a 1,000-file repository over smart HTTP on loopback
+  (``git http-backend`` behind the test fake), token in git's environment, then checkout;
+- working directory: create the fresh sandbox directories and environment, and remove a
+  1,000-file checkout afterwards;
+- results: parse a 5,000-test JUnit file (10% failing, with tracebacks) and build the report
+  (annotations, failure signature).
+
+Aim: <= 2 s in all on loopback. Run: .venv/bin/python bench/validation.py [repeats]
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from codeloop.adapters import git_checkout, sandbox
+from codeloop.domain.test_results import parse_junit_chunks
+from codeloop.domain.validation import build_report
+from codeloop.services.validation import READ_CHUNK, SandboxDirs, remove_tree
+from codeloop.settings import reset_settings
+
+from tests.fakes.git_http import GitHttpServer
+
+TOKEN = "ghs_" + secrets.token_hex(16)  # a fresh fake token per run
+FILES = 1_000
+TESTS = 5_000
+
+
+def repository_files() -> dict[str, str]:
+    files = {}
+    for index in range(FILES):
+        package = f"pkg{index % 20:02d}"
+        files[f"src/{package}/module_{index:04d}.py"] = f'"""Module {index}."""\n\n' + (
+            f"def value_{index}():\n    return {index}\n" * 20
+        )
+    return files
+
+
+def junit_document(failing_every: int = 10) -> bytes:
+    cases = []
+    for index in range(TESTS):
+        package = f"pkg{index % 20:02d}"
+        name = f"test_case_{index:05d}"
+        if index % failing_every:
+            cases.append(f'<testcase classname="tests.{package}.test_mod" name="{name}" time="0.001"/>')
+            continue
+        trace = (
+            f"def {name}():\n>       assert value({index}) == {index + 1}\nE       assert {index} == {index + 1}\n\n"
+            f"src/{package}/module_{index % FILES:04d}.py:{index % 40 + 1}: AssertionError"
+        )
+        cases.append(
+            f'<testcase classname="tests.{package}.test_mod" name="{name}" time="0.002">'
+            f"<failure message={quoteattr(f'assert {index} == {index + 1}')}>{escape(trace)}</failure></testcase>"
+        )
+    body = "".join(cases)
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="{TESTS}">'
+        f"{body}</testsuite></testsuites>"
+    ).encode()
+
+
+def timed(label: str, repeats: int, action: Callable[[], object]) -> float:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    median = statistics.median(samples)
+    print(f"{label:<58} median {median * 1000:8.1f} ms   min {min(samples) * 1000:8.1f} ms   (n={repeats})")
+    return median
+
+
+def main() -> None:
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    with tempfile.TemporaryDirectory(prefix="codeloop-bench-validation-") as scratch:
+        root = Path(scratch)
+        with GitHttpServer(root / "served", token=TOKEN) as server:
+            os.environ["GITHUB_API_URL"] = server.url
+            reset_settings()
+            sha = server.repository("bench/big").commit(repository_files())
+            work = root / "work"
+            work.mkdir()
+            checkouts: list[SandboxDirs] = []
+
+            def clone() -> None:
+                dirs = SandboxDirs.create(work)
+                checkout = git_checkout.checkout(
+                    server.clone_url("bench/big"),
+                    sha,
+                    TOKEN,
+                    dirs.checkout,
+                    home=dirs.home,
+                    tmp=dirs.tmp,
+                    timeout_seconds=60,
+                )
+                assert len(checkout.files) == FILES
+                checkouts.append(dirs)
+
+            def prepare() -> None:
+                dirs = SandboxDirs.create(work)
+                sandbox.sandbox_environment(dirs.home, dirs.tmp)
+                remove_tree(dirs.root)
+
+            def clean_up() -> None:
+                remove_tree(checkouts.pop().root)
+
+            junit_path = root / "report.xml"
+            junit_path.write_bytes(junit_document())
+            repo_files = [f"src/pkg{i % 20:02d}/module_{i:04d}.py" for i in range(FILES)]
+
+            def parse_and_report() -> None:
+                with junit_path.open("rb") as handle:
+                    failures = parse_junit_chunks(iter(lambda: handle.read(READ_CHUNK), b""))
+                report = build_report(
+                    head_sha=sha,
+                    commands=[],
+                    failures=failures,
+                    results_source="junit",
+                    changed_paths=set(repo_files[:100]),
+                    repo_files=repo_files,
+                )
+                assert report.failures_total == TESTS // 10
+
+            print(f"repository: {FILES} files; JUnit: {TESTS} tests, {junit_path.stat().st_size // 1024} KiB")
+            total = timed(f"clone {FILES}-file repository at one commit (loopback)", repeats, clone)
+            total += timed("create the working directory and environment", repeats, prepare)
+            total += timed(f"remove a {FILES}-file checkout", repeats, clean_up)
+            total += timed(f"parse {TESTS}-test JUnit + build report", repeats, parse_and_report)
+            print(f"{'total (medians)':<58} {total * 1000:15.1f} ms   aim <= 2000 ms")
+
+
+if __name__ == "__main__":
+    main()
