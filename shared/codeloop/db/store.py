@@ -118,7 +118,14 @@ def update_repository_settings(conn: Connection, repository_id: int, **settings:
 
 
 def create_task(conn: Connection, task: NewTask) -> Task:
-    return _required(_one(conn, "create_task", Task, **task.model_dump(mode="json")), "created task")
+    """Create a task; for a request already seen (same ``request_key``) return the task it made."""
+    created = _one(conn, "create_task", Task, **task.model_dump(mode="json"))
+    if created is None:
+        return _required(
+            _one(conn, "task_by_request_key", Task, request_key=task.request_key),
+            f"task for {task.request_key}",
+        )
+    return created
 
 
 def create_tasks(conn: Connection, tasks: Iterable[NewTask]) -> list[Task]:

@@ -84,6 +84,7 @@ class NewTask(BaseModel):
     priority: Priority = Priority.MEDIUM
     source: TaskSource = TaskSource.API
     requested_by: str | None = None
+    request_key: str | None = None
     issue_number: int | None = None
     comment_id: int | None = None
     base_branch: str | None = None
@@ -107,6 +108,7 @@ class Task(Record):
     status: TaskStatus
     source: TaskSource
     requested_by: str | None
+    request_key: str | None
     issue_number: int | None
     comment_id: int | None
     base_branch: str | None

@@ -26,8 +26,11 @@ class TaskConflict(RuntimeError):
 
 
 def create_and_start(new: NewTask, *, actor: str, correlation_id: str | None = None) -> Task:
+    """Create a task and start its workflow; a request seen before returns the task it made."""
     with transaction(actor=actor, correlation_id=correlation_id) as conn:
         task = store.create_task(conn, new)
+        if task.status != TaskStatus.PENDING:
+            return task
         task = _queue(conn, task)
     metrics.add_metric(name="TaskCreated", unit="Count", value=1)
     return launch(task)

@@ -170,3 +170,12 @@ def test_workflow_ledger(conn, repo):
         ("BuildPrompt", "succeeded"),
         ("DispatchCodegen", "failed"),
     ]
+
+
+def test_one_task_per_request_key(conn, repo):
+    first = store.create_task(conn, _task(repo, request_key="delivery-1:0"))
+    again = store.create_task(conn, _task(repo, request_key="delivery-1:0", title="another title"))
+    assert again.id == first.id and again.title == first.title
+    other = store.create_task(conn, _task(repo, request_key="delivery-1:1"))
+    assert other.id != first.id
+    assert store.create_task(conn, _task(repo)).id != store.create_task(conn, _task(repo)).id

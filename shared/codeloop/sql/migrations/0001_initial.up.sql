@@ -49,6 +49,7 @@ create table tasks (
                                'validating', 'completed', 'failed', 'cancelled')),
     source                 text not null default 'api' check (source in ('comment', 'label', 'api', 'batch')),
     requested_by           text,
+    request_key            text unique,                -- the request that made it (delivery + command): one task per request
     issue_number           integer,                    -- the issue or PR where it was asked
     comment_id             bigint,
     base_branch            text,

@@ -1,23 +1,29 @@
 -- name: create_task
+-- Returns nothing when a task for the same request already exists (a redelivered command).
 insert into tasks (repository_id, title, description, requirements, acceptance_criteria, type, complexity,
-                   priority, source, requested_by, issue_number, comment_id, base_branch, pr_number, pr_url,
-                   head_sha, parent_task_id, metadata)
+                   priority, source, requested_by, request_key, issue_number, comment_id, base_branch, pr_number,
+                   pr_url, head_sha, parent_task_id, metadata)
 values (%(repository_id)s, %(title)s, %(description)s, %(requirements)s, %(acceptance_criteria)s, %(type)s,
-        %(complexity)s, %(priority)s, %(source)s, %(requested_by)s, %(issue_number)s, %(comment_id)s,
-        %(base_branch)s, %(pr_number)s, %(pr_url)s, %(head_sha)s, %(parent_task_id)s, %(metadata)s)
+        %(complexity)s, %(priority)s, %(source)s, %(requested_by)s, %(request_key)s, %(issue_number)s,
+        %(comment_id)s, %(base_branch)s, %(pr_number)s, %(pr_url)s, %(head_sha)s, %(parent_task_id)s, %(metadata)s)
+on conflict (request_key) do nothing
 returning *;
+
+-- name: task_by_request_key
+select * from tasks where request_key = %(request_key)s;
 
 -- name: create_tasks
 -- Many tasks in one statement: the rows travel as one JSON array.
 insert into tasks (repository_id, title, description, requirements, acceptance_criteria, type, complexity,
-                   priority, source, requested_by, issue_number, comment_id, base_branch, pr_number, pr_url,
-                   head_sha, parent_task_id, metadata)
+                   priority, source, requested_by, request_key, issue_number, comment_id, base_branch, pr_number,
+                   pr_url, head_sha, parent_task_id, metadata)
 select repository_id, title, description, requirements, acceptance_criteria, type, complexity, priority,
-       source, requested_by, issue_number, comment_id, base_branch, pr_number, pr_url, head_sha,
+       source, requested_by, request_key, issue_number, comment_id, base_branch, pr_number, pr_url, head_sha,
        parent_task_id, metadata
   from jsonb_to_recordset(%(rows)s) as r(
        repository_id bigint, title text, description text, requirements jsonb, acceptance_criteria jsonb,
-       type text, complexity smallint, priority text, source text, requested_by text, issue_number integer,
+       type text, complexity smallint, priority text, source text, requested_by text, request_key text,
+       issue_number integer,
        comment_id bigint, base_branch text, pr_number integer, pr_url text, head_sha text,
        parent_task_id uuid, metadata jsonb)
 returning *;
