@@ -27,7 +27,22 @@ from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templa
 from codeloop.domain.repo_config import parse_repo_config
 from codeloop.settings import Settings
 
-WORDS = "the quick brown fox jumps over lazy dog value result error config request handler".split()
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "value",
+    "result",
+    "error",
+    "config",
+    "request",
+    "handler",
+]
 
 
 def code_line(rng: random.Random) -> str:
@@ -99,7 +114,8 @@ def main() -> None:
     timings.sort()
     p99 = timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))]
     print(
-        f"input: {raw:,} chars of files/diff/tree; budget {budget:,}; prompt {prompt.sizes.total_chars:,} chars"
+        f"input: {raw:,} chars of files/diff/tree; budget {budget:,}; "
+        f"prompt {prompt.sizes.total_chars:,} chars"
     )
     print(f"pieces: {len(prompt.manifest.pieces)}, cut or omitted: {len(prompt.manifest.cut)}")
     print(f"build_prompt over {args.runs} runs: p50 {statistics.median(timings):.1f} ms, p99 {p99:.1f} ms")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,35 +49,59 @@ _INVISIBLE = re.compile(
 # A forged fence tag inside the content: ``<untrusted-data`` or ``</untrusted-data``, any case.
 _FORGED_FENCE = re.compile(r"<(/?)\s*(untrusted-data)", re.IGNORECASE)
 
-_CREDENTIAL_NAME = (
-    r"(?i:api[_-]?key|apikey|access[_-]?key|secret[_-]?key|client[_-]?secret|auth[_-]?token|"
-    r"access[_-]?token|secret|token|password|passwd|pwd)"
-)
 
-# One alternation, scanned once: each named group is a kind of secret. Order matters where
-# patterns overlap (a PEM block before anything inside it, a Bearer JWT as a bearer token).
-_SECRET = re.compile(
-    r"(?P<private_key>-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)"
-    r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z))"
-    r"|(?P<github_token>\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}))"
-    r"|(?P<aws_access_key>\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b)"
-    r"|(?P<slack_token>\bxox[abposr]-[A-Za-z0-9-]{10,})"
-    r"|(?P<openai_key>\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,})"
-    r"|(?P<bearer_token>(?<=(?i:bearer) )[A-Za-z0-9\-._~+/]{8,}=*)"
-    r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"
-    r"|(?P<url_password>(?<=://)[^/\s:@]{1,64}:[^@\s/]{3,}(?=@))"
-    # 40 characters of base64 with a slash or plus, a digit, both cases, standing alone.
-    r"|(?P<aws_secret_key>(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[/+])(?=[A-Za-z0-9/+]{0,39}[0-9])"
-    r"(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
-    r"[A-Za-z0-9+][A-Za-z0-9/+]{38}[A-Za-z0-9+](?![A-Za-z0-9/+=]))"
-    # name = "value", name: 'value', NAME=value (a bare value only if it has a digit or symbol,
-    # so code such as ``password: Optional[str]`` or ``token = request.token`` is left alone).
-    rf"|(?P<assignment>\b(?P<name>[A-Za-z0-9_.-]*{_CREDENTIAL_NAME})\b[\"']?[ \t]*[:=][ \t]*"
-    r"(?:\"(?P<dq>[^\"\n]{4,})\"|'(?P<sq>[^'\n]{4,})'"
-    r"|(?P<bare>(?=[^\s\"'`,;()\[\]{}<>$]*[^A-Za-z_.\s\"'`,;()\[\]{}<>$])[^\s\"'`,;()\[\]{}<>$]{6,})"
-    r"(?![(\[])))"
+class _Shape(NamedTuple):
+    """A secret's shape. Each starts with a literal, so that ``re`` scans for it at C speed
+    (an alternation, a leading ``\b`` or a lookbehind makes it try every position)."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    group: int = 0  # the part of the match to redact
+    word_start: bool = False  # the match must not continue a word
+
+
+_WORD_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_AWS_ACCESS_KEY = re.compile(r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|NPA|NVA|IPA)[0-9A-Z]{16}(?![0-9A-Za-z])")
+_SHAPES = (
+    _Shape(
+        "private_key",
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
+            r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+            re.DOTALL,
+        ),
+    ),
+    _Shape(
+        "jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), word_start=True
+    ),
+    _Shape("github_token", re.compile(r"gh[pousr]_[A-Za-z0-9]{30,}"), word_start=True),
+    _Shape("github_token", re.compile(r"github_pat_[A-Za-z0-9_]{22,}"), word_start=True),
+    _Shape("aws_access_key", _AWS_ACCESS_KEY, word_start=True),
+    _Shape("slack_token", re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}"), word_start=True),
+    _Shape("openai_key", re.compile(r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"), word_start=True),
+    _Shape("url_password", re.compile(r"://[^/\s:@]{1,64}:([^@\s/]{3,})@"), group=1),
 )
-_ASSIGNMENT_VALUE_GROUPS = ("dq", "sq", "bare")
+# A bare 40-character AWS secret key is only recognisable next to its access key id (as other
+# secret scanners do); labelled ones (``aws_secret_access_key = …``) are caught as assignments.
+_AWS_SECRET_KEY = re.compile(
+    r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]{0,39}[0-9])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
+    r"[A-Za-z0-9+][A-Za-z0-9/+]{38}[A-Za-z0-9+](?![A-Za-z0-9/+=])"
+)
+# Searched in the lowercased text: case-insensitive, at the speed of a literal search.
+_BEARER = _Shape("bearer_token", re.compile(r"bearer ([a-z0-9\-._~+/]{8,}=*)"), group=1)
+# ``name = "value"``, ``name: 'value'``, ``NAME=value`` where the name ends with a credential
+# word. A bare value counts only if it holds a digit or a symbol, so code such as
+# ``password: Optional[str]`` or ``token = request.token`` is left alone.
+_VALUE = (
+    r"[\"']?[ \t]*[:=][ \t]*"
+    r"(?:\"([^\"\n]{4,})\"|'([^'\n]{4,})'"
+    r"|((?=[^\s\"'`,;()\[\]{}<>$]*[^A-Za-z_.\s\"'`,;()\[\]{}<>$])[^\s\"'`,;()\[\]{}<>$]{6,})(?![(\[]))"
+)
+_CREDENTIAL_WORDS = {
+    word: re.compile(rf"{tail}(?![A-Za-z0-9_]){_VALUE}", re.IGNORECASE)
+    for word, tail in (("key", ""), ("secret", ""), ("token", ""), ("passw", "(?:or)?d"), ("pwd", ""))
+}
+_NAME_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 class CleanText(BaseModel):
@@ -94,7 +118,7 @@ def strip_hidden(text: str) -> str:
     """``text`` without HTML comments and invisible characters."""
     if "<!--" in text:
         text = _HTML_COMMENT.sub("", text)
-    return _INVISIBLE.sub("", text)
+    return text if text.isascii() else _INVISIBLE.sub("", text)
 
 
 def redact_secrets(text: str, counts: Counter[str] | None = None) -> str:
@@ -102,41 +126,84 @@ def redact_secrets(text: str, counts: Counter[str] | None = None) -> str:
 
     ``counts``, when given, is incremented per kind redacted.
     """
-    return _SECRET.sub(_redactor(counts), text)
+    counts = Counter() if counts is None else counts
+    for shape in _SHAPES:
+        text = _replace(text, _shape_spans(text, shape), counts)
+    if counts["aws_access_key"]:
+        text = _replace(
+            text, [(m.start(), m.end(), "aws_secret_key") for m in _AWS_SECRET_KEY.finditer(text)], counts
+        )
+    text = _replace(text, _shape_spans(text, _BEARER, lowercase=True), counts)
+    return _replace(text, _assignment_spans(text), counts)
 
 
-def _redactor(counts: Counter[str] | None) -> Callable[[re.Match[str]], str]:
-    def replace(match: re.Match[str]) -> str:
-        if match.group("assignment") is not None:
-            return _redact_assignment(match, counts)
-        kind = match.lastgroup or "secret"
-        if counts is not None:
-            counts[kind] += 1
-        return f"[redacted:{kind}]"
-
-    return replace
+Span = tuple[int, int, str]  # start, end, kind
 
 
-def _redact_assignment(match: re.Match[str], counts: Counter[str] | None) -> str:
-    """Keep the name and the quotes, redact only the value."""
-    group = next(g for g in _ASSIGNMENT_VALUE_GROUPS if match.group(g) is not None)
-    kind = _assignment_kind(match.group("name"), match.group(group))
-    if counts is not None:
-        counts[kind] += 1
-    whole, offset = match.group(0), match.start()
-    start, end = match.span(group)
-    return f"{whole[: start - offset]}[redacted:{kind}]{whole[end - offset :]}"
+def _lowercase(text: str) -> str:
+    """``text`` lowercased, at the same length (``str.lower`` lengthens a few characters, such
+    as 'İ'; those are then left as they are)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(low if len(low := char.lower()) == 1 else char for char in text)
 
 
-def _assignment_kind(name: str, value: str) -> str:
-    """The value's own kind when it has a known shape, else what its name says it is."""
-    shaped = _SECRET.fullmatch(value)
-    if shaped and shaped.group("assignment") is None and shaped.lastgroup:
-        return shaped.lastgroup
-    lowered = name.lower()
-    if "aws" in lowered and "secret" in lowered:
+def _shape_spans(text: str, shape: _Shape, lowercase: bool = False) -> list[Span]:
+    haystack = _lowercase(text) if lowercase else text
+    spans = []
+    for match in shape.pattern.finditer(haystack):
+        if shape.word_start and match.start() and text[match.start() - 1] in _WORD_CHAR:
+            continue
+        spans.append((*match.span(shape.group), shape.kind))
+    return spans
+
+
+def _assignment_spans(text: str) -> list[Span]:
+    haystack = _lowercase(text)
+    spans = []
+    for word, tail in _CREDENTIAL_WORDS.items():
+        start = haystack.find(word)
+        while start != -1:
+            match = tail.match(text, start + len(word))
+            if match and _starts_name(text, start):
+                group = next(g for g in (1, 2, 3) if match.group(g) is not None)
+                if not match.group(group).startswith("[redacted:"):
+                    spans.append((*match.span(group), _assignment_kind(_name_before(text, start))))
+            start = haystack.find(word, start + 1)
+    return sorted(spans)
+
+
+def _starts_name(text: str, start: int) -> bool:
+    """The credential word begins a name part: ``api_key``, ``apiKey``, ``KEY``; not ``monkey``."""
+    return start == 0 or not text[start - 1].isalpha() or text[start].isupper()
+
+
+def _name_before(text: str, start: int) -> str:
+    begin = start
+    while begin > 0 and start - begin < 64 and text[begin - 1] in _NAME_CHAR:
+        begin -= 1
+    return text[begin : start + 8].lower()
+
+
+def _assignment_kind(name: str) -> str:
+    if ("aws" in name and "secret" in name) or "secretaccesskey" in name.replace("_", ""):
         return "aws_secret_key"
-    return "password" if "pass" in lowered or "pwd" in lowered else "api_key"
+    return "password" if "passw" in name or "pwd" in name else "api_key"
+
+
+def _replace(text: str, spans: list[Span], counts: Counter[str]) -> str:
+    if not spans:
+        return text
+    parts, position = [], 0
+    for start, end, kind in spans:
+        if start < position:  # overlaps a span already replaced
+            continue
+        parts += [text[position:start], f"[redacted:{kind}]"]
+        counts[kind] += 1
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def clean(text: str) -> CleanText:

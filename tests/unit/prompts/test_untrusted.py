@@ -118,6 +118,8 @@ def test_fence_id_cannot_be_forged_by_guessing_it_from_the_content() -> None:
         ),
         ('api_key="q8Wz1x"', "api_key"),
         ("DB_PASSWORD=hunter22", "password"),
+        ('{"apiKey": "q8Wz1x-9"}', "api_key"),
+        ('"SecretAccessKey": "' + FAKE_AWS_SECRET_KEY + '"', "aws_secret_key"),
         ("postgres://app:s3cr3t@db.internal/app", "url_password"),
     ],
 )
@@ -136,10 +138,19 @@ def test_each_kind_of_secret_is_redacted_by_kind(text: str, kind: str) -> None:
         "token = request.headers.token",
         "src/components/SomethingLong/Button.tsx",
         "max_tokens = 1000",
+        "monkey = 'bananas'",
+        "keys = ['a', 'b']",
     ],
 )
 def test_ordinary_code_is_left_alone(text: str) -> None:
     assert redact_secrets(text) == text
+
+
+def test_a_bare_aws_secret_key_is_redacted_next_to_its_access_key_id() -> None:
+    alone = f"checksum {FAKE_AWS_SECRET_KEY}"
+    assert redact_secrets(alone) == alone  # 40 base64 characters alone are too common to call secret
+    paired = redact_secrets(f"{FAKE_AWS_ACCESS_KEY} {FAKE_AWS_SECRET_KEY}")
+    assert paired == "[redacted:aws_access_key] [redacted:aws_secret_key]"
 
 
 def test_assignment_redaction_keeps_the_name_and_quotes() -> None:
