@@ -1,0 +1,60 @@
+"""Time limits from the configuration, and the working directories' clean-up."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from codeloop.domain.repo_config import parse_repo_config
+from codeloop.services.validation import (
+    CHECKOUT_SECONDS,
+    STALE_WORKDIR_SECONDS,
+    WORKDIR_PREFIX,
+    RunLimits,
+    SandboxDirs,
+    remove_tree,
+    sweep_stale_workdirs,
+)
+
+
+def test_limits_follow_timeout_minutes():
+    limits = RunLimits.for_config(parse_repo_config("validation:\n  timeout_minutes: 30\n  test: [x]\n"))
+    assert (limits.total_seconds, limits.command_seconds, limits.checkout_seconds) == (
+        1800,
+        1800,
+        CHECKOUT_SECONDS,
+    )
+
+
+def test_limits_are_cut_to_the_callers_budget():
+    limits = RunLimits.for_config(parse_repo_config("validation:\n  timeout_minutes: 20\n  test: [x]\n"), 840)
+    assert (limits.total_seconds, limits.command_seconds) == (840, 840)
+    tiny = RunLimits.for_config(parse_repo_config(None), 120)
+    assert (tiny.total_seconds, tiny.checkout_seconds) == (120, 120)
+
+
+def test_sweep_removes_only_old_working_directories(tmp_path: Path):
+    old = SandboxDirs.create(tmp_path).root
+    fresh = SandboxDirs.create(tmp_path).root
+    unrelated = tmp_path / "something-else"
+    unrelated.mkdir()
+    long_ago = time.time() - STALE_WORKDIR_SECONDS - 60
+    os.utime(old, (long_ago, long_ago))
+    os.utime(unrelated, (long_ago, long_ago))
+    sweep_stale_workdirs(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, "something-else"])
+    assert fresh.name.startswith(WORKDIR_PREFIX)
+
+
+def test_remove_tree_copes_with_read_only_folders(tmp_path: Path):
+    dirs = SandboxDirs.create(tmp_path)
+    cache = dirs.home / "go" / "pkg" / "mod"
+    cache.mkdir(parents=True)
+    (cache / "file.go").write_text("package x\n")
+    (cache / "file.go").chmod(0o444)
+    cache.chmod(0o555)
+    (dirs.tmp / "link").symlink_to("/etc/passwd")
+    remove_tree(dirs.root)
+    assert not dirs.root.exists()
+    assert Path("/etc/passwd").exists()
