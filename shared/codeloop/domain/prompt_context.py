@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from codeloop.domain.untrusted import clean, fence, fence_overhead, inline, neutralise_fences
+from codeloop.domain.untrusted import CleanText, clean, fence, fence_overhead, inline, neutralise_fences
 
 TaskType = Literal[
     "feature", "bug_fix", "refactor", "tests", "docs", "fix_failing_checks", "review_feedback", "issue_to_pr"
@@ -318,7 +318,10 @@ class PieceReport(_Frozen):
     priority: int
     status: Literal["full", "cut", "omitted"]
     original_chars: int = Field(description="The piece as given.")
-    clean_chars: int = Field(description="After stripping hidden text and redacting secrets.")
+    clean_chars: int | None = Field(
+        description="After stripping hidden text and redacting secrets; None when the piece had no "
+        "room at all and was dropped unread (its cut_chars then count the original)."
+    )
     kept_chars: int = Field(description="Of the clean text, how much went in.")
     cut_chars: int
     rendered_chars: int = Field(description="What the piece takes in the prompt (heading, fence, marker).")
@@ -351,17 +354,26 @@ def cut_marker(omitted_chars: int, title: str) -> str:
 
 
 class _Prepared:
-    """A piece after cleaning: its body as it would be fenced, and the fixed costs around it."""
+    """A piece on its way in: cleaned only once it has room (cleaning costs time in proportion
+    to the text, and most of a large context is dropped unread)."""
 
     __slots__ = ("body", "clean", "heading", "index", "piece", "source")
 
     def __init__(self, index: int, piece: ContextPiece):
         self.index = index
         self.piece = piece
-        self.clean = clean(piece.content)
-        self.body = neutralise_fences(self.clean.text.strip("\n"))
+        self.clean: CleanText | None = None
+        self.body = ""
         self.heading = f"### {piece.title}\n"
         self.source = inline(piece.title)
+
+    def read(self) -> None:
+        self.clean = clean(self.piece.content)
+        self.body = neutralise_fences(self.clean.text.strip("\n"))
+
+    def smallest_block(self) -> int:
+        """The least room in which anything of the piece shows: its heading and a cut marker."""
+        return len(self.heading) + len(cut_marker(len(self.piece.content), self.piece.title))
 
     def block(self, body: str) -> str:
         return self.heading + fence(self.source, body)
@@ -372,7 +384,7 @@ class _Prepared:
 
 def fit_context(pieces: Iterable[ContextPiece], max_context_chars: int) -> FittedContext:
     """The pieces fenced and fitted so that the context text is at most ``max_context_chars``."""
-    prepared = [item for item in (_Prepared(i, p) for i, p in enumerate(pieces)) if item.body.strip()]
+    prepared = [_Prepared(i, p) for i, p in enumerate(pieces) if p.content.strip()]
     by_priority = sorted(
         prepared, key=lambda p: (-p.piece.priority, _POSITION.get(p.piece.kind, 99), p.index)
     )
@@ -381,7 +393,12 @@ def fit_context(pieces: Iterable[ContextPiece], max_context_chars: int) -> Fitte
     blocks: dict[int, str] = {}
     reports: dict[int, PieceReport] = {}
     for item in by_priority:
-        text, kept = _fit_one(item, remaining - len(BLOCK_SEPARATOR))
+        room = remaining - len(BLOCK_SEPARATOR)
+        if room >= item.smallest_block():
+            item.read()
+            if not item.body.strip():
+                continue  # nothing but hidden text
+        text, kept = _fit_one(item, room) if item.clean else ("", 0)
         if text:
             blocks[item.index] = text
             remaining -= len(text) + len(BLOCK_SEPARATOR)
@@ -389,7 +406,9 @@ def fit_context(pieces: Iterable[ContextPiece], max_context_chars: int) -> Fitte
     order = sorted(prepared, key=lambda p: (_POSITION.get(p.piece.kind, 99), p.index))
     text = BLOCK_SEPARATOR.join(blocks[p.index] for p in order if p.index in blocks)
     manifest = ContextManifest(
-        budget=max_context_chars, used=len(text), pieces=[reports[p.index] for p in order]
+        budget=max_context_chars,
+        used=len(text),
+        pieces=[reports[p.index] for p in order if p.index in reports],
     )
     return FittedContext(text=text, manifest=manifest)
 
@@ -422,7 +441,8 @@ def _keep_lines(body: str, room: int, keep: Keep) -> str:
 
 
 def _report(item: _Prepared, kept: int, rendered: int) -> PieceReport:
-    status = "full" if kept == len(item.body) else ("cut" if kept else "omitted")
+    whole = len(item.body) if item.clean else len(item.piece.content)
+    status = "full" if kept == whole else ("cut" if kept else "omitted")
     return PieceReport(
         name=item.piece.name,
         kind=item.piece.kind,
@@ -430,10 +450,10 @@ def _report(item: _Prepared, kept: int, rendered: int) -> PieceReport:
         priority=item.piece.priority,
         status=status,
         original_chars=len(item.piece.content),
-        clean_chars=len(item.body),
+        clean_chars=len(item.body) if item.clean else None,
         kept_chars=kept,
-        cut_chars=len(item.body) - kept,
+        cut_chars=whole - kept,
         rendered_chars=rendered,
-        stripped_chars=item.clean.stripped_chars,
-        redactions=item.clean.redactions,
+        stripped_chars=item.clean.stripped_chars if item.clean else 0,
+        redactions=item.clean.redactions if item.clean else {},
     )
