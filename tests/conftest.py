@@ -151,3 +151,12 @@ def receive_all(queue_url: str, *, max_messages: int = 10) -> list[dict]:
         for message in batch:
             client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             messages.append({"body": json.loads(message["Body"]), "attributes": message["Attributes"]})
+
+
+@pytest.fixture
+def github_fake(monkeypatch: pytest.MonkeyPatch):
+    """An HTTP fake of GitHub on loopback; the settings (GITHUB_API_URL, App id and key) point at it."""
+    from tests.fakes.github import github_fake_environment
+
+    with github_fake_environment(monkeypatch) as fake:
+        yield fake

@@ -69,6 +69,10 @@ def upsert_installation(conn: Connection, installation: Installation) -> Install
     )
 
 
+def ensure_installation(conn: Connection, installation_id: int, account_login: str) -> None:
+    conn.execute(query("ensure_installation"), {"id": installation_id, "account_login": account_login})
+
+
 def set_installation_suspended(conn: Connection, installation_id: int, suspended_at: datetime | None) -> None:
     _one(conn, "set_installation_suspended", Installation, id=installation_id, suspended_at=suspended_at)
 

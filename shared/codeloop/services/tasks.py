@@ -87,6 +87,13 @@ def cancel(task_id: UUID | str, *, actor: str, reason: str = "cancelled") -> Tas
     return task
 
 
+def revalidate(task_id: UUID | str, *, actor: str) -> Task:
+    """Validate a finished task's pull request again (the ValidatePR step on its own)."""
+    raise TaskConflict(
+        "validating a pull request on its own is not available yet; `retry` runs the whole loop"
+    )
+
+
 def describe(task_id: UUID | str) -> dict[str, Any] | None:
     """A task with its whole history: executions and their steps, and the audit trail."""
     with transaction() as conn:

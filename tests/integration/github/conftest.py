@@ -1,19 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.fakes.github import FakeRepo, GitHubFake, github_fake_environment
+from tests.fakes.github import FakeRepo, GitHubFake
 
 INSTALLATION = 1
 REPO = "octo/hello"
-
-
-@pytest.fixture
-def github_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubFake]:
-    with github_fake_environment(monkeypatch) as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -53,3 +53,8 @@ update repositories
        iteration_budget = coalesce(%(iteration_budget)s, iteration_budget)
  where id = %(id)s
 returning *;
+
+-- name: ensure_installation
+-- An installation first seen through a command (installed before codeloop kept its tables).
+insert into installations (id, account_login) values (%(id)s, %(account_login)s)
+on conflict (id) do nothing;

@@ -1,0 +1,57 @@
+"""Act on a stored webhook delivery: what the events queue hands the status syncer.
+
+Messages carry the delivery id only; the payload is read back from PostgreSQL, so a message is
+small and a redelivered one finds the delivery already processed.
+"""
+
+from __future__ import annotations
+
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.domain.commands import requests_from_event
+from codeloop.domain.models import DeliveryStatus
+from codeloop.domain.webhooks import DeliveryEnvelope
+from codeloop.observability import bind, logger
+
+INSTALLATION_EVENTS = frozenset({"installation", "installation_repositories"})
+REQUEST_EVENTS = frozenset({"issue_comment", "issues", "check_run"})
+
+
+def process_delivery(delivery_id: str) -> list[str]:
+    """Handle one delivery once; returns what was done (for the logs and tests)."""
+    bind(correlation_id=delivery_id)
+    with transaction() as conn:
+        delivery = store.get_delivery(conn, delivery_id)
+        if delivery is None:
+            logger.warning("no such delivery", extra={"delivery_id": delivery_id})
+            return ["missing"]
+        if delivery.status in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED):
+            return ["already processed"]
+        payload = store.get_delivery_payload(conn, delivery_id)
+    envelope = DeliveryEnvelope.from_delivery(delivery.event, delivery_id, payload)
+    try:
+        outcomes = _dispatch(envelope, payload)
+    except Exception as exc:
+        with transaction() as conn:
+            store.set_delivery_status(
+                conn, delivery_id, DeliveryStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+            )
+        raise
+    with transaction() as conn:
+        store.set_delivery_status(conn, delivery_id, DeliveryStatus.PROCESSED, error=None)
+    logger.info("delivery processed", extra={"event": envelope.event, "outcomes": outcomes})
+    return outcomes
+
+
+def _dispatch(envelope: DeliveryEnvelope, payload: dict) -> list[str]:
+    if envelope.event in INSTALLATION_EVENTS:
+        from codeloop.services.installations import apply_installation_event
+
+        with transaction(actor="github", correlation_id=envelope.delivery_id) as conn:
+            apply_installation_event(conn, envelope.event, envelope.action, payload)
+        return [f"{envelope.event}.{envelope.action}"]
+    if envelope.event in REQUEST_EVENTS:
+        from codeloop.services.requests import handle_request
+
+        return [handle_request(request, payload) for request in requests_from_event(envelope, payload)]
+    return [f"no action for {envelope.event}.{envelope.action}"]

@@ -1,0 +1,247 @@
+"""Commands, the label and installation events, acted on against real PostgreSQL, moto and the GitHub fake."""
+
+import json
+
+import pytest
+from codeloop.adapters.aws import client
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.domain.models import DeliveryStatus
+from codeloop.services.events import process_delivery
+from codeloop.settings import reset_settings
+
+from tests.unit.ingress.payloads import load
+
+REPO = "Codertocat/Hello-World"
+WAITING_MACHINE = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 300, "End": True}}}
+
+
+@pytest.fixture
+def world(db_url, aws, github_fake, monkeypatch):
+    arn = client("stepfunctions").create_state_machine(
+        name="test-waiting",
+        definition=json.dumps(WAITING_MACHINE),
+        roleArn="arn:aws:iam::123456789012:role/x",
+    )["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    reset_settings()
+    repo = github_fake.add_repo(
+        REPO,
+        files={".github/codeloop.yml": "iterations: 2\nvalidation:\n  test: [pytest -q]\n"},
+        installation_id=957387,
+    )
+    repo.set_permission("maintainer", "write")
+    repo.set_permission("reader", "read")
+    assert repo.add_issue() == 1  # the examples' issue #1
+    return {"fake": github_fake, "repo": repo}
+
+
+def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list[str]:
+    payload = load(fixture)
+    payload.setdefault("installation", {})["id"] = 957387
+    if "repository" in payload:
+        payload["repository"]["id"] = world["repo"].id
+    for path, value in changes.items():
+        target = payload
+        *parents, leaf = path.split("__")
+        for key in parents:
+            target = target[key]
+        target[leaf] = value
+    event = fixture.split("/")[0]
+    with transaction() as conn:
+        store.insert_delivery(
+            conn,
+            delivery_id=delivery_id,
+            event=event,
+            action=payload.get("action"),
+            installation_id=957387,
+            repository_id=world["repo"].id,
+            repository_full_name=REPO,
+            payload=payload,
+        )
+    world["fake"].clear_calls()
+    return process_delivery(delivery_id)
+
+
+def comment(world, body: str, login: str = "maintainer", user_type: str = "User", delivery_id: str = "d-1"):
+    comment_id = world["repo"].add_comment(1, body, login=login, user_type=user_type)
+    world["comment_id"] = comment_id
+    return deliver(
+        world,
+        "issue_comment/created.payload.json",
+        delivery_id=delivery_id,
+        comment__body=body,
+        comment__id=comment_id,
+        comment__user={"login": login, "type": user_type},
+        sender={"login": login, "type": user_type, "id": 1},
+    )
+
+
+def calls(world) -> list[tuple[str, str]]:
+    return [
+        (call.method, call.path)
+        for call in world["fake"].calls_to()
+        if not call.path.endswith("/access_tokens")
+    ]
+
+
+def replies(world) -> list[str]:
+    return [
+        c["body"]
+        for c in world["repo"].comments.values()
+        if c["user"]["type"] == "Bot"
+        and "[bot]" in c["user"]["login"]
+        and c["user"]["login"].startswith(world["fake"].app_slug)
+    ]
+
+
+def tasks_in(world) -> list:
+    with transaction() as conn:
+        return store.list_tasks(conn)
+
+
+def test_fix_on_an_issue_from_a_writer_starts_a_task(world):
+    outcome = comment(world, "Please look.\n/codeloop fix handle the empty list")
+    assert outcome[0].startswith("started ")
+    [task] = tasks_in(world)
+    assert (task.type, task.status, task.attempt, task.requested_by) == (
+        "issue_to_pr",
+        "queued",
+        1,
+        "maintainer",
+    )
+    assert task.description == "handle the empty list" and task.issue_number == 1 and task.pr_number is None
+    assert task.request_key == "d-1:0"
+    execution = client("stepfunctions").describe_execution(executionArn=task.workflow_execution_arn)
+    assert json.loads(execution["input"])["max_attempts"] == 3  # attempt 1 + iterations 2 from the config
+    base = f"/repos/{REPO}"
+    assert calls(world) == [
+        ("POST", f"{base}/issues/comments/{world['comment_id']}/reactions"),
+        ("GET", f"{base}/contents/.github/codeloop.yml"),
+        ("GET", f"{base}/collaborators/maintainer/permission"),
+    ]
+    with transaction() as conn:
+        assert store.get_delivery(conn, "d-1").status == DeliveryStatus.PROCESSED
+        repository = store.get_repository(conn, world["repo"].id)
+    assert repository.test_commands == ["pytest -q"] and repository.iteration_budget == 2
+
+
+def test_a_redelivered_command_makes_one_task(world):
+    comment(world, "/codeloop fix")
+    with transaction() as conn:
+        conn.execute("update webhook_deliveries set status = 'queued'")
+    process_delivery("d-1")
+    assert len(tasks_in(world)) == 1
+
+
+def test_a_reader_is_refused_politely_and_nothing_runs(world):
+    assert comment(world, "/codeloop fix", login="reader") == ["refused"]
+    assert tasks_in(world) == []
+    [reply] = replies(world)
+    assert "Sorry @reader" in reply and "write" in reply
+
+
+def test_bots_never_trigger_anything(world):
+    assert comment(world, "/codeloop fix", login="codeloop[bot]", user_type="Bot") == ["ignored: bot"]
+    assert calls(world) == [] and tasks_in(world) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("/codeloop help", "Here is what I can do"),
+        ("/codeloop frobnicate", "I don't know `/codeloop frobnicate`"),
+    ],
+)
+def test_help_and_unknown_commands_answer_with_help(world, body, expected):
+    comment(world, body, login="reader")
+    [reply] = replies(world)
+    assert expected in reply and "/codeloop fix" in reply
+    assert not any("collaborators" in path for _, path in calls(world))  # read-only: no permission lookup
+
+
+def test_config_shows_the_effective_file_or_its_problems(world):
+    comment(world, "/codeloop config")
+    assert "iterations: 2" in replies(world)[0] and "timeout_minutes: 20" in replies(world)[0]
+    world["repo"].commit_files("main", {".github/codeloop.yml": "iterations: 2\nvalidaton: {}\n"})
+    comment(world, "/codeloop config", delivery_id="d-2")
+    assert "validaton: Extra inputs are not permitted" in replies(world)[1]
+    assert comment(world, "/codeloop fix", delivery_id="d-3") == ["refused: config"]
+    assert tasks_in(world) == []
+
+
+def test_status_cancel_and_retry_act_on_the_thread_task(world):
+    comment(world, "/codeloop status", delivery_id="d-0")
+    assert "No codeloop task here yet" in replies(world)[0]
+    comment(world, "/codeloop fix")
+    comment(world, "/codeloop cancel", delivery_id="d-2")
+    [task] = tasks_in(world)
+    assert task.status == "cancelled" and task.error_log[-1]["error"] == "cancelled by @maintainer"
+    comment(world, "/codeloop retry", delivery_id="d-3")
+    [task] = tasks_in(world)
+    assert (task.status, task.attempt) == ("queued", 2)
+    comment(world, "/codeloop status", delivery_id="d-4")
+    assert "**queued** (attempt 2)" in replies(world)[-1]
+    comment(world, "/codeloop retry", delivery_id="d-5")
+    assert "I can't retry that" in replies(world)[-1]
+
+
+def test_the_codeloop_label_starts_a_task_for_who_added_it(world):
+    outcome = deliver(
+        world,
+        "issues/labeled.payload.json",
+        label={"name": "codeloop"},
+        sender={"login": "maintainer", "type": "User", "id": 1},
+    )
+    assert outcome[0].startswith("started ")
+    [task] = tasks_in(world)
+    assert (task.source, task.requested_by) == ("label", "maintainer")
+    assert ("POST", f"/repos/{REPO}/issues/comments/") not in calls(world)
+
+
+def test_another_label_does_nothing(world):
+    assert deliver(world, "issues/labeled.payload.json") == []
+    assert tasks_in(world) == [] and calls(world) == []
+
+
+def test_installation_events_keep_the_tables_true(world):
+    deliver(world, "installation/created.payload.json", delivery_id="i-1")
+    with transaction() as conn:
+        installation = store.get_installation(conn, 957387)
+        repository = store.get_repository_by_name(conn, "Codertocat/Hello-World")
+    assert installation.account_login == "Codertocat" and repository.active
+    deliver(
+        world,
+        "installation/created.payload.json",
+        delivery_id="i-2",
+        action="suspend",
+        installation__suspended_at="2026-11-21T10:00:00Z",
+    )
+    with transaction() as conn:
+        assert store.get_installation(conn, 957387).suspended_at is not None
+    deliver(world, "installation/created.payload.json", delivery_id="i-3", action="unsuspend")
+    with transaction() as conn:
+        assert store.get_installation(conn, 957387).suspended_at is None
+    deliver(world, "installation/created.payload.json", delivery_id="i-4", action="deleted")
+    with transaction() as conn:
+        assert store.get_installation(conn, 957387).deleted_at is not None
+        assert not store.get_repository_by_name(conn, "Codertocat/Hello-World").active
+
+
+def test_repositories_added_and_removed(world):
+    payload_repos = {"id": 555, "full_name": "Codertocat/other", "private": True, "name": "other"}
+    from codeloop.services.installations import apply_installation_event
+
+    # installation_repositories carries the installation and repositories_added / _removed
+
+    payload = load("installation/created.payload.json") | {"repositories_added": [payload_repos]}
+    with transaction() as conn:
+        apply_installation_event(conn, "installation_repositories", "added", payload)
+        assert store.get_repository(conn, 555).private is True
+        apply_installation_event(
+            conn,
+            "installation_repositories",
+            "removed",
+            payload | {"repositories_added": [], "repositories_removed": [payload_repos]},
+        )
+        assert store.get_repository(conn, 555).active is False
