@@ -1,0 +1,103 @@
+"""The one shape of every workflow worker: an SQS batch whose messages carry a Step Functions task token.
+
+Each message is a :class:`StepMessage`. The worker's ``step`` function does the job and returns
+the step's output (ids, not documents). Then:
+
+- success → SendTaskSuccess with the output; the ledger records the step as succeeded;
+- :class:`StepFailed` (a final, classified failure) → SendTaskFailure; the workflow's Catch
+  routes it to RecordFailure; the message is done;
+- :class:`StepPending` → nothing is answered yet: the token is stored and the wait ends later
+  (the agent's pull request, the repository's CI); the message is done;
+- any other exception is transient → the record is reported as a batch item failure, SQS
+  delivers it again after the visibility timeout, and after a few receives it goes to the
+  dead-letter queue while the workflow's step timeout ends the wait visibly.
+
+Every transition is written to the workflow ledger and announced on the status queue, so the
+status syncer re-renders the check run and the PR comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from codeloop.observability import bind, logger, metrics
+
+
+class StepMessage(BaseModel):
+    """What the state machine sends a worker (see statemachine/task_to_pull_request.asl.json)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    task_token: str
+    execution_name: str
+    step: str
+    task_id: str
+    attempt: int
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class StepFailed(Exception):
+    """A failure that retrying the same message will not fix; ``error`` names its class."""
+
+    def __init__(self, error: str, cause: str):
+        self.error = error
+        self.cause = cause
+        super().__init__(f"{error}: {cause}")
+
+
+class StepPending(Exception):  # noqa: N818 - it is an outcome, not an error
+    """The step has started something long; its task token is stored and answered later."""
+
+
+Step = Callable[[StepMessage], dict[str, Any]]
+
+
+def handle_batch(event: dict[str, Any], context: Any, step: Step) -> dict[str, Any]:
+    """Process an SQS event with partial batch failure reporting (Powertools BatchProcessor)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: run_step(record.body, step),
+        processor=processor,
+        context=context,
+    )
+
+
+def run_step(body: str, step: Step) -> None:
+    from codeloop.adapters import workflows
+    from codeloop.services import ledger
+
+    message = StepMessage.model_validate_json(body)
+    bind(correlation_id=message.task_id, task_id=message.task_id, step=message.step, attempt=message.attempt)
+    try:
+        ledger.step_started(message)
+        output = step(message)
+    except ledger.TaskNotRunning as stopped:
+        logger.info("task no longer running; step skipped", extra={"reason": str(stopped)})
+        return
+    except StepPending:
+        logger.info("step waiting")
+        return
+    except StepFailed as failed:
+        logger.warning("step failed", extra={"error": failed.error, "cause": failed.cause})
+        workflows.send_failure(message.task_token, failed.error, failed.cause)
+        finish(message, "failed", f"{failed.error}: {failed.cause}")
+        metrics.add_metric(name=f"{message.step}Failed", unit="Count", value=1)
+        return
+    workflows.send_success(message.task_token, output)
+    finish(message, "succeeded")
+    metrics.add_metric(name=f"{message.step}Succeeded", unit="Count", value=1)
+
+
+def finish(message: StepMessage, status: str, error: str | None = None) -> None:
+    from codeloop.services import ledger
+
+    ledger.step_finished(message.execution_name, message.task_id, message.step, message.attempt, status, error)
