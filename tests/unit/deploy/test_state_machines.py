@@ -308,7 +308,7 @@ def test_each_batch_item_runs_the_task_machine_under_the_task_execution_name(bat
     (task,) = tasks
     assert task["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
     parameters = task["Parameters"]
-    assert parameters["StateMachineArn"] == "${TaskStateMachineArn}"
+    assert parameters["StateMachineArn"] == "${TaskToPullRequestArn}"
     assert parameters["Name.$"] == "States.Format('{}-{}', $.task_id, $.attempt)"
     started_with = {key.removesuffix(".$"): value for key, value in parameters["Input"].items()}
     for field in ("task_id", "attempt", "max_attempts"):
