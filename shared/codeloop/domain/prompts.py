@@ -249,6 +249,14 @@ def _partial_source(env: SandboxedEnvironment, name: str) -> str:
     return source
 
 
+def template_partials(template: PromptTemplate, directory: Path | None = None) -> dict[str, str]:
+    """The partials ``template`` pulls in, transitively: name (relative to the prompts
+    directory) → source. With the template's own source they are everything that renders it,
+    which is what the version store keeps so that an old version renders as it did."""
+    env = _environment(directory or prompts_dir())
+    return {name: source for name, (source, _) in sorted(_partials_of(env.parse(template.source), env).items())}
+
+
 def load_templates(directory: Path | None = None) -> list[PromptTemplate]:
     """Every ``<id>.md.j2`` in the prompts directory (partials excluded), sorted by id."""
     directory = directory or prompts_dir()
