@@ -40,6 +40,10 @@ EXPECTS: dict[str, str] = {
     "codeloop_port": "a TCP port number, 1-65535",
     "max_context_chars": "a positive number of characters",
     "providers": "a comma-separated list of code-generation providers, e.g. codegen,openai",
+    "github_app_slug": "the GitHub App's slug (the name in its URL), e.g. codeloop",
+    "validation_budget_seconds": "seconds a validation may take when not on Lambda, e.g. 1200",
+    "validation_report_margin_seconds": "seconds kept back from the Lambda's time to report, e.g. 60",
+    "repo_checks_wait_minutes": "minutes to wait for the repository's own CI, e.g. 60",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -77,6 +81,8 @@ class Settings(BaseSettings):
     github_webhook_secret_previous: SecretStr | None = None
     github_webhook_secret_previous_secret_arn: str | None = None
     github_api_url: str = "https://api.github.com"
+    # Tells codeloop's own check suites apart from the repository's CI.
+    github_app_slug: str = "codeloop"
 
     codegen_api_url: str = "https://api.codegen.com"
     codegen_api_key: SecretStr | None = None
@@ -102,6 +108,12 @@ class Settings(BaseSettings):
     max_context_chars: int = Field(default=60_000, gt=0)
     codeloop_port: int = Field(default=3000, ge=1, le=65535)
     db_pool_max_size: int = Field(default=4, ge=1)
+
+    # Validation: on Lambda the budget is the remaining time minus the margin; elsewhere, this.
+    validation_budget_seconds: float = Field(default=1200.0, gt=0)
+    validation_report_margin_seconds: float = Field(default=60.0, ge=0)
+    # Less than the ValidatePR step's TimeoutSeconds (2 h) minus the longest validation (15 min).
+    repo_checks_wait_minutes: float = Field(default=60.0, gt=0, le=100)
 
     @field_validator("providers", mode="before")
     @classmethod

@@ -11,6 +11,9 @@ Verdicts:
 - ``error``: ours, not the code's: the checkout or the sandbox could not be set up.
 - ``not_run``: nothing was run, on purpose: a fork PR without ``validation.forks: true``, no
   test commands configured, or an invalid ``.github/codeloop.yml``.
+
+With ``validation.include_repo_checks``, a passing report is then folded with the repository's
+own CI (:func:`with_repo_checks`): a check failing on the head but not on the base fails it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeloop.domain.repo_checks import RepoChecks
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
 from codeloop.domain.test_results import TestFailure, locations_in_text, strip_ansi
 
@@ -105,6 +109,7 @@ class ValidationReport(_Frozen):
     failure_signature: str | None = None  # equal between attempts = the same failure again
     notes: list[str] = Field(default_factory=list)  # result files that could not be used, and why
     duration_seconds: float = 0.0
+    repo_checks: RepoChecks | None = None  # the repository's own CI, when it was included
 
 
 # -- forks and the cases where nothing runs -------------------------------------------------
@@ -384,3 +389,25 @@ def failure_signature(
             if not c.succeeded
         }
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+# -- the repository's own CI -----------------------------------------------------------------
+
+
+def with_repo_checks(report: ValidationReport, checks: RepoChecks) -> ValidationReport:
+    """The report with the repository's CI folded in: a check the pull request is blamed for
+    turns a pass into a failure (its signature names the failing checks)."""
+    update: dict[str, Any] = {"repo_checks": checks, "notes": [*report.notes, *checks.notes]}
+    blamed = checks.blamed
+    if report.verdict == "passed" and blamed:
+        names = ", ".join(check.name for check in blamed)
+        entries = sorted(f"repo-check\t{check.app}\t{check.name}\t{check.conclusion}" for check in blamed)
+        update |= {
+            "verdict": "failed",
+            "summary": _clip(f"Repository checks failed: {names}", ANNOTATION_TITLE_CHARS),
+            "failure_signature": hashlib.sha256("\n".join(entries).encode()).hexdigest(),
+        }
+    elif report.verdict == "passed" and checks.checks:
+        passed = checks.count("passed")
+        update["summary"] = f"{report.summary}; {passed} repository check{'s' if passed != 1 else ''} passed"
+    return report.model_copy(update=update)

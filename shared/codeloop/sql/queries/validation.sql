@@ -1,0 +1,63 @@
+-- name: save_validation_run
+-- One row per (task, attempt): a step run again (a redelivered message, a Step Functions retry)
+-- replaces what the earlier run stored.
+insert into validation_runs (task_id, attempt, head_sha, status, commands, results, summary, annotations,
+                             failure_signature, task_token, pr_number, execution_name, checks_deadline_at,
+                             started_at, finished_at)
+values (%(task_id)s, %(attempt)s, %(head_sha)s, %(status)s, %(commands)s, %(results)s, %(summary)s,
+        %(annotations)s, %(failure_signature)s, %(task_token)s, %(pr_number)s, %(execution_name)s,
+        %(checks_deadline_at)s, %(started_at)s,
+        case when %(status)s in ('passed', 'failed', 'error', 'not_run') then now() end)
+on conflict (task_id, attempt) do update
+   set head_sha = excluded.head_sha,
+       status = excluded.status,
+       commands = excluded.commands,
+       results = excluded.results,
+       summary = excluded.summary,
+       annotations = excluded.annotations,
+       failure_signature = excluded.failure_signature,
+       task_token = excluded.task_token,
+       pr_number = excluded.pr_number,
+       execution_name = excluded.execution_name,
+       checks_deadline_at = excluded.checks_deadline_at,
+       started_at = excluded.started_at,
+       finished_at = excluded.finished_at
+returning *;
+
+-- name: get_validation_run
+select * from validation_runs where id = %(id)s;
+
+-- name: validation_run_for_attempt
+select * from validation_runs where task_id = %(task_id)s and attempt = %(attempt)s;
+
+-- name: waiting_validation_runs_for_commit
+-- The runs waiting for the repository's CI on one commit of one repository.
+select v.*, r.full_name as repository_full_name, r.installation_id
+  from validation_runs v
+  join tasks t on t.id = v.task_id
+  join repositories r on r.id = t.repository_id
+ where v.status = 'waiting_checks' and v.head_sha = %(head_sha)s and lower(r.full_name) = lower(%(full_name)s)
+ order by v.created_at;
+
+-- name: waiting_validation_runs
+-- Every run still waiting for the repository's CI, the longest-waiting first.
+select v.*, r.full_name as repository_full_name, r.installation_id
+  from validation_runs v
+  join tasks t on t.id = v.task_id
+  join repositories r on r.id = t.repository_id
+ where v.status = 'waiting_checks'
+ order by v.checks_deadline_at nulls first
+ limit %(limit)s;
+
+-- name: finish_waiting_validation_run
+-- Ends a wait only once: of two callers finishing the same run, the second gets no row.
+update validation_runs
+   set status = %(status)s,
+       results = %(results)s,
+       summary = %(summary)s,
+       annotations = %(annotations)s,
+       failure_signature = %(failure_signature)s,
+       task_token = null,
+       finished_at = now()
+ where id = %(id)s and status = 'waiting_checks'
+returning *;
