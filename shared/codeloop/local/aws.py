@@ -36,7 +36,11 @@ class Emulation:
 
 def start_emulation(port: int = 0) -> Emulation:
     """Start moto's server on loopback with real Step Functions executions enabled."""
+    import logging
+
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated AWS call is noise
 
     for key, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(key, value)

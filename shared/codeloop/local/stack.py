@@ -37,6 +37,12 @@ def run() -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
+    from codeloop.local.sample_events import DEV_WEBHOOK_SECRET
+
+    if not os.environ.get("GITHUB_WEBHOOK_SECRET"):
+        os.environ["GITHUB_WEBHOOK_SECRET"] = DEV_WEBHOOK_SECRET
+        print(f"GITHUB_WEBHOOK_SECRET is unset: using the development secret {DEV_WEBHOOK_SECRET!r}", flush=True)
+
     with ExitStack() as stack:
         embedded = "DATABASE_URL" not in os.environ
         url = _database(stack)

@@ -1,0 +1,97 @@
+"""bench/webhook: the webhook receiver, warm (p50/p99 per delivery) and cold (a fresh interpreter
+importing the handler and serving its first delivery), with real PostgreSQL and the local AWS
+emulation. Aims: warm p99 <= 15 ms; cold <= 300 ms (a bare interpreter is ~20 ms)."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import percentiles, scratch_database
+
+from codeloop.local import aws as local_aws
+from codeloop.local.sample_events import DEV_WEBHOOK_SECRET, EVENTS_DIR, api_gateway_event
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HANDLER_DIR = REPO_ROOT / "functions" / "webhook_receiver"
+ROUNDS = 500
+COLD_RUNS = 5
+
+COLD_SCRIPT = """
+import json, sys, time
+start = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+from app import lambda_handler
+imported = time.perf_counter()
+result = lambda_handler(json.loads(sys.argv[2]), None)
+done = time.perf_counter()
+assert result["statusCode"] == 202, result
+print(json.dumps({"import_ms": (imported - start) * 1000, "first_ms": (done - imported) * 1000}))
+"""
+
+
+def sample_event(delivery_id: str) -> dict:
+    template = json.loads((EVENTS_DIR / "webhook_issue_comment_fix.json").read_text())
+    payload = json.loads(template["body"])
+    return api_gateway_event("issue_comment", payload, delivery_id, DEV_WEBHOOK_SECRET)
+
+
+def main() -> None:
+    emulation = local_aws.start_emulation()
+    try:
+        with scratch_database() as url:
+            env = local_aws.provision(emulation.endpoint_url)
+            os.environ.update(env | {"DATABASE_URL": url, "GITHUB_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET})
+            sys.path.insert(0, str(HANDLER_DIR))
+            from app import lambda_handler
+
+            for index in range(30):
+                lambda_handler(sample_event(f"warmup-{index}"), None)
+            samples = []
+            events = [sample_event(f"warm-{index}") for index in range(ROUNDS)]
+            for event in events:
+                start = time.perf_counter()
+                result = lambda_handler(event, None)
+                samples.append((time.perf_counter() - start) * 1000)
+                assert result["statusCode"] == 202, result
+            print(f"webhook receiver warm, per delivery: {percentiles(samples)}")
+
+            child_env = os.environ | {"PYTHONDONTWRITEBYTECODE": "0"}
+            bare = []
+            for _ in range(COLD_RUNS):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-c", "pass"], check=True, env=child_env)
+                bare.append((time.perf_counter() - start) * 1000)
+            cold = []
+            for index in range(COLD_RUNS):
+                event = json.dumps(sample_event(f"cold-{index}"))
+                start = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-c", COLD_SCRIPT, str(HANDLER_DIR), event],
+                    env=child_env, capture_output=True, text=True, check=False,
+                )
+                if out.returncode != 0:
+                    raise SystemExit(f"cold run failed:\n{out.stderr[-3000:]}")
+                total = (time.perf_counter() - start) * 1000
+                inner = json.loads(out.stdout.strip().splitlines()[-1])
+                cold.append((total, inner["import_ms"], inner["first_ms"]))
+            print(f"bare interpreter: median {statistics.median(bare):.0f} ms")
+            print(
+                "cold start (fresh interpreter + import + first delivery): "
+                f"median {statistics.median(c[0] for c in cold):.0f} ms "
+                f"(import {statistics.median(c[1] for c in cold):.0f} ms, "
+                f"first delivery {statistics.median(c[2] for c in cold):.0f} ms)"
+            )
+    finally:
+        emulation.stop()
+
+
+if __name__ == "__main__":
+    main()
