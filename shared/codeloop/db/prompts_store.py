@@ -64,19 +64,6 @@ class RenderedPromptRow(_Record):
     created_at: datetime
 
 
-class ValidationRunRow(_Record):
-    id: UUID
-    task_id: UUID
-    attempt: int
-    head_sha: str
-    status: str
-    commands: Any
-    results: Any
-    summary: str | None
-    annotations: Any
-    failure_signature: str | None
-
-
 class AttemptRow(_Record):
     attempt: int
     codegen_status: str | None
@@ -216,10 +203,6 @@ def get_rendered(conn: Connection, prompt_id: UUID | str) -> RenderedPromptRow |
 
 
 # -- what earlier attempts left ------------------------------------------------------------------
-
-
-def get_validation_run(conn: Connection, run_id: UUID | str) -> ValidationRunRow | None:
-    return _one(conn, "get_validation_run", ValidationRunRow, id=run_id)
 
 
 def earlier_attempts(conn: Connection, task_id: UUID | str, attempt: int) -> list[AttemptRow]:

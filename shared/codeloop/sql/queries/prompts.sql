@@ -88,9 +88,6 @@ select * from rendered_prompts
 -- name: get_rendered_prompt
 select * from rendered_prompts where id = %(id)s;
 
--- name: get_validation_run
-select * from validation_runs where id = %(id)s;
-
 -- name: earlier_attempts
 -- Every attempt before this one: what the agent did and what validation said.
 select coalesce(c.attempt, v.attempt) as attempt,
