@@ -40,6 +40,12 @@ EXPECTS: dict[str, str] = {
     "codeloop_port": "a TCP port number, 1-65535",
     "max_context_chars": "a positive number of characters",
     "providers": "a comma-separated list of code-generation providers, e.g. codegen,openai",
+    "retry_policies": 'JSON overrides per error class, e.g. {"retryable": {"max_attempts": 3}}',
+    "codegen_runs_per_minute": "a positive number of new Codegen agent runs allowed in any 60 seconds",
+    "breaker_failure_threshold": "a positive number of provider failures that opens its circuit breaker",
+    "breaker_window_seconds": "seconds within which breaker failures are counted",
+    "breaker_cooldown_seconds": "seconds an open breaker waits before one probe call",
+    "agent_run_deadline_minutes": "minutes an agent run may stay silent before it is given up",
     "github_app_slug": "the GitHub App's slug (the name in its URL), e.g. codeloop",
     "validation_budget_seconds": "seconds a validation may take when not on Lambda, e.g. 1200",
     "validation_report_margin_seconds": "seconds kept back from the Lambda's time to report, e.g. 60",
@@ -95,6 +101,13 @@ class Settings(BaseSettings):
     openai_api_key_secret_arn: str | None = None
     openai_model: str = "gpt-4o-mini"
     providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["codegen", "openai"])
+    # Provider call retries per error class (domain/retry.py), overridable per repository.
+    retry_policies: dict[str, dict[str, float | int | str]] = Field(default_factory=dict)
+    codegen_runs_per_minute: int = Field(default=10, ge=1)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_window_seconds: int = Field(default=300, ge=1)
+    breaker_cooldown_seconds: int = Field(default=120, ge=1)
+    agent_run_deadline_minutes: int = Field(default=180, ge=1)
 
     events_queue_url: str | None = None
     status_queue_url: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_PATH = ".github/codeloop.yml"
 
@@ -49,6 +49,21 @@ class RepoConfig(_Strict):
     prompts: dict[str, PromptPin | str] = Field(
         default_factory=dict, description="Per task type: a template id, or {template, version}."
     )
+    retry: dict[str, dict[str, float | int | str]] = Field(
+        default_factory=dict,
+        description="Provider call retries per error class (retryable, rate_limited, outcome_unknown), "
+        "e.g. {retryable: {max_attempts: 3}}; fields as in RetryPolicy.",
+    )
+
+    @field_validator("retry")
+    @classmethod
+    def _retry_overrides_are_valid(
+        cls, value: dict[str, dict[str, float | int | str]]
+    ) -> dict[str, dict[str, float | int | str]]:
+        from codeloop.domain.retry import RetryPolicies
+
+        RetryPolicies().with_overrides(value)  # raises naming the bad key or value
+        return value
 
     @property
     def is_validation_configured(self) -> bool:
