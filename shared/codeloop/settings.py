@@ -37,6 +37,7 @@ EXPECTS: dict[str, str] = {
     "codegen_queue_url": "the SQS URL of the codegen queue",
     "validation_queue_url": "the SQS URL of the validation queue",
     "state_machine_arn": "the ARN of the task-to-pull-request state machine",
+    "batch_state_machine_arn": "the ARN of the batch-tasks state machine",
     "codeloop_port": "a TCP port number, 1-65535",
     "max_context_chars": "a positive number of characters",
     "providers": "a comma-separated list of code-generation providers, e.g. codegen,openai",
@@ -72,7 +73,8 @@ def env_name(field: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # An empty variable counts as unset (the deployment leaves optional values empty).
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True)
 
     database_url: SecretStr | None = None
     database_url_secret_arn: str | None = None
@@ -115,6 +117,7 @@ class Settings(BaseSettings):
     codegen_queue_url: str | None = None
     validation_queue_url: str | None = None
     state_machine_arn: str | None = None
+    batch_state_machine_arn: str | None = None
     aws_endpoint_url: str | None = None
     aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
 

@@ -46,3 +46,9 @@ def send_failure(task_token: str, error: str, cause: str) -> None:
 
 def send_heartbeat(task_token: str) -> None:
     client("stepfunctions").send_task_heartbeat(taskToken=task_token)
+
+
+def execution_status(execution_arn: str) -> tuple[str, str | None]:
+    """An execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) and its error, if any."""
+    described = client("stepfunctions").describe_execution(executionArn=execution_arn)
+    return described["status"], described.get("error") or described.get("cause")

@@ -202,6 +202,10 @@ def list_tasks(
     return _all(conn, "list_tasks", Task, repository_id=repository_id, status=status, limit=limit)
 
 
+def unlaunched_tasks(conn: Connection, *, older_than_seconds: float = 60, limit: int = 50) -> list[Task]:
+    return _all(conn, "unlaunched_tasks", Task, older_than_seconds=older_than_seconds, limit=limit)
+
+
 def task_audit(conn: Connection, task_id: UUID | str) -> list[AuditEntry]:
     return _all(conn, "task_audit", AuditEntry, id=str(task_id))
 
@@ -319,6 +323,16 @@ def finish_step(
         ),
         f"step {step} of {execution_name}",
     )
+
+
+def running_executions(
+    conn: Connection, *, older_than_seconds: float = 300, limit: int = 50
+) -> list[WorkflowExecution]:
+    return _all(conn, "running_executions", WorkflowExecution, older_than_seconds=older_than_seconds, limit=limit)
+
+
+def execution_by_name(conn: Connection, name: str) -> WorkflowExecution | None:
+    return _one(conn, "execution_by_name", WorkflowExecution, name=name)
 
 
 def task_history(conn: Connection, task_id: UUID | str) -> list[WorkflowExecution]:

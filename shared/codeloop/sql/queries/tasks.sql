@@ -74,3 +74,11 @@ select * from tasks
 
 -- name: task_audit
 select * from audit_log where entity = 'tasks' and entity_id = %(id)s order by id;
+
+-- name: unlaunched_tasks
+-- Queued tasks whose workflow never started (the start failed after the status was committed).
+select * from tasks
+ where status = 'queued' and workflow_execution_arn is null
+   and updated_at <= now() - make_interval(secs => %(older_than_seconds)s)
+ order by updated_at
+ limit %(limit)s;

@@ -33,3 +33,13 @@ select s.*, e.name as execution_name
   from workflow_steps s join workflow_executions e on e.id = s.execution_id
  where e.task_id = %(task_id)s
  order by s.started_at, s.id;
+
+-- name: running_executions
+-- Executions the ledger still shows running: the sweeper asks Step Functions how they ended.
+select * from workflow_executions
+ where status = 'running' and started_at <= now() - make_interval(secs => %(older_than_seconds)s)
+ order by started_at
+ limit %(limit)s;
+
+-- name: execution_by_name
+select * from workflow_executions where name = %(name)s;

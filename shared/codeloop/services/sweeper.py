@@ -1,0 +1,139 @@
+"""The sweeper, run on a schedule: nothing accepted is lost, nothing stuck stays stuck.
+
+- deliveries stored but never queued (the enqueue failed) are queued again;
+- failed webhook deliveries on GitHub's side (codeloop was down) are redelivered;
+- queued tasks whose workflow never started are started (the execution name makes it harmless);
+- executions that ended without telling us (timed out, aborted outside codeloop) end their task
+  visibly;
+- agent runs and validations waiting past their deadline are ended or resumed by their owners.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.domain.lifecycle import ALLOWED, TaskStatus
+from codeloop.domain.models import DeliveryStatus
+from codeloop.domain.webhooks import DeliveryEnvelope
+from codeloop.observability import logger
+from codeloop.settings import SettingsError, get_settings
+
+STUCK_DELIVERY_SECONDS = 60
+UNLAUNCHED_TASK_SECONDS = 60
+EXECUTION_CHECK_SECONDS = 300
+REDELIVERY_WINDOW = timedelta(hours=6)
+
+
+def sweep(now: datetime | None = None) -> dict[str, Any]:
+    """One pass; each part runs even when another fails, and reports what it did."""
+    now = now or datetime.now(UTC)
+    summary: dict[str, Any] = {}
+    for name, part in (
+        ("requeued_deliveries", requeue_stuck_deliveries),
+        ("redelivered", redeliver_failed_github_deliveries),
+        ("launched_tasks", launch_unlaunched_tasks),
+        ("ended_executions", end_silent_executions),
+        ("codegen", _owned("codeloop.services.codegen_sweeper", "sweep_codegen_runs")),
+        ("validation", _owned("codeloop.services.validation_step", "sweep_waiting_validations")),
+    ):
+        try:
+            summary[name] = part(now)
+        except SettingsError as missing:
+            summary[name] = f"skipped: {missing}"
+        except Exception as exc:  # one failing part must not stop the others
+            logger.exception("sweeper part failed", extra={"part": name})
+            summary[name] = f"failed: {type(exc).__name__}"
+    logger.info("sweep done", extra={"summary": summary})
+    return summary
+
+
+def _owned(module: str, function: str):
+    """A sweep step that another part of the package owns (imported when it runs)."""
+
+    def run(now: datetime) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), function)(now)
+
+    return run
+
+
+def requeue_stuck_deliveries(now: datetime) -> int:
+    from codeloop.services.ingress import enqueue_delivery
+
+    with transaction() as conn:
+        stuck = store.stuck_deliveries(conn, older_than_seconds=STUCK_DELIVERY_SECONDS)
+    requeued = 0
+    for delivery in stuck:
+        envelope = DeliveryEnvelope(
+            event=delivery.event,
+            action=delivery.action,
+            delivery_id=delivery.delivery_id,
+            installation_id=delivery.installation_id,
+            repository_id=delivery.repository_id,
+            repository_full_name=delivery.repository_full_name,
+        )
+        requeued += enqueue_delivery(envelope)
+    return requeued
+
+
+def redeliver_failed_github_deliveries(now: datetime) -> int:
+    """Ask GitHub to redeliver deliveries that failed on its side and that we never stored."""
+    from codeloop.adapters import github
+
+    if get_settings().github_app_id is None:
+        return 0
+    deliveries = github.list_hook_deliveries(since=now - REDELIVERY_WINDOW)
+    redelivered_guids = {d.guid for d in deliveries if d.redelivery and 200 <= d.status_code < 300}
+    asked = 0
+    with transaction() as conn:
+        for delivery in deliveries:
+            if 200 <= delivery.status_code < 300 or delivery.redelivery or delivery.guid in redelivered_guids:
+                continue
+            if store.get_delivery(conn, delivery.guid) is not None:
+                continue
+            github.redeliver_hook_delivery(delivery.id)
+            asked += 1
+    return asked
+
+
+def launch_unlaunched_tasks(now: datetime) -> int:
+    from codeloop.services import tasks
+
+    with transaction() as conn:
+        pending = store.unlaunched_tasks(conn, older_than_seconds=UNLAUNCHED_TASK_SECONDS)
+    for task in pending:
+        tasks.launch(task)
+    return len(pending)
+
+
+def end_silent_executions(now: datetime) -> int:
+    """Executions that ended (timed out, failed, aborted) without a note to the status queue."""
+    from codeloop.adapters import workflows
+    from codeloop.services.syncer import publish
+
+    with transaction() as conn:
+        running = store.running_executions(conn, older_than_seconds=EXECUTION_CHECK_SECONDS)
+    ended = 0
+    for execution in running:
+        if not execution.execution_arn:
+            continue
+        status, error = workflows.execution_status(execution.execution_arn)
+        if status == "RUNNING":
+            continue
+        ledger_status = {"SUCCEEDED": "succeeded", "TIMED_OUT": "timed_out", "ABORTED": "aborted"}.get(status, "failed")
+        reason = f"the workflow ended as {status}" + (f": {error}" if error else "")
+        with transaction(actor="sweeper") as conn:
+            store.finish_execution(conn, execution.name, ledger_status, None if status == "SUCCEEDED" else reason)
+            task = store.require_task(conn, execution.task_id)
+            if status != "SUCCEEDED" and TaskStatus.FAILED in ALLOWED[task.status]:
+                store.transition_task(conn, task.id, TaskStatus.FAILED, step="workflow", error=reason)
+        publish(str(execution.task_id))
+        ended += 1
+    return ended
+
+
+__all__ = ["DeliveryStatus", "sweep"]

@@ -1,0 +1,95 @@
+"""The status syncer: the events queue (webhooks), the status queue (the workflow's notes), and
+the sweeper's schedule. It is the only writer of codeloop's check runs and PR comment, and it
+renders both from the task's state in PostgreSQL each time, so duplicates and reordering converge.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.domain.lifecycle import ALLOWED, TaskStatus, is_terminal
+from codeloop.observability import bind, logger, metrics
+
+SWEEPER_SOURCE = "codeloop.sweeper"
+
+
+def handle_record(body: str) -> None:
+    """One message of either queue."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        logger.error("unreadable message dropped", extra={"body": body[:200]})
+        return
+    if isinstance(message, dict) and "delivery_id" in message:
+        from codeloop.services.events import process_delivery
+
+        process_delivery(str(message["delivery_id"]))
+    elif isinstance(message, dict) and "task_id" in message and "event" in message:
+        on_status(message)
+    else:
+        logger.error("message of unknown shape dropped", extra={"body": body[:200]})
+
+
+def on_status(message: dict[str, Any]) -> None:
+    """A note from the workflow: bring the task's status in step, then re-render what GitHub shows."""
+    task_id = str(message["task_id"])
+    bind(correlation_id=message.get("execution_name") or task_id, task_id=task_id)
+    event = message["event"]
+    if event == "workflow_succeeded":
+        _finish(task_id, message, TaskStatus.COMPLETED, "succeeded", None)
+        metrics.add_metric(name="TaskCompleted", unit="Count", value=1)
+    elif event == "workflow_failed":
+        error = message.get("error") or {}
+        reason = _failure_reason(error)
+        _finish(task_id, message, TaskStatus.FAILED, "failed", reason)
+        metrics.add_metric(name="TaskFailed", unit="Count", value=1)
+    publish(task_id)
+
+
+def _failure_reason(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)
+    name, cause = error.get("Error") or "Failed", error.get("Cause") or ""
+    try:  # Step Functions wraps a worker's SendTaskFailure cause as JSON text at times
+        cause = json.loads(cause).get("errorMessage", cause) if cause.startswith("{") else cause
+    except (ValueError, AttributeError):
+        pass
+    return f"{name}: {cause}" if cause else name
+
+
+def _finish(task_id: str, message: dict[str, Any], target: TaskStatus, execution_status: str, error: str | None) -> None:
+    with transaction(actor="workflow", correlation_id=message.get("execution_name")) as conn:
+        task = store.require_task(conn, task_id)
+        if message.get("execution_name") and store.execution_by_name(conn, message["execution_name"]):
+            store.finish_execution(conn, message["execution_name"], execution_status, error)
+        if task.status != target and target in ALLOWED[task.status]:
+            store.transition_task(conn, task.id, target, step="workflow", error=error)
+
+
+def publish(task_id: str) -> None:
+    """Render the task's check run and its one comment from PostgreSQL and write them to GitHub."""
+    from codeloop.services.publisher import publish_task
+
+    publish_task(task_id)
+
+
+def on_pull_request_closed(repository_id: int, number: int, merged: bool, actor: str) -> str:
+    """A closed PR ends its task: merged → completed, closed unmerged → cancelled."""
+    from codeloop.adapters import workflows
+
+    with transaction(actor=actor) as conn:
+        task = store.latest_task_for_thread(conn, repository_id, number)
+        if task is None or is_terminal(task.status):
+            return "no running task"
+        target = TaskStatus.COMPLETED if merged else TaskStatus.CANCELLED
+        if target not in ALLOWED[task.status]:
+            target = TaskStatus.CANCELLED
+        reason = "the pull request was merged" if merged else f"the pull request was closed by @{actor}"
+        task = store.transition_task(conn, task.id, target, step="pull_request", error=None if merged else reason)
+    if task.workflow_execution_arn:
+        workflows.stop_execution(task.workflow_execution_arn, reason)
+    publish(str(task.id))
+    return f"task {task.id} {target}"
