@@ -1,0 +1,732 @@
+"""What codeloop shows on GitHub: one check run per attempt and one living comment per task.
+
+Pure rendering. The status syncer fills a :class:`TaskView` from PostgreSQL every time something
+changes and writes what :func:`render_check_run` and :func:`render_comment` return, so the same
+state always renders the same text (duplicates and reordering converge).
+
+Every text that came from outside (titles, errors, test output, agent URLs) goes through one of
+the helpers below before it reaches Markdown: HTML comments and invisible characters stripped
+(no text can forge the task's marker), secrets redacted, then either fenced in a code block
+(mentions and HTML are inert there) or escaped on one line (``@`` followed by a zero-width
+joiner, so nobody is pinged; HTML escaped). Every body stays within GitHub's 65,535 characters:
+long lists keep their first and latest entries, long logs their head and tail, with a marker
+saying what was cut.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeloop.domain.lifecycle import TERMINAL, TaskStatus
+from codeloop.domain.models import WorkflowStep
+from codeloop.domain.test_results import TestFailure, strip_ansi
+from codeloop.domain.untrusted import clean
+from codeloop.domain.validation import CommandResult, ValidationReport
+
+TEXT_LIMIT = 65_535  # GitHub's limit for a comment body and for a check run's summary and text
+CHECK_RUN_NAME = "codeloop"
+CHECK_RUN_TITLE_CHARS = 200
+
+CheckRunStatus = Literal["queued", "in_progress", "completed"]
+Conclusion = Literal["success", "failure", "neutral", "cancelled", "timed_out", "action_required"]
+
+# Step Functions errors that mean a step ran out of time (its own timeout or missed heartbeats).
+TIMEOUT_ERRORS = frozenset({"States.Timeout", "States.HeartbeatTimeout"})
+
+STEP_NAMES = {
+    "BuildPrompt": "Write the prompt",
+    "BuildFixPrompt": "Write the fix prompt",
+    "DispatchCodegen": "Agent writes the code",
+    "ValidatePR": "Run the tests",
+}
+STEP_EMOJI = {"running": "⏳", "succeeded": "✅", "failed": "❌"}
+
+# What a running task is doing, by status: the check run's title and the comment's headline.
+DOING = {
+    TaskStatus.PENDING: "Queued",
+    TaskStatus.QUEUED: "Queued",
+    TaskStatus.PROMPTING: "Writing the prompt",
+    TaskStatus.GENERATING: "The agent is writing the code",
+    TaskStatus.WAITING_PROVIDER: "Waiting for a code-generation agent to be available",
+    TaskStatus.VALIDATING: "Running the tests",
+}
+
+
+def task_marker(task_id: object) -> str:
+    """The hidden marker that identifies a task's one status comment (the adapter finds it by this)."""
+    return f"<!-- codeloop:task:{task_id} -->"
+
+
+# -- the view the syncer fills ---------------------------------------------------------------------
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class TaskFacts(_View):
+    """The task's own fields that the renderers show (``TaskFacts.model_validate(task)`` takes a Task)."""
+
+    id: UUID
+    title: str
+    type: str
+    status: TaskStatus
+    attempt: int = 0
+    requested_by: str | None = None
+    source: str = "api"
+    issue_number: int | None = None
+    pr_number: int | None = None
+    pr_url: str | None = None
+    head_sha: str | None = None
+    agent_run_url: str | None = None
+    error_log: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class AgentRunView(_View):
+    provider: str
+    web_url: str | None = None
+    status: str
+
+
+class AttemptView(_View):
+    """One attempt: its agent run, its validation (``validation_runs``) and its check run."""
+
+    number: int = Field(ge=1)
+    agent_run: AgentRunView | None = None
+    validation_status: str | None = None  # validation_runs.status while there is no report yet
+    validation: ValidationReport | None = None
+    check_run_id: int | None = None
+    check_run_url: str | None = None  # GitHub's html_url; derived from the id when absent
+    pr_number: int | None = None
+    head_sha: str | None = None
+
+
+class FailureInfo(_View):
+    """Why the workflow failed: the Step Functions ``{Error, Cause}`` and the step it came from."""
+
+    error: str | None = None  # BudgetExhausted, RepeatedFailure, States.Timeout, a worker's class…
+    cause: str | None = None
+    step: str | None = None
+
+
+class TaskView(_View):
+    task: TaskFacts
+    repository: str  # owner/name
+    repository_url: str  # the repository's web address, e.g. https://github.com/owner/name
+    steps: list[WorkflowStep] = Field(default_factory=list)
+    attempts: list[AttemptView] = Field(default_factory=list)
+    max_attempts: int | None = None  # the workflow's budget, when known
+    failure: FailureInfo | None = None  # else read from the last entry of the task's error log
+    cancelled_by: str | None = None  # the actor of the change to 'cancelled' (audit log)
+
+    def attempt_view(self, number: int) -> AttemptView | None:
+        return next((a for a in reversed(self.attempts) if a.number == number), None)
+
+
+# -- outcome ---------------------------------------------------------------------------------------
+
+OutcomeKind = Literal[
+    "queued",
+    "running",
+    "waiting",
+    "passed",
+    "budget_exhausted",
+    "repeated_failure",
+    "not_run",
+    "timed_out",
+    "step_failed",
+    "cancelled",
+]
+
+
+class Outcome(BaseModel):
+    """Where a task stands, in words: ``headline`` and ``detail`` are Markdown, already safe."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: OutcomeKind
+    emoji: str
+    headline: str
+    detail: str = ""
+
+
+_ERROR_PREFIX = re.compile(r"^([A-Z][\w.]*):\s*(.*)$", re.DOTALL)
+
+
+def failure_of(view: TaskView) -> FailureInfo | None:
+    """The view's failure, or the last error-log entry read as ``Error: cause``."""
+    if view.failure is not None:
+        return view.failure
+    if not view.task.error_log:
+        return None
+    entry = view.task.error_log[-1]
+    message = str(entry.get("error") or "")
+    named = _ERROR_PREFIX.match(message)
+    if named:
+        return FailureInfo(error=named.group(1), cause=named.group(2), step=entry.get("step"))
+    return FailureInfo(cause=message or None, step=entry.get("step"))
+
+
+def _same_failure_again(view: TaskView) -> bool:
+    reports = [a.validation for a in view.attempts if a.validation is not None]
+    if len(reports) < 2:
+        return False
+    last, before = reports[-1], reports[-2]
+    return (
+        last.verdict == "failed"
+        and last.failure_signature is not None
+        and (last.failure_signature == before.failure_signature)
+    )
+
+
+def outcome_of(view: TaskView) -> Outcome:
+    task = view.task
+    current = view.attempt_view(task.attempt)
+    report = current.validation if current else None
+    if task.status == TaskStatus.CANCELLED:
+        who = f" by {_person(view.cancelled_by)}" if view.cancelled_by else ""
+        return Outcome(kind="cancelled", emoji="⏹️", headline=f"Cancelled{who}")
+    if task.status == TaskStatus.COMPLETED:
+        passed = f": {_inline(report.summary)}" if report else ""
+        return Outcome(kind="passed", emoji="✅", headline=f"Passed{passed}")
+    if task.status == TaskStatus.FAILED:
+        return _failed_outcome(view, report)
+    if task.status == TaskStatus.WAITING_PROVIDER:
+        return Outcome(kind="waiting", emoji="💤", headline=DOING[task.status])
+    if task.status in (TaskStatus.PENDING, TaskStatus.QUEUED):
+        return Outcome(kind="queued", emoji="💤", headline="Queued")
+    return Outcome(kind="running", emoji="⏳", headline=DOING[task.status])
+
+
+def _failed_outcome(view: TaskView, report: ValidationReport | None) -> Outcome:
+    failure = failure_of(view)
+    error = failure.error if failure else None
+    attempt = view.task.attempt
+    if report is not None and report.verdict == "not_run":
+        hint = _fenced(report.hint, 2_000) if report.hint else ""
+        return Outcome(
+            kind="not_run",
+            emoji="❌",
+            headline=f"Not validated: {_inline(report.summary)}",
+            detail=f"To fix it:\n\n{hint}" if hint else "",
+        )
+    if error == "RepeatedFailure" or (error is None and _same_failure_again(view)):
+        return Outcome(
+            kind="repeated_failure",
+            emoji="❌",
+            headline=f"Failed: attempt {attempt} failed the same way as attempt {attempt - 1}, "
+            "so codeloop stopped (another attempt would not help)",
+        )
+    if error == "BudgetExhausted":
+        return Outcome(
+            kind="budget_exhausted",
+            emoji="❌",
+            headline=f"Failed: the tests still fail after {attempt} attempt{'s' if attempt != 1 else ''}, "
+            "and the iteration budget is spent",
+        )
+    step = _step_name(failure.step) if failure and failure.step else "a step"
+    cause = _error_block(failure.cause) if failure and failure.cause else ""
+    if error in TIMEOUT_ERRORS:
+        return Outcome(kind="timed_out", emoji="❌", headline=f"Failed: {step} ran out of time", detail=cause)
+    named = f" ({_code(error, 80)})" if error else ""
+    return Outcome(kind="step_failed", emoji="❌", headline=f"Failed at {step}{named}", detail=cause)
+
+
+# -- the check run ---------------------------------------------------------------------------------
+
+
+class CheckRunRender(BaseModel):
+    """What the syncer sends for one attempt's check run (``conclusion`` only when completed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = CHECK_RUN_NAME
+    status: CheckRunStatus
+    conclusion: Conclusion | None = None
+    title: str
+    summary: str
+    text: str | None = None
+    annotations: list[dict[str, Any]] = Field(default_factory=list)
+    actions: list[dict[str, str]] = Field(default_factory=list)
+
+
+ACTIONS = {
+    "retry": {
+        "label": "Retry",
+        "description": "Start the task over from the beginning",
+        "identifier": "retry",
+    },
+    "fix": {
+        "label": "Fix again",
+        "description": "Ask the agent to fix the failing tests",
+        "identifier": "fix",
+    },
+    "cancel": {"label": "Cancel", "description": "Stop this task", "identifier": "cancel"},
+}
+
+_VERDICT_CONCLUSIONS: dict[str, Conclusion] = {
+    "passed": "success",
+    "failed": "failure",
+    "error": "failure",
+    "not_run": "neutral",
+}
+
+
+def _attempt_state(view: TaskView, attempt: int) -> tuple[CheckRunStatus, Conclusion | None]:
+    task = view.task
+    record = view.attempt_view(attempt)
+    report = record.validation if record else None
+    if attempt > task.attempt:
+        return "queued", None
+    if attempt < task.attempt:  # an earlier attempt: what its validation said
+        return "completed", _VERDICT_CONCLUSIONS[report.verdict] if report else "neutral"
+    if task.status not in TERMINAL:
+        return ("queued" if task.status in (TaskStatus.PENDING, TaskStatus.QUEUED) else "in_progress"), None
+    kind = outcome_of(view).kind
+    conclusions: dict[str, Conclusion] = {
+        "passed": "success",
+        "cancelled": "cancelled",
+        "not_run": "neutral",
+        "timed_out": "timed_out",
+    }
+    return "completed", conclusions.get(kind, "failure")
+
+
+def _actions(view: TaskView, attempt: int) -> list[dict[str, str]]:
+    """Buttons only on the current attempt: Cancel while it runs, Retry/Fix again when it did not pass."""
+    task = view.task
+    if attempt != task.attempt:
+        return []
+    if task.status not in TERMINAL:
+        return [ACTIONS["cancel"]]
+    if task.status == TaskStatus.COMPLETED:
+        return []
+    record = view.attempt_view(attempt)
+    failed_tests = (
+        record is not None and record.validation is not None and record.validation.verdict == "failed"
+    )
+    return [ACTIONS["retry"], ACTIONS["fix"]] if failed_tests else [ACTIONS["retry"]]
+
+
+def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
+    """The ``codeloop`` check run of one attempt, on that attempt's head commit."""
+    status, conclusion = _attempt_state(view, attempt)
+    record = view.attempt_view(attempt)
+    report = record.validation if record else None
+    title = _check_run_title(view, attempt, status, conclusion, report)
+
+    lines = [f"**{_inline(view.task.title, 256)}**", _attempt_line(view, attempt, record), ""]
+    steps = [_step_line(step) for step in view.steps if step.attempt == attempt]
+    if steps:
+        lines += [*_fit_lines(steps, 20_000, "steps"), ""]
+    if report is not None:
+        lines.append(f"**Result:** {_inline(report.summary, 500)}")
+        if report.hint:
+            lines += ["", _fenced(report.hint, 4_000)]
+    if status == "completed" and attempt == view.task.attempt:
+        outcome = outcome_of(view)
+        lines += ["", f"**Outcome:** {outcome.emoji} {outcome.headline}"]
+        if outcome.detail and outcome.kind != "not_run":  # the hint is shown above already
+            lines += ["", outcome.detail]
+    links = _links(view, record)
+    if links:
+        lines += ["", links]
+    summary = "\n".join(lines).strip()
+    return CheckRunRender(
+        status=status,
+        conclusion=conclusion,
+        title=title,
+        summary=summary,
+        text=_validation_text(report) if report is not None and report.verdict != "not_run" else None,
+        annotations=[_annotation(a.model_dump(exclude_none=True)) for a in report.annotations]
+        if report
+        else [],
+        actions=_actions(view, attempt),
+    )
+
+
+def _check_run_title(
+    view: TaskView,
+    attempt: int,
+    status: CheckRunStatus,
+    conclusion: Conclusion | None,
+    report: ValidationReport | None,
+) -> str:
+    """Plain text: GitHub shows a check run's title as it is."""
+    if status != "completed":
+        doing = DOING.get(view.task.status, "Queued") if attempt == view.task.attempt else "Queued"
+        return f"{doing} (attempt {attempt})"
+    if conclusion == "cancelled":
+        return "Cancelled"
+    if report is not None:
+        return _plain(report.summary, CHECK_RUN_TITLE_CHARS)
+    if attempt != view.task.attempt:
+        return f"Attempt {attempt} ended before its tests ran"
+    failure = failure_of(view)
+    step = failure.step if failure and failure.step else None
+    where = STEP_NAMES.get(step or "") or (_plain(step, 60) if step else "a step")
+    return f"Timed out at {where}" if conclusion == "timed_out" else f"Failed at {where}"
+
+
+def _attempt_line(view: TaskView, attempt: int, record: AttemptView | None) -> str:
+    parts = [f"Attempt {attempt}" + (f" of {view.max_attempts}" if view.max_attempts else "")]
+    pr_number = (record.pr_number if record else None) or view.task.pr_number
+    if pr_number:
+        parts.append(f"pull request #{pr_number}")
+    head = record and (record.head_sha or (record.validation.head_sha if record.validation else None))
+    if head:
+        parts.append(_code(head[:12], 12))
+    return " · ".join(parts)
+
+
+def _annotation(annotation: dict[str, Any]) -> dict[str, Any]:
+    """A validation annotation with its outside text cleaned (GitHub shows it as plain text)."""
+    for key in ("message", "title", "raw_details"):
+        if key in annotation:
+            annotation[key] = _scrub(annotation[key])
+    annotation["message"] = annotation["message"] or "failed"
+    return annotation
+
+
+def _validation_text(report: ValidationReport, limit: int = TEXT_LIMIT) -> str:
+    """The check run's ``text``: failing tests first, then each command with its output's head and tail."""
+    sections: list[str] = []
+    budget = limit - 200  # room for the headings and the closing notes
+    if report.failures:
+        shown = len(report.failures)
+        heading = f"### Failing tests ({report.failures_total})"
+        failure_budget = budget // 2
+        entries = [_failure_entry(f, min(6_000, max(failure_budget // shown, 600))) for f in report.failures]
+        kept = _fit_blocks(entries, failure_budget, "failing tests")
+        sections.append("\n\n".join([heading, *kept]))
+        budget -= sum(len(s) + 2 for s in sections)
+    if report.commands:
+        sections.append("\n".join(["### Commands", *(_command_line(c) for c in report.commands)]))
+        budget -= len(sections[-1]) + 2
+        outputs = [c for c in report.commands if c.output.strip()]
+        # the failing commands' output matters most: it goes first and gets the room
+        outputs.sort(key=lambda c: c.succeeded)
+        for command in outputs:
+            if budget < 400:
+                break
+            share = min(20_000, budget - 200)
+            block = _details(
+                f"Output of {_html_code(command.command)}", _fenced(strip_ansi(command.output), share - 200)
+            )
+            if len(block) + 2 > budget:
+                break
+            sections.append(block)
+            budget -= len(block) + 2
+    if report.notes:
+        notes = "\n".join(f"- {_inline(note, 300)}" for note in report.notes)
+        sections.append(_fit_text(f"### Notes\n{notes}", max(budget, 0)))
+    return "\n\n".join(s for s in sections if s)
+
+
+def _command_line(command: CommandResult) -> str:
+    if command.succeeded:
+        emoji, what = "✅", ""
+    elif command.timed_out:
+        emoji, what = "❌", " hit its time limit"
+    elif command.signal is not None:
+        emoji, what = "❌", f" was killed by signal {command.signal}"
+    else:
+        emoji, what = "❌", f" exited with {command.exit_code}"
+    return f"- {emoji} {command.phase}: {_code(command.command, 300)}{what} · {_duration_s(command.duration_seconds)}"
+
+
+def _failure_entry(failure: TestFailure, limit: int) -> str:
+    verb = "errored" if failure.kind == "error" else "failed"
+    entry = (
+        f"**{_code(failure.test_id, 300)}** {verb}\n\n{_fenced(failure.message or verb, min(limit, 2_000))}"
+    )
+    if failure.details.strip():
+        entry += "\n\n" + _details("Details", _fenced(strip_ansi(failure.details), limit))
+    return entry
+
+
+# -- the comment -----------------------------------------------------------------------------------
+
+FOLD_STEPS_OVER = 8  # more steps than this fold into <details>, with the latest shown
+
+
+def render_comment(view: TaskView) -> str:
+    """The task's one status comment: the request, its steps, its attempts, and the outcome."""
+    task = view.task
+    outcome = outcome_of(view)
+    headline = outcome.headline
+    if outcome.kind in ("running", "waiting") and task.attempt:
+        headline += f" (attempt {task.attempt}" + (f" of {view.max_attempts})" if view.max_attempts else ")")
+    head = [
+        task_marker(task.id),
+        f"### {outcome.emoji} codeloop: {headline}",
+        "",
+        f"**{_inline(task.title, 256)}**",
+        _request_line(view),
+    ]
+    label = "Outcome" if task.status in TERMINAL else "Now"
+    tail = [f"**{label}:** {outcome.emoji} {outcome.headline}"]
+    if outcome.detail:
+        tail += ["", outcome.detail]
+    fixed = "\n".join(head) + "\n\n" + "\n".join(tail)
+
+    room = TEXT_LIMIT - len(fixed) - 100  # separators and headings
+    attempts = _attempts_section(view, room // 2)
+    room -= len(attempts)
+    steps = _steps_section(view, room)
+    body = "\n".join(head)
+    for section in (steps, attempts):
+        if section:
+            body += "\n\n" + section
+    return body + "\n\n" + "\n".join(tail) + "\n"
+
+
+def _request_line(view: TaskView) -> str:
+    task = view.task
+    parts = [task.type.replace("_", " ")]
+    if task.requested_by:
+        where = {
+            "comment": "in a comment",
+            "label": "with a label",
+            "api": "through the API",
+            "batch": "in a batch",
+        }
+        parts.append(
+            f"asked by {_person(task.requested_by, mention=True)} {where.get(task.source, '')}".rstrip()
+        )
+    if task.issue_number:
+        parts.append(f"on #{task.issue_number}")
+    parts.append(f"task {_code(str(task.id)[:8], 8)}")
+    return " · ".join(parts)
+
+
+def _steps_section(view: TaskView, budget: int) -> str:
+    lines = [_step_line(step) for step in view.steps]
+    if not lines:
+        return ""
+    if len(lines) <= FOLD_STEPS_OVER:
+        return _fit_text("**Steps**\n" + "\n".join(lines), budget)
+    latest = f"**Latest step:** {lines[-1].removeprefix('- ')}"
+    wrapper = len(latest) + 200
+    folded = _fit_lines(lines, budget - wrapper, "steps")
+    return latest + "\n\n" + _details(f"All {len(lines)} steps", "\n".join(folded))
+
+
+def _attempts_section(view: TaskView, budget: int) -> str:
+    lines = [_attempt_summary(view, record) for record in view.attempts]
+    if not lines:
+        return ""
+    return "**Attempts**\n" + "\n".join(_fit_lines(lines, budget - 20, "attempts"))
+
+
+def _attempt_summary(view: TaskView, record: AttemptView) -> str:
+    report = record.validation
+    if report is not None:
+        emoji = {"passed": "✅", "failed": "❌", "error": "❌", "not_run": "⚠️"}[report.verdict]
+        result = f"{emoji} {_inline(report.summary, 200)}"
+    elif record.number == view.task.attempt and view.task.status not in TERMINAL:
+        result = f"⏳ {DOING.get(view.task.status, 'running').lower()}"
+    else:
+        result = f"⏹️ ended before validation ({_inline(record.validation_status or 'no result', 40)})"
+    return f"- **{record.number}** {result}" + ("" if not (links := _links(view, record)) else f" · {links}")
+
+
+def _links(view: TaskView, record: AttemptView | None) -> str:
+    links = []
+    pr_number = (record.pr_number if record else None) or view.task.pr_number
+    if pr_number:
+        links.append(_link(f"PR #{pr_number}", f"{view.repository_url.rstrip('/')}/pull/{pr_number}"))
+    agent_url = (record.agent_run.web_url if record and record.agent_run else None) or (
+        view.task.agent_run_url if record is None or record.number == view.task.attempt else None
+    )
+    if agent_url:
+        links.append(_link("agent run", agent_url))
+    if record is not None and (record.check_run_url or record.check_run_id):
+        url = record.check_run_url or f"{view.repository_url.rstrip('/')}/runs/{record.check_run_id}"
+        links.append(_link("check run", url))
+    return " · ".join(link for link in links if link)
+
+
+def _step_line(step: WorkflowStep) -> str:
+    emoji = STEP_EMOJI.get(step.status, "⏳")
+    when = (
+        _duration_s(step.duration_ms / 1000)
+        if step.duration_ms is not None
+        else f"started {step.started_at.astimezone(UTC):%H:%M} UTC"
+    )
+    line = f"- {emoji} {_step_name(step.step)} · attempt {step.attempt} · {when}"
+    if step.error:
+        line += f": {_inline(step.error, 160)}"
+    return line
+
+
+def _step_name(step: str) -> str:
+    return STEP_NAMES.get(step) or _code(step, 60)
+
+
+def _error_block(cause: str) -> str:
+    if len(cause) <= 300 and "\n" not in cause:
+        return _fenced(cause, 300)
+    return _details("Error", _fenced(cause, 4_000))
+
+
+# -- safe Markdown from outside text ---------------------------------------------------------------
+
+_MARGIN = 512  # extra characters cleaned beyond a cut, so a secret across the cut is still found
+_ZWJ = "\u200d"
+_MENTION = re.compile(r"@(?=\w)")
+_REFERENCE = re.compile(r"#(?=\d)")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+
+
+def _scrub(text: str) -> str:
+    """Outside text without HTML comments, invisible characters or secrets; no ``<!--`` survives."""
+    text = clean(text).text
+    return text.replace("<!--", "<!" + _ZWJ + "--")
+
+
+def _scrub_inline(text: str) -> str:
+    return _MENTION.sub("@" + _ZWJ, _scrub(text))
+
+
+def _inline(text: str, limit: int = 200) -> str:
+    """Outside text on one Markdown line: cleaned, clipped, mentions and references inert, escaped."""
+    one_line = " ".join(_scrub(text[: limit + _MARGIN]).split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    escaped = html.escape(one_line, quote=False)
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+    escaped = _MENTION.sub("@" + _ZWJ, escaped)
+    return _REFERENCE.sub("#" + _ZWJ, escaped)
+
+
+def _plain(text: str, limit: int) -> str:
+    """Plain text (a check run title): one line, cleaned, clipped, no mentions."""
+    one_line = " ".join(_scrub_inline(text[: limit + _MARGIN]).split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def _code(text: str, limit: int) -> str:
+    """Outside text as an inline code span (nothing inside is Markdown, HTML or a mention)."""
+    one_line = " ".join(_scrub(text[: limit + _MARGIN]).split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", one_line)), default=0) + 1)
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
+    return f"{ticks}{pad}{one_line}{pad}{ticks}"
+
+
+def _html_code(text: str) -> str:
+    """Outside text inside HTML (a ``<summary>``): escaped, no mentions."""
+    one_line = " ".join(_scrub_inline(text[: 200 + _MARGIN]).split())[:200]
+    return f"<code>{html.escape(one_line)}</code>"
+
+
+def _fenced(text: str, limit: int) -> str:
+    """Outside text in a code block: its head and tail within ``limit`` characters, the cut marked."""
+    body = _keep_ends(text, max(limit - 20, 100))
+    ticks = "`" * max(3, max((len(run) for run in re.findall(r"`+", body)), default=0) + 1)
+    return f"{ticks}text\n{body}\n{ticks}"
+
+
+def _keep_ends(text: str, limit: int) -> str:
+    """Cleaned text within ``limit`` characters: all of it, or its head and tail around a marker."""
+    if len(text) <= 2 * limit:
+        cleaned = _scrub(text)
+        if len(cleaned) <= limit:
+            return cleaned
+        text = cleaned
+    keep = max(limit - 60, 20)
+    head_chars, tail_chars = keep * 2 // 5, keep - keep * 2 // 5
+    head = _scrub(text[: head_chars + _MARGIN])[:head_chars]
+    tail = _scrub(text[-(tail_chars + _MARGIN) :])[-tail_chars:]
+    head = head[: head.rfind("\n")] if head.rfind("\n") > head_chars // 2 else head
+    tail = tail[tail.find("\n") + 1 :] if -1 < tail.find("\n") < tail_chars // 2 else tail
+    cut = max(len(text) - len(head) - len(tail), 0)
+    return f"{head}\n✂️ … {cut:,} characters cut here …\n{tail}"
+
+
+def _details(summary_html: str, body: str) -> str:
+    return f"<details><summary>{summary_html}</summary>\n\n{body}\n\n</details>"
+
+
+def _link(label: str, url: str) -> str:
+    """A Markdown link to an http(s) address; nothing for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    safe = quote(parts.geturl(), safe=":/?#&=%+,;@!$'*~-._")
+    return f"[{label}]({safe})"
+
+
+def _person(name: str | None, *, mention: bool = False) -> str:
+    """A GitHub login as @login (a real mention only when asked for), anything else as code."""
+    if name and _LOGIN.match(name):
+        return f"@{name}" if mention else f"@{_ZWJ}{name}"
+    return _code(name or "someone", 80)
+
+
+def _fit_text(text: str, budget: int) -> str:
+    return text if len(text) <= budget else ""
+
+
+def _fit_lines(lines: Sequence[str], budget: int, noun: str) -> list[str]:
+    """The lines within ``budget`` characters: the first and the latest ones, with a line saying
+    how many in between are not shown."""
+    if sum(len(line) + 1 for line in lines) <= budget:
+        return list(lines)
+    room = budget - 60
+    tail: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        if used + len(line) + 1 > room * 2 // 3:
+            break
+        tail.append(line)
+        used += len(line) + 1
+    head: list[str] = []
+    for line in lines[: len(lines) - len(tail)]:
+        if used + len(line) + 1 > room:
+            break
+        head.append(line)
+        used += len(line) + 1
+    hidden = len(lines) - len(head) - len(tail)
+    return [*head, f"- … {hidden:,} more {noun} not shown …", *reversed(tail)]
+
+
+def _fit_blocks(blocks: Sequence[str], budget: int, noun: str) -> list[str]:
+    """As many whole blocks as fit in ``budget``, in order, and a line for the rest."""
+    kept: list[str] = []
+    used = 0
+    for block in blocks:
+        if used + len(block) + 2 > budget - 60:
+            break
+        kept.append(block)
+        used += len(block) + 2
+    hidden = len(blocks) - len(kept)
+    return kept + ([f"… {hidden:,} more {noun} not shown."] if hidden else [])
+
+
+def _duration_s(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
