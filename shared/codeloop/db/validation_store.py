@@ -101,6 +101,11 @@ def validation_run_for_attempt(conn: Connection, task_id: UUID | str, attempt: i
     return _one(conn, "validation_run_for_attempt", ValidationRun, task_id=str(task_id), attempt=attempt)
 
 
+def previous_validation_run(conn: Connection, task_id: UUID | str, attempt: int) -> ValidationRun | None:
+    """The task's latest validation before ``attempt``."""
+    return _one(conn, "previous_validation_run", ValidationRun, task_id=str(task_id), attempt=attempt)
+
+
 def waiting_runs_for_commit(conn: Connection, full_name: str, head_sha: str) -> list[WaitingValidationRun]:
     return _all(
         conn,

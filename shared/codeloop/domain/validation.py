@@ -131,6 +131,15 @@ def may_run_code(config: RepoConfig, *, is_fork: bool) -> bool:
     return not is_fork or config.validation.forks
 
 
+def reason_not_to_run(config: RepoConfig, *, is_fork: bool) -> NotRunReason | None:
+    """Why nothing may run for this pull request (a fork not opted in, no test commands), or None."""
+    if not may_run_code(config, is_fork=is_fork):
+        return "fork"
+    if not config.is_validation_configured:
+        return "not_configured"
+    return None
+
+
 def not_run_report(reason: NotRunReason, head_sha: str | None, hint: str | None = None) -> ValidationReport:
     summaries = {
         "fork": "Not run: the pull request comes from a fork",

@@ -28,8 +28,8 @@ from codeloop.domain.validation import (
     ValidationReport,
     build_report,
     error_report,
-    may_run_code,
     not_run_report,
+    reason_not_to_run,
 )
 
 WORKDIR_PREFIX = "codeloop-validation-"
@@ -107,10 +107,8 @@ def run_validation(
     PR's or the repository's faults: they end in the report (``failed``, ``error``, ``not_run``).
     """
     config = config or RepoConfig()
-    if not may_run_code(config, is_fork=is_fork):
-        return not_run_report("fork", head_sha)
-    if not config.is_validation_configured:
-        return not_run_report("not_configured", head_sha)
+    if reason := reason_not_to_run(config, is_fork=is_fork):
+        return not_run_report(reason, head_sha)
     limits = limits or RunLimits.for_config(config)
     started = time.monotonic()
     deadline = started + limits.total_seconds

@@ -61,3 +61,10 @@ update validation_runs
        finished_at = now()
  where id = %(id)s and status = 'waiting_checks'
 returning *;
+
+-- name: previous_validation_run
+-- The task's latest validation before this attempt: its failure signature tells a repeated failure.
+select * from validation_runs
+ where task_id = %(task_id)s and attempt < %(attempt)s
+ order by attempt desc
+ limit 1;

@@ -1,0 +1,396 @@
+"""The ValidatePR step: validate the agent's pull request head, then read the repository's own CI.
+
+The step answers ``{passed, same_failure, verdict, validation_run_id}``. Outcomes:
+
+- ``passed`` / ``failed``: answered at once; ``same_failure`` is true when the failure signature
+  equals the one of the task's previous validation (another attempt would not help).
+- nothing may run (``not_run``: a fork PR without ``validation.forks``, no test commands, an
+  invalid ``.github/codeloop.yml``): the row is stored with the hint and the step fails with
+  ``ValidationNotRun`` (the cause carries the hint). A repository that cannot be validated does
+  not burn the agent's iterations, and the status syncer shows why on the PR.
+- ``error`` (ours: the checkout failed): the row is stored and the step fails with
+  ``Retryable``, which the state machine retries a few times before recording the failure.
+- our commands passed and ``validation.include_repo_checks`` is on while other Apps' check
+  suites still run on the head commit: the row becomes ``waiting_checks`` with the task token
+  and a deadline, and the step is pending (no Lambda waits). :func:`on_check_suite_completed`
+  (a ``check_suite`` webhook) or :func:`sweep_waiting_validations` (every minute: heartbeats,
+  missed webhooks, deadlines) folds the CI's conclusions in and answers the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import Connection
+from pydantic import BaseModel, ValidationError
+
+from codeloop.adapters import github, workflows
+from codeloop.db import store, validation_store
+from codeloop.db.pool import transaction
+from codeloop.db.validation_store import ValidationRun, WaitingValidationRun
+from codeloop.domain.repo_checks import (
+    CheckRunState,
+    RepoChecks,
+    SuiteState,
+    fold_checks,
+    others,
+    unfinished_suites,
+)
+from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig, parse_repo_config
+from codeloop.domain.validation import (
+    ValidationReport,
+    config_problem_report,
+    error_report,
+    not_run_report,
+    reason_not_to_run,
+    with_repo_checks,
+)
+from codeloop.observability import logger
+from codeloop.services import ledger
+from codeloop.services.validation import RunLimits, run_validation
+from codeloop.settings import get_settings
+from codeloop.workers import StepFailed, StepMessage, StepPending
+
+STEP = "ValidatePR"
+ACTOR = "validation"
+# SendTask* errors that mean the workflow no longer waits on this token.
+TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+
+class ValidatePRInput(BaseModel):
+    """The fields of the ValidatePR message beyond the common ones (DispatchCodegen's output)."""
+
+    pr_number: int
+    head_sha: str
+
+
+@dataclass(frozen=True)
+class PullRequestContext:
+    installation_id: int
+    full_name: str
+    clone_url: str
+    default_branch: str
+    pull_request: github.PullRequest
+    is_fork: bool
+
+
+# -- the step ---------------------------------------------------------------------------------
+
+
+def validate_pr_step(
+    message: StepMessage, *, remaining_millis: Callable[[], int] | None = None
+) -> dict[str, Any]:
+    """Validate the PR head named by the message; ``remaining_millis`` is the Lambda's clock."""
+    try:
+        target = ValidatePRInput.model_validate(message.extra)
+    except ValidationError as exc:
+        raise StepFailed("InvalidMessage", f"ValidatePR needs pr_number and head_sha: {exc}") from None
+    started_at = datetime.now(UTC)
+    context = _pull_request_context(message.task_id, target.pr_number)
+    config, report = _repo_config(context, target.head_sha)
+    if report is None:
+        reason = reason_not_to_run(config, is_fork=context.is_fork)
+        report = (
+            not_run_report(reason, target.head_sha)
+            if reason
+            else _run(context, config, target.head_sha, message.task_token, remaining_millis)
+        )
+    saved = {
+        "task_id": message.task_id,
+        "attempt": message.attempt,
+        "head_sha": target.head_sha,
+        "started_at": started_at,
+        "pr_number": target.pr_number,
+        "execution_name": message.execution_name,
+    }
+    if report.verdict == "passed" and config.validation.include_repo_checks:
+        runs, unfinished = _read_repo_checks(context.installation_id, context.full_name, target.head_sha)
+        if unfinished:
+            _start_wait(message, report, saved, unfinished)
+        report = with_repo_checks(
+            report, _fold(context.installation_id, context.full_name, context.pull_request.base_ref, runs)
+        )
+    with transaction(actor=ACTOR, correlation_id=message.execution_name) as conn:
+        run = validation_store.save_validation_run(conn, report=report, status=report.verdict, **saved)
+        output = step_output(conn, run, report)
+    if report.verdict == "not_run":
+        raise StepFailed("ValidationNotRun", "\n\n".join(filter(None, (report.summary, report.hint))))
+    if report.verdict == "error":
+        raise StepFailed("Retryable", report.summary)
+    return output
+
+
+def _pull_request_context(task_id: str, pr_number: int) -> PullRequestContext:
+    with transaction() as conn:
+        task = store.require_task(conn, task_id)
+        repository = store.get_repository(conn, task.repository_id)
+    if repository is None or repository.installation_id is None or not repository.active:
+        raise StepFailed("RepositoryNotInstalled", f"task {task_id}'s repository is not installed")
+    installation_id = repository.installation_id
+    info = github.get_repository(installation_id, repository.full_name)
+    try:
+        pull_request = github.get_pull_request(installation_id, repository.full_name, pr_number)
+    except github.GitHubNotFound:
+        raise StepFailed(
+            "PullRequestNotFound", f"{repository.full_name}#{pr_number} does not exist"
+        ) from None
+    head_repo = pull_request.head_repo_full_name  # None: the fork was deleted
+    return PullRequestContext(
+        installation_id=installation_id,
+        full_name=info.full_name,
+        clone_url=info.clone_url,
+        default_branch=info.default_branch,
+        pull_request=pull_request,
+        is_fork=head_repo is None or head_repo.lower() != info.full_name.lower(),
+    )
+
+
+def _repo_config(context: PullRequestContext, head_sha: str) -> tuple[RepoConfig, ValidationReport | None]:
+    """The configuration from the DEFAULT branch (a PR cannot change what runs on it), or the
+    not-run report of an invalid file."""
+    text = github.get_file_content(
+        context.installation_id, context.full_name, CONFIG_PATH, ref=context.default_branch
+    )
+    try:
+        return parse_repo_config(text), None
+    except ConfigProblem as problem:
+        return RepoConfig(), config_problem_report(problem, head_sha)
+
+
+def _run(
+    context: PullRequestContext,
+    config: RepoConfig,
+    head_sha: str,
+    task_token: str,
+    remaining_millis: Callable[[], int] | None,
+) -> ValidationReport:
+    token = github.installation_token(context.installation_id, context.full_name, github.CONTENTS_READ)
+    changed = github.list_pull_request_files(
+        context.installation_id, context.full_name, context.pull_request.number
+    )
+    return run_validation(
+        clone_url=context.clone_url,
+        head_sha=head_sha,
+        token=token,
+        config=config,
+        is_fork=context.is_fork,
+        changed_paths={file.filename for file in changed},
+        limits=RunLimits.for_config(config, budget_seconds(remaining_millis)),
+        heartbeat=lambda: heartbeat(task_token),
+    )
+
+
+def budget_seconds(remaining_millis: Callable[[], int] | None) -> float:
+    """The time a validation may take: the Lambda's remaining time minus a margin to report."""
+    settings = get_settings()
+    if remaining_millis is None:
+        return settings.validation_budget_seconds
+    return remaining_millis() / 1000 - settings.validation_report_margin_seconds
+
+
+def heartbeat(task_token: str) -> None:
+    """Tell Step Functions the step is alive; a failure here must not stop the commands."""
+    try:
+        workflows.send_heartbeat(task_token)
+    except Exception as exc:  # logged; the step's answer reports what matters
+        logger.warning("heartbeat not sent", extra={"error": _error_code(exc) or type(exc).__name__})
+
+
+def step_output(conn: Connection, run: ValidationRun, report: ValidationReport) -> dict[str, Any]:
+    """The step's answer; ``same_failure`` compares with the task's previous validation."""
+    previous = validation_store.previous_validation_run(conn, run.task_id, run.attempt)
+    same_failure = (
+        report.verdict == "failed"
+        and report.failure_signature is not None
+        and previous is not None
+        and previous.failure_signature == report.failure_signature
+    )
+    return {
+        "passed": report.verdict == "passed",
+        "same_failure": same_failure,
+        "verdict": report.verdict,
+        "validation_run_id": str(run.id),
+    }
+
+
+# -- the repository's own CI ------------------------------------------------------------------
+
+
+def _check_runs(installation_id: int, full_name: str, sha: str) -> list[CheckRunState]:
+    return [
+        CheckRunState(
+            name=run.name,
+            app=run.app_slug,
+            status=run.status,
+            conclusion=run.conclusion,
+            url=run.html_url or run.details_url,
+        )
+        for run in github.list_check_runs(installation_id, full_name, sha)
+    ]
+
+
+def _read_repo_checks(
+    installation_id: int, full_name: str, head_sha: str
+) -> tuple[list[CheckRunState], list[SuiteState]]:
+    """The head commit's check runs, and the other Apps' check suites still running."""
+    suites = [
+        SuiteState(app=suite.app_slug, status=suite.status, conclusion=suite.conclusion)
+        for suite in github.list_check_suites(installation_id, full_name, head_sha)
+    ]
+    runs = _check_runs(installation_id, full_name, head_sha)
+    return runs, unfinished_suites(suites, runs, get_settings().github_app_slug)
+
+
+def _fold(
+    installation_id: int,
+    full_name: str,
+    base_ref: str,
+    runs: list[CheckRunState],
+    *,
+    complete: bool = True,
+    waited_minutes: float | None = None,
+) -> RepoChecks:
+    own_app = get_settings().github_app_slug
+    base_failures: set[tuple[str | None, str]] = set()
+    if any(run.failed for run in others(runs, own_app)):
+        base_head = github.list_commits(installation_id, full_name, ref=base_ref, limit=1)
+        if base_head:
+            base_runs = _check_runs(installation_id, full_name, base_head[0].sha)
+            base_failures = {run.key for run in base_runs if run.failed}
+    return fold_checks(runs, base_failures, own_app=own_app, complete=complete, waited_minutes=waited_minutes)
+
+
+def _start_wait(
+    message: StepMessage, report: ValidationReport, saved: dict[str, Any], unfinished: list[SuiteState]
+) -> None:
+    """Keep the token with the row and end this invocation; the CI's completion answers it."""
+    deadline = datetime.now(UTC) + timedelta(minutes=get_settings().repo_checks_wait_minutes)
+    with transaction(actor=ACTOR, correlation_id=message.execution_name) as conn:
+        run = validation_store.save_validation_run(
+            conn,
+            report=report,
+            status="waiting_checks",
+            task_token=message.task_token,
+            checks_deadline_at=deadline,
+            **saved,
+        )
+    apps = sorted({suite.app or "?" for suite in unfinished})
+    logger.info("waiting for the repository's CI", extra={"apps": apps, "deadline": deadline.isoformat()})
+    ledger.announce(
+        message.task_id, "validation_waiting_checks", attempt=message.attempt, validation_run_id=str(run.id)
+    )
+    raise StepPending
+
+
+def on_check_suite_completed(repo_full_name: str, head_sha: str) -> bool:
+    """A check suite finished on ``head_sha``: end the waits on that commit whose CI is now
+    complete. True when at least one wait ended (its token answered)."""
+    with transaction() as conn:
+        waiting = validation_store.waiting_runs_for_commit(conn, repo_full_name, head_sha)
+    ended = False
+    for run in waiting:
+        ended = _conclude_wait(run, deadline_passed=False) or ended
+    return ended
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    ended: int  # waits ended: CI complete (a missed webhook) or the deadline passed
+    waiting: int  # still waiting; their tokens were sent a heartbeat
+
+
+def sweep_waiting_validations(now: datetime, *, limit: int = 100) -> SweepResult:
+    """Run every minute: end waits whose CI finished unseen or whose deadline passed (deciding on
+    what finished, and saying so), and heartbeat the rest (ValidatePR's HeartbeatSeconds)."""
+    with transaction() as conn:
+        waiting = validation_store.waiting_runs(conn, limit=limit)
+    ended = still = 0
+    for run in waiting:
+        try:
+            deadline_passed = run.checks_deadline_at is not None and run.checks_deadline_at <= now
+            if _conclude_wait(run, deadline_passed=deadline_passed) or not _keep_alive(run):
+                ended += 1
+            else:
+                still += 1
+        except Exception:  # one run's trouble must not stop the sweep of the others
+            logger.exception("sweeping a validation wait failed", extra={"validation_run_id": str(run.id)})
+    return SweepResult(ended=ended, waiting=still)
+
+
+def _conclude_wait(run: WaitingValidationRun, *, deadline_passed: bool) -> bool:
+    """Fold the CI into the run's report and answer its token, once the CI is complete or the
+    deadline passed; False while it still runs (or when another caller ended it first)."""
+    if run.installation_id is None:
+        return _abandon(run, "the repository is no longer installed")
+    runs, unfinished = _read_repo_checks(run.installation_id, run.repository_full_name, run.head_sha)
+    if unfinished and not deadline_passed:
+        return False
+    pull_request = github.get_pull_request(run.installation_id, run.repository_full_name, run.pr_number or 0)
+    checks = _fold(
+        run.installation_id,
+        run.repository_full_name,
+        pull_request.base_ref,
+        runs,
+        complete=not unfinished,
+        waited_minutes=_waited_minutes(run),
+    )
+    return _answer(run, with_repo_checks(run.report, checks))
+
+
+def _keep_alive(run: WaitingValidationRun) -> bool:
+    """Heartbeat a waiting run's token; False (and the run ended) when the workflow gave up on it."""
+    try:
+        workflows.send_heartbeat(run.task_token or "")
+    except Exception as exc:
+        if _error_code(exc) not in TOKEN_GONE:
+            raise
+        _abandon(run, "the workflow stopped waiting for this validation")
+        return False
+    return True
+
+
+def _abandon(run: WaitingValidationRun, why: str) -> bool:
+    report = error_report(f"Stopped waiting for the repository's CI: {why}", run.head_sha)
+    with transaction(actor=ACTOR, correlation_id=run.execution_name) as conn:
+        ended = validation_store.finish_waiting_run(conn, run.id, report, "error") is not None
+    if ended and run.execution_name:
+        ledger.step_finished(
+            run.execution_name, str(run.task_id), STEP, run.attempt, "failed", report.summary
+        )
+    return ended
+
+
+def _answer(run: WaitingValidationRun, report: ValidationReport) -> bool:
+    """Store the final report and send the step's answer in one transaction: a failed send leaves
+    the run waiting for the next webhook or sweep; a token the workflow no longer knows ends it."""
+    with transaction(actor=ACTOR, correlation_id=run.execution_name) as conn:
+        finished = validation_store.finish_waiting_run(conn, run.id, report, report.verdict)
+        if finished is None:
+            return False
+        output = step_output(conn, finished, report)
+        outcome, error = "succeeded", None
+        try:
+            workflows.send_success(run.task_token or "", output)
+        except Exception as exc:
+            if _error_code(exc) not in TOKEN_GONE:
+                raise
+            outcome, error = "failed", f"the workflow no longer waited ({_error_code(exc)})"
+            logger.warning("validation token no longer valid", extra={"validation_run_id": str(run.id)})
+    if run.execution_name:
+        ledger.step_finished(run.execution_name, str(run.task_id), STEP, run.attempt, outcome, error)
+    return True
+
+
+def _waited_minutes(run: WaitingValidationRun) -> float | None:
+    if run.checks_deadline_at is None:
+        return None
+    started = run.checks_deadline_at - timedelta(minutes=get_settings().repo_checks_wait_minutes)
+    return max(0.0, (datetime.now(UTC) - started).total_seconds() / 60)
+
+
+def _error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
