@@ -1,5 +1,10 @@
-"""Lambda: prompt_builder (not implemented yet: it fails loudly rather than pretend to work)."""
+"""Lambda: prompt_builder — BuildPrompt and BuildFixPrompt messages from the prompt queue."""
+
+from codeloop.observability import metrics
+from codeloop.services.prompt_builder import build_prompt_step
+from codeloop.workers import handle_batch
 
 
+@metrics.log_metrics
 def lambda_handler(event, context):
-    raise NotImplementedError("prompt_builder is not implemented yet")
+    return handle_batch(event, context, build_prompt_step)

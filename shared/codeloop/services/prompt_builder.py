@@ -1,0 +1,182 @@
+"""The BuildPrompt / BuildFixPrompt step: task → context → template → rendered prompt, stored.
+
+Failures are classified for the worker shape (:mod:`codeloop.workers`):
+
+- final (``StepFailed``, visible on the PR): ``ConfigInvalid`` (``.github/codeloop.yml``),
+  ``PromptSelection`` (no template serves the task, or a pin names what is not available),
+  ``PromptRender`` (a template needs a variable that was not given), ``TaskNotFound``,
+  ``RepositoryNotInstalled``;
+- transient (raised, so SQS delivers the message again): the GitHub rate limit, GitHub server
+  errors and network failures while reading the configuration, database errors.
+
+Optional context that cannot be read is left out (see :mod:`codeloop.services.prompt_context`).
+A message delivered again for an attempt whose prompt is already stored answers with that prompt.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from codeloop.adapters import github
+from codeloop.db import prompts_store, store, validation_store
+from codeloop.db.pool import transaction
+from codeloop.domain.models import Repository, Task
+from codeloop.domain.prompt_context import EarlierAttempt
+from codeloop.domain.prompts import (
+    PromptRenderError,
+    PromptSelectionError,
+    RenderedPrompt,
+    build_prompt,
+    select_template,
+)
+from codeloop.domain.repo_config import (
+    CONFIG_PATH,
+    ConfigProblem,
+    RepoConfig,
+    ValidationConfig,
+    parse_repo_config,
+)
+from codeloop.observability import logger, metrics
+from codeloop.services.prompt_context import READ_PERMISSIONS, FixContext, Gathered, gather
+from codeloop.services.prompt_versions import catalog
+from codeloop.settings import get_settings
+from codeloop.workers import StepFailed, StepMessage
+
+
+def build_prompt_step(message: StepMessage) -> dict[str, Any]:
+    """Build, store and return ``{"prompt_id": …}`` for the message's task and attempt."""
+    started = time.perf_counter()
+    kind = "fix" if message.extra.get("kind") == "fix" else "initial"
+    with transaction() as conn:
+        task = store.get_task(conn, message.task_id)
+        if task is None:
+            raise StepFailed("TaskNotFound", f"task {message.task_id} does not exist")
+        existing = prompts_store.rendered_for_attempt(conn, task.id, message.attempt, kind)
+        if existing is not None:
+            logger.info("prompt already built for this attempt", extra={"prompt_id": str(existing.id)})
+            return {"prompt_id": str(existing.id)}
+        repository = store.get_repository(conn, task.repository_id)
+        fix, validation_run, attempts = (
+            _fix_inputs(conn, task, message) if kind == "fix" else (None, None, [])
+        )
+    if repository is None or repository.installation_id is None:
+        raise StepFailed("RepositoryNotInstalled", f"the App is not installed on task {task.id}'s repository")
+
+    config = _repo_config(repository)
+    gathered = gather(
+        task,
+        repository,
+        attempt=message.attempt,
+        fix=fix,
+        validation_run=validation_run,
+        earlier_attempts=attempts,
+    )
+    with transaction() as conn:
+        templates = catalog(conn)
+    prompt = _render(templates, gathered, config)
+    with transaction(actor="prompt_builder", correlation_id=message.execution_name) as conn:
+        row = prompts_store.insert_rendered(
+            conn,
+            task_id=task.id,
+            attempt=message.attempt,
+            kind=kind,
+            template_id=prompt.template_id,
+            template_version=prompt.template_version,
+            template_sha256=prompt.template_sha256,
+            selection_reason=prompt.reason,
+            body=prompt.text,
+            context_manifest=prompt.manifest.model_dump(mode="json"),
+            size_chars=prompt.sizes.total_chars,
+            context_chars=prompt.sizes.context_chars,
+            context_budget=prompt.sizes.context_budget,
+            task_chars=prompt.sizes.task_chars,
+            sha256=prompt.sha256,
+            gathering=[m.model_dump(mode="json") for m in gathered.measures],
+        )
+    total_ms = (time.perf_counter() - started) * 1000
+    logger.info(
+        "prompt built",
+        extra={
+            "prompt_id": str(row.id),
+            "template": f"{prompt.template_id} v{prompt.template_version}",
+            "reason": prompt.reason,
+            "chars": prompt.sizes.total_chars,
+            "context_chars": prompt.sizes.context_chars,
+            "total_ms": round(total_ms, 1),
+            "github_ms": gathered.github_ms,
+            "pieces": [m.model_dump(mode="json") for m in gathered.measures],
+        },
+    )
+    metrics.add_metric(name="PromptBuildMs", unit="Milliseconds", value=total_ms)
+    metrics.add_metric(name="PromptChars", unit="Count", value=prompt.sizes.total_chars)
+    metrics.add_metric(
+        name="PromptContextPiecesLeftOut",
+        unit="Count",
+        value=sum(m.outcome in ("failed", "skipped") for m in gathered.measures),
+    )
+    return {"prompt_id": str(row.id)}
+
+
+def _repo_config(repository: Repository) -> RepoConfig:
+    """``.github/codeloop.yml`` on the default branch; validation commands stored for the
+    repository fill in when the file names none."""
+    assert repository.installation_id is not None
+    text = github.get_file_content(
+        repository.installation_id, repository.full_name, CONFIG_PATH, permissions=READ_PERMISSIONS
+    )
+    try:
+        config = parse_repo_config(text)
+    except ConfigProblem as problem:
+        raise StepFailed("ConfigInvalid", f"{CONFIG_PATH}: {problem}") from None
+    if not config.validation.setup and not config.validation.test and repository.test_commands:
+        validation = ValidationConfig(
+            **(
+                config.validation.model_dump()
+                | {"setup": repository.setup_commands, "test": repository.test_commands}
+            )
+        )
+        config = config.model_copy(update={"validation": validation})
+    return config
+
+
+def _fix_inputs(conn: Any, task: Task, message: StepMessage) -> tuple[FixContext, Any, list[EarlierAttempt]]:
+    previous_validation = message.extra.get("previous_validation") or {}
+    previous_codegen = message.extra.get("previous_codegen") or {}
+    fix = FixContext.model_validate({**previous_codegen, **previous_validation})
+    run = validation_store.get_validation_run(conn, fix.validation_run_id) if fix.validation_run_id else None
+    if run is None:
+        run = validation_store.validation_run_for_attempt(conn, task.id, message.attempt - 1)
+    attempts = [
+        EarlierAttempt(
+            number=row.attempt,
+            outcome=f"agent run {row.codegen_status or 'not started'}; validation {row.validation_status or 'not run'}",
+            summary="\n".join(filter(None, [row.codegen_summary, row.codegen_error, row.validation_summary])),
+            pull_request_url=_first_pr_url(row.pull_requests),
+        )
+        for row in prompts_store.earlier_attempts(conn, task.id, message.attempt)
+    ]
+    return fix, run, attempts
+
+
+def _first_pr_url(pull_requests: Any) -> str | None:
+    if isinstance(pull_requests, list):
+        for item in pull_requests:
+            if isinstance(item, dict) and isinstance(item.get("url") or item.get("html_url"), str):
+                return item.get("url") or item.get("html_url")
+    return None
+
+
+def _render(templates: Any, gathered: Gathered, config: RepoConfig) -> RenderedPrompt:
+    spec = gathered.inputs.task
+    try:
+        selection = select_template(templates.available, spec.type, spec.complexity, config)
+        directory = templates.directory_for(selection.template.id, selection.version)
+        return build_prompt(
+            templates.available, gathered.inputs, config, get_settings().max_context_chars, directory
+        )
+    except PromptSelectionError as exc:
+        hint = "" if templates.available else " (no templates in the database: run `codeloop prompts sync`)"
+        raise StepFailed("PromptSelection", f"{exc}{hint}") from None
+    except PromptRenderError as exc:
+        raise StepFailed("PromptRender", str(exc)) from None
