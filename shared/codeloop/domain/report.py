@@ -197,8 +197,9 @@ def outcome_of(view: TaskView) -> Outcome:
         who = f" by {_person(view.cancelled_by)}" if view.cancelled_by else ""
         return Outcome(kind="cancelled", emoji="⏹️", headline=f"Cancelled{who}")
     if task.status == TaskStatus.COMPLETED:
-        passed = f": {_inline(report.summary)}" if report else ""
-        return Outcome(kind="passed", emoji="✅", headline=f"Passed{passed}")
+        pr_number = (current.pr_number if current else None) or task.pr_number
+        where = f": the tests pass on #{pr_number}" if pr_number else ""
+        return Outcome(kind="passed", emoji="✅", headline=f"Passed{where}")
     if task.status == TaskStatus.FAILED:
         return _failed_outcome(view, report)
     if task.status == TaskStatus.WAITING_PROVIDER:
@@ -217,7 +218,7 @@ def _failed_outcome(view: TaskView, report: ValidationReport | None) -> Outcome:
         return Outcome(
             kind="not_run",
             emoji="❌",
-            headline=f"Not validated: {_inline(report.summary)}",
+            headline=f"Not validated: {_inline(report.summary.removeprefix('Not run: '))}",
             detail=f"To fix it:\n\n{hint}" if hint else "",
         )
     if error == "RepeatedFailure" or (error is None and _same_failure_again(view)):
@@ -325,28 +326,22 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
     report = record.validation if record else None
     title = _check_run_title(view, attempt, status, conclusion, report)
 
-    lines = [f"**{_inline(view.task.title, 256)}**", _attempt_line(view, attempt, record), ""]
+    blocks = [f"**{_inline(view.task.title, 256)}**\n{_attempt_line(view, attempt, record)}"]
     steps = [_step_line(step) for step in view.steps if step.attempt == attempt]
-    if steps:
-        lines += [*_fit_lines(steps, 20_000, "steps"), ""]
+    blocks.append("\n".join(_fit_lines(steps, 20_000, "steps")))
     if report is not None:
-        lines.append(f"**Result:** {_inline(report.summary, 500)}")
-        if report.hint:
-            lines += ["", _fenced(report.hint, 4_000)]
+        blocks.append(f"**Result:** {_inline(report.summary, 500)}")
+        blocks.append(_fenced(report.hint, 4_000) if report.hint else "")
     if status == "completed" and attempt == view.task.attempt:
         outcome = outcome_of(view)
-        lines += ["", f"**Outcome:** {outcome.emoji} {outcome.headline}"]
-        if outcome.detail and outcome.kind != "not_run":  # the hint is shown above already
-            lines += ["", outcome.detail]
-    links = _links(view, record)
-    if links:
-        lines += ["", links]
-    summary = "\n".join(lines).strip()
+        if outcome.kind not in ("passed", "not_run"):  # those the result above says already
+            blocks += [f"**Outcome:** {outcome.emoji} {outcome.headline}", outcome.detail]
+    blocks.append(_links(view, record, with_check_run=False))
     return CheckRunRender(
         status=status,
         conclusion=conclusion,
         title=title,
-        summary=summary,
+        summary="\n\n".join(block for block in blocks if block),
         text=_validation_text(report) if report is not None and report.verdict != "not_run" else None,
         annotations=[_annotation(a.model_dump(exclude_none=True)) for a in report.annotations]
         if report
@@ -511,7 +506,8 @@ def _request_line(view: TaskView) -> str:
 
 
 def _steps_section(view: TaskView, budget: int) -> str:
-    lines = [_step_line(step) for step in view.steps]
+    several_attempts = len({step.attempt for step in view.steps}) > 1
+    lines = [_step_line(step, with_attempt=several_attempts) for step in view.steps]
     if not lines:
         return ""
     if len(lines) <= FOLD_STEPS_OVER:
@@ -534,14 +530,20 @@ def _attempt_summary(view: TaskView, record: AttemptView) -> str:
     if report is not None:
         emoji = {"passed": "✅", "failed": "❌", "error": "❌", "not_run": "⚠️"}[report.verdict]
         result = f"{emoji} {_inline(report.summary, 200)}"
-    elif record.number == view.task.attempt and view.task.status not in TERMINAL:
-        result = f"⏳ {DOING.get(view.task.status, 'running').lower()}"
+    elif record.number != view.task.attempt:
+        result = "⏹️ ended before the tests ran"
+    elif record.validation_status == "waiting_checks" and view.task.status not in TERMINAL:
+        result = "⏳ waiting for the repository's own checks"
+    elif view.task.status not in TERMINAL:
+        result = f"⏳ {DOING[view.task.status].lower()}"
+    elif view.task.status == TaskStatus.CANCELLED:
+        result = "⏹️ cancelled"
     else:
-        result = f"⏹️ ended before validation ({_inline(record.validation_status or 'no result', 40)})"
+        result = "❌ stopped before the tests ran"
     return f"- **{record.number}** {result}" + ("" if not (links := _links(view, record)) else f" · {links}")
 
 
-def _links(view: TaskView, record: AttemptView | None) -> str:
+def _links(view: TaskView, record: AttemptView | None, *, with_check_run: bool = True) -> str:
     links = []
     pr_number = (record.pr_number if record else None) or view.task.pr_number
     if pr_number:
@@ -551,20 +553,21 @@ def _links(view: TaskView, record: AttemptView | None) -> str:
     )
     if agent_url:
         links.append(_link("agent run", agent_url))
-    if record is not None and (record.check_run_url or record.check_run_id):
+    if with_check_run and record is not None and (record.check_run_url or record.check_run_id):
         url = record.check_run_url or f"{view.repository_url.rstrip('/')}/runs/{record.check_run_id}"
         links.append(_link("check run", url))
     return " · ".join(link for link in links if link)
 
 
-def _step_line(step: WorkflowStep) -> str:
+def _step_line(step: WorkflowStep, *, with_attempt: bool = False) -> str:
     emoji = STEP_EMOJI.get(step.status, "⏳")
     when = (
         _duration_s(step.duration_ms / 1000)
         if step.duration_ms is not None
         else f"started {step.started_at.astimezone(UTC):%H:%M} UTC"
     )
-    line = f"- {emoji} {_step_name(step.step)} · attempt {step.attempt} · {when}"
+    attempt = f" (attempt {step.attempt})" if with_attempt else ""
+    line = f"- {emoji} {_step_name(step.step)}{attempt} · {when}"
     if step.error:
         line += f": {_inline(step.error, 160)}"
     return line
