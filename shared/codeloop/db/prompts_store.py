@@ -199,7 +199,7 @@ def rendered_for_attempt(
 
 
 def get_rendered(conn: Connection, prompt_id: UUID | str) -> RenderedPromptRow | None:
-    return _one(conn, "get_rendered_prompt", RenderedPromptRow, id=prompt_id)
+    return _one(conn, "rendered_prompt_by_id", RenderedPromptRow, id=prompt_id)
 
 
 # -- what earlier attempts left ------------------------------------------------------------------

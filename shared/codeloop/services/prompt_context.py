@@ -118,11 +118,12 @@ class FixContext(BaseModel):
 class _Result:
     """What a piece's body reports back to :meth:`_Gathering.piece`."""
 
-    __slots__ = ("chars", "note")
+    __slots__ = ("chars", "missing", "note")
 
     def __init__(self) -> None:
         self.chars = 0
         self.note = ""
+        self.missing = False  # GitHub has no such thing (a file read answers None on 404)
 
 
 class _Gathering:
@@ -152,7 +153,9 @@ class _Gathering:
         ms = (time.perf_counter() - started) * 1000
         if uses_github:
             self.github_ms += ms
-        if outcome == "ok" and not result.chars:
+        if outcome == "ok" and result.missing:
+            outcome, result.note = "not_found", "404"
+        elif outcome == "ok" and not result.chars:
             outcome = "empty"
         self.measures.append(
             PieceMeasure(name=name, outcome=outcome, ms=round(ms, 2), chars=result.chars, note=result.note)
@@ -270,8 +273,9 @@ def gather(
             result.chars = sum(len(p) + 1 for p in tree)
             result.note = "truncated by GitHub" if listing.truncated else ""
 
-    def read(path: str, cap: int) -> str | None:
+    def read(path: str, cap: int, result: _Result) -> str | None:
         text = github.get_file_content(inst, name, path, ref, permissions=READ_PERMISSIONS)
+        result.missing = text is None
         return None if text is None else _cap(text, cap)
 
     readme: str | None = None
@@ -279,7 +283,7 @@ def gather(
     if readme_path:
         with gathering.piece(f"readme:{readme_path}") as result:
             if result is not None:
-                readme = read(readme_path, MAX_README_CHARS)
+                readme = read(readme_path, MAX_README_CHARS, result)
                 result.chars = len(readme or "")
 
     task_texts = _task_texts(task)
@@ -293,7 +297,7 @@ def gather(
             )
             continue
         with gathering.piece(f"file:{path}") as result:
-            if result is not None and (text := read(path, MAX_FILE_CHARS)) is not None:
+            if result is not None and (text := read(path, MAX_FILE_CHARS, result)) is not None:
                 files.append(FileText(path=path, content=text))
                 total += len(text)
                 result.chars = len(text)
@@ -301,7 +305,7 @@ def gather(
     manifests: list[FileText] = []
     for path in (p for p in tree if p in MANIFEST_NAMES or _MANIFEST_PATTERN.match(p)):
         with gathering.piece(f"manifest:{path}") as result:
-            if result is not None and (text := read(path, MAX_MANIFEST_CHARS)) is not None:
+            if result is not None and (text := read(path, MAX_MANIFEST_CHARS, result)) is not None:
                 manifests.append(FileText(path=path, content=text))
                 result.chars = len(text)
 

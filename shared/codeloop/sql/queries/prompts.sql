@@ -85,7 +85,7 @@ select * from rendered_prompts
  order by created_at desc
  limit 1;
 
--- name: get_rendered_prompt
+-- name: rendered_prompt_by_id
 select * from rendered_prompts where id = %(id)s;
 
 -- name: earlier_attempts
