@@ -1,5 +1,10 @@
-"""Lambda: codegen_dispatcher (not implemented yet: it fails loudly rather than pretend to work)."""
+"""Lambda: codegen_dispatcher, the DispatchCodegen worker (codegen queue)."""
+
+from codeloop.observability import metrics
+from codeloop.services.dispatch import dispatch_codegen_step
+from codeloop.workers import handle_batch
 
 
+@metrics.log_metrics
 def lambda_handler(event, context):
-    raise NotImplementedError("codegen_dispatcher is not implemented yet")
+    return handle_batch(event, context, dispatch_codegen_step)

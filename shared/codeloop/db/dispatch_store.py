@@ -208,8 +208,18 @@ def record_run_started(
     return run
 
 
-def record_call_failed(conn: Connection, run_id: UUID, provider: str, error: str) -> CodegenRun:
-    run = _run(conn, "record_call_failed", id=run_id, provider=provider, error=error[:2000])
+def record_call_failed(
+    conn: Connection, run_id: UUID, provider: str, error: str, *, claimed_until: datetime | None
+) -> CodegenRun:
+    """Count a failed call and end the claim (``claimed_until`` not None: reconcile before calling again)."""
+    run = _run(
+        conn,
+        "record_call_failed",
+        id=run_id,
+        provider=provider,
+        error=error[:2000],
+        claimed_until=claimed_until,
+    )
     assert run is not None
     return run
 
@@ -260,6 +270,10 @@ def answer_run(
         head_sha=head_sha,
         pull_requests=None if pull_requests is None else Jsonb(list(pull_requests)),
     )
+
+
+def unanswer_run(conn: Connection, run_id: UUID) -> None:
+    conn.execute(query("unanswer_run"), {"id": run_id})
 
 
 def claim_runs_to_poll(

@@ -51,9 +51,11 @@ update codegen_runs
 returning *;
 
 -- name: record_call_failed
--- The call failed before a run existed: count it and let the next delivery claim the row.
+-- The call failed before a run existed: count it and let the next delivery claim the row
+-- (an expired claim_until left in place tells it to reconcile first).
 update codegen_runs
-   set provider = %(provider)s, failed_calls = failed_calls + 1, error = %(error)s, claimed_until = null
+   set provider = %(provider)s, failed_calls = failed_calls + 1, error = %(error)s,
+       claimed_until = %(claimed_until)s
  where id = %(id)s
 returning *;
 
@@ -76,6 +78,10 @@ update codegen_runs
        pull_requests = coalesce(%(pull_requests)s, pull_requests)
  where id = %(id)s and answered_at is null
 returning *;
+
+-- name: unanswer_run
+-- The answer could not be sent: let the next sweep or event try again.
+update codegen_runs set answered_at = null where id = %(id)s;
 
 -- name: claim_runs_to_poll
 -- In-flight agent runs not polled since ``polled_before``; skip locked: concurrent sweeps split them.

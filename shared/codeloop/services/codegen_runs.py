@@ -1,0 +1,311 @@
+"""Ending the wait of a dispatched agent run: the sweeper's poll, and the agent's pull request.
+
+The DispatchCodegen step leaves its task token in ``codegen_runs``. Two things answer it,
+whichever comes first (``answered_at`` is set by one compare-and-set, so only one answers):
+
+- ``on_agent_pull_request`` (called by the status syncer for an opened or synchronized pull
+  request) matches the PR to a waiting run: the run reports it in ``github_pull_requests``, or
+  the PR's branch or body names the run (its ``web_url`` or id);
+- ``sweep_codegen_runs`` (on the status syncer's schedule) polls in-flight runs: completed with
+  a PR → success; completed without one → NoPullRequest; failed → AgentRunFailed; silent past
+  its deadline → AgentTimedOut. It also resumes tasks waiting for a provider once a breaker
+  admits calls again, and stops Codegen's own check fixer on a completed run's PR.
+
+Success answers ``{"run_id", "pr_number", "head_sha"}``, what ValidatePR needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from codeloop.adapters import github, workflows
+from codeloop.db import dispatch_store as runs
+from codeloop.db import store
+from codeloop.db.dispatch_store import CodegenRun
+from codeloop.db.pool import transaction
+from codeloop.domain import breaker as breakers
+from codeloop.domain.providers import ProviderError, PullRequestRef, RunStatus
+from codeloop.observability import logger, metrics
+from codeloop.services import ledger
+from codeloop.services.providers import breaker_policy, provider_named
+from codeloop.settings import get_settings
+
+ACTOR = "codegen_sweeper"
+STEP = "DispatchCodegen"
+# Providers whose runs are agents that open their own pull requests, polled by the sweeper.
+AGENT_PROVIDERS = ("codegen",)
+POLL_EVERY = timedelta(seconds=30)
+POLL_LIMIT = 50  # the Codegen API allows 60 reads per 30 s
+# The token's execution has ended (stopped, timed out): nothing is left to answer.
+_GONE_TOKEN_ERRORS = ("TaskDoesNotExist", "TaskTimedOut", "InvalidToken")
+_PULL_NUMBER = re.compile(r"/pull/(\d+)(?:[/?#]|$)")
+
+
+class SweepSummary(BaseModel):
+    polled: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    resumed: int = 0
+    errors: int = 0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- the sweeper ------------------------------------------------------------------------------------
+
+
+def sweep_codegen_runs(now: datetime | None = None) -> SweepSummary:
+    now = now or utcnow()
+    summary = SweepSummary()
+    agents = [name for name in get_settings().providers if name in AGENT_PROVIDERS]
+    with transaction(actor=ACTOR) as conn:
+        due = runs.claim_runs_to_poll(conn, agents, now, now - POLL_EVERY, POLL_LIMIT)
+    for run in due:
+        summary.polled += 1
+        try:
+            _poll(run, now, summary)
+        except Exception:  # one bad run must not stop the sweep
+            logger.exception("polling an agent run failed", extra={"run": run.external_id})
+            summary.errors += 1
+    _resume_waiting_tasks(now, summary)
+    logger.info("codegen sweep", extra=summary.model_dump())
+    return summary
+
+
+def _poll(run: CodegenRun, now: datetime, summary: SweepSummary) -> None:
+    assert run.external_id is not None
+    provider = provider_named(run.provider)
+    past_deadline = run.deadline_at is not None and now >= run.deadline_at
+    try:
+        result = provider.get_run(run.external_id)
+    except ProviderError as exc:
+        logger.warning("agent run could not be read", extra={"run": run.external_id, "error": str(exc)})
+        summary.errors += 1
+        if past_deadline and _answer_failure(
+            run, "AgentTimedOut", f"run {run.external_id}: no answer ({exc})"
+        ):
+            summary.timed_out += 1
+        return
+    with transaction(actor=ACTOR) as conn:
+        runs.update_run_progress(
+            conn,
+            run.id,
+            status=result.status.value,
+            pull_requests=[pr.model_dump() for pr in result.pull_requests],
+            summary=result.summary,
+            error=result.error,
+            web_url=result.web_url,
+        )
+    if result.status is RunStatus.COMPLETED:
+        if result.pull_requests:
+            _stop_check_fixes(run)
+        if run.answered_at is not None:
+            return
+        if not result.pull_requests:
+            if _answer_failure(
+                run, "NoPullRequest", f"run {run.external_id} completed without a pull request"
+            ):
+                summary.failed += 1
+            return
+        if _answer_with_pull_request(run, result.pull_requests[-1]):
+            summary.succeeded += 1
+        return
+    if result.status.is_terminal:
+        cause = f"run {run.external_id} {result.status.value}: {result.error or result.raw_status or ''}"
+        if run.answered_at is None and _answer_failure(run, "AgentRunFailed", cause.strip()):
+            summary.failed += 1
+        return
+    if past_deadline and run.answered_at is None:
+        minutes = get_settings().agent_run_deadline_minutes
+        if _answer_failure(
+            run, "AgentTimedOut", f"run {run.external_id} still {result.raw_status} after {minutes} min"
+        ):
+            summary.timed_out += 1
+
+
+def _stop_check_fixes(run: CodegenRun) -> None:
+    """docs/codegen.md: codeloop drives the fix loop, so Codegen's own check fixer stays off."""
+    provider = provider_named(run.provider)
+    stop = getattr(provider, "stop_check_fixes", None)
+    if stop is None:
+        return
+    try:
+        stop(run.external_id)
+    except ProviderError as exc:
+        logger.warning(
+            "could not stop the agent's check fixer", extra={"run": run.external_id, "error": str(exc)}
+        )
+
+
+def _answer_with_pull_request(run: CodegenRun, pull: PullRequestRef) -> bool:
+    match = _PULL_NUMBER.search(pull.url or "")
+    if match is None:
+        return _answer_failure(
+            run, "NoPullRequest", f"run {run.external_id} reports a PR without a number: {pull.url}"
+        )
+    with transaction() as conn:
+        task = store.require_task(conn, run.task_id)
+        repository = store.get_repository(conn, task.repository_id)
+    assert repository is not None and repository.installation_id is not None
+    opened = github.get_pull_request(repository.installation_id, repository.full_name, int(match.group(1)))
+    if run.attempt > 1 and opened.head_sha == task.head_sha:
+        return _answer_failure(
+            run, "NoNewCommits", f"run {run.external_id} finished without pushing to PR #{opened.number}"
+        )
+    return _answer_success(run, opened.number, opened.head_sha, opened.head_ref, opened.html_url)
+
+
+# -- answering the token ----------------------------------------------------------------------------
+
+
+def _answer_success(
+    run: CodegenRun,
+    pr_number: int,
+    head_sha: str,
+    branch: str | None,
+    pr_url: str | None,
+    pull_requests: list[dict[str, Any]] | None = None,
+) -> bool:
+    with transaction(actor=ACTOR, correlation_id=run.execution_name) as conn:
+        answered = runs.answer_run(
+            conn, run.id, pr_number=pr_number, head_sha=head_sha, pull_requests=pull_requests
+        )
+        if answered is None:
+            return False
+        store.update_task(
+            conn, run.task_id, pr_number=pr_number, pr_url=pr_url, head_sha=head_sha, branch=branch
+        )
+    output = {"run_id": run.external_id, "pr_number": pr_number, "head_sha": head_sha}
+    if not _send(run, lambda token: workflows.send_success(token, output)):
+        return False
+    ledger.step_finished(run.execution_name or "", str(run.task_id), STEP, run.attempt, "succeeded")
+    metrics.add_metric(name="AgentRunSucceeded", unit="Count", value=1)
+    return True
+
+
+def _answer_failure(run: CodegenRun, error: str, cause: str) -> bool:
+    with transaction(actor=ACTOR, correlation_id=run.execution_name) as conn:
+        if runs.answer_run(conn, run.id, pr_number=None, head_sha=None) is None:
+            return False
+    if not _send(run, lambda token: workflows.send_failure(token, error, cause)):
+        return False
+    ledger.step_finished(
+        run.execution_name or "", str(run.task_id), STEP, run.attempt, "failed", f"{error}: {cause}"
+    )
+    metrics.add_metric(name=f"Agent{error}", unit="Count", value=1)
+    return True
+
+
+def _send(run: CodegenRun, send: Any) -> bool:
+    """Send the answer; if it could not be delivered for a reason that may pass, un-answer the run."""
+    if not run.task_token:
+        logger.warning("run has no task token to answer", extra={"run": run.external_id})
+        return False
+    try:
+        send(run.task_token)
+    except Exception as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        if code in _GONE_TOKEN_ERRORS:
+            logger.info("the step no longer waits for this run", extra={"run": run.external_id, "code": code})
+            return False
+        with transaction(actor=ACTOR) as conn:
+            runs.unanswer_run(conn, run.id)
+        raise
+    return True
+
+
+# -- the agent's pull request ---------------------------------------------------------------------
+
+
+def on_agent_pull_request(
+    repo_full_name: str, pr_number: int, head_sha: str, head_branch: str, body: str | None
+) -> bool:
+    """Answer the run waiting for this opened or synchronized pull request, if one is; returns whether one was."""
+    with transaction() as conn:
+        waiting = runs.unanswered_runs_for_repository(conn, repo_full_name)
+    for run in reversed(waiting):  # newest first
+        if not _names_pull_request(run, repo_full_name, pr_number, head_branch, body or ""):
+            continue
+        with transaction() as conn:
+            task = store.require_task(conn, run.task_id)
+        if run.attempt > 1 and head_sha == task.head_sha:
+            continue  # the PR as the previous attempt left it: not this attempt's work yet
+        pull_requests = _with_pull_request(run, repo_full_name, pr_number, head_branch)
+        pr_url = f"{_web_base()}/{repo_full_name}/pull/{pr_number}"
+        return _answer_success(run, pr_number, head_sha, head_branch, pr_url, pull_requests)
+    return False
+
+
+def _names_pull_request(run: CodegenRun, repo: str, pr_number: int, head_branch: str, body: str) -> bool:
+    suffix = f"/{repo}/pull/{pr_number}".lower()
+    for pull in run.pull_requests:
+        url = str(pull.get("url") or "").lower().rstrip("/")
+        if url.endswith(suffix) or (head_branch and pull.get("head_branch") == head_branch):
+            return True
+    run_id = re.escape(str(run.external_id))
+    if re.search(rf"(?<!\d){run_id}(?!\d)", head_branch):
+        return True
+    if run.web_url and run.web_url in body:
+        return True
+    return re.search(rf"(?:agent[ _-]?run|/trace/)\D{{0,3}}{run_id}(?!\d)", body, re.IGNORECASE) is not None
+
+
+def _with_pull_request(run: CodegenRun, repo: str, pr_number: int, head_branch: str) -> list[dict[str, Any]]:
+    url = f"{_web_base()}/{repo}/pull/{pr_number}"
+    known = [
+        pull
+        for pull in run.pull_requests
+        if str(pull.get("url", "")).rstrip("/").endswith(f"/pull/{pr_number}")
+    ]
+    if known:
+        return list(run.pull_requests)
+    return [*run.pull_requests, PullRequestRef(url=url, head_branch=head_branch).model_dump()]
+
+
+def _web_base() -> str:
+    return f"https://{get_settings().github_web_host}"
+
+
+# -- tasks waiting for a provider -----------------------------------------------------------------
+
+
+def _resume_waiting_tasks(now: datetime, summary: SweepSummary) -> None:
+    """Send a waiting task's step message again once one of its providers admits calls.
+
+    A closed breaker takes every waiting task; one whose probe is due takes only the oldest
+    (the probe), so the rest do not all bounce back into waiting.
+    """
+    with transaction() as conn:
+        waits = runs.provider_waits(conn)
+    if not waits:
+        return
+    policy = breaker_policy()
+    probing: set[str] = set()
+    queue_url = str(get_settings().require("codegen_queue_url"))
+    for wait in waits:
+        with transaction() as conn:
+            states = {name: runs.get_breaker(conn, name) for name in wait.providers}
+        closed = any(state.state is breakers.BreakerState.CLOSED for state in states.values())
+        due = [name for name, state in states.items() if breakers.may_admit(state, now, policy)]
+        if not closed and not [name for name in due if name not in probing]:
+            continue
+        if not closed:
+            probing.add(next(name for name in due if name not in probing))
+        with transaction(actor=ACTOR, correlation_id=wait.execution_name) as conn:
+            if runs.delete_provider_wait(conn, wait.task_id, wait.attempt):
+                _send_to_codegen_queue(queue_url, wait.message)
+                summary.resumed += 1
+
+
+def _send_to_codegen_queue(queue_url: str, message: dict[str, Any]) -> None:
+    from codeloop.adapters.aws import client
+
+    client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message, separators=(",", ":")))
