@@ -14,6 +14,7 @@ class Rendered:
     html_fragments: list[str] = field(default_factory=list)  # raw HTML that GitHub would interpret
     prose: list[str] = field(default_factory=list)  # text shown as text (where mentions are live)
     code: list[str] = field(default_factory=list)  # code spans and blocks (inert)
+    links: list[str] = field(default_factory=list)  # link targets
 
 
 def read(markdown: str) -> Rendered:
@@ -30,4 +31,6 @@ def read(markdown: str) -> Rendered:
                 rendered.code.append(child.content)
             elif child.type == "text":
                 rendered.prose.append(child.content)
+            elif child.type == "link_open":
+                rendered.links.append(str(child.attrs.get("href", "")))
     return rendered

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from codeloop.domain.report import (
     ACTIONS,
-    TEXT_LIMIT,
     AttemptView,
     FailureInfo,
     outcome_of,
@@ -27,7 +26,9 @@ from tests.unit.report.views import TASK_ID, failed_report, states, view
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 STATES = states()
-OWN_HTML = re.compile(r"^(<details><summary>|</summary>|</details>|<code>|</code>|<!-- codeloop:task:[0-9a-f-]{36} -->)")
+OWN_HTML = re.compile(
+    r"^(<details><summary>|</summary>|</details>|<code>|</code>|<!-- codeloop:task:[0-9a-f-]{36} -->)"
+)
 
 
 def rendered(name: str) -> str:
@@ -136,7 +137,12 @@ def test_the_outcome_says_plainly_what_happened(name: str, kind: str, words: str
     outcome = outcome_of(STATES[name])
     assert outcome.kind == kind
     assert words in outcome.headline
-    assert words in render_comment(STATES[name]).split("**Outcome:**" if kind not in ("queued", "running", "waiting") else "**Now:**")[-1]
+    assert (
+        words
+        in render_comment(STATES[name]).split(
+            "**Outcome:**" if kind not in ("queued", "running", "waiting") else "**Now:**"
+        )[-1]
+    )
 
 
 def test_not_configured_shows_the_hint_to_add_test_commands() -> None:
@@ -171,7 +177,9 @@ def test_the_same_failure_twice_is_named_without_the_workflow_saying_so() -> Non
 def test_the_failure_is_read_from_the_error_log_when_the_view_has_none() -> None:
     logged = view(
         "failed",
-        task={"error_log": [{"step": "ValidatePR", "error": "BudgetExhausted: still failing after 3 attempts"}]},
+        task={
+            "error_log": [{"step": "ValidatePR", "error": "BudgetExhausted: still failing after 3 attempts"}]
+        },
     )
     given = view("failed", failure=FailureInfo(error="BudgetExhausted", cause="spent"))
     assert outcome_of(logged).kind == outcome_of(given).kind == "budget_exhausted"
