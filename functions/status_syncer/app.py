@@ -1,5 +1,14 @@
-"""Lambda: status_syncer (not implemented yet: it fails loudly rather than pretend to work)."""
+"""Lambda: the status syncer — the events and status queues, and the sweeper's schedule."""
+
+from codeloop.observability import metrics
+from codeloop.services.syncer import SWEEPER_SOURCE, handle_record
+from codeloop.workers import sqs_batch
 
 
+@metrics.log_metrics
 def lambda_handler(event, context):
-    raise NotImplementedError("status_syncer is not implemented yet")
+    if event.get("source") == SWEEPER_SOURCE:
+        from codeloop.services.sweeper import sweep
+
+        return sweep()
+    return sqs_batch(event, context, handle_record)

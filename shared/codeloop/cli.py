@@ -89,6 +89,42 @@ def _apikey_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    import os
+    import uuid
+
+    import httpx
+
+    from codeloop.domain.webhooks import sign
+    from codeloop.local.sample_events import DEV_WEBHOOK_SECRET
+
+    document = json.loads(args.file.read())
+    if "x-github-event" in (document.get("headers") or {}):  # an API Gateway event, as in events/
+        event_name, payload_text = document["headers"]["x-github-event"], document["body"]
+    else:  # a bare webhook payload
+        if not args.event:
+            print("codeloop: a bare payload needs --event (the X-GitHub-Event name)", file=sys.stderr)
+            return 2
+        event_name, payload_text = args.event, json.dumps(document)
+    secret = os.environ.get("GITHUB_WEBHOOK_SECRET") or DEV_WEBHOOK_SECRET
+    body = payload_text.encode()
+    port = os.environ.get("CODELOOP_PORT", "3000")
+    url = args.url or f"http://127.0.0.1:{port}/webhooks/github"
+    headers = {
+        "content-type": "application/json",
+        "x-github-event": event_name,
+        "x-github-delivery": str(uuid.uuid4()),
+        "x-hub-signature-256": sign(body, secret),
+    }
+    try:
+        answer = httpx.post(url, content=body, headers=headers, timeout=30)
+    except httpx.TransportError as exc:
+        print(f"codeloop: cannot reach {url} ({exc}); is `make dev` running?", file=sys.stderr)
+        return 1
+    print(f"{answer.status_code} {answer.text}")
+    return 0 if answer.status_code < 400 else 1
+
+
 def _config_schema(args: argparse.Namespace) -> int:
     from codeloop.domain.repo_config import json_schema
 
@@ -125,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name")
     revoke.set_defaults(handler=_apikey_revoke)
     apikey.add_parser("list", help="list keys (never the keys themselves)").set_defaults(handler=_apikey_list)
+
+    replay = commands.add_parser("replay", help="sign a payload file and post it to the running local stack")
+    replay.add_argument(
+        "file", type=argparse.FileType("r"), help="an API Gateway event (events/) or a bare payload"
+    )
+    replay.add_argument("--event", help="X-GitHub-Event for a bare payload (e.g. issue_comment)")
+    replay.add_argument("--url", help="default http://127.0.0.1:$CODELOOP_PORT/webhooks/github")
+    replay.set_defaults(handler=_replay)
 
     commands.add_parser("dev", help="run the local stack (what `make dev` runs)").set_defaults(handler=_dev)
 

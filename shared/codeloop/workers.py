@@ -51,7 +51,7 @@ class StepFailed(Exception):
         super().__init__(f"{error}: {cause}")
 
 
-class StepPending(Exception):  # noqa: N818 - it is an outcome, not an error
+class StepPending(Exception):
     """The step has started something long; its task token is stored and answered later."""
 
 
@@ -59,13 +59,22 @@ Step = Callable[[StepMessage], dict[str, Any]]
 
 
 def handle_batch(event: dict[str, Any], context: Any, step: Step) -> dict[str, Any]:
-    """Process an SQS event with partial batch failure reporting (Powertools BatchProcessor)."""
+    """A workflow worker's SQS event: each record is one step message."""
+    return sqs_batch(event, context, lambda body: run_step(body, step))
+
+
+def sqs_batch(event: dict[str, Any], context: Any, handle_body: Callable[[str], None]) -> dict[str, Any]:
+    """Process an SQS event with partial batch failure reporting (Powertools BatchProcessor).
+
+    A record whose handler raises is reported in ``batchItemFailures``: SQS delivers it again,
+    and after a few receives moves it to the dead-letter queue. The others are done.
+    """
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
         event=event,
-        record_handler=lambda record: run_step(record.body, step),
+        record_handler=lambda record: handle_body(record.body),
         processor=processor,
         context=context,
     )
@@ -100,4 +109,6 @@ def run_step(body: str, step: Step) -> None:
 def finish(message: StepMessage, status: str, error: str | None = None) -> None:
     from codeloop.services import ledger
 
-    ledger.step_finished(message.execution_name, message.task_id, message.step, message.attempt, status, error)
+    ledger.step_finished(
+        message.execution_name, message.task_id, message.step, message.attempt, status, error
+    )

@@ -4,7 +4,8 @@
     -- Read one task.
     select * from tasks where id = %(id)s;
 
-Parameters use psycopg's ``%(name)s`` style. Queries are loaded once, at first use.
+Parameters use psycopg's ``%(name)s`` style. Queries are loaded once, at first use. A query is
+named ``<file stem>.<name>``; its plain name works too while only one file uses it.
 """
 
 from __future__ import annotations
@@ -34,17 +35,34 @@ def parse_queries(text: str, source: str = "<text>") -> dict[str, str]:
 
 @functools.cache
 def all_queries() -> dict[str, str]:
+    """Every query by its qualified name, ``<file stem>.<name>``."""
     queries: dict[str, str] = {}
     for path in sorted(QUERIES_DIR.glob("*.sql")):
         for name, sql in parse_queries(path.read_text(), path.name).items():
-            if name in queries:
-                raise ValueError(f"query {name!r} is defined in more than one file ({path.name})")
-            queries[name] = sql
+            queries[f"{path.stem}.{name}"] = sql
     return queries
 
 
+@functools.cache
+def _by_plain_name() -> dict[str, list[str]]:
+    names: dict[str, list[str]] = {}
+    for qualified in all_queries():
+        names.setdefault(qualified.split(".", 1)[1], []).append(qualified)
+    return names
+
+
 def query(name: str) -> str:
-    try:
-        return all_queries()[name]
-    except KeyError:
-        raise UnknownQuery(f"no named query {name!r} under {QUERIES_DIR}") from None
+    """A query by ``<file>.<name>``, or by its plain name when only one file defines it."""
+    if "." in name:
+        try:
+            return all_queries()[name]
+        except KeyError:
+            raise UnknownQuery(f"no named query {name!r} under {QUERIES_DIR}") from None
+    candidates = _by_plain_name().get(name, [])
+    if len(candidates) == 1:
+        return all_queries()[candidates[0]]
+    if not candidates:
+        raise UnknownQuery(f"no named query {name!r} under {QUERIES_DIR}")
+    raise UnknownQuery(
+        f"query name {name!r} is defined in several files; name one of {', '.join(candidates)}"
+    )

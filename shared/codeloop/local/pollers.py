@@ -32,7 +32,9 @@ def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> di
 
 
 class QueuePoller(threading.Thread):
-    def __init__(self, name: str, queue_url: str, handler: Handler, stopping: threading.Event, batch_size: int = 10):
+    def __init__(
+        self, name: str, queue_url: str, handler: Handler, stopping: threading.Event, batch_size: int = 10
+    ):
         super().__init__(name=f"poller-{name}", daemon=True)
         self.queue_url = queue_url
         self.handler = handler
@@ -43,7 +45,9 @@ class QueuePoller(threading.Thread):
         from codeloop.adapters.aws import client
 
         sqs = client("sqs")
-        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         region = arn.split(":")[3]
         while not self.stopping.is_set():
             try:
@@ -78,7 +82,9 @@ class QueuePoller(threading.Thread):
 class Schedule(threading.Thread):
     """Invoke a handler with a fixed event every ``seconds``, as an EventBridge schedule does."""
 
-    def __init__(self, name: str, seconds: float, handler: Handler, event: dict[str, Any], stopping: threading.Event):
+    def __init__(
+        self, name: str, seconds: float, handler: Handler, event: dict[str, Any], stopping: threading.Event
+    ):
         super().__init__(name=f"schedule-{name}", daemon=True)
         self.seconds = seconds
         self.handler = handler

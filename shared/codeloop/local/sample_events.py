@@ -58,7 +58,12 @@ def api_gateway_event(event: str, payload: dict[str, Any], delivery_id: str, sec
             "x-hub-signature-256": sign(body.encode(), secret),
         },
         "requestContext": {
-            "http": {"method": "POST", "path": "/webhooks/github", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "http": {
+                "method": "POST",
+                "path": "/webhooks/github",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+            },
             "requestId": f"sample-{delivery_id}",
             "routeKey": "POST /webhooks/github",
             "stage": "$default",
@@ -73,7 +78,9 @@ def build(directory: Path = EVENTS_DIR) -> list[Path]:
     for index, (name, (event, make)) in enumerate(sorted(SAMPLES.items()), start=1):
         delivery = f"00000000-0000-4000-8000-{index:012d}"
         path = directory / name
-        path.write_text(json.dumps(api_gateway_event(event, make(), delivery, DEV_WEBHOOK_SECRET), indent=2) + "\n")
+        path.write_text(
+            json.dumps(api_gateway_event(event, make(), delivery, DEV_WEBHOOK_SECRET), indent=2) + "\n"
+        )
         written.append(path)
     return written
 

@@ -1,7 +1,13 @@
 """``make dev``: the whole app on one machine, no AWS account.
 
-PostgreSQL is ``DATABASE_URL`` or an embedded server; the HTTP front (webhooks, task API,
-``/health``) listens on 127.0.0.1:$CODELOOP_PORT. It prints its URLs and stops cleanly on Ctrl-C.
+- PostgreSQL: ``DATABASE_URL``, or an embedded server (data in .codeloop/pgdata);
+- AWS: ``AWS_ENDPOINT_URL``, or moto in-process, with the queues, dead-letter queues and the
+  real state machine definitions executing;
+- queue pollers that call the real handlers the way Lambda's SQS event source mapping does, and
+  the sweeper on its schedule;
+- the HTTP front (webhooks, task API, /health) on 127.0.0.1:$CODELOOP_PORT.
+
+It prints its URLs and the settings it still needs, and stops cleanly on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,56 +19,130 @@ from contextlib import ExitStack
 
 from codeloop.observability import logger
 
+SWEEP_SECONDS = 60
+# queue → the function its event source mapping feeds (as in template.yaml)
+CONSUMERS = {
+    "events": "status_syncer",
+    "status": "status_syncer",
+    "prompt": "prompt_builder",
+    "codegen": "codegen_dispatcher",
+    "validation": "validation_runner",
+}
 
-def _database(stack: ExitStack) -> str:
+
+def _database(stack: ExitStack) -> tuple[str, str]:
     url = os.environ.get("DATABASE_URL")
     if url:
-        return url
+        return url, "from DATABASE_URL"
     from codeloop.local import embedded_pg
 
     server = embedded_pg.start()
     stack.callback(server.cleanup)
     url = embedded_pg.url(server)
     os.environ["DATABASE_URL"] = url
-    return url
+    return url, "embedded (.codeloop/pgdata)"
+
+
+def _aws(stack: ExitStack) -> tuple[dict[str, str], str]:
+    from codeloop.local import aws as local_aws
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    where = f"at {endpoint}"
+    if not endpoint:
+        emulation = local_aws.start_emulation()
+        stack.callback(emulation.stop)
+        endpoint, where = emulation.endpoint_url, f"moto in-process at {emulation.endpoint_url}"
+    for key, value in local_aws.LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(key, value)
+    env = local_aws.provision(endpoint)
+    os.environ.update(env)
+    return env, where
+
+
+def missing_settings() -> list[str]:
+    """What the stack still needs for the whole loop, with how to get it."""
+    from codeloop.settings import get_settings
+
+    settings = get_settings()
+    notes = []
+    if settings.github_app_id is None or settings.optional_secret("github_app_private_key") is None:
+        notes.append(
+            "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY(_PATH): create a GitHub App (README, 'Install the GitHub App'); "
+            "until then deliveries are stored and queued, but commands that need GitHub are refused with a clear error"
+        )
+    if settings.codegen_api_key is None and settings.openai_base_url is None:
+        notes.append(
+            "CODEGEN_API_KEY and CODEGEN_ORG_ID (codegen.com → settings), or OPENAI_BASE_URL (+ OPENAI_API_KEY) for "
+            "any OpenAI-compatible model: needed to dispatch work to an agent"
+        )
+    return notes
 
 
 def run() -> int:
+    from codeloop.adapters import aws as aws_adapter
     from codeloop.api.front import handle
     from codeloop.db import migrations
+    from codeloop.local.handlers import load
     from codeloop.local.http import serve
+    from codeloop.local.pollers import QueuePoller, Schedule
+    from codeloop.local.sample_events import DEV_WEBHOOK_SECRET
+    from codeloop.services.syncer import SWEEPER_SOURCE
     from codeloop.settings import get_settings, reset_settings
 
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-
-    from codeloop.local.sample_events import DEV_WEBHOOK_SECRET
-
     if not os.environ.get("GITHUB_WEBHOOK_SECRET"):
         os.environ["GITHUB_WEBHOOK_SECRET"] = DEV_WEBHOOK_SECRET
-        print(f"GITHUB_WEBHOOK_SECRET is unset: using the development secret {DEV_WEBHOOK_SECRET!r}", flush=True)
+        print(
+            f"GITHUB_WEBHOOK_SECRET is unset: using the development secret {DEV_WEBHOOK_SECRET!r}", flush=True
+        )
 
     with ExitStack() as stack:
-        embedded = "DATABASE_URL" not in os.environ
-        url = _database(stack)
+        url, database = _database(stack)
+        env, aws_where = _aws(stack)
         reset_settings()
+        aws_adapter.reset_clients()
         applied = migrations.migrate(url)
+        _sync_prompts()
+
+        handlers = {name: load(name) for name in set(CONSUMERS.values())}
+        for queue, function in CONSUMERS.items():
+            QueuePoller(queue, env[f"{queue.upper()}_QUEUE_URL"], handlers[function], stopping).start()
+        Schedule(
+            "sweeper", SWEEP_SECONDS, handlers["status_syncer"], {"source": SWEEPER_SOURCE}, stopping
+        ).start()
+
         settings = get_settings()
         server = serve(handle, "127.0.0.1", settings.codeloop_port)
         stack.callback(server.server_close)
         stack.callback(server.shutdown)
+        stack.callback(stopping.set)
         base = f"http://127.0.0.1:{settings.codeloop_port}"
+        print(f"codeloop local stack: PostgreSQL {database}, {len(applied)} migration(s) applied", flush=True)
+        print(f"  AWS          {aws_where} (queues, dead-letter queues, state machines)", flush=True)
+        print(f"  health       GET  {base}/health", flush=True)
         print(
-            f"codeloop local stack: PostgreSQL {'embedded (.codeloop/pgdata)' if embedded else 'from DATABASE_URL'}, "
-            f"{len(applied)} migration(s) applied",
+            f"  webhooks     POST {base}/webhooks/github   (try: codeloop replay events/webhook_issue_comment_fix.json)",
             flush=True,
         )
-        print(f"  health       GET  {base}/health", flush=True)
-        print(f"  webhooks     POST {base}/webhooks/github", flush=True)
         print(f"  task API     {base}/api/v1/tasks  (OpenAPI: {base}/api/v1/openapi.json)", flush=True)
+        for note in missing_settings():
+            print(f"  needs        {note}", flush=True)
         print("Ctrl-C stops it.", flush=True)
         stopping.wait()
         logger.info("stopping the local stack")
     print("codeloop local stack stopped.", flush=True)
     return 0
+
+
+def _sync_prompts() -> None:
+    """Load prompts/ into the template tables (the prompt builder's sync), when it is installed."""
+    try:
+        from codeloop.services.prompt_templates import sync_templates
+    except ImportError:
+        return
+    from codeloop.db.pool import transaction
+
+    with transaction(actor="make dev") as conn:
+        sync_templates(conn)

@@ -12,6 +12,7 @@ from codeloop.domain.commands import requests_from_event
 from codeloop.domain.models import DeliveryStatus
 from codeloop.domain.webhooks import DeliveryEnvelope
 from codeloop.observability import bind, logger
+from codeloop.settings import SettingsError
 
 INSTALLATION_EVENTS = frozenset({"installation", "installation_repositories"})
 REQUEST_EVENTS = frozenset({"issue_comment", "issues", "check_run"})
@@ -31,6 +32,14 @@ def process_delivery(delivery_id: str) -> list[str]:
     envelope = DeliveryEnvelope.from_delivery(delivery.event, delivery_id, payload)
     try:
         outcomes = _dispatch(envelope, payload)
+    except SettingsError as missing:
+        # Retrying cannot help until an operator sets it: fail the delivery visibly, once.
+        logger.error("delivery needs a setting", extra={"error": str(missing)})
+        with transaction() as conn:
+            store.set_delivery_status(
+                conn, delivery_id, DeliveryStatus.FAILED, error=f"not configured: {missing}"
+            )
+        return [f"not configured: {missing}"]
     except Exception as exc:
         with transaction() as conn:
             store.set_delivery_status(
