@@ -24,7 +24,7 @@ STEP_STATUS = {
 }
 
 
-class TaskNotRunning(Exception):  # noqa: N818 - an outcome the worker reports, not a fault
+class TaskNotRunning(Exception):
     """The task was cancelled or finished while a step's message was in flight."""
 
 

@@ -53,10 +53,6 @@ def _failure_reason(error: Any) -> str:
     if not isinstance(error, dict):
         return str(error)
     name, cause = error.get("Error") or "Failed", error.get("Cause") or ""
-    try:  # Step Functions wraps a worker's SendTaskFailure cause as JSON text at times
-        cause = json.loads(cause).get("errorMessage", cause) if cause.startswith("{") else cause
-    except (ValueError, AttributeError):
-        pass
     return f"{name}: {cause}" if cause else name
 
 
