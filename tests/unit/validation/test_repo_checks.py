@@ -1,0 +1,101 @@
+"""The repository's own CI folded into a validation: what is waited for, what is blamed."""
+
+from codeloop.domain.repo_checks import CheckRunState, SuiteState, fold_checks, unfinished_suites
+from codeloop.domain.validation import ValidationReport, with_repo_checks
+
+OURS = "codeloop"
+
+
+def run(
+    name: str, conclusion: str | None = "success", *, app: str = "github-actions", status: str = "completed"
+):
+    return CheckRunState(name=name, app=app, status=status, conclusion=conclusion)
+
+
+PASSED = ValidationReport(verdict="passed", summary="Passed: 1 test command succeeded", head_sha="a" * 40)
+
+
+def test_running_suites_of_other_apps_are_waited_for_but_not_ours_nor_idle_queued_ones():
+    suites = [
+        SuiteState(app=OURS, status="in_progress"),
+        SuiteState(app="github-actions", status="in_progress"),
+        SuiteState(app="idle-app", status="queued"),  # never creates a run: GitHub leaves it queued
+        SuiteState(app="buildkite", status="queued"),  # queued but its runs exist: it will run
+        SuiteState(app="circleci", status="completed", conclusion="success"),
+    ]
+    runs = [run("build", app="buildkite", status="queued", conclusion=None)]
+    assert [s.app for s in unfinished_suites(suites, runs, OURS)] == ["github-actions", "buildkite"]
+
+
+def test_failures_are_blamed_unless_the_base_branch_fails_the_same_check():
+    checks = fold_checks(
+        [
+            run("unit", "failure"),
+            run("lint", "failure"),
+            run("docs", "timed_out"),
+            run("deploy-preview", "cancelled"),
+            run("codeloop", "failure", app=OURS),
+        ],
+        {("github-actions", "lint"), ("other-app", "docs")},
+        own_app=OURS,
+        complete=True,
+    )
+    assert {c.name: c.outcome for c in checks.checks} == {
+        "unit": "failed",
+        "lint": "failing_on_base",
+        "docs": "failed",  # same name, another App: not the same check
+        "deploy-preview": "neutral",
+    }
+    assert [c.name for c in checks.blamed] == ["docs", "unit"]
+    assert checks.notes == ["Already failing on the base branch, not counted against this pull request: lint"]
+
+
+def test_a_wait_ended_at_its_deadline_says_what_had_not_finished():
+    checks = fold_checks(
+        [run("unit"), run("e2e", None, status="in_progress")],
+        set(),
+        own_app=OURS,
+        complete=False,
+        waited_minutes=60,
+    )
+    assert [c.outcome for c in checks.checks] == ["not_finished", "passed"]
+    assert checks.blamed == []
+    assert checks.notes == [
+        "The repository's CI had not finished after 60 minutes: e2e; decided on the checks that had finished"
+    ]
+
+
+def test_a_blamed_check_fails_a_passing_report_with_a_signature_of_its_own():
+    failing = fold_checks([run("unit", "failure"), run("lint")], set(), own_app=OURS, complete=True)
+    report = with_repo_checks(PASSED, failing)
+    assert (report.verdict, report.summary) == ("failed", "Repository checks failed: unit")
+    again = with_repo_checks(
+        PASSED, fold_checks([run("lint"), run("unit", "failure")], set(), own_app=OURS, complete=True)
+    )
+    other = with_repo_checks(
+        PASSED, fold_checks([run("lint", "failure")], set(), own_app=OURS, complete=True)
+    )
+    assert report.failure_signature == again.failure_signature != other.failure_signature
+    assert ValidationReport.model_validate(report.model_dump(mode="json")) == report  # stored and read back
+
+
+def test_passing_checks_keep_the_verdict_and_are_counted():
+    report = with_repo_checks(
+        PASSED, fold_checks([run("unit"), run("lint")], set(), own_app=OURS, complete=True)
+    )
+    assert (report.verdict, report.summary) == (
+        "passed",
+        "Passed: 1 test command succeeded; 2 repository checks passed",
+    )
+    assert report.failure_signature is None
+
+
+def test_a_failed_report_stays_failed_with_its_own_signature():
+    failed = PASSED.model_copy(
+        update={"verdict": "failed", "summary": "Tests failed", "failure_signature": "abc"}
+    )
+    report = with_repo_checks(
+        failed, fold_checks([run("unit", "failure")], set(), own_app=OURS, complete=True)
+    )
+    assert (report.verdict, report.summary, report.failure_signature) == ("failed", "Tests failed", "abc")
+    assert report.repo_checks is not None
