@@ -1,0 +1,110 @@
+"""The figures of ``GET /api/v1/stats``, computed in PostgreSQL (see ``sql/queries/stats.sql``).
+
+Every function takes ``repository`` (``owner/name``, or None for every repository).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeloop.db.queries import query
+
+
+class _Figures(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TemplateSuccess(_Figures):
+    """The prompt quality score of one template version."""
+
+    template_id: str
+    template_version: int
+    attempts: int  # attempts whose prompt came from this version
+    validated: int  # of those, attempts whose validation gave a verdict on the code (passed or failed)
+    passed: int
+    success_rate: float | None  # passed / validated
+
+
+class Percentiles(_Figures):
+    count: int  # tasks that got there
+    p50: float | None
+    p90: float | None
+
+
+class LeadTimes(_Figures):
+    to_pull_request: Percentiles
+    to_green: Percentiles
+
+
+class StepErrors(_Figures):
+    step: str
+    finished: int
+    failed: int
+    error_rate: float | None
+
+
+class Retries(_Figures):
+    retried: int  # tasks started over at least once
+    completed: int  # of those, tasks that then completed
+    success_rate: float | None
+
+
+class AttemptsPerTask(_Figures):
+    tasks: int  # tasks that started at least one attempt
+    mean: float | None
+    max: int | None
+
+
+class Stats(_Figures):
+    repository: str | None
+    tasks: int
+    tasks_by_status: dict[str, int] = Field(default_factory=dict)
+    templates: list[TemplateSuccess]
+    seconds: LeadTimes
+    steps: list[StepErrors]
+    retries: Retries
+    attempts_per_task: AttemptsPerTask
+
+
+def _rows(conn: Connection, name: str, repository: str | None) -> list[dict[str, Any]]:
+    return conn.execute(query(name), {"repository": repository}).fetchall()
+
+
+def template_success(conn: Connection, repository: str | None = None) -> list[TemplateSuccess]:
+    return [TemplateSuccess.model_validate(row) for row in _rows(conn, "stats_template_success", repository)]
+
+
+def lead_times(conn: Connection, repository: str | None = None) -> LeadTimes:
+    (row,) = _rows(conn, "stats_lead_times", repository)
+    return LeadTimes(
+        to_pull_request=Percentiles(count=row["pr_count"], p50=row["pr_p50"], p90=row["pr_p90"]),
+        to_green=Percentiles(count=row["green_count"], p50=row["green_p50"], p90=row["green_p90"]),
+    )
+
+
+def step_errors(conn: Connection, repository: str | None = None) -> list[StepErrors]:
+    return [StepErrors.model_validate(row) for row in _rows(conn, "stats_step_errors", repository)]
+
+
+def collect(conn: Connection, repository: str | None = None) -> Stats:
+    """Every figure, for one repository or for all."""
+    (tasks,) = _rows(conn, "stats_tasks", repository)
+    return Stats(
+        repository=repository,
+        tasks=tasks["total"],
+        tasks_by_status=tasks["by_status"],
+        templates=template_success(conn, repository),
+        seconds=lead_times(conn, repository),
+        steps=step_errors(conn, repository),
+        retries=Retries(
+            retried=tasks["retried"],
+            completed=tasks["retried_completed"],
+            success_rate=tasks["retry_success_rate"],
+        ),
+        attempts_per_task=AttemptsPerTask(
+            tasks=tasks["started"], mean=tasks["attempts_mean"], max=tasks["attempts_max"]
+        ),
+    )
