@@ -535,11 +535,6 @@ def add_reaction_to_comment(
 # -- the task's comment ----------------------------------------------------------------------------
 
 
-def task_marker(task_id: object) -> str:
-    """The hidden marker that identifies a task's one status comment."""
-    return f"<!-- codeloop:task:{task_id} -->"
-
-
 def create_issue_comment(
     installation_id: int,
     repo: str,

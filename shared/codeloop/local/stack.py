@@ -137,12 +137,9 @@ def run() -> int:
 
 
 def _sync_prompts() -> None:
-    """Load prompts/ into the template tables (the prompt builder's sync), when it is installed."""
-    try:
-        from codeloop.services.prompt_templates import sync_templates
-    except ImportError:
-        return
+    """Load prompts/ into the template tables: a changed template becomes a new version."""
     from codeloop.db.pool import transaction
+    from codeloop.services.prompt_versions import sync_templates
 
     with transaction(actor="make dev") as conn:
         sync_templates(conn)

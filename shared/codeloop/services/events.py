@@ -63,4 +63,41 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict) -> list[str]:
         from codeloop.services.requests import handle_request
 
         return [handle_request(request, payload) for request in requests_from_event(envelope, payload)]
+    if envelope.event == "pull_request":
+        return [_pull_request(envelope, payload)]
+    if envelope.event == "check_suite" and envelope.action == "completed":
+        from codeloop.services.validation_step import on_check_suite_completed
+
+        head_sha = (payload.get("check_suite") or {}).get("head_sha")
+        fed = bool(head_sha) and on_check_suite_completed(envelope.repository_full_name or "", head_sha)
+        return ["validation resumed" if fed else "no validation waiting"]
     return [f"no action for {envelope.event}.{envelope.action}"]
+
+
+def _pull_request(envelope: DeliveryEnvelope, payload: dict) -> str:
+    """The agent's PR arriving ends the codegen wait; a closed PR ends its task."""
+    pull = payload.get("pull_request") or {}
+    if envelope.action == "closed":
+        from codeloop.services.syncer import on_pull_request_closed
+
+        if envelope.repository_id is None or envelope.number is None:
+            return "closed: no repository"
+        return on_pull_request_closed(
+            envelope.repository_id,
+            envelope.number,
+            bool(pull.get("merged")),
+            envelope.sender_login or "someone",
+        )
+    if envelope.action in ("opened", "synchronize", "reopened", "edited"):
+        from codeloop.services.codegen_runs import on_agent_pull_request
+
+        head = pull.get("head") or {}
+        matched = on_agent_pull_request(
+            envelope.repository_full_name or "",
+            envelope.number or 0,
+            head.get("sha") or "",
+            head.get("ref") or "",
+            pull.get("body"),
+        )
+        return "agent pull request linked" if matched else "not an agent pull request"
+    return f"no action for pull_request.{envelope.action}"

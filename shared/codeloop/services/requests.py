@@ -27,6 +27,7 @@ from codeloop.domain.models import NewTask, Repository, RepositoryRef, Task, Tas
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig, parse_repo_config
 from codeloop.observability import logger
 from codeloop.services import tasks
+from codeloop.services.publisher import publish_task
 
 
 def load_repo_config(installation_id: int, repo: str) -> tuple[RepoConfig, ConfigProblem | None]:
@@ -157,10 +158,15 @@ def _start_work(request: WorkRequest, payload: dict[str, Any], config: RepoConfi
     command = request.command.name
     if command == "fix":
         repository = _remember_repository(request, payload, config)
-        task = tasks.create_and_start(
-            _new_task(request, payload, repository), actor=actor, correlation_id=request.delivery_id
-        )
+        new = _new_task(request, payload, repository)
+        if request.is_pull_request:  # the PR's head is what the first check run reports on
+            pull = github.get_pull_request(
+                request.installation_id, request.repository_full_name, request.number
+            )
+            new = new.model_copy(update={"head_sha": pull.head_sha, "base_branch": pull.base_ref})
+        task = tasks.create_and_start(new, actor=actor, correlation_id=request.delivery_id)
         logger.info("task started", extra={"task_id": str(task.id), "command": command})
+        publish_task(str(task.id))
         return f"started {task.id}"
 
     task = _latest_task(request)
@@ -177,4 +183,5 @@ def _start_work(request: WorkRequest, payload: dict[str, Any], config: RepoConfi
     except tasks.TaskConflict as conflict:
         reply(f"I can't {command} that: {conflict}.")
         return f"{command}: conflict"
+    publish_task(str(task.id))
     return f"{command} {task.id}"

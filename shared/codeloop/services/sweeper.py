@@ -36,7 +36,7 @@ def sweep(now: datetime | None = None) -> dict[str, Any]:
         ("redelivered", redeliver_failed_github_deliveries),
         ("launched_tasks", launch_unlaunched_tasks),
         ("ended_executions", end_silent_executions),
-        ("codegen", _owned("codeloop.services.codegen_sweeper", "sweep_codegen_runs")),
+        ("codegen", _owned("codeloop.services.codegen_runs", "sweep_codegen_runs")),
         ("validation", _owned("codeloop.services.validation_step", "sweep_waiting_validations")),
     ):
         try:
@@ -124,10 +124,14 @@ def end_silent_executions(now: datetime) -> int:
         status, error = workflows.execution_status(execution.execution_arn)
         if status == "RUNNING":
             continue
-        ledger_status = {"SUCCEEDED": "succeeded", "TIMED_OUT": "timed_out", "ABORTED": "aborted"}.get(status, "failed")
+        ledger_status = {"SUCCEEDED": "succeeded", "TIMED_OUT": "timed_out", "ABORTED": "aborted"}.get(
+            status, "failed"
+        )
         reason = f"the workflow ended as {status}" + (f": {error}" if error else "")
         with transaction(actor="sweeper") as conn:
-            store.finish_execution(conn, execution.name, ledger_status, None if status == "SUCCEEDED" else reason)
+            store.finish_execution(
+                conn, execution.name, ledger_status, None if status == "SUCCEEDED" else reason
+            )
             task = store.require_task(conn, execution.task_id)
             if status != "SUCCEEDED" and TaskStatus.FAILED in ALLOWED[task.status]:
                 store.transition_task(conn, task.id, TaskStatus.FAILED, step="workflow", error=reason)

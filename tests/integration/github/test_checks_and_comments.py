@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from codeloop.adapters import github as gh
+from codeloop.domain.report import task_marker
 
 from tests.fakes.github import FakeRepo, GitHubFake
 from tests.integration.github.conftest import INSTALLATION, REPO
@@ -132,7 +133,7 @@ def test_check_runs_and_suites_of_a_ref(github_fake: GitHubFake, repo: FakeRepo)
 
 def test_the_task_comment_is_created_once_then_updated(github_fake: GitHubFake, repo: FakeRepo):
     number = repo.add_issue()
-    marker = gh.task_marker(42)
+    marker = task_marker(42)
     repo.add_comment(number, f"someone quoting {marker}", login="mallory")  # not the bot's: never edited
 
     created = gh.upsert_marked_comment(INSTALLATION, REPO, number, marker, f"{marker}\nQueued")
@@ -152,7 +153,7 @@ def test_a_body_without_the_marker_gets_it_first_so_trimming_keeps_it(
     github_fake: GitHubFake, repo: FakeRepo
 ):
     number = repo.add_issue()
-    marker = gh.task_marker("t-1")
+    marker = task_marker("t-1")
 
     comment = gh.upsert_marked_comment(INSTALLATION, REPO, number, marker, "x" * 80_000)
 
@@ -165,7 +166,7 @@ def test_the_marker_is_searched_from_the_newest_page(github_fake: GitHubFake, re
     number = repo.add_issue()
     for n in range(250):
         repo.add_comment(number, f"comment {n}")
-    marker = gh.task_marker(7)
+    marker = task_marker(7)
     wanted = repo.add_comment(number, f"{marker}\nstatus", login="codeloop[bot]", user_type="Bot")
 
     found = gh.find_comment_with_marker(INSTALLATION, REPO, number, marker)
@@ -182,7 +183,7 @@ def test_no_marked_comment_is_none(github_fake: GitHubFake, repo: FakeRepo):
     number = repo.add_issue()
     repo.add_comment(number, "hello")
 
-    assert gh.find_comment_with_marker(INSTALLATION, REPO, number, gh.task_marker(1)) is None
+    assert gh.find_comment_with_marker(INSTALLATION, REPO, number, task_marker(1)) is None
 
 
 def test_eyes_on_the_request(github_fake: GitHubFake, repo: FakeRepo):

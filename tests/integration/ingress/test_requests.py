@@ -119,7 +119,13 @@ def test_fix_on_an_issue_from_a_writer_starts_a_task(world):
         ("POST", f"{base}/issues/comments/{world['comment_id']}/reactions"),
         ("GET", f"{base}/contents/.github/codeloop.yml"),
         ("GET", f"{base}/collaborators/maintainer/permission"),
+        ("GET", f"{base}/issues/1/comments"),  # the task's one comment: found by its marker, else created
+        ("POST", f"{base}/issues/1/comments"),
     ]
+    [status_comment] = replies(world)
+    assert status_comment.startswith(f"<!-- codeloop:task:{task.id} -->")
+    with transaction() as conn:
+        assert store.get_task(conn, task.id).status_comment_id is not None
     with transaction() as conn:
         assert store.get_delivery(conn, "d-1").status == DeliveryStatus.PROCESSED
         repository = store.get_repository(conn, world["repo"].id)

@@ -1,0 +1,143 @@
+"""Write what a task looks like on GitHub: its check run (one per attempt) and its one comment.
+
+Everything is rendered from PostgreSQL each time (``domain/report.py``), so a duplicate or
+late note converges on the same text. The check run lives on the head commit of the PR under
+validation; the comment on the issue or PR where the work was asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from codeloop.adapters import github
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.db.queries import query
+from codeloop.domain.models import Repository, Task
+from codeloop.domain.report import (
+    AgentRunView,
+    AttemptView,
+    TaskFacts,
+    TaskView,
+    render_check_run,
+    render_comment,
+    task_marker,
+)
+from codeloop.domain.validation import ValidationReport
+from codeloop.observability import logger
+from codeloop.settings import get_settings
+
+
+def repository_url(full_name: str) -> str:
+    api = urlsplit(get_settings().github_api_url)
+    return f"{api.scheme}://{get_settings().github_web_host}/{full_name}"
+
+
+def build_view(task: Task, repository: Repository) -> TaskView:
+    """The task as the renderers see it, read from PostgreSQL."""
+    with transaction() as conn:
+        history = store.task_history(conn, task.id)
+        runs = conn.execute(query("report.report_codegen_runs"), {"task_id": str(task.id)}).fetchall()
+        validations = conn.execute(
+            query("report.report_validation_runs"), {"task_id": str(task.id)}
+        ).fetchall()
+        cancelled = conn.execute(query("report.report_cancelled_by"), {"task_id": str(task.id)}).fetchone()
+    check_runs: dict[str, dict[str, Any]] = task.metadata.get("check_runs", {})
+    runs_by_attempt = {row["attempt"]: row for row in runs}
+    validations_by_attempt = {row["attempt"]: row for row in validations}
+    attempts = []
+    for number in range(1, task.attempt + 1):
+        run, validation = runs_by_attempt.get(number), validations_by_attempt.get(number)
+        check = check_runs.get(str(number), {})
+        report = None
+        if validation and validation["results"]:
+            try:
+                report = ValidationReport.model_validate(validation["results"])
+            except ValueError:
+                logger.warning("unreadable validation results", extra={"attempt": number})
+        attempts.append(
+            AttemptView(
+                number=number,
+                agent_run=AgentRunView(provider=run["provider"], web_url=run["web_url"], status=run["status"])
+                if run
+                else None,
+                validation_status=validation["status"] if validation else None,
+                validation=report,
+                check_run_id=check.get("id"),
+                check_run_url=check.get("url"),
+                head_sha=check.get("head_sha") or (validation["head_sha"] if validation else None),
+            )
+        )
+    first_attempt = min(
+        (int(e.name.rsplit("-", 1)[1]) for e in history if e.name.rsplit("-", 1)[1].isdigit()), default=1
+    )
+    return TaskView(
+        task=TaskFacts.model_validate(task.model_dump()),
+        repository=repository.full_name,
+        repository_url=repository_url(repository.full_name),
+        steps=[step for execution in history for step in execution.steps],
+        attempts=attempts,
+        max_attempts=first_attempt + repository.iteration_budget if history else None,
+        cancelled_by=cancelled["actor"] if cancelled else None,
+    )
+
+
+def publish_task(task_id: str) -> None:
+    with transaction() as conn:
+        task = store.require_task(conn, task_id)
+        repository = store.get_repository(conn, task.repository_id)
+    if repository is None or repository.installation_id is None:
+        logger.warning("task has no installed repository; nothing to publish", extra={"task_id": task_id})
+        return
+    view = build_view(task, repository)
+    installation, repo = repository.installation_id, repository.full_name
+    if task.head_sha and task.attempt >= 1:
+        _publish_check_run(task, view, installation, repo)
+    number = task.issue_number or task.pr_number
+    if number is not None:
+        body = render_comment(view)
+        if task.status_comment_id:
+            github.update_issue_comment(installation, repo, task.status_comment_id, body)
+        else:
+            comment = github.upsert_marked_comment(installation, repo, number, task_marker(task.id), body)
+            with transaction() as conn:
+                store.update_task(conn, task.id, status_comment_id=comment.id)
+
+
+def _publish_check_run(task: Task, view: TaskView, installation: int, repo: str) -> None:
+    render = render_check_run(view, task.attempt)
+    output = github.CheckRunOutput(
+        title=render.title,
+        summary=render.summary,
+        text=render.text,
+        annotations=[github.Annotation.model_validate(a) for a in render.annotations],
+    )
+    actions = [github.CheckRunAction.model_validate(a) for a in render.actions]
+    known = task.metadata.get("check_runs", {}).get(str(task.attempt))
+    if known and known.get("head_sha") == task.head_sha:
+        github.update_check_run(
+            installation,
+            repo,
+            known["id"],
+            status=render.status,
+            conclusion=render.conclusion,
+            output=output,
+            actions=actions,
+        )
+        return
+    created = github.create_check_run(
+        installation,
+        repo,
+        name=render.name,
+        head_sha=task.head_sha,
+        status=render.status,
+        conclusion=render.conclusion,
+        output=output,
+        actions=actions,
+        external_id=f"{task.id}:{task.attempt}",
+    )
+    runs = dict(task.metadata.get("check_runs", {}))
+    runs[str(task.attempt)] = {"id": created.id, "url": created.html_url, "head_sha": task.head_sha}
+    with transaction() as conn:
+        store.update_task(conn, task.id, metadata={"check_runs": runs})
