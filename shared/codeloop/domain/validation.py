@@ -416,7 +416,15 @@ def with_repo_checks(report: ValidationReport, checks: RepoChecks) -> Validation
             "summary": _clip(f"Repository checks failed: {names}", ANNOTATION_TITLE_CHARS),
             "failure_signature": hashlib.sha256("\n".join(entries).encode()).hexdigest(),
         }
-    elif report.verdict == "passed" and checks.checks:
-        passed = checks.count("passed")
-        update["summary"] = f"{report.summary}; {passed} repository check{'s' if passed != 1 else ''} passed"
+    elif report.verdict == "passed":
+        counts = [
+            f"{count} {label}"
+            for label, count in (
+                ("passed", checks.count("passed")),
+                ("already failing on the base branch", checks.count("failing_on_base")),
+            )
+            if count
+        ]
+        if counts:
+            update["summary"] = f"{report.summary}; repository checks: {', '.join(counts)}"
     return report.model_copy(update=update)

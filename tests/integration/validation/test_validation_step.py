@@ -330,6 +330,7 @@ def test_a_check_already_failing_on_the_base_branch_is_not_blamed(world):
         "unit": "passed",
     }
     assert any("Already failing on the base branch" in note for note in report.notes)
+    assert report.summary.endswith("; repository checks: 1 passed, 1 already failing on the base branch")
 
 
 def test_a_check_failing_only_on_the_pull_request_fails_it(world):

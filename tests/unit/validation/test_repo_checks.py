@@ -85,7 +85,7 @@ def test_passing_checks_keep_the_verdict_and_are_counted():
     )
     assert (report.verdict, report.summary) == (
         "passed",
-        "Passed: 1 test command succeeded; 2 repository checks passed",
+        "Passed: 1 test command succeeded; repository checks: 2 passed",
     )
     assert report.failure_signature is None
 
