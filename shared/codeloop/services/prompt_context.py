@@ -273,8 +273,12 @@ def gather(
             result.chars = sum(len(p) + 1 for p in tree)
             result.note = "truncated by GitHub" if listing.truncated else ""
 
+    texts: dict[str, str | None] = {}  # a README or manifest the PR changes is read once
+
     def read(path: str, cap: int, result: _Result) -> str | None:
-        text = github.get_file_content(inst, name, path, ref, permissions=READ_PERMISSIONS)
+        if path not in texts:
+            texts[path] = github.get_file_content(inst, name, path, ref, permissions=READ_PERMISSIONS)
+        text = texts[path]
         result.missing = text is None
         return None if text is None else _cap(text, cap)
 
