@@ -42,21 +42,28 @@ def on_status(message: dict[str, Any]) -> None:
         _finish(task_id, message, TaskStatus.COMPLETED, "succeeded", None)
         metrics.add_metric(name="TaskCompleted", unit="Count", value=1)
     elif event == "workflow_failed":
-        error = message.get("error") or {}
-        reason = _failure_reason(error)
+        reason = _failure_reason(message.get("error") or {}, task_id)
         _finish(task_id, message, TaskStatus.FAILED, "failed", reason)
         metrics.add_metric(name="TaskFailed", unit="Count", value=1)
     publish(task_id)
 
 
-def _failure_reason(error: Any) -> str:
+def _failure_reason(error: Any, task_id: str) -> str:
+    """The workflow's error and cause; without a cause, what the failed step recorded in the ledger."""
     if not isinstance(error, dict):
         return str(error)
     name, cause = error.get("Error") or "Failed", error.get("Cause") or ""
-    return f"{name}: {cause}" if cause else name
+    if cause:
+        return f"{name}: {cause}"
+    with transaction() as conn:
+        steps = [step for execution in store.task_history(conn, task_id) for step in execution.steps]
+    failed = [step.error for step in steps if step.status == "failed" and step.error]
+    return failed[-1] if failed and failed[-1].startswith(name) else name
 
 
-def _finish(task_id: str, message: dict[str, Any], target: TaskStatus, execution_status: str, error: str | None) -> None:
+def _finish(
+    task_id: str, message: dict[str, Any], target: TaskStatus, execution_status: str, error: str | None
+) -> None:
     with transaction(actor="workflow", correlation_id=message.get("execution_name")) as conn:
         task = store.require_task(conn, task_id)
         if message.get("execution_name") and store.execution_by_name(conn, message["execution_name"]):
@@ -84,7 +91,9 @@ def on_pull_request_closed(repository_id: int, number: int, merged: bool, actor:
         if target not in ALLOWED[task.status]:
             target = TaskStatus.CANCELLED
         reason = "the pull request was merged" if merged else f"the pull request was closed by @{actor}"
-        task = store.transition_task(conn, task.id, target, step="pull_request", error=None if merged else reason)
+        task = store.transition_task(
+            conn, task.id, target, step="pull_request", error=None if merged else reason
+        )
     if task.workflow_execution_arn:
         workflows.stop_execution(task.workflow_execution_arn, reason)
     publish(str(task.id))

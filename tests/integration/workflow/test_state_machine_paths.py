@@ -1,0 +1,184 @@
+"""Every path of the real state machine definitions, executed by moto's Step Functions engine.
+
+The workers are played by the test: it takes each step's message (and task token) from the
+step's queue and answers as a worker would. moto accepts a definition with a dangling `Next`,
+so only running every path catches one.
+"""
+
+import json
+import time
+import uuid
+
+import pytest
+from codeloop.adapters.aws import client
+
+DEADLINE_SECONDS = 30
+
+
+def start(aws, **payload) -> str:
+    task_id = payload.setdefault("task_id", str(uuid.uuid4()))
+    payload.setdefault("attempt", 1)
+    payload.setdefault("max_attempts", 3)
+    return client("stepfunctions").start_execution(
+        stateMachineArn=aws["STATE_MACHINE_ARN"],
+        name=f"{task_id}-{payload['attempt']}",
+        input=json.dumps(payload),
+    )["executionArn"]
+
+
+def take(queue_url: str) -> dict:
+    """The next message on a queue (waiting for the engine to send it), deleted."""
+    sqs = client("sqs")
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        if messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
+            return json.loads(messages[0]["Body"])
+    raise AssertionError(f"no message on {queue_url} within {DEADLINE_SECONDS} s")
+
+
+def succeed(message: dict, output: dict) -> None:
+    client("stepfunctions").send_task_success(taskToken=message["task_token"], output=json.dumps(output))
+
+
+def fail(message: dict, error: str, cause: str) -> None:
+    client("stepfunctions").send_task_failure(taskToken=message["task_token"], error=error, cause=cause)
+
+
+def finished(execution_arn: str) -> dict:
+    sfn = client("stepfunctions")
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.2)
+    raise AssertionError("the execution did not finish")
+
+
+def run_attempt(aws, *, prompt_kind: str, passed: bool, same_failure: bool = False, attempt: int = 1) -> dict:
+    prompt = take(aws["PROMPT_QUEUE_URL"])
+    assert (prompt["step"], prompt["kind"], prompt["attempt"]) == (
+        "BuildPrompt" if prompt_kind == "initial" else "BuildFixPrompt",
+        prompt_kind,
+        attempt,
+    )
+    succeed(prompt, {"prompt_id": f"prompt-{attempt}"})
+    dispatch = take(aws["CODEGEN_QUEUE_URL"])
+    assert (dispatch["step"], dispatch["prompt_id"], dispatch["attempt"]) == (
+        "DispatchCodegen",
+        f"prompt-{attempt}",
+        attempt,
+    )
+    succeed(dispatch, {"run_id": f"run-{attempt}", "pr_number": 7, "head_sha": f"sha{attempt}"})
+    validate = take(aws["VALIDATION_QUEUE_URL"])
+    assert (validate["step"], validate["pr_number"], validate["head_sha"]) == (
+        "ValidatePR",
+        7,
+        f"sha{attempt}",
+    )
+    succeed(
+        validate,
+        {
+            "passed": passed,
+            "same_failure": same_failure,
+            "verdict": "passed" if passed else "failed",
+            "validation_run_id": f"v-{attempt}",
+        },
+    )
+    return prompt
+
+
+def test_passing_first_time_ends_in_done(aws):
+    arn = start(aws)
+    run_attempt(aws, prompt_kind="initial", passed=True)
+    assert finished(arn)["status"] == "SUCCEEDED"
+    note = take(aws["STATUS_QUEUE_URL"])
+    assert note["event"] == "workflow_succeeded" and note["attempt"] == 1
+
+
+def test_a_failed_attempt_gets_a_fix_prompt_then_passes(aws):
+    arn = start(aws)
+    run_attempt(aws, prompt_kind="initial", passed=False)
+    fix = take(aws["PROMPT_QUEUE_URL"])
+    assert (fix["step"], fix["kind"], fix["attempt"]) == ("BuildFixPrompt", "fix", 2)
+    assert fix["previous_validation"]["validation_run_id"] == "v-1"
+    assert fix["previous_codegen"]["run_id"] == "run-1"
+    succeed(fix, {"prompt_id": "prompt-2"})
+    dispatch = take(aws["CODEGEN_QUEUE_URL"])
+    assert dispatch["attempt"] == 2
+    succeed(dispatch, {"run_id": "run-1", "pr_number": 7, "head_sha": "sha2"})
+    succeed(
+        take(aws["VALIDATION_QUEUE_URL"]),
+        {"passed": True, "same_failure": False, "verdict": "passed", "validation_run_id": "v-2"},
+    )
+    assert finished(arn)["status"] == "SUCCEEDED"
+    assert take(aws["STATUS_QUEUE_URL"])["attempt"] == 2
+
+
+def test_the_budget_runs_out(aws):
+    arn = start(aws, max_attempts=2)
+    run_attempt(aws, prompt_kind="initial", passed=False)
+    run_attempt(aws, prompt_kind="fix", passed=False, attempt=2)
+    assert finished(arn)["status"] == "FAILED"
+    note = take(aws["STATUS_QUEUE_URL"])
+    assert note["event"] == "workflow_failed" and note["error"]["Error"] == "BudgetExhausted"
+    assert "after 2 attempt(s)" in note["error"]["Cause"]
+
+
+def test_the_same_failure_twice_stops_early(aws):
+    arn = start(aws, max_attempts=5)
+    run_attempt(aws, prompt_kind="initial", passed=False)
+    run_attempt(aws, prompt_kind="fix", passed=False, same_failure=True, attempt=2)
+    assert finished(arn)["status"] == "FAILED"
+    note = take(aws["STATUS_QUEUE_URL"])
+    assert note["error"]["Error"] == "RepeatedFailure"
+
+
+@pytest.mark.parametrize("step", ["BuildPrompt", "DispatchCodegen", "ValidatePR", "BuildFixPrompt"])
+def test_a_failing_step_goes_through_record_failure(aws, step):
+    arn = start(aws)
+    queues = {"BuildPrompt": "PROMPT", "DispatchCodegen": "CODEGEN", "ValidatePR": "VALIDATION"}
+    if step == "BuildFixPrompt":
+        run_attempt(aws, prompt_kind="initial", passed=False)
+        message = take(aws["PROMPT_QUEUE_URL"])
+    else:
+        for earlier in list(queues)[: list(queues).index(step)]:
+            outputs = {
+                "BuildPrompt": {"prompt_id": "p"},
+                "DispatchCodegen": {"run_id": "r", "pr_number": 1, "head_sha": "s"},
+            }
+            succeed(take(aws[f"{queues[earlier]}_QUEUE_URL"]), outputs[earlier])
+        message = take(aws[f"{queues[step]}_QUEUE_URL"])
+    assert message["step"] == step
+    fail(message, "PlanLimitReached", "the plan's run limit is reached")
+    assert finished(arn)["status"] == "FAILED"
+    note = take(aws["STATUS_QUEUE_URL"])
+    assert note["event"] == "workflow_failed"
+    # moto drops SendTaskFailure's cause (AWS keeps it); the worker also writes it to the ledger.
+    assert note["error"]["Error"] == "PlanLimitReached"
+
+
+def test_a_validation_without_its_fields_still_ends_visibly(aws):
+    arn = start(aws)
+    succeed(take(aws["PROMPT_QUEUE_URL"]), {"prompt_id": "p"})
+    succeed(take(aws["CODEGEN_QUEUE_URL"]), {"run_id": "r", "pr_number": 1, "head_sha": "s"})
+    succeed(take(aws["VALIDATION_QUEUE_URL"]), {"verdict": "error"})  # no passed / same_failure
+    run_attempt_failed = take(aws["PROMPT_QUEUE_URL"])  # neither passed nor repeated: a fix attempt
+    assert run_attempt_failed["kind"] == "fix"
+    fail(run_attempt_failed, "Cancelled", "stopped by the test")
+    assert finished(arn)["status"] == "FAILED"
+
+
+def test_a_repeated_start_is_harmless(aws):
+    task_id = str(uuid.uuid4())
+    first = start(aws, task_id=task_id)
+    again = client("stepfunctions").start_execution(
+        stateMachineArn=aws["STATE_MACHINE_ARN"],
+        name=f"{task_id}-1",
+        input=json.dumps({"task_id": task_id, "attempt": 1, "max_attempts": 3}),
+    )["executionArn"]
+    assert again == first
