@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("dev", help="run the local stack (what `make dev` runs)").set_defaults(handler=_dev)
 
+    from codeloop.prompt_cli import register as register_prompts
+
+    register_prompts(commands)
+
     config = commands.add_parser("config", help="the per-repository configuration")
     config.add_subparsers(dest="config_command", required=True).add_parser(
         "schema", help="print the JSON schema of .github/codeloop.yml"

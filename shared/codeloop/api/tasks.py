@@ -13,11 +13,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeloop.api.auth import require_caller, unauthorized
 from codeloop.api.health import health
+from codeloop.api.stats import router as stats_router
 from codeloop.domain.models import NewTask, Priority, TaskSource, TaskType
 from codeloop.settings import SettingsError
 
 app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(stats_router)
 app.enable_swagger(path="/api/v1/docs", title="codeloop task API", version="1", openapi_version="3.1.0")
 
 UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
@@ -52,22 +55,7 @@ def _error(status: int, message: str) -> Response[Any]:
 
 
 def _caller() -> str | None:
-    """The name of the API key the request presents, or None when it presents no live key."""
-    from codeloop.db import store
-    from codeloop.db.pool import transaction
-    from codeloop.domain.api_keys import hash_key, key_from_headers
-
-    key = key_from_headers({k.lower(): v for k, v in (app.current_event.headers or {}).items()})
-    if not key:
-        return None
-    with transaction() as conn:
-        record = store.authenticate_api_key(conn, hash_key(key))
-    return record.name if record else None
-
-
-UNAUTHORIZED = (
-    "an API key is required: send 'Authorization: Bearer <key>' (create one with 'codeloop apikey create')"
-)
+    return require_caller(app.current_event)
 
 
 @app.get("/health")
@@ -94,7 +82,7 @@ def post_task(request: TaskRequest) -> Response[Any]:
 
     caller = _caller()
     if caller is None:
-        return _error(401, UNAUTHORIZED)
+        return unauthorized()
     with transaction() as conn:
         repository = store.get_repository_by_name(conn, request.repository)
     if repository is None or not repository.active:
@@ -116,7 +104,7 @@ def get_task(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[An
     from codeloop.services import tasks
 
     if _caller() is None:
-        return _error(401, UNAUTHORIZED)
+        return unauthorized()
     described = tasks.describe(task_id)
     if described is None:
         return _error(404, f"no task {task_id}")
@@ -129,7 +117,7 @@ def _act(task_id: str, action: str) -> Response[Any]:
 
     caller = _caller()
     if caller is None:
-        return _error(401, UNAUTHORIZED)
+        return unauthorized()
     try:
         task = getattr(tasks, action)(task_id, actor=f"api:{caller}")
     except NotFound:
