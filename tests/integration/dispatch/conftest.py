@@ -120,11 +120,15 @@ def start_task(world, title: str = "Fix the crash on empty input"):
     task = create_and_start(NewTask(repository_id=repo.id, title=title, type="bug_fix"), actor="test")
     build = take_one(world["aws"]["PROMPT_QUEUE_URL"])
     body = json.loads(build["Body"])
-    client("sqs").delete_message(QueueUrl=world["aws"]["PROMPT_QUEUE_URL"], ReceiptHandle=build["ReceiptHandle"])
+    client("sqs").delete_message(
+        QueueUrl=world["aws"]["PROMPT_QUEUE_URL"], ReceiptHandle=build["ReceiptHandle"]
+    )
     prompt_id = insert_prompt(task.id, body["attempt"])
     with transaction() as conn:  # what the prompt builder's step leaves behind
         store.transition_task(conn, task.id, "prompting")
-    client("stepfunctions").send_task_success(taskToken=body["task_token"], output=json.dumps({"prompt_id": prompt_id}))
+    client("stepfunctions").send_task_success(
+        taskToken=body["task_token"], output=json.dumps({"prompt_id": prompt_id})
+    )
     return task, take_one(world["aws"]["CODEGEN_QUEUE_URL"])
 
 

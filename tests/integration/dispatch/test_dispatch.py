@@ -58,7 +58,9 @@ def test_a_create_that_times_out_after_the_run_was_made_is_reconciled_not_repeat
 
     task, message = start_task(world)
     codegen = warm_codegen()
-    monkeypatch.setattr(codegen, "_timeout", httpx.Timeout(0.5, connect=0.5))  # give up before the fake answers
+    monkeypatch.setattr(
+        codegen, "_timeout", httpx.Timeout(0.5, connect=0.5)
+    )  # give up before the fake answers
     world["codegen"].fail_next(1, "after_handling_hang")
 
     assert dispatch(world, message) == {"batchItemFailures": []}
@@ -80,7 +82,9 @@ def test_the_eleventh_create_within_a_minute_goes_back_to_the_queue_for_later(wo
     with transaction() as conn:
         now = datetime.now(UTC)
         for _ in range(10):
-            assert dispatch_store.take_token(conn, "codegen", now, 10, __import__("datetime").timedelta(minutes=1)).granted
+            assert dispatch_store.take_token(
+                conn, "codegen", now, 10, __import__("datetime").timedelta(minutes=1)
+            ).granted
     task, message = start_task(world)
 
     assert dispatch(world, message) == {"batchItemFailures": []}
