@@ -68,12 +68,12 @@ class ProviderWait(BaseModel):
     since: datetime
 
 
-def _row(conn: Connection, name: str, **params: Any) -> dict[str, Any] | None:
-    return conn.execute(query(name), params).fetchone()
+def _row(conn: Connection, query_name: str, /, **params: Any) -> dict[str, Any] | None:
+    return conn.execute(query(query_name), params).fetchone()
 
 
-def _run(conn: Connection, name: str, **params: Any) -> CodegenRun | None:
-    row = _row(conn, name, **params)
+def _run(conn: Connection, query_name: str, /, **params: Any) -> CodegenRun | None:
+    row = _row(conn, query_name, **params)
     return CodegenRun.model_validate(row) if row else None
 
 
