@@ -46,7 +46,7 @@ def create_id(world) -> int:
 
 
 def test_the_same_message_delivered_twice_creates_one_run(world):
-    task, message = start_task(world)
+    _task, message = start_task(world)
     assert dispatch(world, message) == {"batchItemFailures": []}
     assert dispatch(world, message) == {"batchItemFailures": []}
     assert len(codegen_creates(world)) == 1

@@ -140,7 +140,7 @@ def test_a_silent_run_past_its_deadline_times_out(world):
 
 
 def test_a_pull_request_reported_by_the_run_ends_the_wait(world):
-    task, run_id = started_run(world)
+    _task, run_id = started_run(world)
     number, head = agent_pull_request(world, "feature/parse-none")
     world["codegen"].attach_pull_request(
         run_id,
@@ -190,7 +190,7 @@ def test_the_sweeper_resumes_a_waiting_task_once_a_breaker_admits_calls(world):
         for provider in ("codegen", "openai"):
             for _ in range(2):
                 dispatch_store.breaker_failure(conn, provider, datetime.now(UTC), breaker_policy())
-    task, message = start_task(world)
+    _task, message = start_task(world)
     assert dispatch(world, message) == {"batchItemFailures": []}
     assert sweep_codegen_runs().resumed == 0  # still cooling down
 
