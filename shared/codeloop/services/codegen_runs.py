@@ -228,11 +228,24 @@ def _send(run: CodegenRun, send: Any) -> bool:
 def on_agent_pull_request(
     repo_full_name: str, pr_number: int, head_sha: str, head_branch: str, body: str | None
 ) -> bool:
-    """Answer the run waiting for this opened or synchronized pull request, if one is; returns whether one was."""
+    """Answer the run waiting for this opened or synchronized pull request, if one is; returns whether one was.
+
+    The webhook often arrives before the sweeper's next poll has seen the run name its pull
+    request, so when nothing matches what is stored, the waiting runs are read afresh once.
+    """
     with transaction() as conn:
         waiting = runs.unanswered_runs_for_repository(conn, repo_full_name)
+    if _answer_matching(waiting, repo_full_name, pr_number, head_sha, head_branch, body or ""):
+        return True
+    refreshed = [_refreshed(run) for run in waiting if run.external_id and run.provider in AGENT_PROVIDERS]
+    return _answer_matching(refreshed, repo_full_name, pr_number, head_sha, head_branch, body or "")
+
+
+def _answer_matching(
+    waiting: list[CodegenRun], repo_full_name: str, pr_number: int, head_sha: str, head_branch: str, body: str
+) -> bool:
     for run in reversed(waiting):  # newest first
-        if not _names_pull_request(run, repo_full_name, pr_number, head_branch, body or ""):
+        if not _names_pull_request(run, repo_full_name, pr_number, head_branch, body):
             continue
         with transaction() as conn:
             task = store.require_task(conn, run.task_id)
@@ -242,6 +255,27 @@ def on_agent_pull_request(
         pr_url = f"{_web_base()}/{repo_full_name}/pull/{pr_number}"
         return _answer_success(run, pr_number, head_sha, head_branch, pr_url, pull_requests)
     return False
+
+
+def _refreshed(run: CodegenRun) -> CodegenRun:
+    """The run with the pull requests its provider reports now (stored too); as it was if unreadable."""
+    try:
+        result = provider_named(run.provider).get_run(str(run.external_id))
+    except ProviderError as exc:
+        logger.warning("agent run could not be read", extra={"run": run.external_id, "error": str(exc)})
+        return run
+    pull_requests = [pr.model_dump() for pr in result.pull_requests]
+    with transaction(actor=ACTOR) as conn:
+        runs.update_run_progress(
+            conn,
+            run.id,
+            status=result.status.value,
+            pull_requests=pull_requests,
+            summary=result.summary,
+            error=result.error,
+            web_url=result.web_url,
+        )
+    return run.model_copy(update={"pull_requests": pull_requests})
 
 
 def _names_pull_request(run: CodegenRun, repo: str, pr_number: int, head_branch: str, body: str) -> bool:
