@@ -22,6 +22,7 @@ from codeloop.domain.webhooks import sign
 from codeloop.local.handlers import load
 from codeloop.local.pollers import QueuePoller
 from codeloop.local.stack import CONSUMERS
+from codeloop.services.providers import reset_providers
 from codeloop.settings import reset_settings
 
 from tests.fakes.codegen_api import FakeCodegenApi
@@ -171,7 +172,11 @@ class Loop:
             task = self.task()
             history = store.task_history(conn, task.id) if task else []
         steps = [(s.step, s.attempt, s.status, s.error) for e in history for s in e.steps]
-        return f"task: {task and (task.status, task.attempt, task.error_log)}\ndeliveries: {deliveries}\nsteps: {steps}"
+        agent_calls = [(call.method, call.path) for call in self.codegen.calls]
+        return (
+            f"task: {task and (task.status, task.attempt, task.error_log)}\ndeliveries: {deliveries}\n"
+            f"steps: {steps}\ncodegen calls: {agent_calls}"
+        )
 
     def task(self) -> Task | None:
         with transaction() as conn:
@@ -217,6 +222,7 @@ def loop(db_url, aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         monkeypatch.setenv("CODEGEN_ORG_ID", str(codegen.org_id))
         monkeypatch.setenv("PROVIDERS", "codegen")
         reset_settings()
+        reset_providers()
         repo = github.add_repo(REPO, installation_id=INSTALLATION)
         github.publish(
             REPO,
@@ -234,3 +240,4 @@ def loop(db_url, aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
             )
             sync_templates(conn)
         yield Loop(github, codegen, aws)
+        reset_providers()

@@ -77,3 +77,129 @@ def test_a_fix_command_ends_in_a_green_check_run(loop: Loop):
     assert calls.count(("POST", "/repos/octo/calc/issues/comments/N/reactions")) == 1
     # one check run queued on the human's head, one on the agent's head that ended green
     assert calls.count(("POST", "/repos/octo/calc/check-runs")) == 2
+
+
+def start_fix(loop: Loop, instructions: str = "make add() add") -> tuple[int, dict]:
+    pr = open_human_pull_request(loop)
+    loop.comment(pr, f"/codeloop fix {instructions}")
+    loop.pump(until=lambda: loop.latest_run() is not None)
+    return pr, loop.latest_run()
+
+
+def resumed_prompt(loop: Loop, run_id: int) -> str:
+    resumes = [call for call in loop.codegen.calls if call.path.endswith("/agent/run/resume")]
+    assert resumes and resumes[-1].body["agent_run_id"] == run_id
+    return resumes[-1].body["prompt"]
+
+
+def test_a_failing_first_attempt_is_fed_back_and_the_second_passes(loop: Loop):
+    _, run = start_fix(loop)
+    agent_pr = loop.agent_opens_pull_request(run["id"], STILL_BROKEN)
+    loop.pump(
+        until=lambda: (
+            loop.task() is not None
+            and loop.task().attempt == 2
+            and loop.codegen.runs[run["id"]]["status"] == "ACTIVE"
+        )
+    )
+
+    prompt = resumed_prompt(loop, run["id"])
+    assert "test_add" in prompt and "assert" in prompt  # the failure, fed back
+    loop.agent_pushes(agent_pr, FIXED)
+    loop.pump(until=lambda: loop.task_status() == "completed")
+
+    task = loop.task()
+    assert task.attempt == 2
+    runs = {c["head_sha"]: (c["status"], c["conclusion"]) for c in loop.repo.check_runs.values()}
+    assert runs[task.head_sha] == ("completed", "success")
+    assert ("completed", "failure") in runs.values()  # the first attempt's check run
+    [comment] = loop.bot_comments()
+    assert "✅" in comment["body"]
+
+
+def test_the_budget_runs_out_and_says_so(loop: Loop):
+    loop.github.publish(
+        REPO, "main", STILL_BROKEN | {".github/codeloop.yml": config(iterations=1)}, "one retry only"
+    )
+    _, run = start_fix(loop)
+    agent_pr = loop.agent_opens_pull_request(run["id"], STILL_BROKEN)
+    loop.pump(until=lambda: loop.task().attempt == 2 and loop.codegen.runs[run["id"]]["status"] == "ACTIVE")
+    # A different failure this time, so it is not "the same failure again".
+    other = TESTS + "\n\ndef test_sub():\n    from calc import sub\n    assert sub(3, 1) == 2\n"
+    loop.agent_pushes(agent_pr, STILL_BROKEN | {"calc.py": CALC_FIXED, "tests/test_calc.py": other})
+    loop.pump(until=lambda: loop.task_status() == "failed")
+
+    task = loop.task()
+    assert task.error_log[-1]["error"].startswith("BudgetExhausted")
+    [comment] = loop.bot_comments()
+    assert "❌" in comment["body"] and "budget" in comment["body"].lower()
+
+
+def test_the_same_failure_twice_stops_early_and_says_so(loop: Loop):
+    _, run = start_fix(loop)
+    agent_pr = loop.agent_opens_pull_request(run["id"], STILL_BROKEN)
+    loop.pump(until=lambda: loop.task().attempt == 2 and loop.codegen.runs[run["id"]]["status"] == "ACTIVE")
+    loop.agent_pushes(agent_pr, STILL_BROKEN | {"NOTES.md": "tried something\n"})
+    loop.pump(until=lambda: loop.task_status() == "failed")
+
+    assert loop.task().error_log[-1]["error"].startswith("RepeatedFailure")
+    [comment] = loop.bot_comments()
+    assert "same" in comment["body"].lower()
+
+
+def test_cancel_mid_run(loop: Loop):
+    pr, run = start_fix(loop)
+    loop.comment(pr, "/codeloop cancel")
+    loop.pump(until=lambda: loop.task_status() == "cancelled")
+
+    task = loop.task()
+    from codeloop.adapters.aws import client
+
+    # Stopped, or (moto cannot stop a step that waits on a token) failed through its ended wait.
+    loop.pump(
+        until=lambda: (
+            client("stepfunctions").describe_execution(executionArn=task.workflow_execution_arn)["status"]
+            != "RUNNING"
+        )
+    )
+    [check] = loop.repo.check_runs.values()
+    assert (check["status"], check["conclusion"]) == ("completed", "cancelled")
+    [comment] = loop.bot_comments()
+    assert "cancel" in comment["body"].lower()
+
+
+def test_codegen_down_leaves_a_visible_wait_then_recovers(loop: Loop, monkeypatch):
+    import json as _json
+
+    from codeloop.local.handlers import load
+    from codeloop.services.providers import reset_providers
+    from codeloop.settings import reset_settings
+
+    monkeypatch.setenv("BREAKER_FAILURE_THRESHOLD", "2")
+    monkeypatch.setenv("BREAKER_COOLDOWN_SECONDS", "3")
+    monkeypatch.setenv(
+        "RETRY_POLICIES",
+        _json.dumps({"retryable": {"base_seconds": 0.5, "max_delay_seconds": 0.5, "max_attempts": 20}}),
+    )
+    reset_settings()
+    reset_providers()
+    loop.codegen.fail_next(1000, "status", status=503)  # down
+    pr = open_human_pull_request(loop)
+    loop.comment(pr, "/codeloop fix make add() add")
+    loop.pump(until=lambda: loop.task_status() == "waiting_provider")
+    # the wait is visible where the work was asked (once the status note is rendered)
+    loop.pump(until=lambda: "💤" in loop.bot_comments()[0]["body"])
+    assert len(loop.bot_comments()) == 1
+    assert loop.codegen.runs == {}
+
+    # Codegen is back; after the breaker's cool-down the sweeper's next pass resumes the task.
+    import time
+
+    loop.codegen.recover()
+    time.sleep(3.1)
+    load("status_syncer")({"source": "codeloop.sweeper"}, None)
+    loop.pump(until=lambda: loop.latest_run() is not None)
+    assert loop.task_status() == "generating"
+    agent_pr = loop.agent_opens_pull_request(loop.latest_run()["id"], FIXED)
+    loop.pump(until=lambda: loop.task_status() == "completed")
+    assert loop.task().pr_number == agent_pr

@@ -97,6 +97,11 @@ class RecordingServer:
         with self._lock:
             self._failures.extend([Failure(kind, status, body, headers)] * count)
 
+    def recover(self) -> None:
+        """Forget the misbehaviour still queued: the service is back."""
+        with self._lock:
+            self._failures.clear()
+
     def calls_to(self, method: str, path: str) -> list[RecordedCall]:
         return [call for call in self.calls if call.method == method and call.path == path]
 

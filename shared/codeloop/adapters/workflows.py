@@ -44,6 +44,15 @@ def send_failure(task_token: str, error: str, cause: str) -> None:
     )
 
 
+def end_wait(task_token: str, error: str, cause: str) -> None:
+    """Fail a step's wait; a token the execution no longer waits on (stopped, timed out) is ignored."""
+    sfn = client("stepfunctions")
+    with contextlib.suppress(
+        sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist
+    ):
+        send_failure(task_token, error, cause)
+
+
 def send_heartbeat(task_token: str) -> None:
     client("stepfunctions").send_task_heartbeat(taskToken=task_token)
 

@@ -300,9 +300,19 @@ def finish_execution(conn: Connection, name: str, status: str, error: str | None
     )
 
 
-def start_step(conn: Connection, execution_name: str, step: str, attempt: int) -> WorkflowStep:
+def start_step(
+    conn: Connection, execution_name: str, step: str, attempt: int, task_token: str | None = None
+) -> WorkflowStep:
     return _required(
-        _one(conn, "start_step", WorkflowStep, name=execution_name, step=step, attempt=attempt),
+        _one(
+            conn,
+            "start_step",
+            WorkflowStep,
+            name=execution_name,
+            step=step,
+            attempt=attempt,
+            task_token=task_token,
+        ),
         f"execution {execution_name}",
     )
 
@@ -328,11 +338,18 @@ def finish_step(
 def running_executions(
     conn: Connection, *, older_than_seconds: float = 300, limit: int = 50
 ) -> list[WorkflowExecution]:
-    return _all(conn, "running_executions", WorkflowExecution, older_than_seconds=older_than_seconds, limit=limit)
+    return _all(
+        conn, "running_executions", WorkflowExecution, older_than_seconds=older_than_seconds, limit=limit
+    )
 
 
 def execution_by_name(conn: Connection, name: str) -> WorkflowExecution | None:
     return _one(conn, "execution_by_name", WorkflowExecution, name=name)
+
+
+def waiting_step_tokens(conn: Connection, task_id: UUID | str) -> list[str]:
+    rows = conn.execute(query("waiting_step_tokens"), {"task_id": str(task_id)}).fetchall()
+    return [row["task_token"] for row in rows]
 
 
 def task_history(conn: Connection, task_id: UUID | str) -> list[WorkflowExecution]:

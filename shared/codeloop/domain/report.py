@@ -350,6 +350,21 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
     )
 
 
+def render_superseded_check_run(view: TaskView, attempt: int) -> CheckRunRender:
+    """A check run left on a commit the task no longer works on (its work moved to a newer head)."""
+    where = (
+        _link(f"PR #{view.task.pr_number}", f"{view.repository_url.rstrip('/')}/pull/{view.task.pr_number}")
+        if view.task.pr_number
+        else "a newer commit"
+    )
+    return CheckRunRender(
+        status="completed",
+        conclusion="neutral",
+        title="Continued on a newer commit",
+        summary=f"**{_inline(view.task.title, 256)}**\nAttempt {attempt} of this task continues on {where}.",
+    )
+
+
 def _check_run_title(
     view: TaskView,
     attempt: int,

@@ -284,8 +284,8 @@ def _return_later(message: StepMessage, delay_seconds: float, reason: str) -> No
 def _call(
     context: _Context, provider: CodeGenerationProvider, claim: CodegenRun, previous: CodegenRun | None
 ) -> dict[str, Any]:
-    request = context.request(provider)
     try:
+        request = context.request(provider)  # may call the provider (its repository id): counts too
         if _resumes(provider, previous):
             assert previous is not None and previous.external_id is not None
             result = provider.resume_run(previous.external_id, request)

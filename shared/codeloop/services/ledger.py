@@ -53,11 +53,15 @@ def step_started(message: StepMessage) -> None:
         target = STEP_STATUS.get(message.step)
         if target is not None and task.status != target and target in ALLOWED[task.status]:
             store.transition_task(conn, task.id, target)
-        store.start_step(conn, message.execution_name, message.step, message.attempt)
+        if message.attempt > task.attempt:  # the workflow moved on to a fix attempt
+            store.update_task(conn, task.id, attempt=message.attempt)
+        store.start_step(conn, message.execution_name, message.step, message.attempt, message.task_token)
     announce(message.task_id, "step_started", step=message.step, attempt=message.attempt)
 
 
-def step_finished(execution_name: str, task_id: str, step: str, attempt: int, status: str, error: str | None = None) -> None:
+def step_finished(
+    execution_name: str, task_id: str, step: str, attempt: int, status: str, error: str | None = None
+) -> None:
     with transaction(actor="workflow", correlation_id=execution_name) as conn:
         store.finish_step(conn, execution_name, step, attempt, status, error)
     announce(task_id, "step_finished", step=step, attempt=attempt, status=status)

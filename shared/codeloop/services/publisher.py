@@ -18,10 +18,12 @@ from codeloop.domain.models import Repository, Task
 from codeloop.domain.report import (
     AgentRunView,
     AttemptView,
+    CheckRunRender,
     TaskFacts,
     TaskView,
     render_check_run,
     render_comment,
+    render_superseded_check_run,
     task_marker,
 )
 from codeloop.domain.validation import ValidationReport
@@ -49,7 +51,7 @@ def build_view(task: Task, repository: Repository) -> TaskView:
     attempts = []
     for number in range(1, task.attempt + 1):
         run, validation = runs_by_attempt.get(number), validations_by_attempt.get(number)
-        check = check_runs.get(str(number), {})
+        check = check_runs.get(str(number), {})  # the attempt's check run on its latest head
         report = None
         if validation and validation["results"]:
             try:
@@ -106,38 +108,65 @@ def publish_task(task_id: str) -> None:
 
 
 def _publish_check_run(task: Task, view: TaskView, installation: int, repo: str) -> None:
+    """The current attempt's check run on the current head; earlier ones finished, stale ones closed.
+
+    ``metadata.check_runs`` maps an attempt to the check run codeloop keeps for it (id, head,
+    and whether it is final), so each is created once and finished once.
+    """
+    runs: dict[str, dict[str, Any]] = dict(task.metadata.get("check_runs", {}))
+    for key, known in list(runs.items()):
+        if known.get("final"):
+            continue
+        attempt = int(key)
+        if attempt < task.attempt:  # an earlier attempt: finish it with its own verdict
+            _write(installation, repo, known["id"], render_check_run(view, attempt))
+            runs[key] = known | {"final": True}
+        elif known["head_sha"] != task.head_sha:  # the work moved to another commit (the agent's PR)
+            _write(installation, repo, known["id"], render_superseded_check_run(view, attempt))
+            runs[f"{key}:{known['head_sha'][:12]}"] = known | {"final": True}
+            del runs[key]
+    current = runs.get(str(task.attempt))
     render = render_check_run(view, task.attempt)
-    output = github.CheckRunOutput(
+    if current is None:
+        created = github.create_check_run(
+            installation,
+            repo,
+            name=render.name,
+            head_sha=task.head_sha,
+            status=render.status,
+            conclusion=render.conclusion,
+            output=_output(render),
+            actions=_actions(render),
+            external_id=f"{task.id}:{task.attempt}",
+        )
+        runs[str(task.attempt)] = {"id": created.id, "url": created.html_url, "head_sha": task.head_sha}
+    else:
+        _write(installation, repo, current["id"], render)
+    if runs != task.metadata.get("check_runs", {}):
+        with transaction() as conn:
+            store.update_task(conn, task.id, metadata={"check_runs": runs})
+
+
+def _output(render: CheckRunRender) -> github.CheckRunOutput:
+    return github.CheckRunOutput(
         title=render.title,
         summary=render.summary,
         text=render.text,
         annotations=[github.Annotation.model_validate(a) for a in render.annotations],
     )
-    actions = [github.CheckRunAction.model_validate(a) for a in render.actions]
-    known = task.metadata.get("check_runs", {}).get(str(task.attempt))
-    if known and known.get("head_sha") == task.head_sha:
-        github.update_check_run(
-            installation,
-            repo,
-            known["id"],
-            status=render.status,
-            conclusion=render.conclusion,
-            output=output,
-            actions=actions,
-        )
-        return
-    created = github.create_check_run(
+
+
+def _actions(render: CheckRunRender) -> list[github.CheckRunAction]:
+    return [github.CheckRunAction.model_validate(a) for a in render.actions]
+
+
+def _write(installation: int, repo: str, check_run_id: int, render: CheckRunRender) -> None:
+    github.update_check_run(
         installation,
         repo,
-        name=render.name,
-        head_sha=task.head_sha,
+        check_run_id,
         status=render.status,
         conclusion=render.conclusion,
-        output=output,
-        actions=actions,
-        external_id=f"{task.id}:{task.attempt}",
+        output=_output(render),
+        actions=_actions(render),
     )
-    runs = dict(task.metadata.get("check_runs", {}))
-    runs[str(task.attempt)] = {"id": created.id, "url": created.html_url, "head_sha": task.head_sha}
-    with transaction() as conn:
-        store.update_task(conn, task.id, metadata={"check_runs": runs})

@@ -81,7 +81,6 @@ def publish(task_id: str) -> None:
 
 def on_pull_request_closed(repository_id: int, number: int, merged: bool, actor: str) -> str:
     """A closed PR ends its task: merged → completed, closed unmerged → cancelled."""
-    from codeloop.adapters import workflows
 
     with transaction(actor=actor) as conn:
         task = store.latest_task_for_thread(conn, repository_id, number)

@@ -82,9 +82,17 @@ def cancel(task_id: UUID | str, *, actor: str, reason: str = "cancelled") -> Tas
         if is_terminal(task.status):
             raise TaskConflict(f"task {task.id} is already {task.status}")
         task = store.transition_task(conn, task.id, TaskStatus.CANCELLED, step="cancel", error=reason)
+        tokens = store.waiting_step_tokens(conn, task.id)
+    end_workflow(task, reason, tokens)
+    return task
+
+
+def end_workflow(task: Task, reason: str, waiting_tokens: list[str]) -> None:
+    """Stop the task's execution, and end any step wait it is in (a token nobody will answer)."""
     if task.workflow_execution_arn:
         workflows.stop_execution(task.workflow_execution_arn, reason)
-    return task
+    for token in waiting_tokens:
+        workflows.end_wait(token, "Cancelled", reason)
 
 
 def revalidate(task_id: UUID | str, *, actor: str) -> Task:

@@ -12,15 +12,16 @@ update workflow_executions
 returning *;
 
 -- name: start_step
-insert into workflow_steps (execution_id, step, attempt)
-select id, %(step)s, %(attempt)s from workflow_executions where name = %(name)s
+insert into workflow_steps (execution_id, step, attempt, task_token)
+select id, %(step)s, %(attempt)s, %(task_token)s from workflow_executions where name = %(name)s
 on conflict (execution_id, step, attempt) do update
-   set status = 'running', error = null, started_at = now(), finished_at = null
+   set status = 'running', error = null, started_at = now(), finished_at = null,
+       task_token = excluded.task_token
 returning *;
 
 -- name: finish_step
 update workflow_steps s
-   set status = %(status)s, error = %(error)s, finished_at = now()
+   set status = %(status)s, error = %(error)s, finished_at = now(), task_token = null
   from workflow_executions e
  where s.execution_id = e.id and e.name = %(name)s and s.step = %(step)s and s.attempt = %(attempt)s
 returning s.*;
@@ -43,3 +44,9 @@ select * from workflow_executions
 
 -- name: execution_by_name
 select * from workflow_executions where name = %(name)s;
+
+-- name: waiting_step_tokens
+-- The tokens of a task's steps still running: what a cancel answers.
+select s.task_token
+  from workflow_steps s join workflow_executions e on e.id = s.execution_id
+ where e.task_id = %(task_id)s and s.status = 'running' and s.task_token is not null;

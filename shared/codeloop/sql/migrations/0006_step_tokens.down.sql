@@ -1,0 +1,1 @@
+alter table workflow_steps drop column task_token;
