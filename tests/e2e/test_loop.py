@@ -148,7 +148,7 @@ def test_the_same_failure_twice_stops_early_and_says_so(loop: Loop):
 
 
 def test_cancel_mid_run(loop: Loop):
-    pr, run = start_fix(loop)
+    pr, _ = start_fix(loop)
     loop.comment(pr, "/codeloop cancel")
     loop.pump(until=lambda: loop.task_status() == "cancelled")
 
@@ -203,3 +203,12 @@ def test_codegen_down_leaves_a_visible_wait_then_recovers(loop: Loop, monkeypatc
     agent_pr = loop.agent_opens_pull_request(loop.latest_run()["id"], FIXED)
     loop.pump(until=lambda: loop.task_status() == "completed")
     assert loop.task().pr_number == agent_pr
+
+
+def test_closing_the_pull_request_ends_its_task(loop: Loop):
+    pr, _ = start_fix(loop)
+    loop.repo.pulls[pr]["state"] = "closed"
+    loop.pull_request_event("closed", pr)
+    loop.pump(until=lambda: loop.task_status() == "cancelled")
+    assert "closed by" in loop.task().error_log[-1]["error"]
+    loop.pump(until=lambda: "⏹️" in loop.bot_comments()[0]["body"])

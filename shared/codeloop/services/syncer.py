@@ -81,6 +81,7 @@ def publish(task_id: str) -> None:
 
 def on_pull_request_closed(repository_id: int, number: int, merged: bool, actor: str) -> str:
     """A closed PR ends its task: merged → completed, closed unmerged → cancelled."""
+    from codeloop.services.tasks import end_workflow
 
     with transaction(actor=actor) as conn:
         task = store.latest_task_for_thread(conn, repository_id, number)
@@ -93,7 +94,7 @@ def on_pull_request_closed(repository_id: int, number: int, merged: bool, actor:
         task = store.transition_task(
             conn, task.id, target, step="pull_request", error=None if merged else reason
         )
-    if task.workflow_execution_arn:
-        workflows.stop_execution(task.workflow_execution_arn, reason)
+        tokens = store.waiting_step_tokens(conn, task.id)
+    end_workflow(task, reason, tokens)
     publish(str(task.id))
     return f"task {task.id} {target}"
