@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from codeloop.db import migrations
 from psycopg.conninfo import make_conninfo
+
+from codeloop.db import migrations
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import percentiles, scratch_database
+
 from codeloop.db import store
 from codeloop.db.pool import make_pool, transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef

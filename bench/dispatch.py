@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import pytest
+
+from bench._support import percentiles, scratch_database
 from codeloop.db import dispatch_store, store
 from codeloop.db.pool import close_pool, transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
@@ -29,8 +31,6 @@ from codeloop.services.dispatch import dispatch_codegen_step
 from codeloop.services.providers import reset_providers
 from codeloop.settings import reset_settings
 from codeloop.workers import StepMessage, StepPending
-
-from bench._support import percentiles, scratch_database
 from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fakes.github import github_fake_environment
 from tests.integration.dispatch.conftest import insert_prompt

@@ -16,9 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+
 from codeloop.adapters.codegen_api import CodegenApiProvider
 from codeloop.domain.providers import RepositoryRef, RunRequest
-
 from tests.fakes.codegen_api import FakeCodegenApi
 
 

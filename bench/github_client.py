@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import pytest
 from _support import percentiles
+
 from codeloop.adapters import github as gh
 from codeloop.settings import reset_settings
-
 from tests.fakes.github import github_fake_environment
 
 REPO = "octo/hello"

@@ -29,7 +29,6 @@ from codeloop.domain.test_results import parse_junit_chunks
 from codeloop.domain.validation import build_report
 from codeloop.services.validation import READ_CHUNK, SandboxDirs, remove_tree
 from codeloop.settings import reset_settings
-
 from tests.fakes.git_http import GitHttpServer
 
 TOKEN = "ghs_" + secrets.token_hex(16)  # a fresh fake token per run

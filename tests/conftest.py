@@ -15,10 +15,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
+
 from codeloop import settings as settings_module
 from codeloop.db import migrations
 from codeloop.db import pool as pool_module
-from psycopg.conninfo import make_conninfo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK_EXAMPLES = REPO_ROOT.parent / "shared" / "github-webhook-examples"

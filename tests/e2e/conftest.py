@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from codeloop.adapters.aws import client
 from codeloop.api.front import handle
 from codeloop.db import store
@@ -24,7 +25,6 @@ from codeloop.local.pollers import QueuePoller
 from codeloop.local.stack import CONSUMERS
 from codeloop.services.providers import reset_providers
 from codeloop.settings import reset_settings
-
 from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fakes.github_git import GitHubWithGit, github_with_git_environment
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from codeloop import cli
 from codeloop.db import migrations
 

@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+
 from codeloop.db import store
 from codeloop.domain.lifecycle import IllegalTransition
 from codeloop.domain.models import DeliveryStatus, Installation, NewTask, RepositoryRef

@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from codeloop import settings as settings_module
 from codeloop.db import migrations
-
 from tests.fakes.cloudformation_response import CloudFormationResponseUrl
 from tests.unit.deploy.cloudformation import load_template
 

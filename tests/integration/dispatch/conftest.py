@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from codeloop.adapters.aws import client
 from codeloop.db import store
 from codeloop.db.pool import transaction
@@ -15,7 +16,6 @@ from codeloop.domain.models import Installation, NewTask, RepositoryRef
 from codeloop.services.providers import reset_providers
 from codeloop.services.tasks import create_and_start
 from codeloop.settings import reset_settings
-
 from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fakes.openai_api import FakeOpenAIApi
 

@@ -5,7 +5,6 @@ import json
 from codeloop.adapters.aws import client
 from codeloop.db import dispatch_store, store
 from codeloop.db.pool import transaction
-
 from tests.conftest import receive_all
 from tests.integration.dispatch.conftest import (
     codegen_creates,

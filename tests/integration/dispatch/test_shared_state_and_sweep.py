@@ -9,7 +9,6 @@ from codeloop.db import dispatch_store
 from codeloop.db.pool import make_pool, transaction
 from codeloop.domain.breaker import BreakerPolicy
 from codeloop.services.codegen_runs import on_agent_pull_request, sweep_codegen_runs
-
 from tests.integration.dispatch.conftest import dispatch, start_task, take_one
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

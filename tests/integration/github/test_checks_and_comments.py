@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from codeloop.adapters import github as gh
 from codeloop.domain.report import task_marker
-
 from tests.fakes.github import FakeRepo, GitHubFake
 from tests.integration.github.conftest import INSTALLATION, REPO
 

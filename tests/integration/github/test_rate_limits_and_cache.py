@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from codeloop.adapters import github as gh
 
+from codeloop.adapters import github as gh
 from tests.fakes.github import FakeRepo, GitHubFake
 from tests.integration.github.conftest import INSTALLATION, REPO
 

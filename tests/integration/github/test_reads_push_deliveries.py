@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from codeloop.adapters import github as gh
 
+from codeloop.adapters import github as gh
 from tests.fakes.github import FakeRepo, GitHubFake, app_key_pair
 from tests.integration.github.conftest import INSTALLATION, REPO
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from codeloop.api.front import handle
-from codeloop.domain.webhooks import route
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from codeloop.api.front import handle
+from codeloop.domain.webhooks import route
 from tests.conftest import WEBHOOK_EXAMPLES, receive_all
 from tests.unit.ingress.payloads import SECRET, envelope_for, load, signed_headers
 

@@ -3,13 +3,13 @@
 import json
 
 import pytest
+
 from codeloop.adapters.aws import client
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import DeliveryStatus
 from codeloop.services.events import process_delivery
 from codeloop.settings import reset_settings
-
 from tests.unit.ingress.payloads import load
 
 REPO = "Codertocat/Hello-World"

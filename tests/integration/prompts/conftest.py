@@ -1,6 +1,7 @@
 """A repository on the GitHub fake, the same in PostgreSQL, and the shipped templates synced."""
 
 import pytest
+
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef, Task

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from codeloop import prompt_cli
 from codeloop.db import prompts_store
 from codeloop.db.pool import transaction

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from codeloop.adapters.aws import client
 from codeloop.db import prompts_store, validation_store
 from codeloop.db.pool import transaction
@@ -15,7 +16,6 @@ from codeloop.domain.validation import Annotation, CommandResult, ValidationRepo
 from codeloop.services.prompt_builder import build_prompt_step
 from codeloop.services.tasks import create_and_start
 from codeloop.workers import StepFailed, StepMessage
-
 from tests.conftest import receive_all
 from tests.integration.prompts.conftest import insert_task, new_task
 

@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+
 from codeloop.adapters.codegen_api import CodegenApiProvider
 from codeloop.domain.providers import (
     ATTEMPT_KEY,
@@ -19,7 +20,6 @@ from codeloop.domain.providers import (
 )
 from codeloop.domain.retry import Jitter, RetryPolicies, RetryPolicy, next_delay
 from codeloop.settings import reset_settings
-
 from tests.fakes.codegen_api import FakeCodegenApi
 
 CLIENT_TIMEOUT = httpx.Timeout(0.5, connect=0.5)

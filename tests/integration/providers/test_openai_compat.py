@@ -2,6 +2,7 @@
 
 import httpx
 import pytest
+
 from codeloop.adapters.openai_compat import OpenAICompatProvider
 from codeloop.domain.providers import (
     ATTEMPT_KEY,
@@ -15,7 +16,6 @@ from codeloop.domain.providers import (
     RunStatus,
 )
 from codeloop.settings import reset_settings
-
 from tests.fakes.openai_api import FakeOpenAIApi
 
 REPO = RepositoryRef(full_name="octo-org/widgets", ref="feature-branch")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
 from codeloop import cli
 from codeloop.api.stats import router
 from codeloop.db import stats_store

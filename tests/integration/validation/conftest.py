@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from codeloop import settings
 
+from codeloop import settings
 from tests.fakes.git_http import GitHttpServer
 
 TOKEN = "ghs_FakeInstallationToken0123456789abcdef"

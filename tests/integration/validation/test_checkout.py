@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from codeloop.adapters import git_checkout
 
+from codeloop.adapters import git_checkout
 from tests.fakes.git_http import GitHttpServer
 from tests.integration.validation.conftest import TOKEN
 

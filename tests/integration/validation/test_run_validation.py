@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from codeloop.domain.repo_config import RepoConfig, parse_repo_config
 from codeloop.services.validation import RunLimits, run_validation
-
 from tests.fakes.git_http import GitHttpServer
 from tests.integration.validation.conftest import TOKEN
 from tests.integration.validation.test_sandbox import FAKE_SECRETS

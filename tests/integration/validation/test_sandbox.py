@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from codeloop.adapters import sandbox
 
 FAKE_SECRETS = {

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from codeloop.adapters import sandbox, workflows
 from codeloop.adapters.aws import client
 from codeloop.db import store, validation_store
@@ -21,7 +22,6 @@ from codeloop.domain.models import Installation, NewTask, RepositoryRef
 from codeloop.services import validation_step
 from codeloop.services.tasks import create_and_start
 from codeloop.workers import StepFailed, StepMessage, StepPending
-
 from tests.fakes.github_git import GitHubWithGit, github_with_git_environment
 
 REPO = "octo/calc"

@@ -1,6 +1,7 @@
 import itertools
 
 import pytest
+
 from codeloop.domain.lifecycle import ALLOWED, IllegalTransition, TaskStatus, check_transition, is_terminal
 
 ALL_PAIRS = list(itertools.product(TaskStatus, TaskStatus))

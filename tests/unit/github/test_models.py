@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from codeloop.adapters import github as gh
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "github-webhook-examples"

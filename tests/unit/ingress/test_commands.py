@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from codeloop.domain.commands import (
     MAX_COMMANDS_PER_COMMENT,
     Command,
@@ -16,8 +19,6 @@ from codeloop.domain.commands import (
     requests_from_event,
     unknown_command_text,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from .payloads import envelope_for, load
 

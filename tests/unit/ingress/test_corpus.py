@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from codeloop.domain.commands import requests_from_event
 from codeloop.domain.webhooks import parse_delivery, route
 

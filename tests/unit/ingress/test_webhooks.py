@@ -4,6 +4,9 @@ import base64
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from codeloop.domain.webhooks import (
     MAX_BODY_BYTES,
     DeliveryEnvelope,
@@ -14,8 +17,6 @@ from codeloop.domain.webhooks import (
     sign,
     verify_signature,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from .payloads import FIXTURES, SECRET, envelope_for, load, signed_headers
 

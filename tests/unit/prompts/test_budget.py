@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from codeloop.domain.prompt_context import (
     PIECE_KINDS,
     ContextPiece,
@@ -13,9 +16,6 @@ from codeloop.domain.prompt_context import (
 )
 from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templates
 from codeloop.domain.untrusted import clean, neutralise_fences
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from tests.unit.prompts.fixture_tasks import failing_checks_task, issue_task, repo_config
 
 FENCE_BLOCK = re.compile(

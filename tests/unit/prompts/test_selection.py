@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from codeloop.domain.prompts import (
     AvailableTemplate,
     PromptSelectionError,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from codeloop.domain.prompt_context import ContextPiece, fit_context
 from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templates
 from codeloop.domain.untrusted import clean, fence, redact_secrets, strip_hidden
-
 from tests.unit.prompts.fixture_tasks import issue_task, repo_config
 
 FAKE_AWS_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"

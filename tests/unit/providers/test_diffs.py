@@ -1,4 +1,5 @@
 import pytest
+
 from codeloop.domain.diffs import (
     DiffDoesNotApply,
     DiffParseError,

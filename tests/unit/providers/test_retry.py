@@ -1,6 +1,8 @@
 import random
 
 import pytest
+from pydantic import ValidationError
+
 from codeloop.domain.providers import ErrorClass
 from codeloop.domain.retry import (
     BackoffKind,
@@ -11,7 +13,6 @@ from codeloop.domain.retry import (
     choose_fix_strategy,
     next_delay,
 )
-from pydantic import ValidationError
 
 
 class FixedRandom:

@@ -1,4 +1,5 @@
 import pytest
+
 from codeloop.domain.providers import (
     ATTEMPT_KEY,
     TASK_ID_KEY,

@@ -12,7 +12,6 @@ from codeloop.domain.report import (
     render_comment,
     task_marker,
 )
-
 from tests.unit.report.markdown import read
 from tests.unit.report.test_rendering import OWN_HTML
 from tests.unit.report.views import TASK_ID, failed_report, step, view

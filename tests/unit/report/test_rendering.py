@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from codeloop.domain.report import (
     ACTIONS,
     AttemptView,
@@ -20,7 +21,6 @@ from codeloop.domain.report import (
     render_comment,
     task_marker,
 )
-
 from tests.unit.report.markdown import read
 from tests.unit.report.views import TASK_ID, failed_report, states, view
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from codeloop.domain.repo_config import ConfigProblem, RepoConfig, parse_repo_config
 from codeloop.domain.test_results import TestFailure, parse_junit_xml, parse_pytest
 from codeloop.domain.validation import (
