@@ -182,3 +182,103 @@ def test_a_repeated_start_is_harmless(aws):
         input=json.dumps({"task_id": task_id, "attempt": 1, "max_attempts": 3}),
     )["executionArn"]
     assert again == first
+
+
+# -- batch_tasks: the status syncer is played by the test (it answers each item's token) ------------
+
+
+def start_batch(aws, count: int, *, max_concurrency: int = 3, tolerated_failure_percentage: int = 20):
+    batch_id = str(uuid.uuid4())
+    task_ids = [str(uuid.uuid4()) for _ in range(count)]
+    arn = client("stepfunctions").start_execution(
+        stateMachineArn=aws["BATCH_STATE_MACHINE_ARN"],
+        name=f"batch-{batch_id}",
+        input=json.dumps(
+            {
+                "batch_id": batch_id,
+                "tasks": [{"task_id": task_id} for task_id in task_ids],
+                "max_concurrency": max_concurrency,
+                "tolerated_failure_percentage": tolerated_failure_percentage,
+            }
+        ),
+    )["executionArn"]
+    return arn, batch_id, task_ids
+
+
+def take_item(aws, batch_id: str) -> dict:
+    item = take(aws["STATUS_QUEUE_URL"])
+    assert (item["event"], item["batch_id"]) == ("batch_item", batch_id)
+    return item
+
+
+def nothing_waiting(queue_url: str) -> bool:
+    """No message on the queue now (nor within a second's long poll)."""
+    return not client("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages")
+
+
+def test_a_batch_whose_tasks_all_pass_succeeds(aws):
+    arn, batch_id, task_ids = start_batch(aws, 3)
+    items = [take_item(aws, batch_id) for _ in task_ids]
+    assert sorted(item["task_id"] for item in items) == sorted(task_ids)
+    for item in items:
+        succeed(item, {})
+    assert finished(arn)["status"] == "SUCCEEDED"
+    assert take(aws["STATUS_QUEUE_URL"]) == {
+        "event": "batch_finished",
+        "batch_id": batch_id,
+        "execution_name": f"batch-{batch_id}",
+    }
+
+
+def test_failures_within_the_tolerance_leave_the_batch_succeeded(aws):
+    arn, batch_id, task_ids = start_batch(aws, 3, tolerated_failure_percentage=50)
+    items = [take_item(aws, batch_id) for _ in task_ids]
+    fail(items[0], "TaskFailed", "the tests kept failing")
+    for item in items[1:]:
+        succeed(item, {})
+    assert finished(arn)["status"] == "SUCCEEDED"
+    assert take(aws["STATUS_QUEUE_URL"])["event"] == "batch_finished"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="moto 5.2.5 counts a distributed map's failed items but never fails the map: its parser "
+    "warns that ToleratedFailurePercentage(Path) 'currently have no effect'. AWS fails the map with "
+    "States.ExceedToleratedFailureThreshold; this test starts passing when moto does the same.",
+)
+def test_failures_over_the_tolerance_fail_the_batch(aws):
+    arn, batch_id, task_ids = start_batch(aws, 3, tolerated_failure_percentage=20)
+    items = [take_item(aws, batch_id) for _ in task_ids]
+    fail(items[0], "TaskFailed", "the tests kept failing")
+    fail(items[1], "Cancelled", "cancelled by a maintainer")
+    succeed(items[2], {})
+    assert finished(arn)["status"] == "FAILED"
+    note = take(aws["STATUS_QUEUE_URL"])
+    assert (note["event"], note["batch_id"]) == ("batch_failed", batch_id)
+    assert note["error"]["Error"] == "States.ExceedToleratedFailureThreshold"
+
+
+def test_items_arrive_in_the_given_order(aws):
+    arn, batch_id, task_ids = start_batch(aws, 3, max_concurrency=1)
+    for task_id in task_ids:
+        item = take_item(aws, batch_id)
+        assert item["task_id"] == task_id
+        succeed(item, {})
+    assert finished(arn)["status"] == "SUCCEEDED"
+
+
+def test_never_more_than_max_concurrency_items_at_once(aws):
+    arn, batch_id, task_ids = start_batch(aws, 4, max_concurrency=2, tolerated_failure_percentage=50)
+    running = [take_item(aws, batch_id), take_item(aws, batch_id)]
+    assert {item["task_id"] for item in running} == set(task_ids[:2])
+    assert nothing_waiting(aws["STATUS_QUEUE_URL"])
+    succeed(running.pop(0), {})
+    running.append(take_item(aws, batch_id))
+    assert running[-1]["task_id"] == task_ids[2]
+    assert nothing_waiting(aws["STATUS_QUEUE_URL"])
+    fail(running.pop(0), "TaskFailed", "the tests kept failing")
+    running.append(take_item(aws, batch_id))
+    assert running[-1]["task_id"] == task_ids[3]
+    for item in running:
+        succeed(item, {})
+    assert finished(arn)["status"] == "SUCCEEDED"

@@ -302,17 +302,36 @@ def test_the_batch_maps_tasks_with_concurrency_and_tolerance_from_its_input(batc
     assert config == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
 
 
-def test_each_batch_item_runs_the_task_machine_under_the_task_execution_name(batch_machine):
+def test_each_batch_item_hands_its_task_to_the_status_syncer_with_a_token(batch_machine):
+    """moto runs this (not startExecution.sync), so the batch runs in the emulation too."""
     (map_state,) = [s for s in batch_machine["States"].values() if s["Type"] == "Map"]
-    tasks = [s for s in map_state["ItemProcessor"]["States"].values() if s["Type"] == "Task"]
-    (task,) = tasks
-    assert task["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert map_state["ItemSelector"] == {"task_id.$": "$$.Map.Item.Value.task_id", "batch_id.$": "$.batch_id"}
+    (task,) = [s for s in map_state["ItemProcessor"]["States"].values() if s["Type"] == "Task"]
+    assert task["Resource"] == WAIT_FOR_TOKEN
     parameters = task["Parameters"]
-    assert parameters["StateMachineArn"] == "${TaskToPullRequestArn}"
-    assert parameters["Name.$"] == "States.Format('{}-{}', $.task_id, $.attempt)"
-    started_with = {key.removesuffix(".$"): value for key, value in parameters["Input"].items()}
-    for field in ("task_id", "attempt", "max_attempts"):
-        assert started_with[field] == f"$.{field}"
+    assert parameters["QueueUrl"] == "${StatusQueueUrl}"
+    assert parameters["MessageGroupId.$"] == "$.task_id"
+    assert parameters["MessageBody"] == {
+        "event": "batch_item",
+        "task_token.$": "$$.Task.Token",
+        "task_id.$": "$.task_id",
+        "batch_id.$": "$.batch_id",
+    }
+    assert task["TimeoutSeconds"] == 86400
+
+
+def test_the_batch_tells_the_status_syncer_how_it_ended(batch_machine):
+    states = batch_machine["States"]
+    (map_state,) = [s for s in states.values() if s["Type"] == "Map"]
+    finished, (catcher,) = states[map_state["Next"]], map_state["Catch"]
+    assert catcher["ErrorEquals"] == ["States.ALL"]
+    failed = states[catcher["Next"]]
+    for note, event in ((finished, "batch_finished"), (failed, "batch_failed")):
+        assert note["Resource"] == SEND_MESSAGE
+        assert note["Parameters"]["QueueUrl"] == "${StatusQueueUrl}"
+        assert note["Parameters"]["MessageBody"]["event"] == event
+    assert failed["Parameters"]["MessageBody"]["error.$"] == catcher["ResultPath"]
+    assert states[failed["Next"]]["Type"] == "Fail"
 
 
 def test_the_batch_keeps_no_per_item_output(batch_machine):
@@ -321,4 +340,4 @@ def test_the_batch_keeps_no_per_item_output(batch_machine):
     assert map_state["ResultPath"] is None
     for state in map_state["ItemProcessor"]["States"].values():
         if state["Type"] == "Task":
-            assert state["OutputPath"] is None
+            assert state["ResultPath"] is None and state["OutputPath"] is None

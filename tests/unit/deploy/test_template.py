@@ -358,6 +358,10 @@ def test_functions_receive_only_from_the_queues_they_consume(template):
             assert granted(role, action) == own, f"{logical_id}: {action}"
 
 
+# A task's end answers its batch item: the syncer (workflow notes, sweeper) and the API (cancel).
+BATCH_ANSWERERS = {"StatusSyncerFunction", "WebhookReceiverFunction"}
+
+
 def test_only_workers_answer_task_tokens(template):
     consumers = consumer_of(template)
     workers = {consumers[queue] for queue in WORKER_QUEUES} | {"StatusSyncerFunction"}
@@ -365,6 +369,8 @@ def test_only_workers_answer_task_tokens(template):
         role = role_of(template, function)
         for action in WORKER_ACTIONS:
             expected = {"TaskStateMachine"} if logical_id in workers else set()
+            if logical_id in BATCH_ANSWERERS and action != "states:SendTaskHeartbeat":
+                expected |= {"BatchStateMachine"}
             assert granted(role, action) == expected, f"{logical_id}: {action}"
 
 
@@ -426,14 +432,15 @@ def test_the_task_state_machine_may_send_to_every_queue_it_names(template):
     assert named == WORKER_QUEUES | {"StatusQueue"}
 
 
-def test_the_batch_state_machine_starts_only_task_executions_and_its_own_children(template):
+def test_the_batch_state_machine_sends_only_to_the_status_queue_and_starts_only_its_children(template):
     machine = template["Resources"]["BatchStateMachine"]["Properties"]
     role = template["Resources"][ref_target(machine["Role"])]
-    started = granted(role, "states:StartExecution")
-    assert "TaskStateMachine" in started
-    others = started - {"TaskStateMachine"}
-    (own,) = others  # its own ARN, for the distributed map's child executions, built from its name
+    named = {ref_target(value) for value in machine["DefinitionSubstitutions"].values()}
+    assert granted(role, "sqs:SendMessage") == named == {"StatusQueue"}
+    # Its own ARN, for the distributed map's child executions, built from its name.
+    (own,) = granted(role, "states:StartExecution")
     assert json.loads(own)["Fn::Sub"].endswith(":stateMachine:" + machine["Name"]["Fn::Sub"])
+    assert not granted(role, "events:PutRule")
 
 
 def test_state_machines_never_name_functions(template):
