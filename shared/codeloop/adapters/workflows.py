@@ -46,11 +46,21 @@ def send_failure(task_token: str, error: str, cause: str) -> None:
 
 def end_wait(task_token: str, error: str, cause: str) -> None:
     """Fail a step's wait; a token the execution no longer waits on (stopped, timed out) is ignored."""
-    sfn = client("stepfunctions")
-    with contextlib.suppress(
-        sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist
-    ):
+    with _unless_no_longer_waited_on():
         send_failure(task_token, error, cause)
+
+
+def finish_wait(task_token: str, output: dict[str, Any]) -> None:
+    """Succeed a step's wait; a token the execution no longer waits on is ignored."""
+    with _unless_no_longer_waited_on():
+        send_success(task_token, output)
+
+
+def _unless_no_longer_waited_on() -> contextlib.AbstractContextManager[None]:
+    sfn = client("stepfunctions")
+    return contextlib.suppress(
+        sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist
+    )
 
 
 def send_heartbeat(task_token: str) -> None:

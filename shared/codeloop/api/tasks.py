@@ -42,6 +42,18 @@ class TaskRequest(BaseModel):
     base_branch: str | None = Field(default=None, max_length=255)
 
 
+class BatchRequest(BaseModel):
+    """Tasks run by the batch machine: by priority (then as given), at most max_concurrency at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[TaskRequest] = Field(min_length=1, max_length=100)
+    max_concurrency: int = Field(default=3, ge=1, le=20)
+    tolerated_failure_percentage: int = Field(
+        default=20, ge=0, le=100, description="the batch fails when more of its tasks fail"
+    )
+
+
 class ErrorBody(BaseModel):
     error: str
 
@@ -74,29 +86,71 @@ def get_openapi() -> Response[Any]:
     )
 
 
-@app.post("/api/v1/tasks", responses={201: {"description": "created and started"}, 401: {}, 422: {}})
-def post_task(request: TaskRequest) -> Response[Any]:
+class NotInstalled(ValueError):
+    """A requested repository does not have the App (or is no longer active)."""
+
+
+def _new_tasks(requests: list[TaskRequest], caller: str, source: TaskSource) -> list[NewTask]:
     from codeloop.db import store
     from codeloop.db.pool import transaction
+
+    with transaction() as conn:
+        repositories = {
+            name: store.get_repository_by_name(conn, name) for name in {r.repository for r in requests}
+        }
+    for name, repository in repositories.items():
+        if repository is None or not repository.active:
+            raise NotInstalled(f"the codeloop App is not installed on {name}")
+    return [
+        NewTask(
+            repository_id=repositories[request.repository].id,
+            source=source,
+            requested_by=f"api:{caller}",
+            **request.model_dump(exclude={"repository"}),
+        )
+        for request in requests
+    ]
+
+
+@app.post("/api/v1/tasks", responses={201: {"description": "created and started"}, 401: {}, 422: {}})
+def post_task(request: TaskRequest) -> Response[Any]:
     from codeloop.services import tasks
 
     caller = _caller()
     if caller is None:
         return unauthorized()
-    with transaction() as conn:
-        repository = store.get_repository_by_name(conn, request.repository)
-    if repository is None or not repository.active:
-        return _error(422, f"the codeloop App is not installed on {request.repository}")
-    new = NewTask(
-        repository_id=repository.id,
-        source=TaskSource.API,
-        requested_by=f"api:{caller}",
-        **request.model_dump(exclude={"repository"}),
-    )
+    try:
+        (new,) = _new_tasks([request], caller, TaskSource.API)
+    except NotInstalled as problem:
+        return _error(422, str(problem))
     task = tasks.create_and_start(
         new, actor=f"api:{caller}", correlation_id=app.current_event.request_context.request_id
     )
     return _json(201, {"task": task.model_dump(mode="json")})
+
+
+@app.post(
+    "/api/v1/tasks/batch",
+    responses={202: {"description": "created; the batch machine starts them in turn"}, 401: {}, 422: {}},
+)
+def post_batch(request: BatchRequest) -> Response[Any]:
+    from codeloop.services import tasks
+
+    caller = _caller()
+    if caller is None:
+        return unauthorized()
+    try:
+        new = _new_tasks(request.tasks, caller, TaskSource.BATCH)
+    except NotInstalled as problem:
+        return _error(422, str(problem))
+    batch = tasks.create_batch(
+        new,
+        max_concurrency=request.max_concurrency,
+        tolerated_failure_percentage=request.tolerated_failure_percentage,
+        actor=f"api:{caller}",
+        correlation_id=app.current_event.request_context.request_id,
+    )
+    return _json(202, batch.model_dump(mode="json"))
 
 
 @app.get("/api/v1/tasks/<task_id>")

@@ -2,7 +2,8 @@
 
 - deliveries stored but never queued (the enqueue failed) are queued again;
 - failed webhook deliveries on GitHub's side (codeloop was down) are redelivered;
-- queued tasks whose workflow never started are started (the execution name makes it harmless);
+- queued tasks whose workflow never started are started (the execution name makes it harmless),
+  except batch tasks still waiting for their turn in the batch machine;
 - executions that ended without telling us (timed out, aborted outside codeloop) end their task
   visibly;
 - agent runs and validations waiting past their deadline are ended or resumed by their owners.
@@ -114,6 +115,7 @@ def end_silent_executions(now: datetime) -> int:
     """Executions that ended (timed out, failed, aborted) without a note to the status queue."""
     from codeloop.adapters import workflows
     from codeloop.services.syncer import publish
+    from codeloop.services.tasks import answer_batch
 
     with transaction() as conn:
         running = store.running_executions(conn, older_than_seconds=EXECUTION_CHECK_SECONDS)
@@ -134,7 +136,8 @@ def end_silent_executions(now: datetime) -> int:
             )
             task = store.require_task(conn, execution.task_id)
             if status != "SUCCEEDED" and TaskStatus.FAILED in ALLOWED[task.status]:
-                store.transition_task(conn, task.id, TaskStatus.FAILED, step="workflow", error=reason)
+                task = store.transition_task(conn, task.id, TaskStatus.FAILED, step="workflow", error=reason)
+        answer_batch(task)
         publish(str(execution.task_id))
         ended += 1
     return ended

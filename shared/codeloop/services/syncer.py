@@ -29,6 +29,8 @@ def handle_record(body: str) -> None:
         process_delivery(str(message["delivery_id"]))
     elif isinstance(message, dict) and "task_id" in message and "event" in message:
         on_status(message)
+    elif isinstance(message, dict) and "batch_id" in message and "event" in message:
+        on_batch_note(message)
     else:
         logger.error("message of unknown shape dropped", extra={"body": body[:200]})
 
@@ -38,6 +40,11 @@ def on_status(message: dict[str, Any]) -> None:
     task_id = str(message["task_id"])
     bind(correlation_id=message.get("execution_name") or task_id, task_id=task_id)
     event = message["event"]
+    if event == "batch_item":
+        from codeloop.services.tasks import on_batch_item
+
+        on_batch_item(task_id, str(message["task_token"]))
+        return
     if event == "workflow_succeeded":
         _finish(task_id, message, TaskStatus.COMPLETED, "succeeded", None)
         metrics.add_metric(name="TaskCompleted", unit="Count", value=1)
@@ -46,6 +53,18 @@ def on_status(message: dict[str, Any]) -> None:
         _finish(task_id, message, TaskStatus.FAILED, "failed", reason)
         metrics.add_metric(name="TaskFailed", unit="Count", value=1)
     publish(task_id)
+
+
+def on_batch_note(message: dict[str, Any]) -> None:
+    """The batch machine's last word: finished (within its failure tolerance) or failed."""
+    bind(correlation_id=message.get("execution_name") or str(message["batch_id"]))
+    if message["event"] == "batch_failed":
+        logger.warning("batch failed", extra={"batch_id": message["batch_id"], "error": message.get("error")})
+    else:
+        logger.info("batch finished", extra={"batch_id": message["batch_id"]})
+    metrics.add_metric(
+        name="BatchFailed" if message["event"] == "batch_failed" else "BatchFinished", unit="Count", value=1
+    )
 
 
 def _failure_reason(error: Any, task_id: str) -> str:
@@ -64,12 +83,15 @@ def _failure_reason(error: Any, task_id: str) -> str:
 def _finish(
     task_id: str, message: dict[str, Any], target: TaskStatus, execution_status: str, error: str | None
 ) -> None:
+    from codeloop.services.tasks import answer_batch
+
     with transaction(actor="workflow", correlation_id=message.get("execution_name")) as conn:
         task = store.require_task(conn, task_id)
         if message.get("execution_name") and store.execution_by_name(conn, message["execution_name"]):
             store.finish_execution(conn, message["execution_name"], execution_status, error)
         if task.status != target and target in ALLOWED[task.status]:
-            store.transition_task(conn, task.id, target, step="workflow", error=error)
+            task = store.transition_task(conn, task.id, target, step="workflow", error=error)
+    answer_batch(task)
 
 
 def publish(task_id: str) -> None:

@@ -8,15 +8,16 @@ repeated start is harmless.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from psycopg import Connection
+from pydantic import BaseModel
 
 from codeloop.adapters import workflows
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.lifecycle import TaskStatus, is_terminal
-from codeloop.domain.models import NewTask, Task
+from codeloop.domain.models import NewTask, Priority, Task, TaskSource
 from codeloop.observability import logger, metrics
 from codeloop.settings import get_settings
 
@@ -93,6 +94,84 @@ def end_workflow(task: Task, reason: str, waiting_tokens: list[str]) -> None:
         workflows.stop_execution(task.workflow_execution_arn, reason)
     for token in waiting_tokens:
         workflows.end_wait(token, "Cancelled", reason)
+    answer_batch(task)
+
+
+# -- batches -------------------------------------------------------------------------------------
+
+PRIORITY_ORDER = (Priority.CRITICAL, Priority.HIGH, Priority.MEDIUM, Priority.LOW)
+
+
+class Batch(BaseModel):
+    batch_id: UUID
+    execution_arn: str
+    tasks: list[Task]
+
+
+def create_batch(
+    requests: list[NewTask],
+    *,
+    max_concurrency: int,
+    tolerated_failure_percentage: int,
+    actor: str,
+    correlation_id: str | None = None,
+) -> Batch:
+    """Create the tasks queued (all or none) and start the batch machine over them, by priority.
+
+    The tasks are not launched here: the batch machine hands each to the status syncer when a
+    place is free (``on_batch_item``), which launches it; the sweeper leaves them alone.
+    """
+    batch_id = uuid4()
+    ordered = sorted(requests, key=lambda new: PRIORITY_ORDER.index(new.priority))  # stable: as given
+    rows = [
+        new.model_copy(
+            update={
+                "source": TaskSource.BATCH,
+                "metadata": {**new.metadata, "batch_id": str(batch_id), "batch_position": position},
+            }
+        )
+        for position, new in enumerate(ordered)
+    ]
+    with transaction(actor=actor, correlation_id=correlation_id) as conn:
+        created = [_queue(conn, task) for task in store.create_tasks(conn, rows)]
+    created.sort(key=lambda task: task.metadata["batch_position"])
+    arn = workflows.start_execution(
+        get_settings().require("batch_state_machine_arn"),
+        f"batch-{batch_id}",
+        {
+            "batch_id": str(batch_id),
+            "tasks": [{"task_id": str(task.id)} for task in created],
+            "max_concurrency": max_concurrency,
+            "tolerated_failure_percentage": tolerated_failure_percentage,
+        },
+    )
+    metrics.add_metric(name="TaskCreated", unit="Count", value=len(created))
+    logger.info("batch started", extra={"batch_id": str(batch_id), "tasks": len(created)})
+    return Batch(batch_id=batch_id, execution_arn=arn, tasks=created)
+
+
+def on_batch_item(task_id: UUID | str, task_token: str) -> Task:
+    """The batch machine's turn for this task: keep its token, then launch the task (once)."""
+    with transaction(actor="workflow") as conn:
+        task = store.update_task(conn, task_id, metadata={"batch_token": task_token})
+    if is_terminal(task.status):
+        answer_batch(task)  # ended (cancelled) before its turn came
+    elif task.status == TaskStatus.QUEUED and not task.workflow_execution_arn:
+        task = launch(task)
+    return task
+
+
+def answer_batch(task: Task) -> None:
+    """A batch task that ended answers its batch item: success if completed, a failure otherwise."""
+    token = task.metadata.get("batch_token")
+    if not token or not is_terminal(task.status):
+        return
+    if task.status == TaskStatus.COMPLETED:
+        workflows.finish_wait(token, {})
+        return
+    reasons = [entry.get("error") for entry in task.error_log if entry.get("error")]
+    error = "Cancelled" if task.status == TaskStatus.CANCELLED else "TaskFailed"
+    workflows.end_wait(token, error, reasons[-1] if reasons else f"the task {task.status}")
 
 
 def revalidate(task_id: UUID | str, *, actor: str) -> Task:

@@ -160,6 +160,7 @@ def test_openapi_document_describes_the_routes(api):
     assert status == 200
     assert {
         "/api/v1/tasks",
+        "/api/v1/tasks/batch",
         "/api/v1/tasks/{task_id}",
         "/api/v1/tasks/{task_id}/retry",
         "/api/v1/tasks/{task_id}/cancel",

@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+
 from codeloop.adapters.aws import client
 
 DEADLINE_SECONDS = 30

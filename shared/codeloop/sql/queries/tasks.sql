@@ -76,9 +76,11 @@ select * from tasks
 select * from audit_log where entity = 'tasks' and entity_id = %(id)s order by id;
 
 -- name: unlaunched_tasks
--- Queued tasks whose workflow never started (the start failed after the status was committed).
+-- Queued tasks whose workflow never started (the start failed after the status was committed);
+-- not a batch task still waiting for its turn (its batch_item note brings the token, then starts it).
 select * from tasks
  where status = 'queued' and workflow_execution_arn is null
+   and (not metadata ? 'batch_id' or metadata ? 'batch_token')
    and updated_at <= now() - make_interval(secs => %(older_than_seconds)s)
  order by updated_at
  limit %(limit)s;
