@@ -212,3 +212,21 @@ def test_closing_the_pull_request_ends_its_task(loop: Loop):
     loop.pump(until=lambda: loop.task_status() == "cancelled")
     assert "closed by" in loop.task().error_log[-1]["error"]
     loop.pump(until=lambda: "⏹️" in loop.bot_comments()[0]["body"])
+
+
+def test_validate_runs_the_tests_again_on_the_current_head(loop: Loop):
+    _, run = start_fix(loop)
+    agent_pr = loop.agent_opens_pull_request(run["id"], FIXED)
+    loop.pump(until=lambda: loop.task_status() == "completed")
+
+    # Someone pushes a breaking change to the agent's PR, then asks for a validation.
+    loop.github.publish(REPO, "codegen/fix", STILL_BROKEN, "a human's breaking change")
+    loop.comment(agent_pr, "/codeloop validate")
+    loop.pump(until=lambda: loop.task_status() == "failed")
+
+    task = loop.task()
+    assert task.attempt == 2 and task.head_sha == loop.repo.refs["codegen/fix"]
+    assert task.error_log[-1]["error"].startswith("ValidationFailed")
+    assert len(loop.codegen.runs) == 1  # no agent was asked
+    runs = {c["head_sha"]: (c["status"], c["conclusion"]) for c in loop.repo.check_runs.values()}
+    assert runs[task.head_sha] == ("completed", "failure")

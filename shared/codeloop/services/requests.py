@@ -178,8 +178,13 @@ def _start_work(request: WorkRequest, payload: dict[str, Any], config: RepoConfi
             task = tasks.retry(task.id, actor=actor)
         elif command == "cancel":
             task = tasks.cancel(task.id, actor=actor, reason=f"cancelled by @{actor}")
-        else:  # validate
-            task = tasks.revalidate(task.id, actor=actor)
+        else:  # validate: the pull request as it is now
+            head = None
+            if task.pr_number is not None:
+                head = github.get_pull_request(
+                    request.installation_id, request.repository_full_name, task.pr_number
+                ).head_sha
+            task = tasks.revalidate(task.id, actor=actor, head_sha=head)
     except tasks.TaskConflict as conflict:
         reply(f"I can't {command} that: {conflict}.")
         return f"{command}: conflict"

@@ -43,18 +43,24 @@ def _queue(conn: Connection, task: Task) -> Task:
     return store.update_task(conn, task.id, attempt=task.attempt + 1)
 
 
-def workflow_input(task: Task, iterations: int) -> dict[str, Any]:
+def workflow_input(task: Task, iterations: int, *, validate_only: bool = False) -> dict[str, Any]:
+    if validate_only:  # straight to ValidatePR with the task's pull request; no fix attempts
+        pull_request = {"run_id": None, "pr_number": task.pr_number, "head_sha": task.head_sha}
+        return {"task_id": str(task.id), "attempt": task.attempt, "max_attempts": task.attempt,
+                "codegen": pull_request, "validate_only": True}  # fmt: skip
     return {"task_id": str(task.id), "attempt": task.attempt, "max_attempts": task.attempt + iterations}
 
 
-def launch(task: Task) -> Task:
-    """Start the queued task's workflow execution for its current attempt and record it."""
+def launch(task: Task, *, validate_only: bool = False) -> Task:
+    """Start the task's workflow execution for its current attempt and record it."""
     with transaction() as conn:
         repository = store.get_repository(conn, task.repository_id)
     iterations = repository.iteration_budget if repository else 3
     name = workflows.execution_name(task.id, task.attempt)
     arn = workflows.start_execution(
-        get_settings().require("state_machine_arn"), name, workflow_input(task, iterations)
+        get_settings().require("state_machine_arn"),
+        name,
+        workflow_input(task, iterations, validate_only=validate_only),
     )
     with transaction() as conn:
         store.start_execution(conn, task.id, name, arn)
@@ -174,11 +180,22 @@ def answer_batch(task: Task) -> None:
     workflows.end_wait(token, error, reasons[-1] if reasons else f"the task {task.status}")
 
 
-def revalidate(task_id: UUID | str, *, actor: str) -> Task:
-    """Validate a finished task's pull request again (the ValidatePR step on its own)."""
-    raise TaskConflict(
-        "validating a pull request on its own is not available yet; `retry` runs the whole loop"
-    )
+def revalidate(task_id: UUID | str, *, actor: str, head_sha: str | None = None) -> Task:
+    """Validate a finished task's pull request again, at ``head_sha`` (its current head), as a new attempt.
+
+    The workflow starts at ValidatePR and only reports: a failure is not sent back to the agent.
+    """
+    with transaction(actor=actor) as conn:
+        task = store.require_task(conn, task_id)
+        if task.status not in (TaskStatus.COMPLETED, TaskStatus.FAILED):
+            raise TaskConflict(
+                f"task {task.id} is {task.status}: only a finished task can be validated again"
+            )
+        if task.pr_number is None:
+            raise TaskConflict(f"task {task.id} has no pull request to validate yet")
+        task = store.transition_task(conn, task.id, TaskStatus.VALIDATING)
+        task = store.update_task(conn, task.id, attempt=task.attempt + 1, head_sha=head_sha)
+    return launch(task, validate_only=True)
 
 
 def describe(task_id: UUID | str) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from codeloop import cli
 from codeloop.adapters.aws import client
 from codeloop.api.front import handle

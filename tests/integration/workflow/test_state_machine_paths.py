@@ -283,3 +283,34 @@ def test_never_more_than_max_concurrency_items_at_once(aws):
     for item in running:
         succeed(item, {})
     assert finished(arn)["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(("passed", "status"), [(True, "SUCCEEDED"), (False, "FAILED")])
+def test_a_validation_on_request_runs_only_the_tests(aws, passed, status):
+    arn = start(
+        aws,
+        max_attempts=2,
+        attempt=2,
+        validate_only=True,
+        codegen={"run_id": None, "pr_number": 7, "head_sha": "abc"},
+    )
+    validate = take(aws["VALIDATION_QUEUE_URL"])
+    assert (validate["step"], validate["attempt"], validate["pr_number"], validate["head_sha"]) == (
+        "ValidatePR",
+        2,
+        7,
+        "abc",
+    )
+    succeed(
+        validate,
+        {
+            "passed": passed,
+            "same_failure": False,
+            "verdict": "passed" if passed else "failed",
+            "validation_run_id": "v",
+        },
+    )
+    assert finished(arn)["status"] == status
+    note = take(aws["STATUS_QUEUE_URL"])
+    if not passed:
+        assert note["error"]["Error"] == "ValidationFailed"

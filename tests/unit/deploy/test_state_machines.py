@@ -118,8 +118,10 @@ def test_every_task_retries_only_named_transient_errors(path):
 # -- task_to_pull_request ------------------------------------------------------------------------
 
 
-def test_the_task_machine_starts_with_the_initial_prompt(task_machine):
-    assert task_machine["StartAt"] == "BuildPrompt"
+def test_the_task_machine_starts_with_the_initial_prompt_or_a_validation_on_request(task_machine):
+    start = task_machine["States"][task_machine["StartAt"]]
+    assert start["Type"] == "Choice" and start["Default"] == "BuildPrompt"
+    assert start["Choices"] == [{"Variable": "$.codegen", "IsPresent": True, "Next": "ValidatePR"}]
 
 
 def test_task_states_retry_the_contracted_errors(task_machine):
