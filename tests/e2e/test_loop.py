@@ -134,6 +134,18 @@ def test_the_budget_runs_out_and_says_so(loop: Loop):
     [comment] = loop.bot_comments()
     assert "❌" in comment["body"] and "budget" in comment["body"].lower()
 
+    # The check run's "Fix again" button starts a new attempt of the same task.
+    check = next(c for c in loop.repo.check_runs.values() if c["head_sha"] == task.head_sha)
+    loop.webhook("check_run", {
+        "action": "requested_action", "requested_action": {"identifier": "fix"},
+        "check_run": {"id": check["id"], "head_sha": task.head_sha, "external_id": f"{task.id}:{task.attempt}",
+                      "pull_requests": [{"number": agent_pr}]},
+        "repository": loop.repo.json(), "installation": {"id": 7},
+        "sender": {"login": "maintainer", "type": "User", "id": 1},
+    })  # fmt: skip
+    loop.pump(until=lambda: loop.task().attempt == 3)
+    assert loop.task().retry_count == 1 and len(loop.bot_comments()) == 1
+
 
 def test_the_same_failure_twice_stops_early_and_says_so(loop: Loop):
     _, run = start_fix(loop)

@@ -156,6 +156,8 @@ def _latest_task(request: WorkRequest) -> Task | None:
 def _start_work(request: WorkRequest, payload: dict[str, Any], config: RepoConfig, reply: Any) -> str:
     actor = request.requester_login
     command = request.command.name
+    if command == "fix" and request.source == "check_run":
+        command = "retry"  # "Fix again" on a task's check run: a new attempt of that task
     if command == "fix":
         repository = _remember_repository(request, payload, config)
         new = _new_task(request, payload, repository)
