@@ -129,6 +129,23 @@ def aws(aws_emulation: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     aws_adapter.reset_clients()
 
 
+@pytest.fixture
+def waiting_workflow(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """A stand-in task workflow that just waits, so a test sees executions start, run and stop
+    without the workers; STATE_MACHINE_ARN points at it."""
+    import json
+
+    from codeloop.adapters.aws import client
+
+    definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 300, "End": True}}}
+    arn = client("stepfunctions").create_state_machine(
+        name="test-waiting", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/x"
+    )["stateMachineArn"]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    settings_module.reset_settings()
+    return arn
+
+
 def receive_all(queue_url: str, *, max_messages: int = 10) -> list[dict]:
     """Every message waiting on a queue (deleted as read), bodies decoded."""
     import json

@@ -1403,16 +1403,20 @@ def _git_commit_json(sha: str, commit: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def github_fake_environment(monkeypatch: Any, **fake_options: Any) -> Iterator[GitHubFake]:
-    """Start a fake and point codeloop at it: GITHUB_API_URL, the App id and its private key."""
+def github_fake_environment(
+    monkeypatch: Any, fake_class: Callable[..., GitHubFake] = GitHubFake, **fake_options: Any
+) -> Iterator[Any]:
+    """Start a fake (of ``fake_class``) and point codeloop at it: GITHUB_API_URL, the App's id,
+    private key and slug."""
     from codeloop.adapters import github
     from codeloop.settings import reset_settings
 
     private_pem, public_pem = app_key_pair()
-    with GitHubFake(public_key_pem=public_pem, **fake_options) as fake:
+    with fake_class(public_key_pem=public_pem, **fake_options) as fake:
         monkeypatch.setenv("GITHUB_API_URL", fake.url)
         monkeypatch.setenv("GITHUB_APP_ID", str(fake.app_id))
         monkeypatch.setenv("GITHUB_APP_PRIVATE_KEY", private_pem)
+        monkeypatch.setenv("GITHUB_APP_SLUG", fake.app_slug)
         reset_settings()
         github.reset_clients()
         try:

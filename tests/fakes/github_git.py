@@ -16,8 +16,8 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from tests.fakes.github import (
     _iso,
     _now,
     _Request,
-    app_key_pair,
+    github_fake_environment,
 )
 
 _GIT_PATH = re.compile(r"^/(?P<owner>[^/]+)/(?P<name>[^/]+)\.git/(?:info/refs|git-upload-pack)$")
@@ -169,22 +169,6 @@ class GitHubWithGit(GitHubFake):
         return _Answer(status, payload, headers, content_type)
 
 
-@contextmanager
-def github_with_git_environment(monkeypatch: Any, git_root: Path) -> Iterator[GitHubWithGit]:
-    """Start the fake and point codeloop at it (GITHUB_API_URL, the App id and key)."""
-    from codeloop.adapters import github
-    from codeloop.settings import reset_settings
-
-    private_pem, public_pem = app_key_pair()
-    with GitHubWithGit(git_root, public_key_pem=public_pem) as fake:
-        monkeypatch.setenv("GITHUB_API_URL", fake.url)
-        monkeypatch.setenv("GITHUB_APP_ID", str(fake.app_id))
-        monkeypatch.setenv("GITHUB_APP_PRIVATE_KEY", private_pem)
-        monkeypatch.setenv("GITHUB_APP_SLUG", fake.app_slug)
-        reset_settings()
-        github.reset_clients()
-        try:
-            yield fake
-        finally:
-            github.reset_clients()
-            reset_settings()
+def github_with_git_environment(monkeypatch: Any, git_root: Path) -> AbstractContextManager[GitHubWithGit]:
+    """Start the fake (serving git from ``git_root``) and point codeloop at it."""
+    return github_fake_environment(monkeypatch, GitHubWithGit, git_root=git_root)

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
+from codeloop.domain.validation import Annotation  # GitHub's annotation shape, defined once
 from codeloop.settings import get_settings
 
 if TYPE_CHECKING:
@@ -209,16 +210,6 @@ class HookDelivery(_FromApi):
     action: str | None = None
     installation_id: int | None = None
     repository_id: int | None = None
-
-
-class Annotation(BaseModel):
-    path: str
-    start_line: int = Field(ge=1)
-    end_line: int = Field(ge=1)
-    annotation_level: Literal["notice", "warning", "failure"]
-    message: str
-    title: str | None = None
-    raw_details: str | None = None
 
 
 class CheckRunAction(BaseModel):

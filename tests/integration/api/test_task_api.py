@@ -10,27 +10,18 @@ from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, RepositoryRef
-from codeloop.settings import reset_settings
 
 # A stand-in workflow that waits, so a test can see an execution running and stop it.
-WAITING_MACHINE = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 300, "End": True}}}
 
 
 @pytest.fixture
-def api(db_url, aws, monkeypatch, capsys):
-    arn = client("stepfunctions").create_state_machine(
-        name="test-waiting",
-        definition=json.dumps(WAITING_MACHINE),
-        roleArn="arn:aws:iam::123456789012:role/x",
-    )["stateMachineArn"]
-    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-    reset_settings()
+def api(db_url, waiting_workflow, monkeypatch, capsys):
     with transaction() as conn:
         store.upsert_installation(conn, Installation(id=7, account_login="octo-org"))
         store.upsert_repository(conn, RepositoryRef(id=42, full_name="octo-org/widgets"), installation_id=7)
     assert cli.main(["apikey", "create", "ci-bot"]) == 0
     key = capsys.readouterr().out.strip().splitlines()[-1]
-    return {"key": key, "state_machine": arn}
+    return {"key": key, "state_machine": waiting_workflow}
 
 
 def call(

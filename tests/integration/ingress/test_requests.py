@@ -9,22 +9,13 @@ from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import DeliveryStatus
 from codeloop.services.events import process_delivery
-from codeloop.settings import reset_settings
 from tests.unit.ingress.payloads import load
 
 REPO = "Codertocat/Hello-World"
-WAITING_MACHINE = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 300, "End": True}}}
 
 
 @pytest.fixture
-def world(db_url, aws, github_fake, monkeypatch):
-    arn = client("stepfunctions").create_state_machine(
-        name="test-waiting",
-        definition=json.dumps(WAITING_MACHINE),
-        roleArn="arn:aws:iam::123456789012:role/x",
-    )["stateMachineArn"]
-    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-    reset_settings()
+def world(db_url, waiting_workflow, github_fake, monkeypatch):
     repo = github_fake.add_repo(
         REPO,
         files={".github/codeloop.yml": "iterations: 2\nvalidation:\n  test: [pytest -q]\n"},
