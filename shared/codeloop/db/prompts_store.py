@@ -9,8 +9,7 @@ from uuid import UUID
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.db.queries import query
-from codeloop.db.store import _adapt, _all, _one
+from codeloop.db.queries import fetch_all, fetch_one, json_params, query
 
 
 class _Record(BaseModel):
@@ -83,11 +82,11 @@ def lock_sync(conn: Connection) -> None:
 
 
 def templates(conn: Connection) -> list[PromptTemplateRow]:
-    return _all(conn, "prompt_templates", PromptTemplateRow)
+    return fetch_all(conn, "prompt_templates", PromptTemplateRow)
 
 
 def get_template(conn: Connection, template_id: str) -> PromptTemplateRow | None:
-    return _one(conn, "get_prompt_template", PromptTemplateRow, id=template_id)
+    return fetch_one(conn, "get_prompt_template", PromptTemplateRow, id=template_id)
 
 
 def upsert_template(
@@ -107,7 +106,7 @@ def upsert_template(
 
 
 def version_by_hash(conn: Connection, template_id: str, content_hash: str) -> PromptVersionRow | None:
-    return _one(
+    return fetch_one(
         conn, "prompt_version_by_hash", PromptVersionRow, template_id=template_id, content_hash=content_hash
     )
 
@@ -115,7 +114,7 @@ def version_by_hash(conn: Connection, template_id: str, content_hash: str) -> Pr
 def insert_version(
     conn: Connection, template_id: str, body: str, metadata: dict[str, Any], content_hash: str
 ) -> PromptVersionRow:
-    row = _one(
+    row = fetch_one(
         conn,
         "insert_prompt_version",
         PromptVersionRow,
@@ -149,7 +148,7 @@ def retire_missing(conn: Connection, current_ids: list[str]) -> list[PromptTempl
 
 
 def get_version(conn: Connection, template_id: str, version: int) -> PromptVersionRow | None:
-    return _one(conn, "prompt_version", PromptVersionRow, template_id=template_id, version=version)
+    return fetch_one(conn, "prompt_version", PromptVersionRow, template_id=template_id, version=version)
 
 
 def set_active_version(
@@ -157,11 +156,13 @@ def set_active_version(
 ) -> PromptTemplateRow:
     """Point the template at ``version`` (None: follow the latest) and audit who did it."""
     before = get_template(conn, template_id)
-    after = _one(conn, "set_prompt_active_version", PromptTemplateRow, id=template_id, active_version=version)
+    after = fetch_one(
+        conn, "set_prompt_active_version", PromptTemplateRow, id=template_id, active_version=version
+    )
     assert before is not None and after is not None
     conn.execute(
         query("audit_prompt_rollback"),
-        _adapt(
+        json_params(
             {
                 "id": template_id,
                 "old_values": {"active_version": before.active_version},
@@ -174,18 +175,18 @@ def set_active_version(
 
 
 def summaries(conn: Connection) -> list[PromptTemplateSummary]:
-    return _all(conn, "prompt_template_summaries", PromptTemplateSummary)
+    return fetch_all(conn, "prompt_template_summaries", PromptTemplateSummary)
 
 
 def available_versions(conn: Connection) -> list[PromptVersionRow]:
-    return _all(conn, "available_prompt_versions", PromptVersionRow)
+    return fetch_all(conn, "available_prompt_versions", PromptVersionRow)
 
 
 # -- rendered prompts ----------------------------------------------------------------------------
 
 
 def insert_rendered(conn: Connection, **fields: Any) -> RenderedPromptRow:
-    row = _one(conn, "insert_rendered_prompt", RenderedPromptRow, **fields)
+    row = fetch_one(conn, "insert_rendered_prompt", RenderedPromptRow, **fields)
     assert row is not None
     return row
 
@@ -193,17 +194,17 @@ def insert_rendered(conn: Connection, **fields: Any) -> RenderedPromptRow:
 def rendered_for_attempt(
     conn: Connection, task_id: UUID | str, attempt: int, kind: str
 ) -> RenderedPromptRow | None:
-    return _one(
+    return fetch_one(
         conn, "rendered_prompt_for_attempt", RenderedPromptRow, task_id=task_id, attempt=attempt, kind=kind
     )
 
 
 def get_rendered(conn: Connection, prompt_id: UUID | str) -> RenderedPromptRow | None:
-    return _one(conn, "rendered_prompt_by_id", RenderedPromptRow, id=prompt_id)
+    return fetch_one(conn, "rendered_prompt_by_id", RenderedPromptRow, id=prompt_id)
 
 
 # -- what earlier attempts left ------------------------------------------------------------------
 
 
 def earlier_attempts(conn: Connection, task_id: UUID | str, attempt: int) -> list[AttemptRow]:
-    return _all(conn, "earlier_attempts", AttemptRow, task_id=task_id, attempt=attempt)
+    return fetch_all(conn, "earlier_attempts", AttemptRow, task_id=task_id, attempt=attempt)

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, TypeVar
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "sql" / "queries"
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
@@ -66,3 +74,21 @@ def query(name: str) -> str:
     raise UnknownQuery(
         f"query name {name!r} is defined in several files; name one of {', '.join(candidates)}"
     )
+
+
+def json_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-shaped values travel as jsonb; everything else as psycopg adapts it."""
+    return {key: Jsonb(value) if isinstance(value, dict | list) else value for key, value in params.items()}
+
+
+def fetch_one(conn: Connection, query_name: str, model: type[M], /, **params: Any) -> M | None:
+    """Run a named query; its first row as ``model``, or None."""
+    row = conn.execute(query(query_name), json_params(params)).fetchone()
+    return model.model_validate(row) if row else None
+
+
+def fetch_all(conn: Connection, query_name: str, model: type[M], /, **params: Any) -> list[M]:
+    """Run a named query; every row as ``model``."""
+    return [
+        model.model_validate(row) for row in conn.execute(query(query_name), json_params(params)).fetchall()
+    ]

@@ -7,16 +7,15 @@ Every function takes the connection first, so a caller composes several in one t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from psycopg import Connection
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
-from codeloop.db.queries import query
+from codeloop.db.queries import fetch_all, fetch_one, query
 from codeloop.domain.lifecycle import TaskStatus, check_transition
 from codeloop.domain.models import (
     ApiKey,
@@ -39,21 +38,7 @@ class NotFound(LookupError):
     pass
 
 
-def _adapt(params: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-shaped values travel as jsonb; everything else as psycopg adapts it."""
-    return {key: Jsonb(value) if isinstance(value, dict | list) else value for key, value in params.items()}
-
-
-def _one(conn: Connection, query_name: str, model: type[M], /, **params: Any) -> M | None:
-    row = conn.execute(query(query_name), _adapt(params)).fetchone()
-    return model.model_validate(row) if row else None
-
-
-def _all(conn: Connection, query_name: str, model: type[M], /, **params: Any) -> list[M]:
-    return [model.model_validate(row) for row in conn.execute(query(query_name), _adapt(params)).fetchall()]
-
-
-def _required(record: M | None, what: str) -> M:
+def required(record: M | None, what: str) -> M:
     if record is None:
         raise NotFound(what)
     return record
@@ -63,8 +48,10 @@ def _required(record: M | None, what: str) -> M:
 
 
 def upsert_installation(conn: Connection, installation: Installation) -> Installation:
-    return _required(
-        _one(conn, "upsert_installation", Installation, **installation.model_dump(exclude={"deleted_at"})),
+    return required(
+        fetch_one(
+            conn, "upsert_installation", Installation, **installation.model_dump(exclude={"deleted_at"})
+        ),
         f"installation {installation.id}",
     )
 
@@ -74,7 +61,7 @@ def ensure_installation(conn: Connection, installation_id: int, account_login: s
 
 
 def set_installation_suspended(conn: Connection, installation_id: int, suspended_at: datetime | None) -> None:
-    _one(conn, "set_installation_suspended", Installation, id=installation_id, suspended_at=suspended_at)
+    fetch_one(conn, "set_installation_suspended", Installation, id=installation_id, suspended_at=suspended_at)
 
 
 def mark_installation_deleted(conn: Connection, installation_id: int) -> None:
@@ -82,12 +69,14 @@ def mark_installation_deleted(conn: Connection, installation_id: int) -> None:
 
 
 def get_installation(conn: Connection, installation_id: int) -> Installation | None:
-    return _one(conn, "get_installation", Installation, id=installation_id)
+    return fetch_one(conn, "get_installation", Installation, id=installation_id)
 
 
 def upsert_repository(conn: Connection, repo: RepositoryRef, installation_id: int | None) -> Repository:
-    return _required(
-        _one(conn, "upsert_repository", Repository, installation_id=installation_id, **repo.model_dump()),
+    return required(
+        fetch_one(
+            conn, "upsert_repository", Repository, installation_id=installation_id, **repo.model_dump()
+        ),
         f"repository {repo.full_name}",
     )
 
@@ -97,11 +86,11 @@ def deactivate_repository(conn: Connection, repository_id: int) -> None:
 
 
 def get_repository(conn: Connection, repository_id: int) -> Repository | None:
-    return _one(conn, "get_repository", Repository, id=repository_id)
+    return fetch_one(conn, "get_repository", Repository, id=repository_id)
 
 
 def get_repository_by_name(conn: Connection, full_name: str) -> Repository | None:
-    return _one(conn, "get_repository_by_name", Repository, full_name=full_name)
+    return fetch_one(conn, "get_repository_by_name", Repository, full_name=full_name)
 
 
 def update_repository_settings(conn: Connection, repository_id: int, **settings: Any) -> Repository:
@@ -112,8 +101,8 @@ def update_repository_settings(conn: Connection, repository_id: int, **settings:
     if unknown:
         raise ValueError(f"unknown repository settings: {', '.join(sorted(unknown))}")
     fields.update(settings)
-    return _required(
-        _one(conn, "update_repository_settings", Repository, id=repository_id, **fields),
+    return required(
+        fetch_one(conn, "update_repository_settings", Repository, id=repository_id, **fields),
         f"repository {repository_id}",
     )
 
@@ -123,10 +112,10 @@ def update_repository_settings(conn: Connection, repository_id: int, **settings:
 
 def create_task(conn: Connection, task: NewTask) -> Task:
     """Create a task; for a request already seen (same ``request_key``) return the task it made."""
-    created = _one(conn, "create_task", Task, **task.model_dump(mode="json"))
+    created = fetch_one(conn, "create_task", Task, **task.model_dump(mode="json"))
     if created is None:
-        return _required(
-            _one(conn, "task_by_request_key", Task, request_key=task.request_key),
+        return required(
+            fetch_one(conn, "task_by_request_key", Task, request_key=task.request_key),
             f"task for {task.request_key}",
         )
     return created
@@ -136,15 +125,15 @@ def create_tasks(conn: Connection, tasks: Iterable[NewTask]) -> list[Task]:
     rows = [task.model_dump(mode="json") for task in tasks]
     if not rows:
         return []
-    return _all(conn, "create_tasks", Task, rows=rows)
+    return fetch_all(conn, "create_tasks", Task, rows=rows)
 
 
 def get_task(conn: Connection, task_id: UUID | str) -> Task | None:
-    return _one(conn, "get_task", Task, id=str(task_id))
+    return fetch_one(conn, "get_task", Task, id=str(task_id))
 
 
 def require_task(conn: Connection, task_id: UUID | str) -> Task:
-    return _required(get_task(conn, task_id), f"task {task_id}")
+    return required(get_task(conn, task_id), f"task {task_id}")
 
 
 def transition_task(
@@ -160,13 +149,13 @@ def transition_task(
     The row is locked first, so two writers cannot both move the same task from one state.
     An error, when given, is appended to the task's error log with the step it came from.
     """
-    current = _required(_one(conn, "lock_task", Task, id=str(task_id)), f"task {task_id}")
+    current = required(fetch_one(conn, "lock_task", Task, id=str(task_id)), f"task {task_id}")
     status = check_transition(current.status, target)
     entry = None
     if error is not None:
         entry = json.dumps([{"at": datetime.now().astimezone().isoformat(), "step": step, "error": error}])
-    return _required(
-        _one(conn, "set_task_status", Task, id=str(task_id), status=status.value, error=entry),
+    return required(
+        fetch_one(conn, "set_task_status", Task, id=str(task_id), status=status.value, error=entry),
         f"task {task_id}",
     )
 
@@ -189,25 +178,25 @@ def update_task(conn: Connection, task_id: UUID | str, **fields: Any) -> Task:
     if unknown:
         raise ValueError(f"update_task cannot change: {', '.join(sorted(unknown))}")
     params = dict.fromkeys(allowed) | fields
-    return _required(_one(conn, "update_task_fields", Task, id=str(task_id), **params), f"task {task_id}")
+    return required(fetch_one(conn, "update_task_fields", Task, id=str(task_id), **params), f"task {task_id}")
 
 
 def latest_task_for_thread(conn: Connection, repository_id: int, number: int) -> Task | None:
-    return _one(conn, "latest_task_for_thread", Task, repository_id=repository_id, number=number)
+    return fetch_one(conn, "latest_task_for_thread", Task, repository_id=repository_id, number=number)
 
 
 def list_tasks(
     conn: Connection, *, repository_id: int | None = None, status: str | None = None, limit: int = 50
 ) -> list[Task]:
-    return _all(conn, "list_tasks", Task, repository_id=repository_id, status=status, limit=limit)
+    return fetch_all(conn, "list_tasks", Task, repository_id=repository_id, status=status, limit=limit)
 
 
 def unlaunched_tasks(conn: Connection, *, older_than_seconds: float = 60, limit: int = 50) -> list[Task]:
-    return _all(conn, "unlaunched_tasks", Task, older_than_seconds=older_than_seconds, limit=limit)
+    return fetch_all(conn, "unlaunched_tasks", Task, older_than_seconds=older_than_seconds, limit=limit)
 
 
 def task_audit(conn: Connection, task_id: UUID | str) -> list[AuditEntry]:
-    return _all(conn, "task_audit", AuditEntry, id=str(task_id))
+    return fetch_all(conn, "task_audit", AuditEntry, id=str(task_id))
 
 
 # -- webhook deliveries --------------------------------------------------------------------------
@@ -226,7 +215,7 @@ def insert_delivery(
     status: DeliveryStatus = DeliveryStatus.RECEIVED,
 ) -> WebhookDelivery | None:
     """Store a delivery; None when its id was stored before (a duplicate)."""
-    return _one(
+    return fetch_one(
         conn,
         "insert_delivery",
         WebhookDelivery,
@@ -242,7 +231,7 @@ def insert_delivery(
 
 
 def get_delivery(conn: Connection, delivery_id: str) -> WebhookDelivery | None:
-    return _one(conn, "get_delivery", WebhookDelivery, delivery_id=delivery_id)
+    return fetch_one(conn, "get_delivery", WebhookDelivery, delivery_id=delivery_id)
 
 
 def get_delivery_payload(conn: Connection, delivery_id: str) -> dict[str, Any]:
@@ -255,8 +244,8 @@ def get_delivery_payload(conn: Connection, delivery_id: str) -> dict[str, Any]:
 def set_delivery_status(
     conn: Connection, delivery_id: str, status: DeliveryStatus, error: str | None = None
 ) -> WebhookDelivery:
-    return _required(
-        _one(
+    return required(
+        fetch_one(
             conn,
             "set_delivery_status",
             WebhookDelivery,
@@ -271,7 +260,9 @@ def set_delivery_status(
 def stuck_deliveries(
     conn: Connection, *, older_than_seconds: float = 60, limit: int = 100
 ) -> list[WebhookDelivery]:
-    return _all(conn, "stuck_deliveries", WebhookDelivery, older_than_seconds=older_than_seconds, limit=limit)
+    return fetch_all(
+        conn, "stuck_deliveries", WebhookDelivery, older_than_seconds=older_than_seconds, limit=limit
+    )
 
 
 # -- workflow ledger -----------------------------------------------------------------------------
@@ -280,8 +271,8 @@ def stuck_deliveries(
 def start_execution(
     conn: Connection, task_id: UUID | str, name: str, execution_arn: str | None = None
 ) -> WorkflowExecution:
-    return _required(
-        _one(
+    return required(
+        fetch_one(
             conn,
             "start_execution",
             WorkflowExecution,
@@ -294,8 +285,8 @@ def start_execution(
 
 
 def finish_execution(conn: Connection, name: str, status: str, error: str | None = None) -> WorkflowExecution:
-    return _required(
-        _one(conn, "finish_execution", WorkflowExecution, name=name, status=status, error=error),
+    return required(
+        fetch_one(conn, "finish_execution", WorkflowExecution, name=name, status=status, error=error),
         f"execution {name}",
     )
 
@@ -303,8 +294,8 @@ def finish_execution(conn: Connection, name: str, status: str, error: str | None
 def start_step(
     conn: Connection, execution_name: str, step: str, attempt: int, task_token: str | None = None
 ) -> WorkflowStep:
-    return _required(
-        _one(
+    return required(
+        fetch_one(
             conn,
             "start_step",
             WorkflowStep,
@@ -320,8 +311,8 @@ def start_step(
 def finish_step(
     conn: Connection, execution_name: str, step: str, attempt: int, status: str, error: str | None = None
 ) -> WorkflowStep:
-    return _required(
-        _one(
+    return required(
+        fetch_one(
             conn,
             "finish_step",
             WorkflowStep,
@@ -338,13 +329,13 @@ def finish_step(
 def running_executions(
     conn: Connection, *, older_than_seconds: float = 300, limit: int = 50
 ) -> list[WorkflowExecution]:
-    return _all(
+    return fetch_all(
         conn, "running_executions", WorkflowExecution, older_than_seconds=older_than_seconds, limit=limit
     )
 
 
 def execution_by_name(conn: Connection, name: str) -> WorkflowExecution | None:
-    return _one(conn, "execution_by_name", WorkflowExecution, name=name)
+    return fetch_one(conn, "execution_by_name", WorkflowExecution, name=name)
 
 
 def waiting_step_tokens(conn: Connection, task_id: UUID | str) -> list[str]:
@@ -354,7 +345,7 @@ def waiting_step_tokens(conn: Connection, task_id: UUID | str) -> list[str]:
 
 def task_history(conn: Connection, task_id: UUID | str) -> list[WorkflowExecution]:
     """A task's executions, each with its steps in order: the ledger ``GET /api/v1/tasks/{id}`` shows."""
-    executions = _all(conn, "executions_for_task", WorkflowExecution, task_id=str(task_id))
+    executions = fetch_all(conn, "executions_for_task", WorkflowExecution, task_id=str(task_id))
     rows = conn.execute(query("steps_for_task"), {"task_id": str(task_id)}).fetchall()
     by_name: dict[str, list[WorkflowStep]] = {}
     for row in rows:
@@ -368,18 +359,19 @@ def task_history(conn: Connection, task_id: UUID | str) -> list[WorkflowExecutio
 
 
 def create_api_key(conn: Connection, name: str, prefix: str, key_hash: str) -> ApiKey:
-    return _required(
-        _one(conn, "create_api_key", ApiKey, name=name, prefix=prefix, key_hash=key_hash), f"api key {name}"
+    return required(
+        fetch_one(conn, "create_api_key", ApiKey, name=name, prefix=prefix, key_hash=key_hash),
+        f"api key {name}",
     )
 
 
 def authenticate_api_key(conn: Connection, key_hash: str) -> ApiKey | None:
-    return _one(conn, "authenticate_api_key", ApiKey, key_hash=key_hash)
+    return fetch_one(conn, "authenticate_api_key", ApiKey, key_hash=key_hash)
 
 
 def revoke_api_key(conn: Connection, name: str) -> ApiKey | None:
-    return _one(conn, "revoke_api_key", ApiKey, name=name)
+    return fetch_one(conn, "revoke_api_key", ApiKey, name=name)
 
 
 def list_api_keys(conn: Connection) -> list[ApiKey]:
-    return _all(conn, "list_api_keys", ApiKey)
+    return fetch_all(conn, "list_api_keys", ApiKey)

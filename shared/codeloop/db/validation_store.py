@@ -13,7 +13,8 @@ from uuid import UUID
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.db.store import _all, _one, _required
+from codeloop.db.queries import fetch_all, fetch_one
+from codeloop.db.store import required
 from codeloop.domain.validation import ValidationReport
 
 RunStatus = Literal["pending", "running", "waiting_checks", "passed", "failed", "error", "not_run"]
@@ -73,8 +74,8 @@ def save_validation_run(
     task_token: str | None = None,
     checks_deadline_at: datetime | None = None,
 ) -> ValidationRun:
-    return _required(
-        _one(
+    return required(
+        fetch_one(
             conn,
             "save_validation_run",
             ValidationRun,
@@ -94,20 +95,20 @@ def save_validation_run(
 
 
 def get_validation_run(conn: Connection, run_id: UUID | str) -> ValidationRun | None:
-    return _one(conn, "get_validation_run", ValidationRun, id=str(run_id))
+    return fetch_one(conn, "get_validation_run", ValidationRun, id=str(run_id))
 
 
 def validation_run_for_attempt(conn: Connection, task_id: UUID | str, attempt: int) -> ValidationRun | None:
-    return _one(conn, "validation_run_for_attempt", ValidationRun, task_id=str(task_id), attempt=attempt)
+    return fetch_one(conn, "validation_run_for_attempt", ValidationRun, task_id=str(task_id), attempt=attempt)
 
 
 def previous_validation_run(conn: Connection, task_id: UUID | str, attempt: int) -> ValidationRun | None:
     """The task's latest validation before ``attempt``."""
-    return _one(conn, "previous_validation_run", ValidationRun, task_id=str(task_id), attempt=attempt)
+    return fetch_one(conn, "previous_validation_run", ValidationRun, task_id=str(task_id), attempt=attempt)
 
 
 def waiting_runs_for_commit(conn: Connection, full_name: str, head_sha: str) -> list[WaitingValidationRun]:
-    return _all(
+    return fetch_all(
         conn,
         "waiting_validation_runs_for_commit",
         WaitingValidationRun,
@@ -117,14 +118,14 @@ def waiting_runs_for_commit(conn: Connection, full_name: str, head_sha: str) -> 
 
 
 def waiting_runs(conn: Connection, *, limit: int = 100) -> list[WaitingValidationRun]:
-    return _all(conn, "waiting_validation_runs", WaitingValidationRun, limit=limit)
+    return fetch_all(conn, "waiting_validation_runs", WaitingValidationRun, limit=limit)
 
 
 def finish_waiting_run(
     conn: Connection, run_id: UUID | str, report: ValidationReport, status: RunStatus
 ) -> ValidationRun | None:
     """Store the final report of a waiting run; None when another caller finished it first."""
-    return _one(
+    return fetch_one(
         conn,
         "finish_waiting_validation_run",
         ValidationRun,
