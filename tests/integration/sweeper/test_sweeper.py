@@ -1,0 +1,118 @@
+"""The sweeper: nothing accepted is lost, nothing stuck stays stuck."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codeloop.adapters.aws import client
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.services import sweeper, tasks
+from tests.conftest import receive_all
+
+
+@pytest.fixture
+def world(db_url, waiting_workflow, github_fake):
+    repo = github_fake.add_repo("octo/widgets", installation_id=7)
+    with transaction() as conn:
+        store.upsert_installation(conn, Installation(id=7, account_login="octo"))
+        store.upsert_repository(conn, RepositoryRef(id=repo.id, full_name="octo/widgets"), installation_id=7)
+    return {"github": github_fake, "repo": repo}
+
+
+def age(sql: str) -> None:
+    """Make rows look older than the sweeper's grace periods (triggers off: updated_at keeps its value)."""
+    with transaction() as conn:
+        conn.execute("set local session_replication_role = replica")
+        conn.execute(sql)
+
+
+def test_a_delivery_stored_but_never_queued_is_queued_again(world, aws):
+    with transaction() as conn:
+        store.insert_delivery(
+            conn,
+            delivery_id="d-lost",
+            event="issue_comment",
+            action="created",
+            installation_id=7,
+            repository_id=world["repo"].id,
+            repository_full_name="octo/widgets",
+            payload={"action": "created"},
+        )
+    assert sweeper.requeue_stuck_deliveries(None) == 0  # still within its grace period
+    age("update webhook_deliveries set received_at = now() - interval '5 minutes'")
+
+    assert sweeper.sweep()["requeued_deliveries"] == 1
+    [message] = receive_all(aws["EVENTS_QUEUE_URL"])
+    assert message["body"]["delivery_id"] == "d-lost"
+    assert message["attributes"]["MessageGroupId"] == "octo/widgets"
+    with transaction() as conn:
+        assert store.get_delivery(conn, "d-lost").status == "queued"
+
+
+def test_failed_github_deliveries_we_never_stored_are_redelivered(world):
+    github = world["github"]
+    lost = github.add_delivery(status_code=502, guid="g-lost")
+    github.add_delivery(status_code=200, guid="g-fine")
+    stored = github.add_delivery(status_code=504, guid="g-stored")  # it timed out at GitHub, but we have it
+    healed = github.add_delivery(status_code=500, guid="g-healed")
+    github.add_delivery(status_code=200, guid="g-healed", redelivery=True)
+    with transaction() as conn:
+        store.insert_delivery(
+            conn,
+            delivery_id="g-stored",
+            event="issue_comment",
+            action="created",
+            installation_id=7,
+            repository_id=None,
+            repository_full_name=None,
+            payload={},
+        )
+
+    assert sweeper.redeliver_failed_github_deliveries(sweeper_now()) == 1
+    assert github.redelivered == [lost["id"]]
+    assert stored["id"] not in github.redelivered and healed["id"] not in github.redelivered
+
+
+def test_a_queued_task_whose_workflow_never_started_is_started(world, waiting_workflow):
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=world["repo"].id, title="stuck"))
+        store.transition_task(conn, task.id, "queued")
+        store.update_task(conn, task.id, attempt=1)
+    age("update tasks set updated_at = now() - interval '5 minutes'")
+
+    assert sweeper.sweep()["launched_tasks"] == 1
+    with transaction() as conn:
+        task = store.require_task(conn, task.id)
+    execution = client("stepfunctions").describe_execution(executionArn=task.workflow_execution_arn)
+    assert execution["name"] == f"{task.id}-1" and execution["status"] == "RUNNING"
+    assert json.loads(execution["input"])["max_attempts"] == 4
+
+
+def test_an_execution_that_ended_silently_ends_its_task_visibly(world):
+    task = tasks.create_and_start(NewTask(repository_id=world["repo"].id, title="lost"), actor="test")
+    client("stepfunctions").stop_execution(executionArn=task.workflow_execution_arn, error="Operator")
+    age("update workflow_executions set started_at = now() - interval '1 hour'")
+
+    assert sweeper.end_silent_executions(sweeper_now()) == 1
+    with transaction() as conn:
+        task = store.require_task(conn, task.id)
+        [execution] = store.task_history(conn, task.id)
+    assert task.status == "failed" and "ABORTED" in task.error_log[-1]["error"]
+    assert execution.status == "aborted"
+
+
+def test_one_failing_part_does_not_stop_the_others(world, monkeypatch):
+    world["github"].fail_next(10, 500, path_prefix="/app/hook/deliveries")  # its deliveries API is down
+    summary = sweeper.sweep()
+    assert summary["redelivered"].startswith("failed:")
+    assert summary["requeued_deliveries"] == 0 and summary["launched_tasks"] == 0
+
+
+def sweeper_now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
