@@ -52,7 +52,7 @@ class Loop:
         self.repo = github.repos[REPO]
         handlers = {name: load(name) for name in set(CONSUMERS.values())}
         self.pollers = [
-            QueuePoller(queue, env[f"{queue.upper()}_QUEUE_URL"], handlers[function], stopping=None)  # type: ignore[arg-type]
+            QueuePoller(queue, env[f"{queue.upper()}_QUEUE_URL"], handlers[function])
             for queue, function in CONSUMERS.items()
         ]
         sqs = client("sqs")
@@ -155,9 +155,7 @@ class Loop:
             if until():
                 return
             for poller in self.pollers:
-                arn = self._arns[poller.queue_url]
-                poller.batch_size = 10
-                _poll_without_wait(poller, sqs, arn)
+                poller.poll_once(sqs, self._arns[poller.queue_url], "us-east-1", wait_seconds=0)
             time.sleep(0.05)
         raise AssertionError(
             f"the loop did not reach the expected state within {seconds} s:\n{self.diagnosis()}"
@@ -195,22 +193,6 @@ class Loop:
 
     def calls(self) -> list[tuple[str, str]]:
         return [(call.method, call.path) for call in self.github.calls_to()]
-
-
-def _poll_without_wait(poller: QueuePoller, sqs: Any, arn: str) -> None:
-    messages = sqs.receive_message(
-        QueueUrl=poller.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
-    ).get("Messages", [])
-    if not messages:
-        return
-    from codeloop.local.pollers import to_lambda_record
-
-    event = {"Records": [to_lambda_record(message, arn, "us-east-1") for message in messages]}
-    result = poller.handler(event, None) or {}
-    failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-    for message in messages:
-        if message["MessageId"] not in failed:
-            sqs.delete_message(QueueUrl=poller.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @pytest.fixture

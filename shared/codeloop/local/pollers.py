@@ -38,7 +38,7 @@ class QueuePoller(threading.Thread):
         super().__init__(name=f"poller-{name}", daemon=True)
         self.queue_url = queue_url
         self.handler = handler
-        self.stopping = stopping
+        self.stopping = stopping or threading.Event()
         self.batch_size = batch_size
 
     def run(self) -> None:
@@ -56,11 +56,12 @@ class QueuePoller(threading.Thread):
                 logger.exception("poller failed", extra={"queue": self.name})
                 self.stopping.wait(1)
 
-    def poll_once(self, sqs: Any, arn: str, region: str) -> int:
+    def poll_once(self, sqs: Any, arn: str, region: str, wait_seconds: int = 1) -> int:
+        """Receive one batch, hand it to the handler, delete what it did not report failed."""
         messages = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
