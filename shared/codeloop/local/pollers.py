@@ -33,7 +33,12 @@ def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> di
 
 class QueuePoller(threading.Thread):
     def __init__(
-        self, name: str, queue_url: str, handler: Handler, stopping: threading.Event, batch_size: int = 10
+        self,
+        name: str,
+        queue_url: str,
+        handler: Handler,
+        stopping: threading.Event | None = None,
+        batch_size: int = 10,
     ):
         super().__init__(name=f"poller-{name}", daemon=True)
         self.queue_url = queue_url
