@@ -178,3 +178,33 @@ def github_fake(monkeypatch: pytest.MonkeyPatch):
 
     with github_fake_environment(monkeypatch) as fake:
         yield fake
+
+
+def take_message(queue_url: str, *, timeout: float = 20.0, delete: bool = False) -> dict:
+    """The next raw SQS message on a queue, waiting for it (moto's executions send asynchronously)."""
+    import time
+
+    from codeloop.adapters.aws import client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = (
+            client("sqs")
+            .receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]
+            )
+            .get("Messages", [])
+        )
+        if batch:
+            if delete:
+                client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=batch[0]["ReceiptHandle"])
+            return batch[0]
+    raise AssertionError(f"no message on {queue_url} within {timeout} s")
+
+
+def sqs_event(message: dict, queue_url: str = "codeloop") -> dict:
+    """An SQS event for a Lambda handler, holding one received message (as the event source mapping builds it)."""
+    from codeloop.local.pollers import to_lambda_record
+
+    arn = "arn:aws:sqs:us-east-1:123456789012:" + queue_url.rsplit("/", 1)[-1]
+    return {"Records": [to_lambda_record(message, arn, "us-east-1")]}

@@ -2,10 +2,8 @@
 OpenAI-compatible fakes, moto's queues and real state machine, and helpers that drive an
 execution to its DispatchCodegen step with a real task token."""
 
-import importlib.util
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -13,9 +11,12 @@ from codeloop.adapters.aws import client
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.local.handlers import load
 from codeloop.services.providers import reset_providers
 from codeloop.services.tasks import create_and_start
 from codeloop.settings import reset_settings
+from tests.conftest import sqs_event
+from tests.conftest import take_message as take_one
 from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fakes.openai_api import FakeOpenAIApi
 
@@ -25,14 +26,10 @@ FILES = {
     "README.md": "# widgets\n",
     "src/widgets/core.py": "def parse(text):\n    return text.split()[0]\n",
 }
-APP = Path(__file__).resolve().parents[3] / "functions" / "codegen_dispatcher" / "app.py"
 
 
 def handler():
-    spec = importlib.util.spec_from_file_location("codegen_dispatcher_app", APP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return load("codegen_dispatcher")
 
 
 @pytest.fixture
@@ -74,33 +71,6 @@ def world(db_url, aws, github_fake, codegen, openai, monkeypatch):
     github_fake.clear_calls()
     yield {"github": github_fake, "repo": repo, "codegen": codegen, "openai": openai, "aws": aws}
     reset_providers()
-
-
-def take_one(queue_url: str, wait_seconds: float = 20.0) -> dict:
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        batch = client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
-        if batch.get("Messages"):
-            return batch["Messages"][0]
-    raise AssertionError(f"no message on {queue_url}")
-
-
-def sqs_event(message: dict, queue_url: str) -> dict:
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:" + queue_url.rsplit("/", 1)[-1],
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
 
 
 def insert_prompt(task_id, attempt: int, body: str = "Fix the crash on empty input") -> str:

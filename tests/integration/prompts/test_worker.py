@@ -1,11 +1,9 @@
 """The prompt_builder Lambda against real PostgreSQL, the local AWS emulation and the GitHub fake:
 a real execution of the state machine, a real task token, the step answered."""
 
-import importlib.util
 import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -13,48 +11,17 @@ from codeloop.adapters.aws import client
 from codeloop.db import prompts_store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.domain.validation import Annotation, CommandResult, ValidationReport
+from codeloop.local.handlers import load
 from codeloop.services.prompt_builder import build_prompt_step
 from codeloop.services.tasks import create_and_start
 from codeloop.workers import StepFailed, StepMessage
-from tests.conftest import receive_all
+from tests.conftest import receive_all, sqs_event
+from tests.conftest import take_message as take_one
 from tests.integration.prompts.conftest import insert_task, new_task
-
-APP = Path(__file__).resolve().parents[3] / "functions" / "prompt_builder" / "app.py"
 
 
 def handler():
-    spec = importlib.util.spec_from_file_location("prompt_builder_app", APP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
-
-
-def take_one(queue_url: str, wait_seconds: float = 20.0) -> dict:
-    """The next message on a queue (the emulated execution sends it asynchronously)."""
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        batch = client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
-        if batch.get("Messages"):
-            return batch["Messages"][0]
-    raise AssertionError(f"no message on {queue_url}")
-
-
-def sqs_event(message: dict, queue_url: str) -> dict:
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:" + queue_url.rsplit("/", 1)[-1],
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
+    return load("prompt_builder")
 
 
 def wait_for_status(arn: str, wanted: str, wait_seconds: float = 20.0) -> dict:

@@ -4,12 +4,10 @@ serving real git, real commands, and the repository's own CI."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +17,11 @@ from codeloop.adapters.aws import client
 from codeloop.db import store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.local.handlers import load
 from codeloop.services import validation_step
 from codeloop.services.tasks import create_and_start
 from codeloop.workers import StepFailed, StepMessage, StepPending
+from tests.conftest import sqs_event, take_message
 from tests.fakes.github_git import GitHubWithGit, github_with_git_environment
 
 REPO = "octo/calc"
@@ -31,14 +31,10 @@ CALC = "def add(a, b):\n    return a + b\n"
 PASSING = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
 FAILING = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 4\n"
 CONFIG = f'validation:\n  test: ["{PYTEST} --junitxml=report.xml"]\n  include_repo_checks: true\n'
-APP = Path(__file__).resolve().parents[3] / "functions" / "validation_runner" / "app.py"
 
 
 def _load_handler():
-    spec = importlib.util.spec_from_file_location("validation_runner_app", APP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler
+    return load("validation_runner")
 
 
 class LambdaContext:
@@ -79,20 +75,6 @@ def start_task(world) -> str:
     return str(task.id)
 
 
-def take(queue_url: str, timeout: float = 20.0) -> dict[str, Any]:
-    """The next message on a queue, as SQS hands it to a Lambda (waits for moto's executions)."""
-    sqs = client("sqs")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]
-        ).get("Messages", [])
-        if batch:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=batch[0]["ReceiptHandle"])
-            return batch[0]
-    raise AssertionError(f"no message arrived on {queue_url}")
-
-
 def answer_until_validation(world, pr_number: int, head_sha: str) -> dict[str, Any]:
     """Play prompt_builder and codegen_dispatcher through their real task tokens."""
     env = world["aws"]
@@ -103,24 +85,6 @@ def answer_until_validation(world, pr_number: int, head_sha: str) -> dict[str, A
         body = json.loads(take(queue)["Body"])
         workflows.send_success(body["task_token"], output)
     return take(env["VALIDATION_QUEUE_URL"])
-
-
-def sqs_event(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:codeloop-validation",
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
 
 
 def execution(task_id: str, attempt: int = 1) -> dict[str, Any]:
@@ -407,3 +371,7 @@ def test_step_pending_is_raised_without_an_answer(world):
         "token-not-used",
         message.execution_name,
     )
+
+
+def take(queue_url: str, timeout: float = 20.0) -> dict[str, Any]:
+    return take_message(queue_url, timeout=timeout, delete=True)
