@@ -208,3 +208,21 @@ def sqs_event(message: dict, queue_url: str = "codeloop") -> dict:
 
     arn = "arn:aws:sqs:us-east-1:123456789012:" + queue_url.rsplit("/", 1)[-1]
     return {"Records": [to_lambda_record(message, arn, "us-east-1")]}
+
+
+def wait_for_execution(execution_arn: str, status: str | None = None, *, timeout: float = 30.0) -> dict:
+    """describe_execution once the execution has ``status`` (or, without one, has ended)."""
+    import time
+
+    from codeloop.adapters.aws import client
+
+    deadline = time.monotonic() + timeout
+    while True:
+        described = client("stepfunctions").describe_execution(executionArn=execution_arn)
+        if described["status"] == status if status else described["status"] != "RUNNING":
+            return described
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"execution still {described['status']}, not {status or 'ended'}, after {timeout} s"
+            )
+        time.sleep(0.2)

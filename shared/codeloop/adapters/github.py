@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field
@@ -59,6 +59,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 KNOWN_ROLES = ("none", "read", "triage", "write", "maintain", "admin")
 
 Permissions = Mapping[str, Literal["read", "write"]]
+M = TypeVar("M", bound=BaseModel)
 
 # What each kind of operation needs; a caller may pass a wider set to share one token.
 METADATA_READ: Permissions = {"metadata": "read"}
@@ -741,21 +742,24 @@ def _patch_check_run(
 def list_check_runs(
     installation_id: int, repo: str, ref: str, *, permissions: Permissions = CHECKS_READ
 ) -> list[CheckRun]:
-    path = _repo_path(repo, f"/commits/{quote(ref, safe='')}/check-runs")
-    return [
-        CheckRun.model_validate(item)
-        for page in _pages(installation_id, repo, permissions, path, items_key="check_runs")
-        for item in page
-    ]
+    return _list_for_commit(installation_id, repo, ref, "check-runs", CheckRun, permissions)
 
 
 def list_check_suites(
     installation_id: int, repo: str, ref: str, *, permissions: Permissions = CHECKS_READ
 ) -> list[CheckSuite]:
-    path = _repo_path(repo, f"/commits/{quote(ref, safe='')}/check-suites")
+    return _list_for_commit(installation_id, repo, ref, "check-suites", CheckSuite, permissions)
+
+
+def _list_for_commit(
+    installation_id: int, repo: str, ref: str, kind: str, model: type[M], permissions: Permissions
+) -> list[M]:
+    """Every item of ``/commits/{ref}/{kind}`` (check runs or suites), across its pages."""
+    path = _repo_path(repo, f"/commits/{quote(ref, safe='')}/{kind}")
+    items_key = kind.replace("-", "_")
     return [
-        CheckSuite.model_validate(item)
-        for page in _pages(installation_id, repo, permissions, path, items_key="check_suites")
+        model.model_validate(item)
+        for page in _pages(installation_id, repo, permissions, path, items_key=items_key)
         for item in page
     ]
 

@@ -12,6 +12,7 @@ from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, RepositoryRef
 from codeloop.local.handlers import load
 from codeloop.local.pollers import to_lambda_record
+from tests.conftest import wait_for_execution
 from tests.integration.api.test_task_api import TASK, call
 
 DEADLINE_SECONDS = 30
@@ -64,17 +65,6 @@ def send_note(aws, body: dict) -> None:
         MessageGroupId=body["task_id"],
         MessageDeduplicationId=f"{body['task_id']}-{body['event']}",
     )
-
-
-def finished(execution_arn: str) -> dict:
-    sfn = client("stepfunctions")
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.2)
-    raise AssertionError("the batch did not finish")
 
 
 def task(task_id: str):
@@ -151,7 +141,7 @@ def test_a_batch_runs_its_tasks_in_priority_order_two_at_a_time_until_each_ends(
     )
     run_status_syncer(aws, receive(aws["STATUS_QUEUE_URL"], 1))
     assert [task(t["id"]).status for t in created] == ["completed", "cancelled", "failed"]
-    assert finished(body["execution_arn"])["status"] == "SUCCEEDED"
+    assert wait_for_execution(body["execution_arn"])["status"] == "SUCCEEDED"
     (note,) = receive(aws["STATUS_QUEUE_URL"], 1)
     assert json.loads(note["Body"])["event"] == "batch_finished"
     run_status_syncer(aws, [note])
@@ -170,7 +160,7 @@ def test_a_task_cancelled_before_its_turn_is_never_started(aws, api_key):
     (turn,) = receive(aws["STATUS_QUEUE_URL"], 1)
     assert json.loads(turn["Body"])["task_id"] == second["id"]
     run_status_syncer(aws, [turn])  # answered at once: the task already ended
-    assert finished(body["execution_arn"])["status"] == "SUCCEEDED"  # moto tolerates every failure
+    assert wait_for_execution(body["execution_arn"])["status"] == "SUCCEEDED"  # moto tolerates every failure
     assert task(second["id"]).workflow_execution_arn is None
     assert nothing_waiting(aws["PROMPT_QUEUE_URL"])
     assert json.loads(receive(aws["STATUS_QUEUE_URL"], 1)[0]["Body"])["event"] == "batch_finished"

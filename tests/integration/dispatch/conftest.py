@@ -3,7 +3,6 @@ OpenAI-compatible fakes, moto's queues and real state machine, and helpers that 
 execution to its DispatchCodegen step with a real task token."""
 
 import json
-import time
 
 import pytest
 
@@ -108,17 +107,6 @@ def dispatch(world, message: dict) -> dict:
 
 def execution_status(arn: str) -> dict:
     return client("stepfunctions").describe_execution(executionArn=arn)
-
-
-def wait_for_status(arn: str, wanted: str, wait_seconds: float = 20.0) -> dict:
-    deadline = time.monotonic() + wait_seconds
-    described = execution_status(arn)
-    while time.monotonic() < deadline:
-        described = execution_status(arn)
-        if described["status"] == wanted:
-            return described
-        time.sleep(0.2)
-    raise AssertionError(f"execution still {described['status']}, not {wanted}")
 
 
 def codegen_creates(world) -> list:

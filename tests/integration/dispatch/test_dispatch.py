@@ -5,13 +5,12 @@ import json
 from codeloop.adapters.aws import client
 from codeloop.db import dispatch_store, store
 from codeloop.db.pool import transaction
-from tests.conftest import receive_all
+from tests.conftest import receive_all, wait_for_execution
 from tests.integration.dispatch.conftest import (
     codegen_creates,
     dispatch,
     start_task,
     take_one,
-    wait_for_status,
     warm_codegen,
 )
 
@@ -36,7 +35,7 @@ def test_an_agent_run_is_created_and_the_step_waits_with_its_token_stored(world)
     assert run.deadline_at is not None and run.answered_at is None
     with transaction() as conn:
         assert store.require_task(conn, task.id).agent_run_url == run.web_url
-    assert wait_for_status(task.workflow_execution_arn, "RUNNING")
+    assert wait_for_execution(task.workflow_execution_arn, "RUNNING")
 
 
 def create_id(world) -> int:
@@ -103,7 +102,7 @@ def test_plan_limit_fails_the_execution(world):
 
     assert dispatch(world, message) == {"batchItemFailures": []}
 
-    described = wait_for_status(task.workflow_execution_arn, "FAILED")
+    described = wait_for_execution(task.workflow_execution_arn, "FAILED")
     assert described["error"] == "PlanLimitReached"
     run = run_row(task)
     assert run.status == "failed" and "Plan limit reached" in run.error
@@ -157,7 +156,7 @@ def test_a_diff_that_does_not_apply_is_a_failed_run_with_the_reason(world, monke
 
     assert dispatch(world, message) == {"batchItemFailures": []}
 
-    described = wait_for_status(task.workflow_execution_arn, "FAILED")
+    described = wait_for_execution(task.workflow_execution_arn, "FAILED")
     assert described["error"] == "DiffDoesNotApply"
     assert world["repo"].pulls == {}
     run = run_row(task)

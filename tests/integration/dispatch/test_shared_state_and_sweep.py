@@ -9,6 +9,7 @@ from codeloop.db import dispatch_store
 from codeloop.db.pool import make_pool, transaction
 from codeloop.domain.breaker import BreakerPolicy
 from codeloop.services.codegen_runs import on_agent_pull_request, sweep_codegen_runs
+from tests.conftest import wait_for_execution
 from tests.integration.dispatch.conftest import dispatch, start_task, take_one
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -122,20 +123,16 @@ def test_the_sweeper_finishes_a_completed_run_and_the_execution_moves_to_validat
 
 
 def test_a_run_completed_without_a_pull_request_fails_the_step(world):
-    from tests.integration.dispatch.conftest import wait_for_status
-
     task, run_id = started_run(world)
     world["codegen"].complete_run(run_id)
     assert sweep_codegen_runs().failed == 1
-    assert wait_for_status(task.workflow_execution_arn, "FAILED")["error"] == "NoPullRequest"
+    assert wait_for_execution(task.workflow_execution_arn, "FAILED")["error"] == "NoPullRequest"
 
 
 def test_a_silent_run_past_its_deadline_times_out(world):
-    from tests.integration.dispatch.conftest import wait_for_status
-
     task, _run_id = started_run(world)
     assert sweep_codegen_runs(datetime.now(UTC) + timedelta(hours=4)).timed_out == 1
-    assert wait_for_status(task.workflow_execution_arn, "FAILED")["error"] == "AgentTimedOut"
+    assert wait_for_execution(task.workflow_execution_arn, "FAILED")["error"] == "AgentTimedOut"
 
 
 def test_a_pull_request_reported_by_the_run_ends_the_wait(world):

@@ -2,12 +2,10 @@
 a real execution of the state machine, a real task token, the step answered."""
 
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
 
-from codeloop.adapters.aws import client
 from codeloop.db import prompts_store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.domain.validation import Annotation, CommandResult, ValidationReport
@@ -17,21 +15,12 @@ from codeloop.services.tasks import create_and_start
 from codeloop.workers import StepFailed, StepMessage
 from tests.conftest import receive_all, sqs_event
 from tests.conftest import take_message as take_one
+from tests.conftest import wait_for_execution as wait_for_status
 from tests.integration.prompts.conftest import insert_task, new_task
 
 
 def handler():
     return load("prompt_builder")
-
-
-def wait_for_status(arn: str, wanted: str, wait_seconds: float = 20.0) -> dict:
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        described = client("stepfunctions").describe_execution(executionArn=arn)
-        if described["status"] == wanted:
-            return described
-        time.sleep(0.2)
-    raise AssertionError(f"execution still {described['status']}, not {wanted}")
 
 
 def run_build_prompt(world, aws, **task_fields):

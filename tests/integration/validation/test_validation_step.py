@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from codeloop.local.handlers import load
 from codeloop.services import validation_step
 from codeloop.services.tasks import create_and_start
 from codeloop.workers import StepFailed, StepMessage, StepPending
-from tests.conftest import sqs_event, take_message
+from tests.conftest import sqs_event, take_message, wait_for_execution
 from tests.fakes.github_git import GitHubWithGit, github_with_git_environment
 
 REPO = "octo/calc"
@@ -99,16 +98,6 @@ def _machine_arn() -> str:
     from codeloop.settings import get_settings
 
     return get_settings().require("state_machine_arn")
-
-
-def wait_for_end(task_id: str, timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = execution(task_id)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.2)
-    raise AssertionError("the execution did not end")
 
 
 def run_row(task_id: str, attempt: int = 1) -> validation_store.ValidationRun:
@@ -375,3 +364,7 @@ def test_step_pending_is_raised_without_an_answer(world):
 
 def take(queue_url: str, timeout: float = 20.0) -> dict[str, Any]:
     return take_message(queue_url, timeout=timeout, delete=True)
+
+
+def wait_for_end(task_id: str) -> dict[str, Any]:
+    return wait_for_execution(execution(task_id)["executionArn"])

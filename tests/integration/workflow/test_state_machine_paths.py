@@ -6,12 +6,12 @@ so only running every path catches one.
 """
 
 import json
-import time
 import uuid
 
 import pytest
 
 from codeloop.adapters.aws import client
+from tests.conftest import take_message, wait_for_execution
 
 DEADLINE_SECONDS = 30
 
@@ -28,17 +28,8 @@ def start(aws, **payload) -> str:
 
 
 def take(queue_url: str) -> dict:
-    """The next message on a queue (waiting for the engine to send it), deleted."""
-    sqs = client("sqs")
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1).get(
-            "Messages", []
-        )
-        if messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
-            return json.loads(messages[0]["Body"])
-    raise AssertionError(f"no message on {queue_url} within {DEADLINE_SECONDS} s")
+    """The next message's body on a queue (waiting for the engine to send it), deleted."""
+    return json.loads(take_message(queue_url, timeout=DEADLINE_SECONDS, delete=True)["Body"])
 
 
 def succeed(message: dict, output: dict) -> None:
@@ -47,17 +38,6 @@ def succeed(message: dict, output: dict) -> None:
 
 def fail(message: dict, error: str, cause: str) -> None:
     client("stepfunctions").send_task_failure(taskToken=message["task_token"], error=error, cause=cause)
-
-
-def finished(execution_arn: str) -> dict:
-    sfn = client("stepfunctions")
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.2)
-    raise AssertionError("the execution did not finish")
 
 
 def run_attempt(aws, *, prompt_kind: str, passed: bool, same_failure: bool = False, attempt: int = 1) -> dict:
@@ -96,7 +76,7 @@ def run_attempt(aws, *, prompt_kind: str, passed: bool, same_failure: bool = Fal
 def test_passing_first_time_ends_in_done(aws):
     arn = start(aws)
     run_attempt(aws, prompt_kind="initial", passed=True)
-    assert finished(arn)["status"] == "SUCCEEDED"
+    assert wait_for_execution(arn)["status"] == "SUCCEEDED"
     note = take(aws["STATUS_QUEUE_URL"])
     assert note["event"] == "workflow_succeeded" and note["attempt"] == 1
 
@@ -116,7 +96,7 @@ def test_a_failed_attempt_gets_a_fix_prompt_then_passes(aws):
         take(aws["VALIDATION_QUEUE_URL"]),
         {"passed": True, "same_failure": False, "verdict": "passed", "validation_run_id": "v-2"},
     )
-    assert finished(arn)["status"] == "SUCCEEDED"
+    assert wait_for_execution(arn)["status"] == "SUCCEEDED"
     assert take(aws["STATUS_QUEUE_URL"])["attempt"] == 2
 
 
@@ -124,7 +104,7 @@ def test_the_budget_runs_out(aws):
     arn = start(aws, max_attempts=2)
     run_attempt(aws, prompt_kind="initial", passed=False)
     run_attempt(aws, prompt_kind="fix", passed=False, attempt=2)
-    assert finished(arn)["status"] == "FAILED"
+    assert wait_for_execution(arn)["status"] == "FAILED"
     note = take(aws["STATUS_QUEUE_URL"])
     assert note["event"] == "workflow_failed" and note["error"]["Error"] == "BudgetExhausted"
     assert "after 2 attempt(s)" in note["error"]["Cause"]
@@ -134,7 +114,7 @@ def test_the_same_failure_twice_stops_early(aws):
     arn = start(aws, max_attempts=5)
     run_attempt(aws, prompt_kind="initial", passed=False)
     run_attempt(aws, prompt_kind="fix", passed=False, same_failure=True, attempt=2)
-    assert finished(arn)["status"] == "FAILED"
+    assert wait_for_execution(arn)["status"] == "FAILED"
     note = take(aws["STATUS_QUEUE_URL"])
     assert note["error"]["Error"] == "RepeatedFailure"
 
@@ -156,7 +136,7 @@ def test_a_failing_step_goes_through_record_failure(aws, step):
         message = take(aws[f"{queues[step]}_QUEUE_URL"])
     assert message["step"] == step
     fail(message, "PlanLimitReached", "the plan's run limit is reached")
-    assert finished(arn)["status"] == "FAILED"
+    assert wait_for_execution(arn)["status"] == "FAILED"
     note = take(aws["STATUS_QUEUE_URL"])
     assert note["event"] == "workflow_failed"
     # moto drops SendTaskFailure's cause (AWS keeps it); the worker also writes it to the ledger.
@@ -171,7 +151,7 @@ def test_a_validation_without_its_fields_still_ends_visibly(aws):
     run_attempt_failed = take(aws["PROMPT_QUEUE_URL"])  # neither passed nor repeated: a fix attempt
     assert run_attempt_failed["kind"] == "fix"
     fail(run_attempt_failed, "Cancelled", "stopped by the test")
-    assert finished(arn)["status"] == "FAILED"
+    assert wait_for_execution(arn)["status"] == "FAILED"
 
 
 def test_a_repeated_start_is_harmless(aws):
@@ -223,7 +203,7 @@ def test_a_batch_whose_tasks_all_pass_succeeds(aws):
     assert sorted(item["task_id"] for item in items) == sorted(task_ids)
     for item in items:
         succeed(item, {})
-    assert finished(arn)["status"] == "SUCCEEDED"
+    assert wait_for_execution(arn)["status"] == "SUCCEEDED"
     assert take(aws["STATUS_QUEUE_URL"]) == {
         "event": "batch_finished",
         "batch_id": batch_id,
@@ -237,7 +217,7 @@ def test_failures_within_the_tolerance_leave_the_batch_succeeded(aws):
     fail(items[0], "TaskFailed", "the tests kept failing")
     for item in items[1:]:
         succeed(item, {})
-    assert finished(arn)["status"] == "SUCCEEDED"
+    assert wait_for_execution(arn)["status"] == "SUCCEEDED"
     assert take(aws["STATUS_QUEUE_URL"])["event"] == "batch_finished"
 
 
@@ -253,7 +233,7 @@ def test_failures_over_the_tolerance_fail_the_batch(aws):
     fail(items[0], "TaskFailed", "the tests kept failing")
     fail(items[1], "Cancelled", "cancelled by a maintainer")
     succeed(items[2], {})
-    assert finished(arn)["status"] == "FAILED"
+    assert wait_for_execution(arn)["status"] == "FAILED"
     note = take(aws["STATUS_QUEUE_URL"])
     assert (note["event"], note["batch_id"]) == ("batch_failed", batch_id)
     assert note["error"]["Error"] == "States.ExceedToleratedFailureThreshold"
@@ -265,7 +245,7 @@ def test_items_arrive_in_the_given_order(aws):
         item = take_item(aws, batch_id)
         assert item["task_id"] == task_id
         succeed(item, {})
-    assert finished(arn)["status"] == "SUCCEEDED"
+    assert wait_for_execution(arn)["status"] == "SUCCEEDED"
 
 
 def test_never_more_than_max_concurrency_items_at_once(aws):
@@ -282,7 +262,7 @@ def test_never_more_than_max_concurrency_items_at_once(aws):
     assert running[-1]["task_id"] == task_ids[3]
     for item in running:
         succeed(item, {})
-    assert finished(arn)["status"] == "SUCCEEDED"
+    assert wait_for_execution(arn)["status"] == "SUCCEEDED"
 
 
 @pytest.mark.parametrize(("passed", "status"), [(True, "SUCCEEDED"), (False, "FAILED")])
@@ -310,7 +290,7 @@ def test_a_validation_on_request_runs_only_the_tests(aws, passed, status):
             "validation_run_id": "v",
         },
     )
-    assert finished(arn)["status"] == status
+    assert wait_for_execution(arn)["status"] == status
     note = take(aws["STATUS_QUEUE_URL"])
     if not passed:
         assert note["error"]["Error"] == "ValidationFailed"
