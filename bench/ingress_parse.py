@@ -6,13 +6,16 @@ Run: .venv/bin/python bench/ingress_parse.py
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from codeloop.domain.commands import parse_commands
 from codeloop.domain.webhooks import parse_delivery, route, sign
+from tests.fixtures import WEBHOOK_EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "github-webhook-examples"
 SECRET = "bench-secret"  # noqa: S105 - signs sample payloads only
 ROUNDS = 200
 
@@ -25,27 +28,26 @@ def per_call_ms(function, rounds: int = ROUNDS) -> float:
 
 
 def main() -> None:
-    paths = sorted(EXAMPLES.glob("*/*.json"))
-    if paths:
-        largest = max(paths, key=lambda path: path.stat().st_size)
-        body = largest.read_bytes()
-        headers = {
-            "x-github-event": largest.parent.name,
-            "x-github-delivery": "bench",
-            "x-hub-signature-256": sign(body, SECRET),
+    paths = sorted(WEBHOOK_EXAMPLES.glob("*/*.json"))
+    largest = max(paths, key=lambda path: path.stat().st_size)
+    body = largest.read_bytes()
+    headers = {
+        "x-github-event": largest.parent.name,
+        "x-github-delivery": "bench",
+        "x-hub-signature-256": sign(body, SECRET),
+    }
+    ms = per_call_ms(lambda: route(parse_delivery(headers, body, [SECRET])[0]))
+    print(f"parse_delivery+route, largest example ({len(body):,} bytes): {ms:.3f} ms")
+    total = 0.0
+    for path in paths:
+        data = path.read_bytes()
+        hdrs = {
+            "x-github-event": path.parent.name,
+            "x-github-delivery": "b",
+            "x-hub-signature-256": sign(data, SECRET),
         }
-        ms = per_call_ms(lambda: route(parse_delivery(headers, body, [SECRET])[0]))
-        print(f"parse_delivery+route, largest example ({len(body):,} bytes): {ms:.3f} ms")
-        total = 0.0
-        for path in paths:
-            data = path.read_bytes()
-            hdrs = {
-                "x-github-event": path.parent.name,
-                "x-github-delivery": "b",
-                "x-hub-signature-256": sign(data, SECRET),
-            }
-            total += per_call_ms(lambda d=data, h=hdrs: parse_delivery(h, d, [SECRET]), rounds=20)
-        print(f"parse_delivery, mean over {len(paths)} examples: {total / len(paths):.3f} ms")
+        total += per_call_ms(lambda d=data, h=hdrs: parse_delivery(h, d, [SECRET]), rounds=20)
+    print(f"parse_delivery, mean over {len(paths)} examples: {total / len(paths):.3f} ms")
 
     prose = ("A paragraph of ordinary discussion text, with `code` and > quotes.\n" * 1000)[:60_000]
     comment = prose + "\n```\n/codeloop fix\n```\n/codeloop fix handle empty input\n"

@@ -22,8 +22,6 @@ from codeloop.db import migrations
 from codeloop.db import pool as pool_module
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-WEBHOOK_EXAMPLES = REPO_ROOT.parent / "shared" / "github-webhook-examples"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 _counter = itertools.count()
 

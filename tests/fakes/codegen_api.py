@@ -1,4 +1,5 @@
-"""An HTTP fake of the Codegen API, speaking the shapes of ../shared/codegen-api/openapi3.json.
+"""An HTTP fake of the Codegen API, speaking the shapes of its published description
+(tests.fixtures.CODEGEN_API_DESCRIPTION).
 
 Implements: create, get, list and resume agent runs, and list repositories, under
 ``/v1/organizations/{org_id}``, with Bearer authentication. Tests drive runs forward with

@@ -1,4 +1,4 @@
-"""The Codegen API as a code-generation provider (../shared/codegen-api/openapi3.json).
+"""The Codegen API as a code-generation provider (its published description: tests/fixtures/codegen-api/openapi3.json).
 
 Runs are created with codeloop's task id and attempt in their metadata, so a create whose
 outcome is unknown (a timeout after the request was sent) is reconciled with ``find_run``

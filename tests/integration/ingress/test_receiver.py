@@ -2,7 +2,6 @@
 
 import base64
 import json
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -11,7 +10,8 @@ from hypothesis import strategies as st
 
 from codeloop.api.front import handle
 from codeloop.domain.webhooks import route
-from tests.conftest import WEBHOOK_EXAMPLES, receive_all
+from tests.conftest import receive_all
+from tests.fixtures import WEBHOOK_EXAMPLES
 from tests.unit.ingress.payloads import SECRET, envelope_for, load, signed_headers
 
 
@@ -140,17 +140,8 @@ def test_without_a_webhook_secret_the_receiver_says_what_is_missing(db_url, aws,
     assert answer["status"] == 503 and "GITHUB_WEBHOOK_SECRET" in answer["body"]["error"]
 
 
-def _corpus() -> list[Path]:
-    if not WEBHOOK_EXAMPLES.is_dir():
-        return []
-    return sorted(p for p in WEBHOOK_EXAMPLES.glob("*/*.json"))
-
-
-@pytest.mark.skipif(
-    not WEBHOOK_EXAMPLES.is_dir(), reason="../shared/github-webhook-examples is not beside the repo"
-)
 def test_every_example_payload_is_stored_and_routed_never_a_5xx(receiver, db_url):
-    corpus = _corpus()
+    corpus = sorted(WEBHOOK_EXAMPLES.glob("*/*.json"))
     assert len(corpus) > 200
     expected_queued = 0
     for index, path in enumerate(corpus):

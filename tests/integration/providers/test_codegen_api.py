@@ -1,7 +1,11 @@
 """The Codegen API provider against an HTTP fake of the API on loopback."""
 
+import json
+import re
+
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from codeloop.adapters.codegen_api import CodegenApiProvider
 from codeloop.domain.providers import (
@@ -21,6 +25,7 @@ from codeloop.domain.providers import (
 from codeloop.domain.retry import Jitter, RetryPolicies, RetryPolicy, next_delay
 from codeloop.settings import reset_settings
 from tests.fakes.codegen_api import FakeCodegenApi
+from tests.fixtures import CODEGEN_API_DESCRIPTION
 
 CLIENT_TIMEOUT = httpx.Timeout(0.5, connect=0.5)
 REPO = RepositoryRef(full_name="octo-org/widgets", github_id=1296269)
@@ -139,6 +144,38 @@ def test_stop_check_fixes_bans_codegens_own_fixes_on_the_runs_pull_request(fake,
     assert fake.calls[-1].path == f"/v1/organizations/{fake.org_id}/agent/run/ban"
     assert fake.calls[-1].body == {"agent_run_id": int(run_id)}
     assert fake.banned_runs == {int(run_id)}
+
+
+def _operation(description: dict, method: str, path: str) -> dict:
+    """The operation of the published description that a recorded request is a call of."""
+    for template, operations in description["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path) and method.lower() in operations:
+            return operations[method.lower()]
+    raise AssertionError(f"{method} {path} is not an operation of the Codegen API")
+
+
+def test_every_request_is_a_documented_operation_with_a_valid_body(fake, provider):
+    run_id = provider.create_run(request()).run_id
+    provider.get_run(run_id)
+    fake.complete_run(int(run_id))
+    provider.resume_run(run_id, request(1, prompt="The tests fail: fix test_cli"))
+    provider.find_run("task-7", 0)
+    provider.stop_check_fixes(run_id)
+
+    description = json.loads(CODEGEN_API_DESCRIPTION.read_text())
+    assert {(call.method, call.path.split("/")[-1]) for call in fake.calls} >= {
+        ("POST", "run"),
+        ("GET", run_id),
+        ("POST", "resume"),
+        ("GET", "runs"),
+        ("POST", "ban"),
+        ("GET", "repos"),
+    }
+    for call in fake.calls:
+        operation = _operation(description, call.method, call.path)
+        if call.method == "POST":
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            Draft202012Validator({**schema, "components": description["components"]}).validate(call.body)
 
 
 def test_an_unknown_run_is_final(provider):

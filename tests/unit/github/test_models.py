@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from codeloop.adapters import github as gh
-
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "github-webhook-examples"
+from tests.fixtures import WEBHOOK_EXAMPLES
 
 
 def examples(event: str) -> list[dict]:
-    paths = sorted((EXAMPLES / event).glob("*.json"))
-    assert paths, f"no examples for {event} in {EXAMPLES}"
+    paths = sorted((WEBHOOK_EXAMPLES / event).glob("*.json"))
+    assert paths, f"no examples for {event} in {WEBHOOK_EXAMPLES}"
     return [json.loads(path.read_text()) for path in paths]
 
 

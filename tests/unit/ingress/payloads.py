@@ -1,22 +1,19 @@
-"""Real GitHub example payloads (copied into tests/fixtures/github) and signed deliveries."""
+"""Real GitHub example payloads (vendored in tests/fixtures/github) and signed deliveries."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from codeloop.domain.webhooks import DeliveryEnvelope, sign
+from tests.fixtures import WEBHOOK_EXAMPLES
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = REPO_ROOT / "tests" / "fixtures" / "github"
-WEBHOOK_EXAMPLES = REPO_ROOT / ".." / "shared" / "github-webhook-examples"
 SECRET = "it's a secret to everybody"
 
 
 def load(name: str) -> dict[str, Any]:
     """A fresh copy of ``<event>/<file>`` from the fixtures, for a test to change."""
-    return json.loads((FIXTURES / name).read_text())
+    return json.loads((WEBHOOK_EXAMPLES / name).read_text())
 
 
 def envelope_for(name: str, payload: dict[str, Any] | None = None) -> tuple[DeliveryEnvelope, dict]:

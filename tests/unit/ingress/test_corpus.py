@@ -11,7 +11,7 @@ from codeloop.domain.webhooks import parse_delivery, route
 
 from .payloads import SECRET, WEBHOOK_EXAMPLES, signed_headers
 
-EXAMPLES = sorted(WEBHOOK_EXAMPLES.glob("*/*.json")) if WEBHOOK_EXAMPLES.is_dir() else []
+EXAMPLES = sorted(WEBHOOK_EXAMPLES.glob("*/*.json"))
 ACTED_ON = {
     "issue_comment/created.payload.json",
     "issue_comment/edited.payload.json",
@@ -25,7 +25,6 @@ ACTED_ON = {
 }
 
 
-@pytest.mark.skipif(not EXAMPLES, reason=f"{WEBHOOK_EXAMPLES} is absent")
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: f"{path.parent.name}/{path.name}")
 def test_every_example_payload_is_accepted_and_routed(path: Path):
     body = path.read_bytes()
@@ -46,7 +45,6 @@ def test_every_example_payload_is_accepted_and_routed(path: Path):
     assert requests_from_event(envelope, payload) == []
 
 
-@pytest.mark.skipif(not EXAMPLES, reason=f"{WEBHOOK_EXAMPLES} is absent")
 def test_the_corpus_covers_every_routed_kind():
     routes = set()
     for path in EXAMPLES:

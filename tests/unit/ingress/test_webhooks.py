@@ -18,7 +18,7 @@ from codeloop.domain.webhooks import (
     verify_signature,
 )
 
-from .payloads import FIXTURES, SECRET, envelope_for, load, signed_headers
+from .payloads import SECRET, WEBHOOK_EXAMPLES, envelope_for, load, signed_headers
 
 # -- signatures ---------------------------------------------------------------------------------
 
@@ -32,7 +32,7 @@ def test_sign_matches_githubs_published_example():
 
 
 def test_signature_of_the_current_secret_is_accepted():
-    body = (FIXTURES / "ping/payload.json").read_bytes()
+    body = (WEBHOOK_EXAMPLES / "ping/payload.json").read_bytes()
     assert verify_signature(body, sign(body, SECRET), [SECRET])
 
 
@@ -74,7 +74,7 @@ def test_empty_secrets_never_accept_anything():
 
 
 def _body(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return (WEBHOOK_EXAMPLES / name).read_bytes()
 
 
 def test_a_signed_delivery_gives_its_envelope_and_payload():

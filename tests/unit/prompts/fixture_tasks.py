@@ -7,7 +7,6 @@ plain, and says so.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from codeloop.domain.prompt_context import (
@@ -24,8 +23,7 @@ from codeloop.domain.prompt_context import (
     TaskSpec,
 )
 from codeloop.domain.repo_config import RepoConfig, parse_repo_config
-
-GITHUB_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "github"
+from tests.fixtures import WEBHOOK_EXAMPLES
 
 REPO_CONFIG_TEXT = """
 validation:
@@ -50,7 +48,7 @@ CI_LOG = (
 
 
 def payload(event: str, name: str) -> dict[str, Any]:
-    return json.loads((GITHUB_FIXTURES / event / name).read_text())
+    return json.loads((WEBHOOK_EXAMPLES / event / name).read_text())
 
 
 def repo_config() -> RepoConfig:

@@ -24,9 +24,9 @@ from codeloop.domain.validation import (
     not_run_report,
     verdict_for,
 )
+from tests.fixtures import WEBHOOK_EXAMPLES
 
 SAMPLES = Path(__file__).parent / "samples"
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "github-webhook-examples"
 SHA = "a" * 40
 
 
@@ -50,7 +50,7 @@ def failure(name: str = "test_x", message: str = "assert 1 == 2", **fields) -> T
 
 
 def example_pull_request() -> dict:
-    payload = json.loads((EXAMPLES / "pull_request" / "opened.payload.json").read_text())
+    payload = json.loads((WEBHOOK_EXAMPLES / "pull_request" / "opened.payload.json").read_text())
     return payload["pull_request"]
 
 
