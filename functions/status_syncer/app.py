@@ -1,11 +1,11 @@
 """Lambda: the status syncer — the events and status queues, and the sweeper's schedule."""
 
-from codeloop.observability import metrics
+from codeloop.observability import lambda_entry
 from codeloop.services.syncer import SWEEPER_SOURCE, handle_record
 from codeloop.workers import sqs_batch
 
 
-@metrics.log_metrics
+@lambda_entry
 def lambda_handler(event, context):
     if event.get("source") == SWEEPER_SOURCE:
         from codeloop.services.sweeper import sweep

@@ -6,12 +6,12 @@ remaining time, heartbeating while they run; see codeloop.services.validation_st
 
 from functools import partial
 
-from codeloop.observability import metrics
+from codeloop.observability import lambda_entry
 from codeloop.services.validation_step import validate_pr_step
 from codeloop.workers import handle_batch
 
 
-@metrics.log_metrics
+@lambda_entry
 def lambda_handler(event, context):
     clock = getattr(context, "get_remaining_time_in_millis", None)
     return handle_batch(event, context, partial(validate_pr_step, remaining_millis=clock))

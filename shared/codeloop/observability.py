@@ -8,15 +8,46 @@ cold start for little gain in these short handlers.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="codeloop")
 metrics = Metrics(namespace="codeloop")
 
+LambdaHandler = Callable[[Any, Any], Any]
+
 
 def bind(correlation_id: str | None = None, **keys: object) -> None:
-    """Attach a correlation id and context keys (task_id, step, attempt…) to every later log line."""
+    """Attach a correlation id and context keys (task_id, step, attempt…) to this message's log lines.
+
+    The keys are Powertools' thread-safe (thread-local) keys: the local stack handles messages
+    on several threads at once, and one thread's keys must never reach another's lines.
+    """
+    fields = {key: str(value) for key, value in keys.items() if value is not None}
     if correlation_id:
-        logger.set_correlation_id(correlation_id)
-    if keys:
-        logger.append_keys(**{k: str(v) for k, v in keys.items() if v is not None})
+        fields["correlation_id"] = correlation_id
+    if fields:
+        logger.thread_safe_append_keys(**fields)
+
+
+def forget_bound_keys() -> None:
+    """Drop what :func:`bind` attached for the previous message or invocation.
+
+    A warm Lambda, and a local stack's thread, keep the logger's keys from one message to the
+    next; every invocation and every message starts here so it logs only its own ids.
+    """
+    logger.thread_safe_clear_keys()
+
+
+def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
+    """Every Lambda handler: starts with no keys of the previous invocation, flushes its metrics."""
+
+    @functools.wraps(handler)
+    def start_clean(event: Any, context: Any) -> Any:
+        forget_bound_keys()
+        return handler(event, context)
+
+    return metrics.log_metrics(start_clean)

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.observability import bind, logger, metrics
+from codeloop.observability import bind, forget_bound_keys, logger, metrics
 
 
 class StepMessage(BaseModel):
@@ -71,10 +71,14 @@ def sqs_batch(event: dict[str, Any], context: Any, handle_body: Callable[[str], 
     """
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    def handle_record(record: Any) -> None:
+        forget_bound_keys()  # each message logs its own ids, none of the previous message's
+        handle_body(record.body)
+
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
         event=event,
-        record_handler=lambda record: handle_body(record.body),
+        record_handler=handle_record,
         processor=processor,
         context=context,
     )

@@ -22,7 +22,7 @@ from codeloop.domain.webhooks import (
     parse_delivery,
     route,
 )
-from codeloop.observability import logger, metrics
+from codeloop.observability import bind, logger, metrics
 from codeloop.settings import SettingsError, get_settings
 
 MAX_DEDUP_ID = 128  # SQS's limit for MessageDeduplicationId
@@ -53,7 +53,7 @@ def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
 
     if b"\\u0000" in body:  # jsonb cannot hold NUL; GitHub never sends it, a forger with the secret might
         payload = json.loads(body.replace(b"\\u0000", b"\\ufffd"))
-    logger.set_correlation_id(envelope.delivery_id)
+    bind(correlation_id=envelope.delivery_id)
     decision = route(envelope)
     stored = _store(
         envelope, payload, DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED
