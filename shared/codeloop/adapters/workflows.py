@@ -67,7 +67,18 @@ def send_heartbeat(task_token: str) -> None:
     client("stepfunctions").send_task_heartbeat(taskToken=task_token)
 
 
+EXECUTION_MISSING = "MISSING"
+
+
 def execution_status(execution_arn: str) -> tuple[str, str | None]:
-    """An execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) and its error, if any."""
-    described = client("stepfunctions").describe_execution(executionArn=execution_arn)
+    """An execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) and its error, if any.
+
+    An execution Step Functions does not know (its history expired after 90 days, its state
+    machine was deleted, or the stack was rebuilt) is over: it reports as ``MISSING``.
+    """
+    sfn = client("stepfunctions")
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return EXECUTION_MISSING, "Step Functions has no record of this execution"
     return described["status"], described.get("error") or described.get("cause")

@@ -105,6 +105,22 @@ def test_an_execution_that_ended_silently_ends_its_task_visibly(world):
     assert execution.status == "aborted"
 
 
+def test_an_execution_step_functions_does_not_know_has_ended(world):
+    task = tasks.create_and_start(NewTask(repository_id=world["repo"].id, title="forgotten"), actor="test")
+    unknown = task.workflow_execution_arn.rsplit(":", 1)[0] + ":an-execution-of-a-deleted-stack"
+    with transaction() as conn:
+        conn.execute("update workflow_executions set execution_arn = %s", (unknown,))
+    age("update workflow_executions set started_at = now() - interval '1 hour'")
+
+    assert sweeper.sweep()["ended_executions"] == 1
+    with transaction() as conn:
+        task = store.require_task(conn, task.id)
+        [execution] = store.task_history(conn, task.id)
+    assert task.status == "failed" and "no record of this execution" in task.error_log[-1]["error"]
+    assert execution.status == "failed"
+    assert sweeper.sweep()["ended_executions"] == 0  # ended once, not reported on every run
+
+
 def test_one_failing_part_does_not_stop_the_others(world, monkeypatch):
     world["github"].fail_next(10, 500, path_prefix="/app/hook/deliveries")  # its deliveries API is down
     summary = sweeper.sweep()
