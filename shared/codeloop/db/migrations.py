@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +140,19 @@ def migrate(url: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
                 )
             done.append(migration)
     return done
+
+
+def migrate_when_reachable(url: str, *, deadline_seconds: float, retry_seconds: float) -> list[Migration]:
+    """:func:`migrate`, retrying while the server refuses connections (a database that is still
+    coming up) for up to ``deadline_seconds``; any other error, or one past the deadline, is raised."""
+    started = time.monotonic()
+    while True:
+        try:
+            return migrate(url)
+        except psycopg.OperationalError:
+            if time.monotonic() - started > deadline_seconds:
+                raise
+            time.sleep(retry_seconds)
 
 
 def rollback(url: str, steps: int = 1, directory: Path = MIGRATIONS_DIR) -> list[Migration]:

@@ -1,5 +1,6 @@
-"""The migration custom resource in template.yaml, run against a real PostgreSQL, answering a
-real HTTP endpoint that stands for CloudFormation's presigned response URL."""
+"""The database migrator (functions/database_migrator/app.py, the DatabaseMigrations custom resource),
+run against a real PostgreSQL, answering a real HTTP endpoint that stands for CloudFormation's
+presigned response URL."""
 
 from __future__ import annotations
 
@@ -12,17 +13,14 @@ import pytest
 
 from codeloop import settings as settings_module
 from codeloop.db import migrations
+from codeloop.local import handlers
 from tests.fakes.cloudformation_response import CloudFormationResponseUrl
-from tests.unit.deploy.cloudformation import load_template
 
 
 @pytest.fixture
 def migrator() -> types.ModuleType:
-    """The function's inline code, loaded as the module Lambda would import it."""
-    code = load_template()["Resources"]["DatabaseMigratorFunction"]["Properties"]["InlineCode"]
-    module = types.ModuleType("index")
-    exec(compile(code, "index.py", "exec"), module.__dict__)  # noqa: S102 (our own template's code)
-    return module
+    """The function's module, loaded as Lambda imports it."""
+    return handlers.load_module("database_migrator")
 
 
 @pytest.fixture
@@ -57,7 +55,7 @@ def test_create_applies_every_migration_and_answers_success(
     migrator, response_url, empty_db_url, monkeypatch
 ):
     use_database(monkeypatch, empty_db_url)
-    migrator.handler(request("Create", response_url), None)
+    migrator.lambda_handler(request("Create", response_url), None)
 
     (answer,) = response_url.answers
     expected = [migration.version for migration in migrations.discover()]
@@ -78,8 +76,8 @@ def test_create_applies_every_migration_and_answers_success(
 
 def test_an_update_on_a_current_database_applies_nothing(migrator, response_url, empty_db_url, monkeypatch):
     use_database(monkeypatch, empty_db_url)
-    migrator.handler(request("Create", response_url), None)
-    migrator.handler(request("Update", response_url), None)
+    migrator.lambda_handler(request("Create", response_url), None)
+    migrator.lambda_handler(request("Update", response_url), None)
 
     first, second = response_url.answers
     assert second["Status"] == "SUCCESS"
@@ -89,7 +87,7 @@ def test_an_update_on_a_current_database_applies_nothing(migrator, response_url,
 
 def test_delete_keeps_the_database_and_never_connects(migrator, response_url, monkeypatch):
     use_database(monkeypatch, "postgresql://codeloop:unused@127.0.0.1:1/codeloop?connect_timeout=1")
-    migrator.handler(request("Delete", response_url), None)
+    migrator.lambda_handler(request("Delete", response_url), None)
 
     (answer,) = response_url.answers
     assert answer["Status"] == "SUCCESS"
@@ -100,7 +98,7 @@ def test_an_unreachable_database_fails_the_deploy_with_a_reason_and_no_password(
 ):
     use_database(monkeypatch, "postgresql://codeloop:hunter2secret@127.0.0.1:1/codeloop?connect_timeout=1")
     monkeypatch.setattr(migrator, "CONNECT_DEADLINE_SECONDS", 0)
-    migrator.handler(request("Create", response_url), None)
+    migrator.lambda_handler(request("Create", response_url), None)
 
     (answer,) = response_url.answers
     assert answer["Status"] == "FAILED"
@@ -122,7 +120,7 @@ def test_a_database_that_comes_up_late_is_waited_for(migrator, response_url, emp
 
     monkeypatch.setattr(migrations, "migrate", not_yet_then_real)
     monkeypatch.setattr(migrator, "RETRY_SECONDS", 0)
-    migrator.handler(request("Create", response_url), None)
+    migrator.lambda_handler(request("Create", response_url), None)
 
     (answer,) = response_url.answers
     assert answer["Status"] == "SUCCESS"
