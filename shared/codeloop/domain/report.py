@@ -25,6 +25,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeloop.domain.failures import UNKNOWN_FAILURE, explain_failure
 from codeloop.domain.lifecycle import TERMINAL, TaskStatus
 from codeloop.domain.models import WorkflowStep
 from codeloop.domain.test_results import TestFailure, strip_ansi
@@ -209,10 +210,15 @@ def outcome_of(view: TaskView) -> Outcome:
     return Outcome(kind="running", emoji="⏳", headline=DOING[task.status])
 
 
+_FAILURE_KINDS: dict[str, OutcomeKind] = {
+    "BudgetExhausted": "budget_exhausted",
+    "RepeatedFailure": "repeated_failure",
+} | dict.fromkeys(TIMEOUT_ERRORS, "timed_out")
+
+
 def _failed_outcome(view: TaskView, report: ValidationReport | None) -> Outcome:
     failure = failure_of(view)
     error = failure.error if failure else None
-    attempt = view.task.attempt
     if report is not None and report.verdict == "not_run":
         hint = _fenced(report.hint, 2_000) if report.hint else ""
         return Outcome(
@@ -221,26 +227,32 @@ def _failed_outcome(view: TaskView, report: ValidationReport | None) -> Outcome:
             headline=f"Not validated: {_inline(report.summary.removeprefix('Not run: '))}",
             detail=f"To fix it:\n\n{hint}" if hint else "",
         )
-    if error == "RepeatedFailure" or (error is None and _same_failure_again(view)):
-        return Outcome(
-            kind="repeated_failure",
-            emoji="❌",
-            headline=f"Failed: attempt {attempt} failed the same way as attempt {attempt - 1}, "
-            "so codeloop stopped (another attempt would not help)",
-        )
-    if error == "BudgetExhausted":
-        return Outcome(
-            kind="budget_exhausted",
-            emoji="❌",
-            headline=f"Failed: the tests still fail after {attempt} attempt{'s' if attempt != 1 else ''}, "
-            "and the iteration budget is spent",
-        )
+    if error is None and _same_failure_again(view):
+        error = "RepeatedFailure"
     step = _step_name(failure.step) if failure and failure.step else "a step"
-    cause = _error_block(failure.cause) if failure and failure.cause else ""
-    if error in TIMEOUT_ERRORS:
-        return Outcome(kind="timed_out", emoji="❌", headline=f"Failed: {step} ran out of time", detail=cause)
-    named = f" ({_code(error, 80)})" if error else ""
-    return Outcome(kind="step_failed", emoji="❌", headline=f"Failed at {step}{named}", detail=cause)
+    explanation = explain_failure(error)
+    headline = _failure_headline(error, step, view.task.attempt)
+    if explanation is UNKNOWN_FAILURE and error:
+        headline += f" ({_code(error, 80)})"
+    quoted = failure.cause if failure and failure.cause and explanation.quote_cause else ""
+    return Outcome(
+        kind=_FAILURE_KINDS.get(error or "", "step_failed"),
+        emoji="❌",
+        headline=headline,
+        detail="\n\n".join(
+            part for part in (explanation.next_step, _error_block(quoted) if quoted else "") if part
+        ),
+    )
+
+
+def _failure_headline(error: str | None, step: str, attempt: int) -> str:
+    """The failure table's headline for ``error``, with the step and the attempts filled in."""
+    return explain_failure(error).headline.format(
+        step=step,
+        attempt=attempt,
+        previous=attempt - 1,
+        attempts=f"{attempt} attempt{'s' if attempt != 1 else ''}",
+    )
 
 
 # -- the check run ---------------------------------------------------------------------------------
@@ -385,7 +397,9 @@ def _check_run_title(
     failure = failure_of(view)
     step = failure.step if failure and failure.step else None
     where = STEP_NAMES.get(step or "") or (_plain(step, 60) if step else "a step")
-    return f"Timed out at {where}" if conclusion == "timed_out" else f"Failed at {where}"
+    return _plain(
+        _failure_headline(failure.error if failure else None, where, attempt), CHECK_RUN_TITLE_CHARS
+    )
 
 
 def _attempt_line(view: TaskView, attempt: int, record: AttemptView | None) -> str:

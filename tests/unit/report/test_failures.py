@@ -1,0 +1,104 @@
+"""A failed task says, in the user's words, what went wrong and what to do next."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeloop.domain.failures import FAILURE_EXPLANATIONS, UNKNOWN_FAILURE, explain_failure
+from codeloop.domain.report import (
+    CHECK_RUN_TITLE_CHARS,
+    AttemptView,
+    TaskView,
+    outcome_of,
+    render_check_run,
+    render_comment,
+)
+from tests.unit.report.views import view
+
+MARKDOWN = set("`*_[]<>|~#")
+
+
+def failed_with(error_log_entry: str, step: str = "workflow") -> TaskView:
+    """A task the status syncer failed from the workflow's last word, as it stores it."""
+    return view(
+        "failed",
+        task={"error_log": [{"error": error_log_entry, "step": step}]},
+        attempts=[AttemptView(number=1, check_run_id=777)],
+    )
+
+
+def test_a_codegen_402_reads_as_the_plan_being_out_of_credits():
+    failed = failed_with("PlanLimitReached: the Codegen API answered 402: the plan's run limit is reached")
+
+    comment = render_comment(failed)
+    check = render_check_run(failed, 1)
+
+    assert "### ❌ codeloop: The Codegen plan is out of agent credits (402)\n" in comment
+    outcome = comment.split("**Outcome:**")[-1]
+    assert "Add credits or raise the plan's run limit" in outcome
+    assert "`/codeloop retry`" in outcome
+    assert "the plan's run limit is reached" in outcome  # the provider's own words, quoted
+    assert "Failed at" not in comment and "`PlanLimitReached`" not in comment
+    assert (check.conclusion, check.title) == ("failure", "The Codegen plan is out of agent credits (402)")
+
+
+@pytest.mark.parametrize("error", sorted(FAILURE_EXPLANATIONS))
+def test_every_known_error_has_its_own_headline_and_next_step(error: str):
+    outcome = outcome_of(failed_with(f"{error}: what the step reported", step="DispatchCodegen"))
+    explanation = explain_failure(error)
+
+    assert explanation is not UNKNOWN_FAILURE
+    assert error not in outcome.headline and "Failed at" not in outcome.headline
+    assert outcome.detail.startswith(explanation.next_step)
+    assert ("what the step reported" in outcome.detail) is explanation.quote_cause
+
+
+@pytest.mark.parametrize("error", sorted(FAILURE_EXPLANATIONS))
+def test_every_headline_is_plain_text_that_fits_a_check_run_title(error: str):
+    failed = failed_with(f"{error}: cause", step="ValidatePR")
+    title = render_check_run(failed, 1).title
+
+    assert not MARKDOWN & set(explain_failure(error).headline)
+    assert title == outcome_of(failed).headline
+    assert len(title) <= CHECK_RUN_TITLE_CHARS
+
+
+@pytest.mark.parametrize(
+    ("error", "headline", "conclusion"),
+    [
+        ("States.Timeout", "Run the tests ran out of time", "timed_out"),
+        ("ProviderUnavailable", "The code-generation agent is down", "failure"),
+        ("NoProviderAvailable", "No code-generation agent is available", "failure"),
+        ("RateLimited", "rate-limiting codeloop (429)", "failure"),
+        ("Retryable", "could not check out the pull request's code", "failure"),
+        (
+            "BudgetExhausted",
+            "The tests still fail after 1 attempt, and the iteration budget is spent",
+            "failure",
+        ),
+        ("Cancelled", "The task was cancelled", "failure"),
+    ],
+)
+def test_each_class_of_failure_names_itself(error: str, headline: str, conclusion: str):
+    failed = failed_with(f"{error}: cause", step="ValidatePR")
+
+    assert headline in outcome_of(failed).headline
+    assert render_check_run(failed, 1).conclusion == conclusion
+
+
+def test_an_unknown_error_names_the_step_and_the_code_and_says_what_to_do():
+    failed = failed_with("SomethingNew: the step broke in a new way", step="DispatchCodegen")
+    outcome = outcome_of(failed)
+
+    assert outcome.headline == "Failed at Agent writes the code (`SomethingNew`)"
+    assert outcome.detail.startswith(UNKNOWN_FAILURE.next_step)
+    assert "report the error below to the App's maintainers" in outcome.detail
+    assert render_check_run(failed, 1).title == "Failed at Agent writes the code"
+
+
+def test_a_failure_without_an_error_code_still_gets_a_useful_line():
+    failed = failed_with("the workflow ended as MISSING: Step Functions has no record of this execution")
+    outcome = outcome_of(failed)
+
+    assert outcome.headline == "Failed at `workflow`"
+    assert "`/codeloop retry`" in outcome.detail and "no record of this execution" in outcome.detail
