@@ -34,7 +34,7 @@ APP_PERMISSIONS: dict[str, Permission] = {
     ),
     "issues": Permission("write", "Issues", "react to and answer commands, keep the one status comment"),
     "metadata": Permission(
-        "read", "Metadata", "repository facts and collaborators' permissions (every App has it)"
+        "read", "Metadata", "repository facts and collaborators' permissions; every App has it"
     ),
     "pull_requests": Permission(
         "write", "Pull requests", "read PRs and their diffs, open the fallback provider's PR, comment"
