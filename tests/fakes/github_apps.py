@@ -47,13 +47,24 @@ class GitHubAppsFake(RecordingServer):
         if call.method == "POST" and path == "/settings/apps/new":
             return self._new_app(call, "user")
         parts = path.strip("/").split("/")
-        if call.method == "POST" and len(parts) == 5 and parts[0] == "organizations" and parts[2:] == [
-            "settings",
-            "apps",
-            "new",
-        ]:
+        if (
+            call.method == "POST"
+            and len(parts) == 5
+            and parts[0] == "organizations"
+            and parts[2:]
+            == [
+                "settings",
+                "apps",
+                "new",
+            ]
+        ):
             return self._new_app(call, parts[1])
-        if call.method == "POST" and len(parts) == 3 and parts[0] == "app-manifests" and parts[2] == "conversions":
+        if (
+            call.method == "POST"
+            and len(parts) == 3
+            and parts[0] == "app-manifests"
+            and parts[2] == "conversions"
+        ):
             return self._conversion(parts[1])
         return Reply(404, {"message": "Not Found"})
 

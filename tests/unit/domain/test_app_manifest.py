@@ -123,7 +123,9 @@ def test_new_app_and_install_urls():
     assert new_app_url("https://github.com", "octo-org") == (
         "https://github.com/organizations/octo-org/settings/apps/new"
     )
-    assert new_app_url("https://github.com", "a/b") == "https://github.com/organizations/a%2Fb/settings/apps/new"
+    assert (
+        new_app_url("https://github.com", "a/b") == "https://github.com/organizations/a%2Fb/settings/apps/new"
+    )
     assert install_url("https://ghe.example.com", "codeloop") == (
         "https://ghe.example.com/apps/codeloop/installations/new"
     )
@@ -131,7 +133,7 @@ def test_new_app_and_install_urls():
 
 # -- .env -----------------------------------------------------------------------------------------
 
-PEM = "-----BEGIN PRIVATE KEY-----\nMIIB\\x\"y\n-----END PRIVATE KEY-----\n"
+PEM = '-----BEGIN PRIVATE KEY-----\nMIIB\\x"y\n-----END PRIVATE KEY-----\n'
 
 
 def test_env_file_is_written_0600_and_reads_back_exactly(tmp_path):
@@ -182,7 +184,12 @@ def test_credentials_fill_the_app_settings_and_never_show_secrets_in_their_repr(
     from codeloop.domain.app_manifest import AppCredentials
 
     credentials = AppCredentials(
-        id=1, slug="s", pem="pem-text", webhook_secret="hook-secret", client_id="c", client_secret="client-secret"
+        id=1,
+        slug="s",
+        pem="pem-text",
+        webhook_secret="hook-secret",
+        client_id="c",
+        client_secret="client-secret",
     )
     assert set(credentials.settings()) == {
         "GITHUB_APP_ID",
