@@ -100,7 +100,13 @@ def _create(args: argparse.Namespace) -> int:
         org=args.org,
         public=args.public,
     )
-    registration = Registration(request, store, port=args.port).start()
+    try:
+        registration = Registration(request, store, port=args.port).start()
+    except OSError as exc:
+        print(
+            f"codeloop: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); try --port", file=sys.stderr
+        )
+        return 2
     try:
         print(f"Open {registration.url} to register the App on {request.web_url}", flush=True)
         if not args.no_browser:

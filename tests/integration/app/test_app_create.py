@@ -204,3 +204,30 @@ def test_credentials_that_cannot_be_stored_end_the_run_with_what_to_do(github):
     assert "disk full" in answer.text
     assert outcome is not None
     assert "Generate a new private key" in (outcome.error or "")
+
+
+def test_no_answer_from_github_in_time_ends_the_run_and_writes_nothing(github, tmp_path, capsys):
+    from codeloop import cli
+
+    env = tmp_path / ".env"
+    code = cli.main(["app", "create", "--no-browser", "--env-file", str(env), "--timeout-minutes", "0"])
+    assert code == 1
+    assert "did not answer within 0 minutes; nothing was written" in capsys.readouterr().err
+    assert not env.exists()
+    assert github.calls == []
+
+
+def test_a_port_in_use_is_a_clear_error(github, tmp_path, capsys):
+    import socket
+
+    from codeloop import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = cli.main(
+            ["app", "create", "--no-browser", "--port", str(port), "--env-file", str(tmp_path / ".env")]
+        )
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
