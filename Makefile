@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Reads .env when it exists (`codeloop app create` writes it); the environment wins over it.
 dev: $(STAMP)
-	$(BIN)/codeloop dev
+	$(BIN)/codeloop dev --env-file .env
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from codeloop.db.migrations import MigrationError
 from codeloop.settings import SettingsError
@@ -133,8 +134,12 @@ def _config_schema(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
+    from codeloop.adapters.env_file import load_into_environment
     from codeloop.local.stack import run
 
+    taken = load_into_environment(args.env_file)
+    if taken:
+        print(f"settings from {args.env_file} (the environment wins): {', '.join(taken)}", flush=True)
     return run()
 
 
@@ -170,11 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--url", help="default http://127.0.0.1:$CODELOOP_PORT/webhooks/github")
     replay.set_defaults(handler=_replay)
 
-    commands.add_parser("dev", help="run the local stack (what `make dev` runs)").set_defaults(handler=_dev)
+    dev = commands.add_parser("dev", help="run the local stack (what `make dev` runs)")
+    dev.add_argument(
+        "--env-file", type=Path, default=Path(".env"), help="settings to load when it exists (default .env)"
+    )
+    dev.set_defaults(handler=_dev)
 
+    from codeloop.app_cli import register as register_app
     from codeloop.prompt_cli import register as register_prompts
 
     register_prompts(commands)
+    register_app(commands)
 
     config = commands.add_parser("config", help="the per-repository configuration")
     config.add_subparsers(dest="config_command", required=True).add_parser(

@@ -190,6 +190,11 @@ class Settings(BaseSettings):
         host = urlsplit(self.github_api_url).netloc.lower()
         return host.removeprefix("api.")
 
+    @property
+    def github_web_url(self) -> str:
+        """GitHub's web origin (new-App and install pages): GITHUB_API_URL's scheme and web host."""
+        return f"{urlsplit(self.github_api_url).scheme}://{self.github_web_host}"
+
 
 def _secret_from_aws(arn: str) -> str:
     # Imported here: only a deployed function that names secrets by ARN pays for it.

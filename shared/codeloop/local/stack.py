@@ -67,7 +67,7 @@ def missing_settings() -> list[str]:
     notes = []
     if settings.github_app_id is None or settings.optional_secret("github_app_private_key") is None:
         notes.append(
-            "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY(_PATH): create a GitHub App (README, 'Install the GitHub App'); "
+            "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY(_PATH): run `codeloop app create` (it writes .env, which `make dev` reads); "
             "until then deliveries are stored and queued, but commands that need GitHub are refused with a clear error"
         )
     if settings.codegen_api_key is None and settings.openai_base_url is None:
