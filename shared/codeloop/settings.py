@@ -51,6 +51,7 @@ EXPECTS: dict[str, str] = {
     "validation_budget_seconds": "seconds a validation may take when not on Lambda, e.g. 1200",
     "validation_report_margin_seconds": "seconds kept back from the Lambda's time to report, e.g. 60",
     "repo_checks_wait_minutes": "minutes to wait for the repository's own CI, e.g. 60",
+    "api_key_requests_per_minute": "a positive number of task API requests one key may make in any 60 seconds",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -124,6 +125,7 @@ class Settings(BaseSettings):
     max_context_chars: int = Field(default=60_000, gt=0)
     codeloop_port: int = Field(default=3000, ge=1, le=65535)
     db_pool_max_size: int = Field(default=4, ge=1)
+    api_key_requests_per_minute: int = Field(default=120, ge=1)
 
     # Validation: on Lambda the budget is the remaining time minus the margin; elsewhere, this.
     validation_budget_seconds: float = Field(default=1200.0, gt=0)
