@@ -23,7 +23,7 @@ RATE_WINDOW = timedelta(minutes=1)
 def authenticate(event: Any) -> ApiKey | Response[Any]:
     """The caller's key, or the answer to send instead: 401 without a live key, 429 past its limit."""
     from codeloop.db import dispatch_store, store
-    from codeloop.db.pool import transaction
+    from codeloop.db.pool import front_wait, transaction
     from codeloop.domain.api_keys import hash_key, key_from_headers, rate_bucket
     from codeloop.settings import get_settings
 
@@ -31,7 +31,7 @@ def authenticate(event: Any) -> ApiKey | Response[Any]:
     if not presented:
         return _json(401, {"error": UNAUTHORIZED})
     limit = get_settings().api_key_requests_per_minute
-    with transaction() as conn:
+    with transaction(wait=front_wait()) as conn:
         key = store.authenticate_api_key(conn, hash_key(presented))
         if key is None:
             return _json(401, {"error": UNAUTHORIZED})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import psycopg
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,7 @@ from codeloop.api.health import health
 from codeloop.api.stats import router as stats_router
 from codeloop.domain.api_keys import reaches
 from codeloop.domain.models import ApiKey, NewTask, Priority, TaskSource, TaskType
+from codeloop.observability import logger
 from codeloop.settings import SettingsError
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -252,6 +254,12 @@ def post_retry(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[
 @app.post("/api/v1/tasks/<task_id>/cancel", responses={200: {"description": "cancelled"}, **ACTION_RESPONSES})
 def post_cancel(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
     return _act(task_id, "cancel")
+
+
+@app.exception_handler(psycopg.OperationalError)
+def _database_unavailable(error: psycopg.OperationalError) -> Response[Any]:
+    logger.error("task API: database unavailable", extra={"error": type(error).__name__})
+    return _error(503, "codeloop's database is unavailable; try again shortly")
 
 
 @app.exception_handler(SettingsError)
