@@ -200,7 +200,7 @@ def post_batch(request: BatchRequest) -> Response[Any]:
 
 
 TASK_RESPONSES: dict[int | str, Any] = {
-    404: {"description": "no such task, or not one of the key's installations and repositories"},
+    404: {"description": "no such task, or one outside the key's scope (its installations and repositories)"},
     **SCOPE_RESPONSES,
 }
 

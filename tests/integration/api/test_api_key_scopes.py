@@ -192,3 +192,27 @@ def test_the_migration_leaves_existing_keys_without_scope(empty_db_url):
             "select installation_ids, repository_ids from api_keys where name = 'old'"
         ).fetchone()
     assert row == ([], [])
+
+
+def test_the_openapi_document_describes_scope_and_limit_answers(db_url):
+    event = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/api/v1/openapi.json",
+        "rawQueryString": "",
+        "headers": {},
+        "requestContext": {
+            "http": {"method": "GET", "path": "/api/v1/openapi.json"},
+            "requestId": "r",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+    paths = json.loads(handle(event, None)["body"])["paths"]
+    assert {"403", "429"} <= set(paths["/api/v1/tasks"]["post"]["responses"])
+    assert {"403", "429"} <= set(paths["/api/v1/tasks/batch"]["post"]["responses"])
+    for path, method in [("/api/v1/tasks/{task_id}", "get"), ("/api/v1/tasks/{task_id}/retry", "post"),
+                         ("/api/v1/tasks/{task_id}/cancel", "post"), ("/api/v1/stats", "get")]:  # fmt: skip
+        responses = paths[path][method]["responses"]
+        assert {"401", "404", "429"} <= set(responses), path
+        assert "scope" in responses["404"]["description"], path
