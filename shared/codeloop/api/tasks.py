@@ -139,7 +139,7 @@ def _reaches_task(key: ApiKey, task_id: str) -> bool:
     return repository is not None and reaches(key, repository)
 
 
-SCOPE_RESPONSES: dict[int | str, Any] = {
+KEY_RESPONSES: dict[int | str, Any] = {
     401: {"description": "no live API key"},
     429: {"description": "the key's request limit; see Retry-After"},
 }
@@ -151,7 +151,7 @@ SCOPE_RESPONSES: dict[int | str, Any] = {
         201: {"description": "created and started"},
         403: {"description": "the repository is outside the key's scope"},
         422: {"description": "invalid request, or the App is not installed on the repository"},
-        **SCOPE_RESPONSES,
+        **KEY_RESPONSES,
     },
 )
 def post_task(request: TaskRequest) -> Response[Any]:
@@ -176,7 +176,7 @@ def post_task(request: TaskRequest) -> Response[Any]:
         202: {"description": "created; the batch machine starts them in turn"},
         403: {"description": "a repository is outside the key's scope; nothing is created"},
         422: {"description": "invalid request, or the App is not installed on a repository"},
-        **SCOPE_RESPONSES,
+        **KEY_RESPONSES,
     },
 )
 def post_batch(request: BatchRequest) -> Response[Any]:
@@ -201,7 +201,7 @@ def post_batch(request: BatchRequest) -> Response[Any]:
 
 TASK_RESPONSES: dict[int | str, Any] = {
     404: {"description": "no such task, or one outside the key's scope (its installations and repositories)"},
-    **SCOPE_RESPONSES,
+    **KEY_RESPONSES,
 }
 
 
