@@ -7,9 +7,15 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codeloop.db.migrations import MigrationError
 from codeloop.settings import SettingsError
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+    from codeloop.domain.models import ApiKey
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -53,6 +59,30 @@ def _db_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+class ScopeError(ValueError):
+    """An API key's scope names an installation or repository codeloop does not know."""
+
+
+def _scope_ids(conn: Connection, args: argparse.Namespace) -> tuple[list[int], list[int]]:
+    """The installation and repository ids a command's --installation / --repository name."""
+    from codeloop.db import store
+
+    if not args.installation and not args.repository:
+        raise ScopeError("a key needs a scope: --installation ID and/or --repository owner/name")
+    for installation_id in args.installation:
+        if store.get_installation(conn, installation_id) is None:
+            raise ScopeError(
+                f"codeloop knows no installation {installation_id} (is the App installed there?)"
+            )
+    repository_ids = []
+    for name in args.repository:
+        repository = store.get_repository_by_name(conn, name)
+        if repository is None:
+            raise ScopeError(f"codeloop knows no repository {name} (is the App installed on it?)")
+        repository_ids.append(repository.id)
+    return list(args.installation), repository_ids
+
+
 def _apikey_create(args: argparse.Namespace) -> int:
     from codeloop.db import store
     from codeloop.db.pool import transaction
@@ -60,9 +90,50 @@ def _apikey_create(args: argparse.Namespace) -> int:
 
     key, prefix, key_hash = new_key()
     with transaction(actor="cli") as conn:
-        store.create_api_key(conn, args.name, prefix, key_hash)
-    print(f"API key {args.name!r} created. It is shown only this once:\n{key}")
+        installation_ids, repository_ids = _scope_ids(conn, args)
+        created = store.create_api_key(
+            conn,
+            args.name,
+            prefix,
+            key_hash,
+            installation_ids=installation_ids,
+            repository_ids=repository_ids,
+        )
+        scope = _describe_scope(conn, created)
+    print(f"API key {args.name!r} created for {scope}. It is shown only this once:\n{key}")
     return 0
+
+
+def _apikey_scope(args: argparse.Namespace) -> int:
+    from codeloop.db import store
+    from codeloop.db.pool import transaction
+
+    with transaction(actor="cli") as conn:
+        installation_ids, repository_ids = _scope_ids(conn, args)
+        scoped = store.scope_api_key(
+            conn, args.name, installation_ids=installation_ids, repository_ids=repository_ids
+        )
+        scope = _describe_scope(conn, scoped) if scoped else ""
+    if scoped is None:
+        print(f"codeloop: no live API key named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"API key {args.name!r} now reaches {scope}")
+    return 0
+
+
+def _describe_scope(conn: Connection, key: ApiKey) -> str:
+    from codeloop.db import store
+
+    if not key.installation_ids and not key.repository_ids:
+        return f"nothing (no scope: run 'codeloop apikey scope {key.name} --installation ID')"
+    names = [
+        repository.full_name
+        if (repository := store.get_repository(conn, repository_id))
+        else f"#{repository_id}"
+        for repository_id in key.repository_ids
+    ]
+    parts = [f"installation {installation_id}" for installation_id in key.installation_ids] + names
+    return ", ".join(parts)
 
 
 def _apikey_revoke(args: argparse.Namespace) -> int:
@@ -86,7 +157,9 @@ def _apikey_list(args: argparse.Namespace) -> int:
         for key in store.list_api_keys(conn):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
             used = f"last used {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
-            print(f"{key.name:<24} cl_{key.prefix}_…  {state:<18} {used}")
+            print(
+                f"{key.name:<24} cl_{key.prefix}_…  {state:<18} {used:<28} reaches {_describe_scope(conn, key)}"
+            )
     return 0
 
 
@@ -143,6 +216,17 @@ def _dev(args: argparse.Namespace) -> int:
     return run()
 
 
+def _scope_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--installation", type=int, action="append", default=[], metavar="ID",
+        help="a GitHub App installation id whose repositories' tasks the key reaches (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--repository", action="append", default=[], metavar="OWNER/NAME",
+        help="a repository whose tasks the key reaches (repeatable)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codeloop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -159,9 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     apikey = commands.add_parser("apikey", help="task API keys").add_subparsers(
         dest="apikey_command", required=True
     )
-    create = apikey.add_parser("create", help="create a key (printed once)")
+    create = apikey.add_parser(
+        "create", help="create a key (printed once) for installations and/or repositories"
+    )
     create.add_argument("name", help="who or what will use the key")
+    _scope_arguments(create)
     create.set_defaults(handler=_apikey_create)
+    scope = apikey.add_parser("scope", help="replace a key's installations and repositories")
+    scope.add_argument("name")
+    _scope_arguments(scope)
+    scope.set_defaults(handler=_apikey_scope)
     revoke = apikey.add_parser("revoke", help="revoke a key by name")
     revoke.add_argument("name")
     revoke.set_defaults(handler=_apikey_revoke)
@@ -199,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (SettingsError, MigrationError) as exc:  # an operator's mistake: say it, no traceback
+    except (SettingsError, MigrationError, ScopeError) as exc:  # an operator's mistake: say it, no traceback
         print(f"codeloop: {exc}", file=sys.stderr)
         return 2
 

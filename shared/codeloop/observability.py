@@ -15,7 +15,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="codeloop")
-metrics = Metrics(namespace="codeloop")
+# The service dimension is explicit so that every metric has the same dimension set wherever it
+# runs: the alarms in template.yaml name exactly (namespace codeloop, service=codeloop).
+metrics = Metrics(namespace="codeloop", service="codeloop")
 
 LambdaHandler = Callable[[Any, Any], Any]
 

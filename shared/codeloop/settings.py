@@ -51,6 +51,8 @@ EXPECTS: dict[str, str] = {
     "validation_budget_seconds": "seconds a validation may take when not on Lambda, e.g. 1200",
     "validation_report_margin_seconds": "seconds kept back from the Lambda's time to report, e.g. 60",
     "repo_checks_wait_minutes": "minutes to wait for the repository's own CI, e.g. 60",
+    "front_db_wait_seconds": "seconds the HTTP front waits for a database connection before answering 503, e.g. 1.0",
+    "api_key_requests_per_minute": "a positive number of task API requests one key may make in any 60 seconds",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -74,7 +76,9 @@ def env_name(field: str) -> str:
 
 class Settings(BaseSettings):
     # An empty variable counts as unset (the deployment leaves optional values empty).
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True
+    )
 
     database_url: SecretStr | None = None
     database_url_secret_arn: str | None = None
@@ -124,6 +128,10 @@ class Settings(BaseSettings):
     max_context_chars: int = Field(default=60_000, gt=0)
     codeloop_port: int = Field(default=3000, ge=1, le=65535)
     db_pool_max_size: int = Field(default=4, ge=1)
+    api_key_requests_per_minute: int = Field(default=120, ge=1)
+    # Under GitHub's 10 s and the receiver's own timeout: a delivery refused with 503 is listed as
+    # failed by GitHub, and the sweeper asks for it again once the database is back.
+    front_db_wait_seconds: float = Field(default=1.0, gt=0, le=8)
 
     # Validation: on Lambda the budget is the remaining time minus the margin; elsewhere, this.
     validation_budget_seconds: float = Field(default=1200.0, gt=0)

@@ -1,4 +1,4 @@
-"""``GET /api/v1/stats``: how well the loop works, overall or for one repository.
+"""``GET /api/v1/stats``: how well the loop works, over the caller's scope or for one repository in it.
 
 A Powertools router; the task API's resolver includes it (``app.include_router(router)``).
 """
@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from codeloop.api.auth import require_caller, unauthorized
+from codeloop.api.auth import authenticate
 
 router = Router()
 
@@ -19,7 +19,12 @@ router = Router()
 @router.get(
     "/api/v1/stats",
     summary="Success rates, lead times, step error rates, retries and attempts",
-    responses={200: {"description": "the figures"}, 401: {}, 404: {"description": "unknown repository"}},
+    responses={
+        200: {"description": "the figures, over the key's installations and repositories only"},
+        401: {"description": "no live API key"},
+        404: {"description": "unknown repository, or one outside the key's scope"},
+        429: {"description": "the key's request limit; see Retry-After"},
+    },
 )
 def get_stats(
     repository: Annotated[
@@ -28,17 +33,21 @@ def get_stats(
 ) -> Response[Any]:
     from codeloop.db import stats_store, store
     from codeloop.db.pool import transaction
+    from codeloop.domain.api_keys import reaches
 
-    if require_caller(router.current_event) is None:
-        return unauthorized()
+    key = authenticate(router.current_event)
+    if isinstance(key, Response):
+        return key
     with transaction() as conn:
-        if repository is not None and store.get_repository_by_name(conn, repository) is None:
-            return Response(
-                status_code=404,
-                content_type=content_types.APPLICATION_JSON,
-                body={"error": f"codeloop does not know the repository {repository}"},
-            )
-        stats = stats_store.collect(conn, repository)
+        if repository is not None:
+            known = store.get_repository_by_name(conn, repository)
+            if known is None or not reaches(key, known):
+                return Response(
+                    status_code=404,
+                    content_type=content_types.APPLICATION_JSON,
+                    body={"error": f"codeloop does not know the repository {repository}"},
+                )
+        stats = stats_store.collect(conn, repository, scope=key)
     return Response(
         status_code=200, content_type=content_types.APPLICATION_JSON, body=stats.model_dump(mode="json")
     )

@@ -2,21 +2,26 @@
 
 Requests are validated by the same pydantic models that generate the OpenAPI document served at
 ``/api/v1/openapi.json``. Every ``/api/v1`` route but the document needs an API key
-(``Authorization: Bearer <key>`` or ``X-Api-Key``), created with ``codeloop apikey create``.
+(``Authorization: Bearer <key>`` or ``X-Api-Key``), created with ``codeloop apikey create``, and
+reaches only the tasks of the key's installations and repositories: any other task is a 404,
+as if it did not exist.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import psycopg
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from codeloop.api.auth import require_caller, unauthorized
+from codeloop.api.auth import authenticate
 from codeloop.api.health import health
 from codeloop.api.stats import router as stats_router
-from codeloop.domain.models import NewTask, Priority, TaskSource, TaskType
+from codeloop.domain.api_keys import reaches
+from codeloop.domain.models import ApiKey, NewTask, Priority, TaskSource, TaskType
+from codeloop.observability import logger
 from codeloop.settings import SettingsError
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -66,8 +71,8 @@ def _error(status: int, message: str) -> Response[Any]:
     return _json(status, {"error": message})
 
 
-def _caller() -> str | None:
-    return require_caller(app.current_event)
+def _key() -> ApiKey | Response[Any]:
+    return authenticate(app.current_event)
 
 
 @app.get("/health")
@@ -86,11 +91,20 @@ def get_openapi() -> Response[Any]:
     )
 
 
-class NotInstalled(ValueError):
-    """A requested repository does not have the App (or is no longer active)."""
+class Refused(ValueError):
+    """A task request the key may not make: ``status`` and a message for the caller."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
-def _new_tasks(requests: list[TaskRequest], caller: str, source: TaskSource) -> list[NewTask]:
+def _new_tasks(requests: list[TaskRequest], key: ApiKey, source: TaskSource) -> list[NewTask]:
+    """The tasks to create, once every repository is in the key's scope and has the App.
+
+    A repository outside the scope and one codeloop does not know get the same 403, so a key
+    cannot learn which repositories other installations have.
+    """
     from codeloop.db import store
     from codeloop.db.pool import transaction
 
@@ -98,68 +112,109 @@ def _new_tasks(requests: list[TaskRequest], caller: str, source: TaskSource) -> 
         repositories = {
             name: store.get_repository_by_name(conn, name) for name in {r.repository for r in requests}
         }
-    for name, repository in repositories.items():
-        if repository is None or not repository.active:
-            raise NotInstalled(f"the codeloop App is not installed on {name}")
+    for name, repository in sorted(repositories.items()):
+        if repository is None or not reaches(key, repository):
+            raise Refused(403, f"this API key may not create tasks on {name}: it is outside the key's scope")
+        if not repository.active:
+            raise Refused(422, f"the codeloop App is not installed on {name}")
     return [
         NewTask(
             repository_id=repositories[request.repository].id,
             source=source,
-            requested_by=f"api:{caller}",
+            requested_by=f"api:{key.name}",
             **request.model_dump(exclude={"repository"}),
         )
         for request in requests
     ]
 
 
-@app.post("/api/v1/tasks", responses={201: {"description": "created and started"}, 401: {}, 422: {}})
+def _reaches_task(key: ApiKey, task_id: str) -> bool:
+    """Whether the task exists and its repository is in the key's scope (else it is a 404)."""
+    from codeloop.db import store
+    from codeloop.db.pool import transaction
+
+    with transaction() as conn:
+        task = store.get_task(conn, task_id)
+        repository = store.get_repository(conn, task.repository_id) if task else None
+    return repository is not None and reaches(key, repository)
+
+
+KEY_RESPONSES: dict[int | str, Any] = {
+    401: {"description": "no live API key"},
+    429: {"description": "the key's request limit; see Retry-After"},
+}
+
+
+@app.post(
+    "/api/v1/tasks",
+    responses={
+        201: {"description": "created and started"},
+        403: {"description": "the repository is outside the key's scope"},
+        422: {"description": "invalid request, or the App is not installed on the repository"},
+        **KEY_RESPONSES,
+    },
+)
 def post_task(request: TaskRequest) -> Response[Any]:
     from codeloop.services import tasks
 
-    caller = _caller()
-    if caller is None:
-        return unauthorized()
+    key = _key()
+    if isinstance(key, Response):
+        return key
     try:
-        (new,) = _new_tasks([request], caller, TaskSource.API)
-    except NotInstalled as problem:
-        return _error(422, str(problem))
+        (new,) = _new_tasks([request], key, TaskSource.API)
+    except Refused as refused:
+        return _error(refused.status, str(refused))
     task = tasks.create_and_start(
-        new, actor=f"api:{caller}", correlation_id=app.current_event.request_context.request_id
+        new, actor=f"api:{key.name}", correlation_id=app.current_event.request_context.request_id
     )
     return _json(201, {"task": task.model_dump(mode="json")})
 
 
 @app.post(
     "/api/v1/tasks/batch",
-    responses={202: {"description": "created; the batch machine starts them in turn"}, 401: {}, 422: {}},
+    responses={
+        202: {"description": "created; the batch machine starts them in turn"},
+        403: {"description": "a repository is outside the key's scope; nothing is created"},
+        422: {"description": "invalid request, or the App is not installed on a repository"},
+        **KEY_RESPONSES,
+    },
 )
 def post_batch(request: BatchRequest) -> Response[Any]:
     from codeloop.services import tasks
 
-    caller = _caller()
-    if caller is None:
-        return unauthorized()
+    key = _key()
+    if isinstance(key, Response):
+        return key
     try:
-        new = _new_tasks(request.tasks, caller, TaskSource.BATCH)
-    except NotInstalled as problem:
-        return _error(422, str(problem))
+        new = _new_tasks(request.tasks, key, TaskSource.BATCH)
+    except Refused as refused:
+        return _error(refused.status, str(refused))
     batch = tasks.create_batch(
         new,
         max_concurrency=request.max_concurrency,
         tolerated_failure_percentage=request.tolerated_failure_percentage,
-        actor=f"api:{caller}",
+        actor=f"api:{key.name}",
         correlation_id=app.current_event.request_context.request_id,
     )
     return _json(202, batch.model_dump(mode="json"))
 
 
-@app.get("/api/v1/tasks/<task_id>")
+TASK_RESPONSES: dict[int | str, Any] = {
+    404: {"description": "no such task, or one outside the key's scope (its installations and repositories)"},
+    **KEY_RESPONSES,
+}
+
+
+@app.get(
+    "/api/v1/tasks/<task_id>", responses={200: {"description": "the task and its history"}, **TASK_RESPONSES}
+)
 def get_task(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
     from codeloop.services import tasks
 
-    if _caller() is None:
-        return unauthorized()
-    described = tasks.describe(task_id)
+    key = _key()
+    if isinstance(key, Response):
+        return key
+    described = tasks.describe(task_id) if _reaches_task(key, task_id) else None
     if described is None:
         return _error(404, f"no task {task_id}")
     return _json(200, described)
@@ -169,11 +224,13 @@ def _act(task_id: str, action: str) -> Response[Any]:
     from codeloop.db.store import NotFound
     from codeloop.services import tasks
 
-    caller = _caller()
-    if caller is None:
-        return unauthorized()
+    key = _key()
+    if isinstance(key, Response):
+        return key
+    if not _reaches_task(key, task_id):
+        return _error(404, f"no task {task_id}")
     try:
-        task = getattr(tasks, action)(task_id, actor=f"api:{caller}")
+        task = getattr(tasks, action)(task_id, actor=f"api:{key.name}")
     except NotFound:
         return _error(404, f"no task {task_id}")
     except tasks.TaskConflict as conflict:
@@ -181,14 +238,28 @@ def _act(task_id: str, action: str) -> Response[Any]:
     return _json(200, {"task": task.model_dump(mode="json")})
 
 
-@app.post("/api/v1/tasks/<task_id>/retry")
+ACTION_RESPONSES: dict[int | str, Any] = {
+    409: {"description": "the task's state does not allow it"},
+    **TASK_RESPONSES,
+}
+
+
+@app.post(
+    "/api/v1/tasks/<task_id>/retry", responses={200: {"description": "a new attempt"}, **ACTION_RESPONSES}
+)
 def post_retry(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
     return _act(task_id, "retry")
 
 
-@app.post("/api/v1/tasks/<task_id>/cancel")
+@app.post("/api/v1/tasks/<task_id>/cancel", responses={200: {"description": "cancelled"}, **ACTION_RESPONSES})
 def post_cancel(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
     return _act(task_id, "cancel")
+
+
+@app.exception_handler(psycopg.OperationalError)
+def _database_unavailable(error: psycopg.OperationalError) -> Response[Any]:
+    logger.error("task API: database unavailable", extra={"error": type(error).__name__})
+    return _error(503, "codeloop's database is unavailable; try again shortly")
 
 
 @app.exception_handler(SettingsError)

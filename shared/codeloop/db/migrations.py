@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import tuple_row
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql" / "migrations"
 LOCK_KEY = 0x636F64656C6F6F70  # "codeloop" as a number: one lock for every runner of this schema
@@ -115,6 +116,15 @@ def status(url: str, directory: Path = MIGRATIONS_DIR) -> list[MigrationState]:
         applied = _applied(conn)
     _check_unedited(migrations, applied)
     return [MigrationState(m, applied.get(m.version, (None, None))[1]) for m in migrations]
+
+
+def applied_versions(conn: psycopg.Connection) -> set[int]:
+    """The versions applied, read-only (no ledger is created; none when there is no ledger)."""
+    with conn.cursor(row_factory=tuple_row) as cursor:
+        (ledger,) = cursor.execute("select to_regclass('codeloop_migrations')").fetchone() or (None,)
+        if ledger is None:
+            return set()
+        return {version for (version,) in cursor.execute("select version from codeloop_migrations")}
 
 
 def pending(url: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:

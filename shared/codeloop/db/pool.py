@@ -24,8 +24,9 @@ def get_pool() -> ConnectionPool:
 
 
 def make_pool(url: str, *, max_size: int = 4) -> ConnectionPool:
-    # min_size=1 keeps one connection warm for the next invocation; open=True fails fast on a
-    # bad URL instead of on the first query.
+    # min_size=1 keeps one connection warm for the next invocation. The pool opens without
+    # waiting for it: a caller bounds its own wait (``transaction(wait=...)``), so the HTTP front
+    # answers 503 at once when the database is down instead of spending its whole timeout here.
     pool = ConnectionPool(
         url,
         min_size=1,
@@ -34,8 +35,13 @@ def make_pool(url: str, *, max_size: int = 4) -> ConnectionPool:
         open=False,
         name="codeloop",
     )
-    pool.open(wait=True, timeout=10)
+    pool.open(wait=False)
     return pool
+
+
+def front_wait() -> float:
+    """How long the HTTP front waits for a database connection before answering 503."""
+    return get_settings().front_db_wait_seconds
 
 
 def close_pool() -> None:
@@ -46,13 +52,19 @@ def close_pool() -> None:
 
 @contextmanager
 def transaction(
-    *, actor: str | None = None, correlation_id: str | None = None, pool: ConnectionPool | None = None
+    *,
+    actor: str | None = None,
+    correlation_id: str | None = None,
+    pool: ConnectionPool | None = None,
+    wait: float | None = None,
 ) -> Iterator[psycopg.Connection]:
     """A connection inside one transaction; commits on success, rolls back on error.
 
     ``actor`` and ``correlation_id`` reach the audit triggers as transaction-local settings.
+    ``wait`` bounds the wait for a connection (the pool's default, 30 s, otherwise); past it,
+    ``psycopg_pool.PoolTimeout`` (a ``psycopg.OperationalError``).
     """
-    with (pool or get_pool()).connection() as conn, conn.transaction():
+    with (pool or get_pool()).connection(timeout=wait) as conn, conn.transaction():
         if actor or correlation_id:
             conn.execute(
                 "select set_config('codeloop.actor', %s, true), set_config('codeloop.correlation_id', %s, true)",

@@ -1,6 +1,7 @@
 """The figures of ``GET /api/v1/stats``, computed in PostgreSQL (see ``sql/queries/stats.sql``).
 
-Every function takes ``repository`` (``owner/name``, or None for every repository).
+Every function takes ``repository`` (``owner/name``, or None for every repository) and
+``scope``: an API key whose installations and repositories bound the figures (None: no bound).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from psycopg import Connection
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.db.queries import query
+from codeloop.domain.models import ApiKey
 
 
 class _Figures(BaseModel):
@@ -69,36 +71,50 @@ class Stats(_Figures):
     attempts_per_task: AttemptsPerTask
 
 
-def _rows(conn: Connection, name: str, repository: str | None) -> list[dict[str, Any]]:
-    return conn.execute(query(name), {"repository": repository}).fetchall()
+def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | None) -> list[dict[str, Any]]:
+    return conn.execute(
+        query(name),
+        {
+            "repository": repository,
+            "installation_ids": scope.installation_ids if scope else None,
+            "repository_ids": scope.repository_ids if scope else None,
+        },
+    ).fetchall()
 
 
-def template_success(conn: Connection, repository: str | None = None) -> list[TemplateSuccess]:
-    return [TemplateSuccess.model_validate(row) for row in _rows(conn, "stats_template_success", repository)]
+def template_success(
+    conn: Connection, repository: str | None = None, scope: ApiKey | None = None
+) -> list[TemplateSuccess]:
+    return [
+        TemplateSuccess.model_validate(row)
+        for row in _rows(conn, "stats_template_success", repository, scope)
+    ]
 
 
-def lead_times(conn: Connection, repository: str | None = None) -> LeadTimes:
-    (row,) = _rows(conn, "stats_lead_times", repository)
+def lead_times(conn: Connection, repository: str | None = None, scope: ApiKey | None = None) -> LeadTimes:
+    (row,) = _rows(conn, "stats_lead_times", repository, scope)
     return LeadTimes(
         to_pull_request=Percentiles(count=row["pr_count"], p50=row["pr_p50"], p90=row["pr_p90"]),
         to_green=Percentiles(count=row["green_count"], p50=row["green_p50"], p90=row["green_p90"]),
     )
 
 
-def step_errors(conn: Connection, repository: str | None = None) -> list[StepErrors]:
-    return [StepErrors.model_validate(row) for row in _rows(conn, "stats_step_errors", repository)]
+def step_errors(
+    conn: Connection, repository: str | None = None, scope: ApiKey | None = None
+) -> list[StepErrors]:
+    return [StepErrors.model_validate(row) for row in _rows(conn, "stats_step_errors", repository, scope)]
 
 
-def collect(conn: Connection, repository: str | None = None) -> Stats:
-    """Every figure, for one repository or for all."""
-    (tasks,) = _rows(conn, "stats_tasks", repository)
+def collect(conn: Connection, repository: str | None = None, scope: ApiKey | None = None) -> Stats:
+    """Every figure, for one repository or for all (within ``scope``)."""
+    (tasks,) = _rows(conn, "stats_tasks", repository, scope)
     return Stats(
         repository=repository,
         tasks=tasks["total"],
         tasks_by_status=tasks["by_status"],
-        templates=template_success(conn, repository),
-        seconds=lead_times(conn, repository),
-        steps=step_errors(conn, repository),
+        templates=template_success(conn, repository, scope),
+        seconds=lead_times(conn, repository, scope),
+        steps=step_errors(conn, repository, scope),
         retries=Retries(
             retried=tasks["retried"],
             completed=tasks["retried_completed"],

@@ -358,15 +358,55 @@ def task_history(conn: Connection, task_id: UUID | str) -> list[WorkflowExecutio
 # -- API keys ------------------------------------------------------------------------------------
 
 
-def create_api_key(conn: Connection, name: str, prefix: str, key_hash: str) -> ApiKey:
+def create_api_key(
+    conn: Connection,
+    name: str,
+    prefix: str,
+    key_hash: str,
+    *,
+    installation_ids: Iterable[int] = (),
+    repository_ids: Iterable[int] = (),
+) -> ApiKey:
     return required(
-        fetch_one(conn, "create_api_key", ApiKey, name=name, prefix=prefix, key_hash=key_hash),
+        _scoped_key(
+            conn,
+            "create_api_key",
+            {"name": name, "prefix": prefix, "key_hash": key_hash},
+            installation_ids,
+            repository_ids,
+        ),
         f"api key {name}",
     )
 
 
+def _scoped_key(
+    conn: Connection,
+    query_name: str,
+    params: dict[str, Any],
+    installation_ids: Iterable[int],
+    repository_ids: Iterable[int],
+) -> ApiKey | None:
+    """Run a query that writes a key's scope (as PostgreSQL arrays, not the JSON lists become)."""
+    row = conn.execute(
+        query(query_name),
+        {
+            **params,
+            "installation_ids": sorted(set(installation_ids)),
+            "repository_ids": sorted(set(repository_ids)),
+        },
+    ).fetchone()
+    return ApiKey.model_validate(row) if row else None
+
+
 def authenticate_api_key(conn: Connection, key_hash: str) -> ApiKey | None:
     return fetch_one(conn, "authenticate_api_key", ApiKey, key_hash=key_hash)
+
+
+def scope_api_key(
+    conn: Connection, name: str, *, installation_ids: Iterable[int], repository_ids: Iterable[int]
+) -> ApiKey | None:
+    """Replace a live key's scope; None when no live key has that name."""
+    return _scoped_key(conn, "scope_api_key", {"name": name}, installation_ids, repository_ids)
 
 
 def revoke_api_key(conn: Connection, name: str) -> ApiKey | None:

@@ -190,6 +190,9 @@ class ApiKey(Record):
     id: UUID
     name: str
     prefix: str
+    # The key's scope: it reaches the tasks of these installations and these repositories only.
+    installation_ids: list[int]
+    repository_ids: list[int]
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

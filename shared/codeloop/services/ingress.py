@@ -2,6 +2,7 @@
 
 A delivery is acknowledged (202) only once it is durable in PostgreSQL. If the enqueue then
 fails, the row stays 'received' and the sweeper re-enqueues it, so nothing accepted is lost.
+If the database cannot be reached within ``FRONT_DB_WAIT_SECONDS``, the answer is 503 at once.
 Nothing here builds githubkit's typed models: the envelope reads the few fields routing needs.
 """
 
@@ -11,9 +12,11 @@ import hashlib
 import json
 from typing import Any
 
+import psycopg
+
 from codeloop.api.front import response
 from codeloop.db import store
-from codeloop.db.pool import transaction
+from codeloop.db.pool import front_wait, transaction
 from codeloop.domain.models import DeliveryStatus
 from codeloop.domain.webhooks import (
     DeliveryEnvelope,
@@ -26,6 +29,8 @@ from codeloop.observability import bind, logger, metrics
 from codeloop.settings import SettingsError, get_settings
 
 MAX_DEDUP_ID = 128  # SQS's limit for MessageDeduplicationId
+# GitHub lists a 503 as a failed delivery; the sweeper asks GitHub to redeliver failed ones.
+DATABASE_UNAVAILABLE = "codeloop cannot store deliveries right now; it will ask GitHub for this one again"
 
 
 def _webhook_secrets() -> list[str]:
@@ -55,9 +60,14 @@ def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
         payload = json.loads(body.replace(b"\\u0000", b"\\ufffd"))
     bind(correlation_id=envelope.delivery_id)
     decision = route(envelope)
-    stored = _store(
-        envelope, payload, DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED
-    )
+    try:
+        stored = _store(
+            envelope, payload, DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED
+        )
+    except psycopg.OperationalError as exc:  # down, silent or out of connections: answer now
+        metrics.add_metric(name="WebhookDatabaseUnavailable", unit="Count", value=1)
+        logger.error("database unavailable; delivery refused with 503", extra={"error": type(exc).__name__})
+        return response(503, {"error": DATABASE_UNAVAILABLE, "delivery_id": envelope.delivery_id})
     if stored is None:
         logger.info("duplicate delivery", extra={"event": envelope.event})
         return response(200, {"status": "duplicate", "delivery_id": envelope.delivery_id})
@@ -71,7 +81,7 @@ def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _store(envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus) -> object | None:
-    with transaction(correlation_id=envelope.delivery_id) as conn:
+    with transaction(correlation_id=envelope.delivery_id, wait=front_wait()) as conn:
         return store.insert_delivery(
             conn,
             delivery_id=envelope.delivery_id,

@@ -23,7 +23,7 @@ def api_key(db_url, aws, capsys) -> str:
     with transaction() as conn:
         store.upsert_installation(conn, Installation(id=7, account_login="octo-org"))
         store.upsert_repository(conn, RepositoryRef(id=42, full_name="octo-org/widgets"), installation_id=7)
-    assert cli.main(["apikey", "create", "ci-bot"]) == 0
+    assert cli.main(["apikey", "create", "ci-bot", "--installation", "7"]) == 0
     return capsys.readouterr().out.strip().splitlines()[-1]
 
 
@@ -185,7 +185,12 @@ def test_a_bad_batch_is_refused_and_nothing_is_created(aws, api_key, change):
         assert store.list_tasks(conn) == []
 
 
-def test_a_batch_naming_a_repository_without_the_app_is_refused(aws, api_key):
+def test_a_batch_naming_a_repository_the_app_left_is_refused(aws, api_key):
+    with transaction() as conn:
+        gone = store.upsert_repository(
+            conn, RepositoryRef(id=43, full_name="octo-org/elsewhere"), installation_id=7
+        )
+        store.deactivate_repository(conn, gone.id)
     tasks = [TASK, {**TASK, "repository": "octo-org/elsewhere"}]
     status, body = call("POST", "/api/v1/tasks/batch", batch_body(tasks=tasks), api_key)
     assert status == 422 and "octo-org/elsewhere" in body["error"]

@@ -19,7 +19,7 @@ def api(db_url, waiting_workflow, monkeypatch, capsys):
     with transaction() as conn:
         store.upsert_installation(conn, Installation(id=7, account_login="octo-org"))
         store.upsert_repository(conn, RepositoryRef(id=42, full_name="octo-org/widgets"), installation_id=7)
-    assert cli.main(["apikey", "create", "ci-bot"]) == 0
+    assert cli.main(["apikey", "create", "ci-bot", "--installation", "7"]) == 0
     key = capsys.readouterr().out.strip().splitlines()[-1]
     return {"key": key, "state_machine": waiting_workflow}
 
@@ -120,9 +120,14 @@ def test_invalid_requests_get_422(api, change):
     assert status == 422, body
 
 
-def test_a_repository_without_the_app_is_422(api):
-    status, body = call("POST", "/api/v1/tasks", TASK | {"repository": "someone/else"}, api["key"])
-    assert status == 422 and "not installed on someone/else" in body["error"]
+def test_a_repository_the_app_left_is_422(api):
+    with transaction() as conn:
+        gone = store.upsert_repository(
+            conn, RepositoryRef(id=43, full_name="octo-org/gone"), installation_id=7
+        )
+        store.deactivate_repository(conn, gone.id)
+    status, body = call("POST", "/api/v1/tasks", TASK | {"repository": "octo-org/gone"}, api["key"])
+    assert status == 422 and "not installed on octo-org/gone" in body["error"]
 
 
 def test_keys_are_required_and_revocable(api, capsys):

@@ -43,7 +43,7 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
         body = health.json()
         assert body["status"] == "ok"
         assert body["database"]["reachable"] is True
-        assert body["database"]["migrations"]["current"] is True
+        assert body["database"]["migrations_current"] is True
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)

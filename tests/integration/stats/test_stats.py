@@ -262,7 +262,7 @@ def test_an_empty_database_has_no_figures_yet(conn):
 
 @pytest.fixture
 def api(seeded, capsys):
-    assert cli.main(["apikey", "create", "dashboard"]) == 0
+    assert cli.main(["apikey", "create", "dashboard", "--installation", "7"]) == 0
     key = capsys.readouterr().out.strip().splitlines()[-1]
     app = APIGatewayHttpResolver(enable_validation=True)
     app.include_router(router)

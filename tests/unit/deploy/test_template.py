@@ -234,6 +234,8 @@ def test_every_dead_letter_queue_has_an_alarm_on_visible_messages(template):
     watched = {}
     for alarm in alarms:
         properties = alarm["Properties"]
+        if properties.get("Namespace") != "AWS/SQS":
+            continue
         (dimension,) = properties["Dimensions"]
         watched[ref_target(dimension["Value"])] = properties
     for dlq in dead_letter_queue_ids(template):

@@ -1,5 +1,7 @@
 -- The figures behind GET /api/v1/stats. Every query takes %(repository)s: an owner/name to look
--- at one repository, or null for all of them. Rates are rounded to 4 places, seconds to 1.
+-- at one repository, or null for all of them; and an API key's scope, %(installation_ids)s and
+-- %(repository_ids)s (null: no bound), outside which no repository counts.
+-- Rates are rounded to 4 places, seconds to 1.
 
 -- name: stats_template_success
 -- The prompt quality score: of the attempts whose prompt came from a template version, how many
@@ -12,6 +14,9 @@ with prompts as (
       join tasks t on t.id = p.task_id
       join repositories r on r.id = t.repository_id
      where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
+       and (%(installation_ids)s::bigint[] is null
+            or r.installation_id = any(%(installation_ids)s::bigint[])
+            or r.id = any(%(repository_ids)s::bigint[]))
      order by p.task_id, p.attempt, p.created_at desc
 ), judged as (
     select p.template_id, p.template_version, v.status
@@ -47,6 +52,9 @@ with moments as (
       from tasks t
       join repositories r on r.id = t.repository_id
      where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
+       and (%(installation_ids)s::bigint[] is null
+            or r.installation_id = any(%(installation_ids)s::bigint[])
+            or r.id = any(%(repository_ids)s::bigint[]))
 ), spans as (
     select extract(epoch from pr_at - created_at)::float8 as to_pr,
            extract(epoch from green_at - created_at)::float8 as to_green
@@ -72,6 +80,9 @@ select s.step,
   join tasks t on t.id = e.task_id
   join repositories r on r.id = t.repository_id
  where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
+       and (%(installation_ids)s::bigint[] is null
+            or r.installation_id = any(%(installation_ids)s::bigint[])
+            or r.id = any(%(repository_ids)s::bigint[]))
  group by s.step
  order by s.step;
 
@@ -97,5 +108,8 @@ select coalesce(sum(n), 0) as total,
       from tasks t
       join repositories r on r.id = t.repository_id
      where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
+       and (%(installation_ids)s::bigint[] is null
+            or r.installation_id = any(%(installation_ids)s::bigint[])
+            or r.id = any(%(repository_ids)s::bigint[]))
      group by t.status
   ) per_status;
