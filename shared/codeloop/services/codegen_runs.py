@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -109,8 +109,11 @@ def _poll(run: CodegenRun, now: datetime, summary: SweepSummary) -> None:
             ):
                 summary.failed += 1
             return
-        if _answer_with_pull_request(run, result.pull_requests[-1]):
+        outcome = _answer_with_pull_request(run, result.pull_requests[-1])
+        if outcome == "succeeded":
             summary.succeeded += 1
+        elif outcome == "failed":
+            summary.failed += 1
         return
     if result.status.is_terminal:
         cause = f"run {run.external_id} {result.status.value}: {result.error or result.raw_status or ''}"
@@ -160,12 +163,23 @@ def _stop_check_fixes(run: CodegenRun) -> None:
         )
 
 
-def _answer_with_pull_request(run: CodegenRun, pull: PullRequestRef) -> bool:
+def _answer_with_pull_request(run: CodegenRun, pull: PullRequestRef) -> Literal["succeeded", "failed"] | None:
+    """Answer a completed run with the PR it reports, if that PR is the agent's; None: not answered here."""
+    opened = _reported_pull_request(run, pull)
+    if isinstance(opened, tuple):
+        return "failed" if _answer_failure(run, *opened) else None
+    return (
+        "succeeded"
+        if _answer_success(run, opened.number, opened.head_sha, opened.head_ref, opened.html_url)
+        else None
+    )
+
+
+def _reported_pull_request(run: CodegenRun, pull: PullRequestRef) -> tuple[str, str] | github.PullRequest:
+    """The reported pull request, or the (error, cause) that stops the run being answered with it."""
     match = _PULL_NUMBER.search(pull.url or "")
     if match is None:
-        return _answer_failure(
-            run, "NoPullRequest", f"run {run.external_id} reports a PR without a number: {pull.url}"
-        )
+        return "NoPullRequest", f"run {run.external_id} reports a PR without a number: {pull.url}"
     with transaction() as conn:
         task = store.require_task(conn, run.task_id)
         repository = store.get_repository(conn, task.repository_id)
@@ -179,12 +193,10 @@ def _answer_with_pull_request(run: CodegenRun, pull: PullRequestRef) -> bool:
         author=opened.user_login,
     )
     if refusal := _adoption_refusal(run, facts):
-        return _answer_failure(run, "PullRequestNotAdopted", f"run {run.external_id} reports {refusal}")
+        return "PullRequestNotAdopted", f"run {run.external_id} reports {refusal}"
     if run.attempt > 1 and opened.head_sha == task.head_sha:
-        return _answer_failure(
-            run, "NoNewCommits", f"run {run.external_id} finished without pushing to PR #{opened.number}"
-        )
-    return _answer_success(run, opened.number, opened.head_sha, opened.head_ref, opened.html_url)
+        return "NoNewCommits", f"run {run.external_id} finished without pushing to PR #{opened.number}"
+    return opened
 
 
 # -- answering the token ----------------------------------------------------------------------------

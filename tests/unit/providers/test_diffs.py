@@ -28,7 +28,7 @@ index 111..222 100644
 +line 3.5
  line 4
 """
-    changed = apply_unified_diff(diff, reader({"src/app.py": APP}))
+    changed = apply_unified_diff(diff, reader({"src/app.py": APP})).files
     expected = APP.replace("line 3\n", "line three\nline 3.5\n")
     assert changed == {"src/app.py": expected}
 
@@ -47,7 +47,7 @@ def test_wrong_line_numbers_are_found_by_their_context_and_later_hunks_follow():
 -line 15
  line 16
 """
-    changed = apply_unified_diff(diff, reader({"app.py": APP}))
+    changed = apply_unified_diff(diff, reader({"app.py": APP})).files
     assert changed["app.py"] == APP.replace("line 5\n", "line five\n").replace("line 15\n", "")
 
 
@@ -78,7 +78,7 @@ rename to b.py
 +y = 3
 """
     files = {"old.txt": "bye\n", "a.py": "x = 1\ny = 2\n"}
-    assert apply_unified_diff(diff, reader(files)) == {
+    assert apply_unified_diff(diff, reader(files)).files == {
         "new.txt": "hello\nworld\n",
         "old.txt": None,
         "b.py": "x = 1\ny = 3\n",
@@ -89,17 +89,21 @@ rename to b.py
 def test_loose_model_output_blank_context_without_space_and_wrong_counts():
     content = "def f():\n    a = 1\n\n    return a\n"
     diff = "--- a/f.py\n+++ b/f.py\n@@ -1,3 +1,3 @@\n def f():\n-    a = 1\n+    a = 2\n\n     return a\n"
-    assert apply_unified_diff(diff, reader({"f.py": content})) == {"f.py": content.replace("a = 1", "a = 2")}
+    assert apply_unified_diff(diff, reader({"f.py": content})).files == {
+        "f.py": content.replace("a = 1", "a = 2")
+    }
 
 
 def test_trailing_whitespace_differences_still_apply():
     diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1,2 +1,2 @@\n alpha\n-beta\n+gamma\n"
-    assert apply_unified_diff(diff, reader({"f.txt": "alpha   \nbeta\n"})) == {"f.txt": "alpha   \ngamma\n"}
+    assert apply_unified_diff(diff, reader({"f.txt": "alpha   \nbeta\n"})).files == {
+        "f.txt": "alpha   \ngamma\n"
+    }
 
 
 def test_crlf_files_keep_their_line_endings():
     diff = "--- a/w.txt\n+++ b/w.txt\n@@ -1,2 +1,2 @@\n one\n-two\n+deux\n"
-    assert apply_unified_diff(diff, reader({"w.txt": "one\r\ntwo\r\n"})) == {"w.txt": "one\r\ndeux\r\n"}
+    assert apply_unified_diff(diff, reader({"w.txt": "one\r\ntwo\r\n"})).files == {"w.txt": "one\r\ndeux\r\n"}
 
 
 def test_no_newline_at_end_of_file_markers():
@@ -112,22 +116,22 @@ def test_no_newline_at_end_of_file_markers():
 \\ No newline at end of file
 +last
 """
-    assert apply_unified_diff(diff, reader({"n.txt": "first\nlast"})) == {"n.txt": "first\nlast\n"}
+    assert apply_unified_diff(diff, reader({"n.txt": "first\nlast"})).files == {"n.txt": "first\nlast\n"}
     removing = (
         "--- a/n.txt\n+++ b/n.txt\n@@ -1,2 +1,2 @@\n first\n-last\n+end\n\\ No newline at end of file\n"
     )
-    assert apply_unified_diff(removing, reader({"n.txt": "first\nlast\n"})) == {"n.txt": "first\nend"}
+    assert apply_unified_diff(removing, reader({"n.txt": "first\nlast\n"})).files == {"n.txt": "first\nend"}
 
 
 def test_insertion_hunk_without_context_goes_after_the_named_line():
     diff = "--- a/f.txt\n+++ b/f.txt\n@@ -2,0 +3 @@\n+inserted\n"
-    assert apply_unified_diff(diff, reader({"f.txt": "a\nb\nc\n"})) == {"f.txt": "a\nb\ninserted\nc\n"}
+    assert apply_unified_diff(diff, reader({"f.txt": "a\nb\nc\n"})).files == {"f.txt": "a\nb\ninserted\nc\n"}
 
 
 def test_two_patches_to_the_same_file_apply_in_turn():
     first = "--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-a\n+b\n"
     second = "--- a/f.txt\n+++ b/f.txt\n@@ -1 +1 @@\n-b\n+c\n"
-    assert apply_unified_diff(first + second, reader({"f.txt": "a\n"})) == {"f.txt": "c\n"}
+    assert apply_unified_diff(first + second, reader({"f.txt": "a\n"})).files == {"f.txt": "c\n"}
 
 
 def test_a_hunk_that_does_not_apply_names_the_file_the_hunk_and_the_line():
@@ -171,7 +175,7 @@ def test_text_that_is_not_a_diff_is_a_parse_error():
 def test_removed_line_starting_with_dashes_is_not_taken_for_a_file_header():
     content = "select 1;\n-- comment\nselect 2;\n"
     diff = "--- a/q.sql\n+++ b/q.sql\n@@ -1,3 +1,2 @@\n select 1;\n--- comment\n select 2;\n"
-    assert apply_unified_diff(diff, reader({"q.sql": content})) == {"q.sql": "select 1;\nselect 2;\n"}
+    assert apply_unified_diff(diff, reader({"q.sql": content})).files == {"q.sql": "select 1;\nselect 2;\n"}
 
 
 def test_extract_joins_fenced_diff_blocks_and_skips_other_code():
@@ -204,7 +208,7 @@ And the second file:
     assert diff is not None
     assert [patch.path for patch in parse_unified_diff(diff)] == ["a.txt", "README.md"]
     files = {"a.txt": "a\n", "README.md": "```\nold\n```\n"}
-    assert apply_unified_diff(diff, reader(files)) == {"a.txt": "b\n", "README.md": "```\nnew\n```\n"}
+    assert apply_unified_diff(diff, reader(files)).files == {"a.txt": "b\n", "README.md": "```\nnew\n```\n"}
 
 
 def test_extract_takes_an_unfenced_diff_and_returns_none_without_one():
