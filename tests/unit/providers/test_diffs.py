@@ -3,9 +3,13 @@ import pytest
 from codeloop.domain.diffs import (
     DiffDoesNotApply,
     DiffParseError,
+    DiffRefused,
+    PatchRules,
     apply_unified_diff,
     extract_diff,
     parse_unified_diff,
+    push_mode,
+    push_refusal,
 )
 
 APP = "".join(f"line {n}\n" for n in range(1, 21))
@@ -217,3 +221,118 @@ def test_extract_takes_an_unfenced_diff_and_returns_none_without_one():
         == "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
     )
     assert extract_diff("No changes are needed.") is None
+
+
+# -- what a diff may not do: refused before any file is read ----------------------------------------
+
+
+def never_read(path: str) -> str | None:
+    raise AssertionError(f"{path!r} was read: a refused diff must reach nothing")
+
+
+def modify(path: str) -> str:
+    return f"--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-a\n+b\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("../outside.txt", "../outside.txt: refused: '..' would climb out of the repository"),
+        ("a/../../../../user", "a/../../../../user: refused: '..' would climb out of the repository"),
+        ("/etc/passwd", "/etc/passwd: refused: absolute paths are refused"),
+        (".git/config", ".git/config: refused: paths inside .git/ are refused"),
+        (
+            "sub/.git/hooks/post-checkout",
+            "sub/.git/hooks/post-checkout: refused: paths inside .git/ are refused",
+        ),
+        (
+            ".github/codeloop.yml",
+            ".github/codeloop.yml: refused: it is a protected path (.github/codeloop.yml); "
+            "change it by hand in a reviewed pull request",
+        ),
+        (
+            ".github/workflows/ci.yml",
+            ".github/workflows/ci.yml: refused: it is a protected path (.github/workflows/**); "
+            "change it by hand in a reviewed pull request",
+        ),
+        (
+            "infra/prod/main.tf",
+            "infra/prod/main.tf: refused: it is a protected path (infra/**); "
+            "change it by hand in a reviewed pull request",
+        ),
+    ],
+)
+def test_a_bad_path_is_refused_naming_the_path_and_the_rule(path, message):
+    with pytest.raises(DiffRefused) as caught:
+        apply_unified_diff(modify(path), never_read, PatchRules(protected_paths=("infra/**",)))
+    assert str(caught.value) == message
+    assert caught.value.path == path
+
+
+def test_a_rename_out_of_a_protected_path_is_refused_too():
+    diff = (
+        "diff --git a/.github/workflows/ci.yml b/ci.yml\nsimilarity index 100%\n"
+        "rename from .github/workflows/ci.yml\nrename to ci.yml\n"
+    )
+    with pytest.raises(DiffRefused, match=r"^\.github/workflows/ci\.yml: refused: it is a protected path"):
+        apply_unified_diff(diff, never_read)
+
+
+def test_a_new_symlink_or_submodule_is_refused():
+    symlink = (
+        "diff --git a/link b/link\nnew file mode 120000\n--- /dev/null\n+++ b/link\n"
+        "@@ -0,0 +1 @@\n+../../etc/passwd\n\\ No newline at end of file\n"
+    )
+    with pytest.raises(DiffRefused, match=r"^link: refused: symlinks are refused$"):
+        apply_unified_diff(symlink, never_read)
+    to_symlink = "diff --git a/f b/f\nold mode 100644\nnew mode 120000\n"
+    with pytest.raises(DiffRefused, match=r"^f: refused: symlinks are refused$"):
+        apply_unified_diff(to_symlink, never_read)
+    submodule = "diff --git a/vendor/x b/vendor/x\nnew file mode 160000\n--- /dev/null\n+++ b/vendor/x\n@@ -0,0 +1 @@\n+Subproject commit abc\n"
+    with pytest.raises(DiffRefused, match=r"^vendor/x: refused: submodules are refused$"):
+        apply_unified_diff(submodule, never_read)
+
+
+def test_a_binary_patch_is_refused():
+    diff = "diff --git a/logo.png b/logo.png\nnew file mode 100644\nindex 0000000..1111111\nBinary files /dev/null and b/logo.png differ\n"
+    with pytest.raises(DiffRefused, match=r"^logo\.png: refused: binary patches are refused"):
+        apply_unified_diff(diff, never_read)
+    git_binary = (
+        "diff --git a/a.bin b/a.bin\nindex 1..2 100644\nGIT binary patch\nliteral 5\nMcmZ?wbaG|@0RR91\n\n"
+    )
+    with pytest.raises(DiffRefused, match=r"^a\.bin: refused: binary patches are refused"):
+        apply_unified_diff(git_binary, never_read)
+
+
+def test_diffs_over_the_caps_on_files_and_bytes_are_refused():
+    three = "".join(modify(f"f{n}.txt") for n in range(3))
+    with pytest.raises(
+        DiffRefused, match=r"^\(the diff\): refused: it changes 3 files, more than the 2 allowed$"
+    ):
+        apply_unified_diff(three, never_read, PatchRules(max_files=2))
+    with pytest.raises(
+        DiffRefused, match=r"^\(the diff\): refused: it has \d+ bytes, more than the 40 allowed$"
+    ):
+        apply_unified_diff(three, never_read, PatchRules(max_bytes=40))
+
+
+def test_file_modes_the_diff_sets_are_kept():
+    diff = (
+        "diff --git a/run.sh b/run.sh\nnew file mode 100755\n--- /dev/null\n+++ b/run.sh\n@@ -0,0 +1 @@\n+echo hi\n"
+        "diff --git a/tool.py b/tool.py\nold mode 100755\nnew mode 100644\n"
+        "diff --git a/x.py b/x.py\nindex 1..2 100644\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+    )
+    applied = apply_unified_diff(diff, reader({"tool.py": "print()\n", "x.py": "a\n"}))
+    assert applied.files == {"run.sh": "echo hi\n", "tool.py": "print()\n", "x.py": "b\n"}
+    assert applied.modes == {"run.sh": "100755", "tool.py": "100644"}
+
+
+def test_a_push_keeps_an_executable_executable_and_refuses_to_write_through_a_symlink():
+    existing = {"bin/run": "100755", "docs": "120000", "vendor/lib": "160000", "README.md": "100644"}
+    assert push_mode("bin/run", {}, existing) == "100755"
+    assert push_mode("bin/run", {"bin/run": "100644"}, existing) == "100644"
+    assert push_mode("new.txt", {}, existing) == "100644"
+    assert push_refusal("README.md", existing) is None
+    assert push_refusal("docs", existing) == "docs is a symlink in the repository"
+    assert push_refusal("docs/guide.md", existing) == "docs is a symlink in the repository"
+    assert push_refusal("vendor/lib/x.c", existing) == "vendor/lib is a submodule in the repository"
