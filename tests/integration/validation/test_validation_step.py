@@ -267,7 +267,7 @@ def test_a_repository_without_test_commands_fails_the_step_with_the_hint(world):
 @pytest.mark.parametrize(
     ("changed", "pattern"),
     [
-        ({".github/codeloop.yml": "validation:\n  test: [\"true\"]\n"}, ".github/codeloop.yml"),
+        ({".github/codeloop.yml": 'validation:\n  test: ["true"]\n'}, ".github/codeloop.yml"),
         ({".github/workflows/ci.yml": "on: push\n"}, ".github/workflows/**"),
         ({"infra/prod/main.tf": "# new\n"}, "infra/**"),
     ],
@@ -331,7 +331,9 @@ def test_a_check_failing_only_on_the_pull_request_fails_it(world):
 
 
 def test_heartbeats_reach_step_functions_while_commands_run(world, monkeypatch):
-    world["main"] |= {".github/codeloop.yml": 'validation:\n  test: ["sleep 1"]\n  include_repo_checks: false\n'}
+    world["main"] |= {
+        ".github/codeloop.yml": 'validation:\n  test: ["sleep 1"]\n  include_repo_checks: false\n'
+    }
     world["fake"].publish(REPO, "main", world["main"])
     pr_number, head_sha = open_pull_request(world, PASSING)
     task_id = start_task(world)
