@@ -53,6 +53,10 @@ EXPECTS: dict[str, str] = {
     "repo_checks_wait_minutes": "minutes to wait for the repository's own CI, e.g. 60",
     "front_db_wait_seconds": "seconds the HTTP front waits for a database connection before answering 503, e.g. 1.0",
     "api_key_requests_per_minute": "a positive number of task API requests one key may make in any 60 seconds",
+    "codegen_bot_logins": "comma-separated GitHub logins the Codegen agent opens pull requests as, "
+    "e.g. codegen-sh[bot]",
+    "diff_max_files": "a positive number of files one diff may change, e.g. 50",
+    "diff_max_bytes": "a positive number of bytes one diff may have, e.g. 1000000",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -100,6 +104,8 @@ class Settings(BaseSettings):
     codegen_api_key: SecretStr | None = None
     codegen_api_key_secret_arn: str | None = None
     codegen_org_id: int | None = None
+    # Who the Codegen agent opens pull requests as: only their PRs can be adopted as a task's.
+    codegen_bot_logins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["codegen-sh[bot]"])
 
     # Fallback provider: any OpenAI-compatible chat-completions endpoint.
     openai_base_url: str | None = None
@@ -114,6 +120,9 @@ class Settings(BaseSettings):
     breaker_window_seconds: int = Field(default=300, ge=1)
     breaker_cooldown_seconds: int = Field(default=120, ge=1)
     agent_run_deadline_minutes: int = Field(default=180, ge=1)
+    # Caps on one diff from a diff provider (domain/diffs.py).
+    diff_max_files: int = Field(default=50, ge=1)
+    diff_max_bytes: int = Field(default=1_000_000, ge=1)
 
     events_queue_url: str | None = None
     status_queue_url: str | None = None
@@ -139,9 +148,9 @@ class Settings(BaseSettings):
     # Less than the ValidatePR step's TimeoutSeconds (2 h) minus the longest validation (15 min).
     repo_checks_wait_minutes: float = Field(default=60.0, gt=0, le=100)
 
-    @field_validator("providers", mode="before")
+    @field_validator("providers", "codegen_bot_logins", mode="before")
     @classmethod
-    def _split_providers(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -118,15 +118,14 @@ def test_a_failing_first_attempt_is_fed_back_and_the_second_passes(loop: Loop):
 
 
 def test_the_budget_runs_out_and_says_so(loop: Loop):
-    loop.github.publish(
-        REPO, "main", STILL_BROKEN | {".github/codeloop.yml": config(iterations=1)}, "one retry only"
-    )
+    main = STILL_BROKEN | {".github/codeloop.yml": config(iterations=1)}
+    loop.github.publish(REPO, "main", main, "one retry only")
     _, run = start_fix(loop)
-    agent_pr = loop.agent_opens_pull_request(run["id"], STILL_BROKEN)
+    agent_pr = loop.agent_opens_pull_request(run["id"], main)  # the agent leaves the config alone
     loop.pump(until=lambda: loop.task().attempt == 2 and loop.codegen.runs[run["id"]]["status"] == "ACTIVE")
     # A different failure this time, so it is not "the same failure again".
     other = TESTS + "\n\ndef test_sub():\n    from calc import sub\n    assert sub(3, 1) == 2\n"
-    loop.agent_pushes(agent_pr, STILL_BROKEN | {"calc.py": CALC_FIXED, "tests/test_calc.py": other})
+    loop.agent_pushes(agent_pr, main | {"calc.py": CALC_FIXED, "tests/test_calc.py": other})
     loop.pump(until=lambda: loop.task_status() == "failed")
 
     task = loop.task()

@@ -169,6 +169,7 @@ class FakeRepo:
         self.collaborators: dict[str, tuple[str, str]] = {}  # login → (permission, role_name)
         self.blobs: dict[str, bytes] = {}
         self.trees: dict[str, dict[str, str]] = {}
+        self.tree_modes: dict[str, dict[str, str]] = {}  # tree sha → path → mode, when not 100644
         self.commits: dict[str, dict[str, Any]] = {}
         self.refs: dict[str, str] = {}  # branch → commit sha
         self.issue_numbers: set[int] = set()
@@ -187,9 +188,11 @@ class FakeRepo:
         self.blobs[sha] = content
         return sha
 
-    def put_tree(self, entries: dict[str, str]) -> str:
-        sha = _sha("tree", sorted(entries.items()))
+    def put_tree(self, entries: dict[str, str], modes: dict[str, str] | None = None) -> str:
+        kept = {path: mode for path, mode in (modes or {}).items() if path in entries and mode != "100644"}
+        sha = _sha("tree", sorted(entries.items()), sorted(kept.items()))
         self.trees[sha] = dict(entries)
+        self.tree_modes[sha] = kept
         return sha
 
     def put_commit(self, tree_sha: str, parents: list[str], message: str) -> str:
@@ -197,16 +200,29 @@ class FakeRepo:
         self.commits[sha] = {"tree": tree_sha, "parents": parents, "message": message, "date": _iso(_now())}
         return sha
 
-    def commit_files(self, branch: str, files: dict[str, str | bytes | None], message: str = "Update") -> str:
-        """Commit on ``branch`` (created from the default branch if new); returns the commit sha."""
+    def commit_files(
+        self,
+        branch: str,
+        files: dict[str, str | bytes | None],
+        message: str = "Update",
+        modes: dict[str, str] | None = None,
+    ) -> str:
+        """Commit on ``branch`` (created from the default branch if new); returns the commit sha.
+
+        ``modes``: path → 100755 (executable) or 120000 (a symlink, whose content is its target).
+        """
         parent = self.refs.get(branch) or self.refs.get(self.default_branch)
-        entries = dict(self.trees[self.commits[parent]["tree"]]) if parent else {}
+        parent_tree = self.commits[parent]["tree"] if parent else None
+        entries = dict(self.trees[parent_tree]) if parent_tree else {}
+        kept_modes = dict(self.tree_modes.get(parent_tree, {})) if parent_tree else {}
         for path, content in files.items():
+            kept_modes.pop(path, None)
             if content is None:
                 entries.pop(path, None)
             else:
                 entries[path] = self.put_blob(content.encode() if isinstance(content, str) else content)
-        sha = self.put_commit(self.put_tree(entries), [parent] if parent else [], message)
+        tree = self.put_tree(entries, kept_modes | (modes or {}))
+        sha = self.put_commit(tree, [parent] if parent else [], message)
         self.refs[branch] = sha
         return sha
 
@@ -227,6 +243,13 @@ class FakeRepo:
         files = self.files_at(ref)
         blob = None if files is None else files.get(path)
         return None if blob is None else self.blobs[blob]
+
+    def mode_at(self, ref: str | None, path: str) -> str | None:
+        """A file's mode at ``ref`` (100644, 100755, 120000), or None when there is no such file."""
+        sha = self.resolve(ref)
+        if sha is None or path not in self.trees[self.commits[sha]["tree"]]:
+            return None
+        return self.tree_modes[self.commits[sha]["tree"]].get(path, "100644")
 
     def descends_from(self, sha: str, ancestor: str) -> bool:
         pending = [sha]
@@ -274,16 +297,28 @@ class FakeRepo:
         return suite
 
     def add_pull_request(
-        self, head: str, base: str | None = None, title: str = "A change", user: str = "octocat"
+        self,
+        head: str,
+        base: str | None = None,
+        title: str = "A change",
+        user: str = "octocat",
+        *,
+        body: str | None = None,
+        fork: str | None = None,
+        fork_head_sha: str | None = None,
     ) -> int:
+        """A pull request from ``head``; from the fork ``fork`` (owner/name), its head commit is
+        ``fork_head_sha`` (a commit of this repository's objects, as ``refs/pull/N/head`` is)."""
         number = next(self._numbers)
         self.issue_numbers.add(number)
         self.pulls[number] = {
             "number": number,
             "head": head,
+            "fork": fork,
+            "fork_head_sha": fork_head_sha,
             "base": base or self.default_branch,
             "title": title,
-            "body": None,
+            "body": body,
             "user": user,
             "state": "open",
             "draft": False,
@@ -771,12 +806,16 @@ class GitHubFake:
             "merged": False,
             "html_url": f"{self.web_url}/{repo.full_name}/pull/{number}",
             "url": f"{self.url}/repos/{repo.full_name}/pulls/{number}",
-            "user": {"login": pull["user"], "id": 1000 + len(pull["user"]), "type": "User"},
+            "user": {
+                "login": pull["user"],
+                "id": 1000 + len(pull["user"]),
+                "type": "Bot" if pull["user"].endswith("[bot]") else "User",
+            },
             "head": {
                 "ref": pull["head"],
-                "sha": repo.refs.get(pull["head"]),
-                "repo": repo.json(),
-                "label": f"{repo.owner}:{pull['head']}",
+                "sha": _head_commit(repo, pull),
+                "repo": _fork_json(repo, pull["fork"]) if pull["fork"] else repo.json(),
+                "label": _head_label(repo, pull),
             },
             "base": {
                 "ref": pull["base"],
@@ -789,7 +828,7 @@ class GitHubFake:
 
     def _pull_changes(self, repo: FakeRepo, pull: dict[str, Any]) -> list[dict[str, Any]]:
         before = repo.files_at(pull["base"]) or {}
-        after = repo.files_at(pull["head"]) or {}
+        after = repo.files_at(_head_commit(repo, pull)) or {}
         changes = []
         for path in sorted(set(before) | set(after)):
             if before.get(path) == after.get(path):
@@ -821,6 +860,28 @@ class GitHubFake:
             "annotations_url": f"{self.url}/repos/{repo.full_name}/check-runs/{run['id']}/annotations",
         }
         return public
+
+
+def _head_commit(repo: FakeRepo, pull: dict[str, Any]) -> str | None:
+    return pull["fork_head_sha"] if pull["fork"] else repo.refs.get(pull["head"])
+
+
+def _head_label(repo: FakeRepo, pull: dict[str, Any]) -> str:
+    return f"{(pull['fork'] or repo.full_name).split('/')[0]}:{pull['head']}"
+
+
+def _fork_json(repo: FakeRepo, fork: str) -> dict[str, Any]:
+    owner, name = fork.split("/")
+    return repo.json() | {
+        "id": repo.id + 1_000_000,
+        "name": name,
+        "full_name": fork,
+        "owner": {"login": owner, "id": 8000 + len(owner), "type": "User"},
+        "html_url": f"{repo.fake.web_url}/{fork}",
+        "url": f"{repo.fake.url}/repos/{fork}",
+        "clone_url": f"{repo.fake.web_url}/{fork}.git",
+        "fork": True,
+    }
 
 
 def _allows(granted: str | None, needed: str) -> bool:
@@ -1170,7 +1231,7 @@ def _tree(_fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _R
             )
         entries[path] = {
             "path": path,
-            "mode": "100644",
+            "mode": repo.tree_modes[tree_sha].get(path, "100644"),
             "type": "blob",
             "sha": blob,
             "size": len(repo.blobs[blob]),
@@ -1255,7 +1316,7 @@ def _list_pulls(fake: GitHubFake, repo: FakeRepo, _params: dict[str, str], reque
         fake._pull_json(repo, pull)
         for pull in sorted(repo.pulls.values(), key=lambda p: -p["number"])
         if (state == "all" or pull["state"] == state)
-        and (head is None or head == f"{repo.owner}:{pull['head']}")
+        and (head is None or head == _head_label(repo, pull))
         and (base is None or base == pull["base"])
     ]
     page, headers = fake._page(request, pulls)
@@ -1269,7 +1330,10 @@ def _create_pull(fake: GitHubFake, repo: FakeRepo, _params: dict[str, str], requ
     head = head.split(":", 1)[-1]
     if not body.get("title") or head not in repo.refs or base not in repo.refs:
         raise _unprocessable("title, and existing head and base branches, are required")
-    if any(p["head"] == head and p["base"] == base and p["state"] == "open" for p in repo.pulls.values()):
+    if any(
+        p["head"] == head and not p["fork"] and p["base"] == base and p["state"] == "open"
+        for p in repo.pulls.values()
+    ):
         raise _unprocessable(f"A pull request already exists for {repo.owner}:{head}.")
     if repo.refs[head] == repo.refs[base]:
         raise _unprocessable(f"No commits between {base} and {head}")
@@ -1314,9 +1378,11 @@ def _create_tree(fake: GitHubFake, repo: FakeRepo, _params: dict[str, str], requ
     if base_tree is not None and base_tree not in repo.trees:
         raise _unprocessable("base_tree is not a valid tree")
     entries = dict(repo.trees[base_tree]) if base_tree else {}
+    modes = dict(repo.tree_modes[base_tree]) if base_tree else {}
     for entry in body.get("tree") or []:
-        if entry.get("type") != "blob" or entry.get("mode") not in ("100644", "100755"):
-            raise _unprocessable("only blob entries with mode 100644/100755 are supported")
+        if entry.get("type") != "blob" or entry.get("mode") not in ("100644", "100755", "120000"):
+            raise _unprocessable("only blob entries with mode 100644/100755/120000 are supported")
+        modes[entry["path"]] = entry["mode"]
         if "content" in entry:
             entries[entry["path"]] = repo.put_blob(entry["content"].encode())
         elif entry.get("sha") is None:
@@ -1325,8 +1391,11 @@ def _create_tree(fake: GitHubFake, repo: FakeRepo, _params: dict[str, str], requ
             entries[entry["path"]] = entry["sha"]
         else:
             raise _unprocessable(f"tree.sha {entry['sha']} is not a valid blob")
-    sha = repo.put_tree(entries)
-    shown = [{"path": p, "mode": "100644", "type": "blob", "sha": s} for p, s in sorted(entries.items())]
+    sha = repo.put_tree(entries, modes)
+    shown = [
+        {"path": p, "mode": repo.tree_modes[sha].get(p, "100644"), "type": "blob", "sha": s}
+        for p, s in sorted(entries.items())
+    ]
     return _ok(
         {
             "sha": sha,

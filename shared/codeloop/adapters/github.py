@@ -191,6 +191,7 @@ class Commit(_FromApi):
 class TreeEntry(_FromApi):
     path: str
     type: str  # blob | tree | commit (submodule)
+    mode: str | None = None  # 100644, 100755, 120000 (symlink), 040000 (tree), 160000 (submodule)
     size: int | None = None
 
 
@@ -471,7 +472,27 @@ def _pages(
 
 def _repo_path(repo: str, suffix: str = "") -> str:
     owner, name = repo.split("/", 1)
-    return f"/repos/{quote(owner)}/{quote(name)}{suffix}"
+    return f"/repos/{_url_segment(owner)}/{_url_segment(name)}{suffix}"
+
+
+class UnsafeUrlPath(ValueError):
+    """A file path or branch name that could name another API route once in a URL."""
+
+
+def _url_segments(path: str) -> str:
+    """``path`` as URL path segments, each percent-encoded (``?``, ``#``, ``%`` included).
+
+    Empty, ``.`` and ``..`` segments are refused: a URL normaliser would fold them into another
+    route (``a/../../../../user``). No file or branch in git can have such a segment.
+    """
+    return "/".join(_url_segment(segment, path) for segment in path.split("/"))
+
+
+def _url_segment(value: str, whole: str | None = None) -> str:
+    """One URL path segment (a login, a ref, a sha), percent-encoded; '/' included."""
+    if value in ("", ".", ".."):
+        raise UnsafeUrlPath(f"{whole or value!r} has an empty, '.' or '..' segment")
+    return quote(value, safe="")
 
 
 def _trim(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -498,7 +519,7 @@ def collaborator_permission(
             installation_id,
             repo,
             permissions,
-            _repo_path(repo, f"/collaborators/{quote(username)}/permission"),
+            _repo_path(repo, f"/collaborators/{_url_segment(username)}/permission"),
         ).json()
     except GitHubNotFound:
         return "none"
@@ -755,7 +776,7 @@ def _list_for_commit(
     installation_id: int, repo: str, ref: str, kind: str, model: type[M], permissions: Permissions
 ) -> list[M]:
     """Every item of ``/commits/{ref}/{kind}`` (check runs or suites), across its pages."""
-    path = _repo_path(repo, f"/commits/{quote(ref, safe='')}/{kind}")
+    path = _repo_path(repo, f"/commits/{_url_segment(ref)}/{kind}")
     items_key = kind.replace("-", "_")
     return [
         model.model_validate(item)
@@ -775,18 +796,19 @@ def get_file_content(
     *,
     permissions: Permissions = CONTENTS_READ,
 ) -> str | None:
-    """A file's text at ``ref`` (the default branch when None), or None when there is no such file."""
+    """A file's text at ``ref`` (the default branch when None), or None when there is no such file
+    (nor can be: a path with an empty, ``.`` or ``..`` segment)."""
     try:
         response = _repo_request(
             "GET",
             installation_id,
             repo,
             permissions,
-            _repo_path(repo, f"/contents/{quote(path)}"),
+            _repo_path(repo, f"/contents/{_url_segments(path)}"),
             accept=ACCEPT_RAW,
             params={"ref": ref} if ref else None,
         )
-    except GitHubNotFound:
+    except (GitHubNotFound, UnsafeUrlPath):
         return None
     return response.content.decode("utf-8", errors="replace")
 
@@ -813,7 +835,7 @@ def get_tree(installation_id: int, repo: str, ref: str, *, permissions: Permissi
         installation_id,
         repo,
         permissions,
-        _repo_path(repo, f"/git/trees/{quote(ref, safe='')}"),
+        _repo_path(repo, f"/git/trees/{_url_segment(ref)}"),
         params={"recursive": "1"},
     )
     return Tree.model_validate(response.json())
@@ -911,10 +933,17 @@ def create_pull_request(
 # -- pushing files without a clone (Git Data API) --------------------------------------------------
 
 
-def _branch_head(installation_id: int, repo: str, branch: str, permissions: Permissions) -> str | None:
+def branch_head(
+    installation_id: int, repo: str, branch: str, permissions: Permissions = CONTENTS_READ
+) -> str | None:
+    """The commit a branch points at, or None when there is no such branch."""
     try:
         response = _repo_request(
-            "GET", installation_id, repo, permissions, _repo_path(repo, f"/git/ref/heads/{quote(branch)}")
+            "GET",
+            installation_id,
+            repo,
+            permissions,
+            _repo_path(repo, f"/git/ref/heads/{_url_segments(branch)}"),
         )
     except GitHubNotFound:
         return None
@@ -929,15 +958,23 @@ def push_branch_with_files(
     files: Mapping[str, str | None],
     message: str,
     *,
+    modes: Mapping[str, str] | None = None,
+    new_branch: bool = True,
     permissions: Permissions = PUSH_AND_OPEN_PR,
 ) -> str:
     """Commit ``files`` (path → text, or None to delete) on ``branch`` and return the new head sha.
 
-    The commit goes on top of ``branch`` when it exists, else on top of ``base_branch``; the
-    branch is created or fast-forwarded.
+    ``modes`` gives a file's mode (default 100644). With ``new_branch`` the branch must not exist
+    yet: it is created on top of ``base_branch``, so a branch codeloop did not create is never
+    pushed to. Otherwise the commit goes on top of ``branch`` (fast-forward), or of
+    ``base_branch`` if the branch is gone.
     """
-    existing_head = _branch_head(installation_id, repo, branch, permissions)
-    parent = existing_head or _branch_head(installation_id, repo, base_branch, permissions)
+    existing_head = branch_head(installation_id, repo, branch, permissions)
+    if new_branch and existing_head is not None:
+        raise GitHubError(
+            f"{repo}: branch {branch!r} already exists; codeloop pushes only to branches it created", 422
+        )
+    parent = existing_head or branch_head(installation_id, repo, base_branch, permissions)
     if parent is None:
         raise GitHubNotFound(f"{repo}: base branch {base_branch!r} does not exist", 404)
 
@@ -952,7 +989,8 @@ def push_branch_with_files(
     entries = []
     for path, text in files.items():
         blob_sha = None if text is None else post("/git/blobs", {"content": text, "encoding": "utf-8"})["sha"]
-        entries.append({"path": path, "mode": "100644", "type": "blob", "sha": blob_sha})
+        mode = (modes or {}).get(path, "100644")
+        entries.append({"path": path, "mode": mode, "type": "blob", "sha": blob_sha})
     tree = post("/git/trees", {"base_tree": parent_commit["tree"]["sha"], "tree": entries})
     commit = post("/git/commits", {"message": message, "tree": tree["sha"], "parents": [parent]})
     if existing_head is None:
@@ -963,7 +1001,7 @@ def push_branch_with_files(
             installation_id,
             repo,
             permissions,
-            _repo_path(repo, f"/git/refs/heads/{quote(branch)}"),
+            _repo_path(repo, f"/git/refs/heads/{_url_segments(branch)}"),
             json={"sha": commit["sha"], "force": False},
         )
     return commit["sha"]

@@ -3,8 +3,8 @@
 It needs no agent service (hosted models and local servers alike). It answers within
 ``create_run``: the diff is applied to the repository's files as read through ``read_file``,
 and the result carries ``changed_files`` for the caller to push as a branch and pull request.
-A diff that cannot be used is a failed run (its error names the file and hunk), which the fix
-loop treats like any failed attempt.
+A diff that cannot be used is a failed run (its error names the file and hunk, or the path and
+the rule it breaks), which the fix loop treats like any failed attempt.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from codeloop.adapters.provider_http import DEFAULT_TIMEOUT, request_json
-from codeloop.domain.diffs import DiffProblem, apply_unified_diff, extract_diff
+from codeloop.domain.diffs import DiffProblem, PatchRules, apply_unified_diff, extract_diff
 from codeloop.domain.providers import FinalError, RepositoryRef, RunRequest, RunResult, RunStatus
 
 # Reads a file of the repository at ``repository.ref``; None when it does not exist.
@@ -44,8 +44,12 @@ class OpenAICompatProvider:
         read_file: FileReader,
         api_key: str | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        max_files: int = PatchRules.max_files,
+        max_bytes: int = PatchRules.max_bytes,
     ):
         self._base_url = base_url.rstrip("/")
+        self._max_files = max_files
+        self._max_bytes = max_bytes
         self._model = model
         self._read_file = read_file
         self._api_key = api_key
@@ -62,6 +66,8 @@ class OpenAICompatProvider:
             model=settings.openai_model,
             api_key=settings.optional_secret("openai_api_key"),  # local servers may need none
             read_file=read_file,
+            max_files=settings.diff_max_files,
+            max_bytes=settings.diff_max_bytes,
         )
 
     @property
@@ -119,8 +125,9 @@ class OpenAICompatProvider:
             if choice.get("finish_reason") == "length":
                 problem += " (the answer was cut off at the token limit)"
             return RunResult(**base, status=RunStatus.FAILED, error=problem, summary=content[:SUMMARY_LIMIT])
+        rules = PatchRules(request.protected_paths, self._max_files, self._max_bytes)
         try:
-            changed = apply_unified_diff(diff, lambda path: self._read_file(request.repository, path))
+            applied = apply_unified_diff(diff, lambda path: self._read_file(request.repository, path), rules)
         except DiffProblem as exc:
             return RunResult(**base, status=RunStatus.FAILED, error=str(exc), summary=content[:SUMMARY_LIMIT])
         return RunResult(
@@ -128,7 +135,8 @@ class OpenAICompatProvider:
             status=RunStatus.COMPLETED,
             raw_status=choice.get("finish_reason"),
             summary=_explanation(content, diff)[:SUMMARY_LIMIT],
-            changed_files=changed,
+            changed_files=applied.files,
+            file_modes=applied.modes,
         )
 
 

@@ -323,3 +323,21 @@ def provider_waits(conn: Connection, limit: int = 100) -> list[ProviderWait]:
 
 def delete_provider_wait(conn: Connection, task_id: UUID | str, attempt: int) -> bool:
     return _row(conn, "delete_provider_wait", task_id=str(task_id), attempt=attempt) is not None
+
+
+# -- branches the agent created ------------------------------------------------------------------
+
+
+def record_agent_branches(
+    conn: Connection, task_id: UUID | str, branches: Sequence[str], *, created_by: str, run_id: str | None
+) -> None:
+    """Remember branches the agent created for the task (domain/adoption.py trusts only these)."""
+    for branch in dict.fromkeys(branch for branch in branches if branch):
+        conn.execute(
+            query("record_agent_branch"),
+            {"task_id": str(task_id), "branch": branch, "created_by": created_by, "run_id": run_id},
+        )
+
+
+def agent_branches(conn: Connection, task_id: UUID | str) -> list[str]:
+    return [row["branch"] for row in conn.execute(query("agent_branches"), {"task_id": str(task_id)})]

@@ -3,6 +3,12 @@
 Models write diffs loosely: wrong line numbers, wrong hunk counts, blank context lines without
 their leading space, several fenced blocks. The parser and the applier accept those, and refuse
 anything they cannot place exactly, with an error that names the file and the hunk.
+
+A diff is untrusted input whose paths end up in GitHub API URLs and tree entries, so before any
+file is read the applier refuses (``DiffRefused``, naming the path and the rule): unsafe paths
+(``..``, absolute, ``.git/``), protected paths (domain/protected_paths.py), symlinks and
+submodules, binary patches, and diffs over ``PatchRules``' caps on files and bytes. File modes
+the diff sets (``100644``/``100755``) are kept in ``AppliedDiff.modes``.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from codeloop.domain.protected_paths import protected_by, unsafe_path_reason
 
 _HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _FENCE_OPEN = re.compile(r"^```[ \t]*([\w+-]*)")
@@ -23,6 +31,15 @@ class DiffProblem(ValueError):
 
 class DiffParseError(DiffProblem):
     pass
+
+
+class DiffRefused(DiffProblem):
+    """A diff codeloop will not apply, whatever its hunks: the message names the path and the rule."""
+
+    def __init__(self, path: str, rule: str):
+        self.path = path
+        self.rule = rule
+        super().__init__(f"{path}: refused: {rule}")
 
 
 class DiffDoesNotApply(DiffProblem):
@@ -53,11 +70,19 @@ class Hunk:
         return [text for op, text in self.lines if op != "-"]
 
 
+REGULAR_FILE = "100644"
+EXECUTABLE_FILE = "100755"
+FILE_MODES = (REGULAR_FILE, EXECUTABLE_FILE)
+_MODE_NAMES = {"120000": "symlinks are refused", "160000": "submodules are refused"}
+
+
 @dataclass
 class FilePatch:
     old_path: str | None  # None: the file is created
     new_path: str | None  # None: the file is deleted
     hunks: list[Hunk] = field(default_factory=list)
+    new_mode: str | None = None  # set by "new file mode" / "new mode" lines
+    binary: bool = False  # "Binary files … differ" or "GIT binary patch": its content is not in the diff
 
     @property
     def path(self) -> str:
@@ -121,6 +146,11 @@ def parse_unified_diff(text: str) -> list[FilePatch]:
             patches.append(current)
         elif line.startswith("new file mode") and current is not None and not current.hunks:
             current.old_path = None
+            current.new_mode = line[len("new file mode") :].strip()
+        elif line.startswith("new mode ") and current is not None and not current.hunks:
+            current.new_mode = line[len("new mode ") :].strip()
+        elif (line.startswith("Binary files ") or line == "GIT binary patch") and current is not None:
+            current.binary = True
         elif line.startswith("deleted file mode") and current is not None and not current.hunks:
             current.new_path = None
         elif line.startswith("rename from ") and current is not None:
@@ -276,18 +306,73 @@ def _apply_hunks(path: str, content: str, hunks: list[Hunk]) -> str:
     return text.render()
 
 
-def apply_unified_diff(diff_text: str, read_file: Callable[[str], str | None]) -> dict[str, str | None]:
-    """The files a diff changes: path → new content, or None when the file is deleted.
+@dataclass(frozen=True)
+class PatchRules:
+    """What a diff may do beyond its hunks: the repository's protected globs, and caps."""
 
-    ``read_file(path)`` returns a file's current content, or None when it does not exist.
-    Raises ``DiffProblem`` (``DiffDoesNotApply`` naming the file and hunk) when it cannot be used.
+    protected_paths: tuple[str, ...] = ()  # added to protected_paths.ALWAYS_PROTECTED
+    max_files: int = 50
+    max_bytes: int = 1_000_000
+
+
+@dataclass
+class AppliedDiff:
+    files: dict[str, str | None]  # path → new content, None: deleted
+    modes: dict[str, str]  # path → the mode the diff sets (100644 or 100755); absent: keep the file's
+
+
+def path_refusal(path: str, rules: PatchRules) -> str | None:
+    """Why a diff may not touch ``path``, or None."""
+    if reason := unsafe_path_reason(path):
+        return reason
+    if pattern := protected_by(path, rules.protected_paths):
+        return f"it is a protected path ({pattern}); change it by hand in a reviewed pull request"
+    return None
+
+
+def check_patches(diff_text: str, patches: list[FilePatch], rules: PatchRules) -> None:
+    """Refuse the whole diff (``DiffRefused``) for its first path, mode or size that breaks a rule."""
+    size = len(diff_text.encode())
+    if size > rules.max_bytes:
+        raise DiffRefused("(the diff)", f"it has {size} bytes, more than the {rules.max_bytes} allowed")
+    if len(patches) > rules.max_files:
+        raise DiffRefused(
+            "(the diff)", f"it changes {len(patches)} files, more than the {rules.max_files} allowed"
+        )
+    for patch in patches:
+        for path in dict.fromkeys(p for p in (patch.old_path, patch.new_path) if p is not None):
+            if reason := path_refusal(path, rules):
+                raise DiffRefused(path, reason)
+        if patch.new_mode is not None and patch.new_mode not in FILE_MODES:
+            raise DiffRefused(
+                patch.path, _MODE_NAMES.get(patch.new_mode, f"file mode {patch.new_mode} is refused")
+            )
+        if patch.binary:
+            raise DiffRefused(
+                patch.path, "binary patches are refused (a text diff cannot carry their content)"
+            )
+
+
+def apply_unified_diff(
+    diff_text: str, read_file: Callable[[str], str | None], rules: PatchRules | None = None
+) -> AppliedDiff:
+    """The files a diff changes, and the modes it sets.
+
+    ``read_file(path)`` returns a file's current content, or None when it does not exist; it is
+    called only after every path passed ``check_patches``. Raises ``DiffProblem``:
+    ``DiffRefused`` naming the path and rule, ``DiffDoesNotApply`` naming the file and hunk.
     """
+    patches = parse_unified_diff(diff_text)
+    check_patches(diff_text, patches, rules or PatchRules())
     changed: dict[str, str | None] = {}
+    modes: dict[str, str] = {}
 
     def current(path: str) -> str | None:
         return changed[path] if path in changed else read_file(path)
 
-    for patch in parse_unified_diff(diff_text):
+    for patch in patches:
+        if patch.new_path is not None and patch.new_mode is not None:
+            modes[patch.new_path] = patch.new_mode
         if patch.old_path is None and patch.new_path is None:
             raise DiffParseError("a file patch has /dev/null on both sides")
         if patch.old_path is None:
@@ -305,4 +390,23 @@ def apply_unified_diff(diff_text: str, read_file: Callable[[str], str | None]) -
         changed[patch.new_path] = _apply_hunks(patch.path, original, patch.hunks)
         if patch.new_path != patch.old_path:
             changed[patch.old_path] = None
-    return changed
+    return AppliedDiff(changed, modes)
+
+
+def push_refusal(path: str, existing_modes: dict[str, str]) -> str | None:
+    """Why a push may not write ``path`` into a tree with ``existing_modes`` (path → mode), or None.
+
+    Writing at or below a symlink or a submodule would follow it or replace it.
+    """
+    segments = path.split("/")
+    for depth in range(1, len(segments) + 1):
+        mode = existing_modes.get("/".join(segments[:depth]))
+        if mode in _MODE_NAMES:
+            return f"{'/'.join(segments[:depth])} is a {'symlink' if mode == '120000' else 'submodule'} in the repository"
+    return None
+
+
+def push_mode(path: str, set_by_diff: dict[str, str], existing_modes: dict[str, str]) -> str:
+    """The mode a pushed file gets: the diff's, else the file's own (an executable stays one)."""
+    mode = set_by_diff.get(path) or existing_modes.get(path)
+    return mode if mode in FILE_MODES else REGULAR_FILE

@@ -87,6 +87,9 @@ class RunRequest(_Frozen):
     prompt: str = Field(min_length=1)
     repository: RepositoryRef
     metadata: dict[str, str | int | bool] = Field(default_factory=dict)
+    protected_paths: tuple[str, ...] = Field(
+        default=(), description="The repository's protected_paths globs: a diff provider refuses them."
+    )
 
     def run_metadata(self) -> dict[str, str | int | bool]:
         """What is stored with the run: the caller's metadata plus the keys that match it back."""
@@ -113,6 +116,9 @@ class RunResult(_Frozen):
     changed_files: dict[str, str | None] | None = Field(
         default=None,
         description="For providers that do not push: path → new content, None = delete. The caller pushes.",
+    )
+    file_modes: dict[str, str] = Field(
+        default_factory=dict, description="Modes the diff sets (100644/100755); other files keep theirs."
     )
 
     def matches(self, task_id: str, attempt: int) -> bool:

@@ -49,6 +49,11 @@ class RepoConfig(_Strict):
     prompts: dict[str, PromptPin | str] = Field(
         default_factory=dict, description="Per task type: a template id, or {template, version}."
     )
+    protected_paths: list[str] = Field(
+        default_factory=list,
+        description="Globs (** crosses directories) of paths no agent may change unreviewed, added to "
+        ".github/workflows/** and .github/codeloop.yml: a pull request changing one is not validated.",
+    )
     retry: dict[str, dict[str, float | int | str]] = Field(
         default_factory=dict,
         description="Provider call retries per error class (retryable, rate_limited, outcome_unknown), "

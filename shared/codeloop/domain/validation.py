@@ -9,8 +9,9 @@ Verdicts:
 - ``failed``: the code's fault: a setup or test command exited non-zero, or hit a time limit.
   (Exit codes decide; failures parsed from results only explain.)
 - ``error``: ours, not the code's: the checkout or the sandbox could not be set up.
-- ``not_run``: nothing was run, on purpose: a fork PR without ``validation.forks: true``, no
-  test commands configured, or an invalid ``.github/codeloop.yml``.
+- ``not_run``: nothing was run, on purpose: a PR that changes protected paths (workflows,
+  ``.github/codeloop.yml``, the repository's ``protected_paths``), a fork PR without
+  ``validation.forks: true``, no test commands configured, or an invalid ``.github/codeloop.yml``.
 
 With ``validation.include_repo_checks``, a passing report is then folded with the repository's
 own CI (:func:`with_repo_checks`): a check failing on the head but not on the base fails it.
@@ -27,12 +28,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeloop.domain.protected_paths import protected_changes
 from codeloop.domain.repo_checks import RepoChecks
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
 from codeloop.domain.test_results import TestFailure, locations_in_text, strip_ansi
 
 Verdict = Literal["passed", "failed", "error", "not_run"]
-NotRunReason = Literal["fork", "not_configured", "config_invalid"]
+NotRunReason = Literal["protected_paths", "fork", "not_configured", "config_invalid"]
 ResultsSource = Literal["junit", "output", "none"]
 Phase = Literal["setup", "test"]
 
@@ -131,8 +133,13 @@ def may_run_code(config: RepoConfig, *, is_fork: bool) -> bool:
     return not is_fork or config.validation.forks
 
 
-def reason_not_to_run(config: RepoConfig, *, is_fork: bool) -> NotRunReason | None:
-    """Why nothing may run for this pull request (a fork not opted in, no test commands), or None."""
+def reason_not_to_run(
+    config: RepoConfig, *, is_fork: bool, changed_paths: Collection[str] = ()
+) -> NotRunReason | None:
+    """Why nothing may run for this pull request (protected paths changed, a fork not opted in,
+    no test commands), or None."""
+    if protected_changes(changed_paths, config.protected_paths):
+        return "protected_paths"
     if not may_run_code(config, is_fork=is_fork):
         return "fork"
     if not config.is_validation_configured:
@@ -140,8 +147,27 @@ def reason_not_to_run(config: RepoConfig, *, is_fork: bool) -> NotRunReason | No
     return None
 
 
+def protected_paths_hint(changed_paths: Collection[str], config: RepoConfig) -> str:
+    """Which protected files a pull request changes, by which rule, and why that stops codeloop."""
+    lines = [
+        f"- `{path}` (protected by `{pattern}`)"
+        for path, pattern in protected_changes(changed_paths, config.protected_paths).items()
+    ]
+    return "\n".join(
+        [
+            "This pull request changes protected paths:",
+            *lines,
+            "Workflows run with the repository's secrets and "
+            f"{CONFIG_PATH} decides what validates a pull request, so codeloop neither runs this "
+            f"pull request's code nor acts on it automatically. Review it by hand; `protected_paths` "
+            f"in {CONFIG_PATH} lists the repository's own additions.",
+        ]
+    )
+
+
 def not_run_report(reason: NotRunReason, head_sha: str | None, hint: str | None = None) -> ValidationReport:
     summaries = {
+        "protected_paths": "Not run: the pull request changes protected paths",
         "fork": "Not run: the pull request comes from a fork",
         "not_configured": f"Not run: no test commands are configured in {CONFIG_PATH}",
         "config_invalid": f"Not run: {CONFIG_PATH} is invalid",

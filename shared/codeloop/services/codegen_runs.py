@@ -4,8 +4,10 @@ The DispatchCodegen step leaves its task token in ``codegen_runs``. Two things a
 whichever comes first (``answered_at`` is set by one compare-and-set, so only one answers):
 
 - ``on_agent_pull_request`` (called by the status syncer for an opened or synchronized pull
-  request) matches the PR to a waiting run: the run reports it in ``github_pull_requests``, or
-  the PR's branch or body names the run (its ``web_url`` or id);
+  request) matches the PR to a waiting run, only if it is the agent's (domain/adoption.py): its
+  branch is one the run reported creating (``github_pull_requests[].head_branch_name``, stored
+  in ``agent_branches``), its head is in the base repository and its author is the provider's
+  bot. A PR body or branch that merely names the run proves nothing;
 - ``sweep_codegen_runs`` (on the status syncer's schedule) polls in-flight runs: completed with
   a PR → success; completed without one → NoPullRequest; failed → AgentRunFailed; silent past
   its deadline → AgentTimedOut. It also resumes tasks waiting for a provider once a breaker
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -29,10 +31,11 @@ from codeloop.db import store
 from codeloop.db.dispatch_store import CodegenRun
 from codeloop.db.pool import transaction
 from codeloop.domain import breaker as breakers
-from codeloop.domain.providers import ProviderError, PullRequestRef, RunStatus
+from codeloop.domain.adoption import PullRequestFacts, adoption_refusal
+from codeloop.domain.providers import ProviderError, PullRequestRef, RunResult, RunStatus
 from codeloop.observability import logger, metrics
 from codeloop.services import ledger
-from codeloop.services.providers import breaker_policy, provider_named
+from codeloop.services.providers import bot_logins, breaker_policy, provider_named
 from codeloop.settings import get_settings
 
 ACTOR = "codegen_sweeper"
@@ -94,16 +97,7 @@ def _poll(run: CodegenRun, now: datetime, summary: SweepSummary) -> None:
         ):
             summary.timed_out += 1
         return
-    with transaction(actor=ACTOR) as conn:
-        runs.update_run_progress(
-            conn,
-            run.id,
-            status=result.status.value,
-            pull_requests=[pr.model_dump() for pr in result.pull_requests],
-            summary=result.summary,
-            error=result.error,
-            web_url=result.web_url,
-        )
+    _store_progress(run, result)
     if result.status is RunStatus.COMPLETED:
         if result.pull_requests:
             _stop_check_fixes(run)
@@ -115,8 +109,11 @@ def _poll(run: CodegenRun, now: datetime, summary: SweepSummary) -> None:
             ):
                 summary.failed += 1
             return
-        if _answer_with_pull_request(run, result.pull_requests[-1]):
+        outcome = _answer_with_pull_request(run, result.pull_requests[-1])
+        if outcome == "succeeded":
             summary.succeeded += 1
+        elif outcome == "failed":
+            summary.failed += 1
         return
     if result.status.is_terminal:
         cause = f"run {run.external_id} {result.status.value}: {result.error or result.raw_status or ''}"
@@ -129,6 +126,27 @@ def _poll(run: CodegenRun, now: datetime, summary: SweepSummary) -> None:
             run, "AgentTimedOut", f"run {run.external_id} still {result.raw_status} after {minutes} min"
         ):
             summary.timed_out += 1
+
+
+def _store_progress(run: CodegenRun, result: RunResult) -> None:
+    """What the provider says of the run now, and the branches it reports creating."""
+    with transaction(actor=ACTOR) as conn:
+        runs.update_run_progress(
+            conn,
+            run.id,
+            status=result.status.value,
+            pull_requests=[pr.model_dump() for pr in result.pull_requests],
+            summary=result.summary,
+            error=result.error,
+            web_url=result.web_url,
+        )
+        runs.record_agent_branches(
+            conn,
+            run.task_id,
+            [pr.head_branch for pr in result.pull_requests if pr.head_branch],
+            created_by=run.provider,
+            run_id=run.external_id,
+        )
 
 
 def _stop_check_fixes(run: CodegenRun) -> None:
@@ -145,22 +163,40 @@ def _stop_check_fixes(run: CodegenRun) -> None:
         )
 
 
-def _answer_with_pull_request(run: CodegenRun, pull: PullRequestRef) -> bool:
+def _answer_with_pull_request(run: CodegenRun, pull: PullRequestRef) -> Literal["succeeded", "failed"] | None:
+    """Answer a completed run with the PR it reports, if that PR is the agent's; None: not answered here."""
+    opened = _reported_pull_request(run, pull)
+    if isinstance(opened, tuple):
+        return "failed" if _answer_failure(run, *opened) else None
+    return (
+        "succeeded"
+        if _answer_success(run, opened.number, opened.head_sha, opened.head_ref, opened.html_url)
+        else None
+    )
+
+
+def _reported_pull_request(run: CodegenRun, pull: PullRequestRef) -> tuple[str, str] | github.PullRequest:
+    """The reported pull request, or the (error, cause) that stops the run being answered with it."""
     match = _PULL_NUMBER.search(pull.url or "")
     if match is None:
-        return _answer_failure(
-            run, "NoPullRequest", f"run {run.external_id} reports a PR without a number: {pull.url}"
-        )
+        return "NoPullRequest", f"run {run.external_id} reports a PR without a number: {pull.url}"
     with transaction() as conn:
         task = store.require_task(conn, run.task_id)
         repository = store.get_repository(conn, task.repository_id)
     assert repository is not None and repository.installation_id is not None
     opened = github.get_pull_request(repository.installation_id, repository.full_name, int(match.group(1)))
+    facts = PullRequestFacts(
+        repository=repository.full_name,
+        number=opened.number,
+        head_branch=opened.head_ref,
+        head_repository=opened.head_repo_full_name,
+        author=opened.user_login,
+    )
+    if refusal := _adoption_refusal(run, facts):
+        return "PullRequestNotAdopted", f"run {run.external_id} reports {refusal}"
     if run.attempt > 1 and opened.head_sha == task.head_sha:
-        return _answer_failure(
-            run, "NoNewCommits", f"run {run.external_id} finished without pushing to PR #{opened.number}"
-        )
-    return _answer_success(run, opened.number, opened.head_sha, opened.head_ref, opened.html_url)
+        return "NoNewCommits", f"run {run.external_id} finished without pushing to PR #{opened.number}"
+    return opened
 
 
 # -- answering the token ----------------------------------------------------------------------------
@@ -225,36 +261,40 @@ def _send(run: CodegenRun, send: Any) -> bool:
 # -- the agent's pull request ---------------------------------------------------------------------
 
 
-def on_agent_pull_request(
-    repo_full_name: str, pr_number: int, head_sha: str, head_branch: str, body: str | None
-) -> bool:
-    """Answer the run waiting for this opened or synchronized pull request, if one is; returns whether one was.
+def on_agent_pull_request(pull: PullRequestFacts, head_sha: str) -> bool:
+    """Answer the run waiting for this opened or synchronized pull request, if it is the agent's.
 
-    The webhook often arrives before the sweeper's next poll has seen the run name its pull
-    request, so when nothing matches what is stored, the waiting runs are read afresh once.
+    Returns whether a run was answered. The webhook often arrives before the sweeper's next poll
+    has seen the run report its branch, so when nothing matches what is stored, the waiting
+    runs are read afresh once.
     """
     with transaction() as conn:
-        waiting = runs.unanswered_runs_for_repository(conn, repo_full_name)
-    if _answer_matching(waiting, repo_full_name, pr_number, head_sha, head_branch, body or ""):
+        waiting = runs.unanswered_runs_for_repository(conn, pull.repository)
+    if _answer_matching(waiting, pull, head_sha):
         return True
     refreshed = [_refreshed(run) for run in waiting if run.external_id and run.provider in AGENT_PROVIDERS]
-    return _answer_matching(refreshed, repo_full_name, pr_number, head_sha, head_branch, body or "")
+    return _answer_matching(refreshed, pull, head_sha)
 
 
-def _answer_matching(
-    waiting: list[CodegenRun], repo_full_name: str, pr_number: int, head_sha: str, head_branch: str, body: str
-) -> bool:
+def _answer_matching(waiting: list[CodegenRun], pull: PullRequestFacts, head_sha: str) -> bool:
     for run in reversed(waiting):  # newest first
-        if not _names_pull_request(run, repo_full_name, pr_number, head_branch, body):
+        if refusal := _adoption_refusal(run, pull):
+            logger.info("pull request not adopted", extra={"run": run.external_id, "reason": refusal})
             continue
         with transaction() as conn:
             task = store.require_task(conn, run.task_id)
         if run.attempt > 1 and head_sha == task.head_sha:
             continue  # the PR as the previous attempt left it: not this attempt's work yet
-        pull_requests = _with_pull_request(run, repo_full_name, pr_number, head_branch)
-        pr_url = f"{_web_base()}/{repo_full_name}/pull/{pr_number}"
-        return _answer_success(run, pr_number, head_sha, head_branch, pr_url, pull_requests)
+        pull_requests = _with_pull_request(run, pull)
+        pr_url = f"{_web_base()}/{pull.repository}/pull/{pull.number}"
+        return _answer_success(run, pull.number, head_sha, pull.head_branch, pr_url, pull_requests)
     return False
+
+
+def _adoption_refusal(run: CodegenRun, pull: PullRequestFacts) -> str | None:
+    with transaction() as conn:
+        branches = runs.agent_branches(conn, run.task_id)
+    return adoption_refusal(pull, agent_branches=branches, bot_logins=bot_logins(run.provider))
 
 
 def _refreshed(run: CodegenRun) -> CodegenRun:
@@ -264,44 +304,20 @@ def _refreshed(run: CodegenRun) -> CodegenRun:
     except ProviderError as exc:
         logger.warning("agent run could not be read", extra={"run": run.external_id, "error": str(exc)})
         return run
-    pull_requests = [pr.model_dump() for pr in result.pull_requests]
-    with transaction(actor=ACTOR) as conn:
-        runs.update_run_progress(
-            conn,
-            run.id,
-            status=result.status.value,
-            pull_requests=pull_requests,
-            summary=result.summary,
-            error=result.error,
-            web_url=result.web_url,
-        )
-    return run.model_copy(update={"pull_requests": pull_requests})
+    _store_progress(run, result)
+    return run.model_copy(update={"pull_requests": [pr.model_dump() for pr in result.pull_requests]})
 
 
-def _names_pull_request(run: CodegenRun, repo: str, pr_number: int, head_branch: str, body: str) -> bool:
-    suffix = f"/{repo}/pull/{pr_number}".lower()
-    for pull in run.pull_requests:
-        url = str(pull.get("url") or "").lower().rstrip("/")
-        if url.endswith(suffix) or (head_branch and pull.get("head_branch") == head_branch):
-            return True
-    run_id = re.escape(str(run.external_id))
-    if re.search(rf"(?<!\d){run_id}(?!\d)", head_branch):
-        return True
-    if run.web_url and run.web_url in body:
-        return True
-    return re.search(rf"(?:agent[ _-]?run|/trace/)\D{{0,3}}{run_id}(?!\d)", body, re.IGNORECASE) is not None
-
-
-def _with_pull_request(run: CodegenRun, repo: str, pr_number: int, head_branch: str) -> list[dict[str, Any]]:
-    url = f"{_web_base()}/{repo}/pull/{pr_number}"
+def _with_pull_request(run: CodegenRun, pull: PullRequestFacts) -> list[dict[str, Any]]:
     known = [
-        pull
-        for pull in run.pull_requests
-        if str(pull.get("url", "")).rstrip("/").endswith(f"/pull/{pr_number}")
+        reported
+        for reported in run.pull_requests
+        if str(reported.get("url", "")).rstrip("/").endswith(f"/pull/{pull.number}")
     ]
     if known:
         return list(run.pull_requests)
-    return [*run.pull_requests, PullRequestRef(url=url, head_branch=head_branch).model_dump()]
+    url = f"{_web_base()}/{pull.repository}/pull/{pull.number}"
+    return [*run.pull_requests, PullRequestRef(url=url, head_branch=pull.head_branch).model_dump()]
 
 
 def _web_base() -> str:

@@ -29,6 +29,7 @@ from codeloop.db import dispatch_store as runs
 from codeloop.db import store
 from codeloop.db.dispatch_store import CodegenRun
 from codeloop.db.pool import transaction
+from codeloop.domain.diffs import DiffRefused
 from codeloop.domain.lifecycle import TaskStatus
 from codeloop.domain.models import Repository, Task
 from codeloop.domain.providers import (
@@ -101,6 +102,7 @@ class _Context:
                 full_name=self.repository.full_name, github_id=self.repository.id, ref=ref
             ),
             metadata={"source": "codeloop", "task_type": str(self.task.type)},
+            protected_paths=tuple(self.config.protected_paths),
         )
 
 
@@ -294,7 +296,7 @@ def _call(
         if not provider.opens_pull_requests and result.status is RunStatus.COMPLETED:
             pushed = diff_push.push_as_pull_request(
                 context.installation_id, context.repository.full_name, context.base_branch, context.task,
-                context.message.attempt, result,
+                context.message.attempt, result, context.config.protected_paths,
             )  # fmt: skip
             return _finish_pushed(context, claim, result, pushed)
     except OutcomeUnknown as unknown:
@@ -310,6 +312,8 @@ def _call(
             _breaker_failure(provider.name)
             _failed_call(context, claim, provider.name, exc)
         _final(context, claim, provider.name, "ProviderError", exc)
+    except DiffRefused as exc:  # the push found a path the diff may not write (a symlink, a submodule)
+        _final(context, claim, provider.name, "DiffRefused", exc)
     except ValueError as exc:  # a completed diff run that changes nothing
         _final(context, claim, provider.name, "NoChanges", exc)
     except github.GitHubError as exc:
@@ -336,6 +340,13 @@ def _record_started(conn: Any, context: _Context, row: CodegenRun, result: RunRe
         summary=result.summary,
         error=result.error,
         deadline_at=deadline,
+    )
+    runs.record_agent_branches(
+        conn,
+        context.task.id,
+        [pr.head_branch for pr in result.pull_requests if pr.head_branch],
+        created_by=result.provider,
+        run_id=result.run_id,
     )
     if result.web_url:
         store.update_task(conn, context.task.id, agent_run_url=result.web_url)

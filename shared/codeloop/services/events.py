@@ -89,15 +89,17 @@ def _pull_request(envelope: DeliveryEnvelope, payload: dict) -> str:
             envelope.sender_login or "someone",
         )
     if envelope.action in ("opened", "synchronize", "reopened", "edited"):
+        from codeloop.domain.adoption import PullRequestFacts
         from codeloop.services.codegen_runs import on_agent_pull_request
 
         head = pull.get("head") or {}
-        matched = on_agent_pull_request(
-            envelope.repository_full_name or "",
-            envelope.number or 0,
-            head.get("sha") or "",
-            head.get("ref") or "",
-            pull.get("body"),
+        facts = PullRequestFacts(
+            repository=envelope.repository_full_name or "",
+            number=envelope.number or 0,
+            head_branch=head.get("ref") or "",
+            head_repository=(head.get("repo") or {}).get("full_name"),
+            author=(pull.get("user") or {}).get("login") or "",
         )
+        matched = on_agent_pull_request(facts, head.get("sha") or "")
         return "agent pull request linked" if matched else "not an agent pull request"
     return f"no action for pull_request.{envelope.action}"

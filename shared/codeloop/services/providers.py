@@ -53,6 +53,18 @@ def read_repository_file(repository: RepositoryRef, path: str) -> str | None:
     return github.get_file_content(row.installation_id, repository.full_name, path, repository.ref)
 
 
+def bot_logins(provider: str) -> list[str]:
+    """The GitHub logins whose pull requests may be ``provider``'s (domain/adoption.py).
+
+    An agent opens pull requests as its own GitHub App's bot (settings ``CODEGEN_BOT_LOGINS``);
+    a diff provider's pull requests are pushed and opened by codeloop's own App.
+    """
+    settings = get_settings()
+    if provider == "codegen":
+        return list(settings.codegen_bot_logins)
+    return [f"{settings.github_app_slug}[bot]"]
+
+
 def runs_per_window(provider: str) -> int | None:
     """How many new runs ``provider`` allows per RATE_WINDOW, or None when it sets no limit."""
     if provider == "codegen":

@@ -4,10 +4,11 @@ The step answers ``{passed, same_failure, verdict, validation_run_id}``. Outcome
 
 - ``passed`` / ``failed``: answered at once; ``same_failure`` is true when the failure signature
   equals the one of the task's previous validation (another attempt would not help).
-- nothing may run (``not_run``: a fork PR without ``validation.forks``, no test commands, an
-  invalid ``.github/codeloop.yml``): the row is stored with the hint and the step fails with
-  ``ValidationNotRun`` (the cause carries the hint). A repository that cannot be validated does
-  not burn the agent's iterations, and the status syncer shows why on the PR.
+- nothing may run (``not_run``: a PR that changes protected paths, a fork PR without
+  ``validation.forks``, no test commands, an invalid ``.github/codeloop.yml``): the row is
+  stored with the hint and the step fails with ``ValidationNotRun`` (the cause carries the
+  hint). A repository that cannot be validated does not burn the agent's iterations, and the
+  status syncer shows why on the PR.
 - ``error`` (ours: the checkout failed): the row is stored and the step fails with
   ``Retryable``, which the state machine retries a few times before recording the failure.
 - our commands passed and ``validation.include_repo_checks`` is on while other Apps' check
@@ -45,6 +46,7 @@ from codeloop.domain.validation import (
     config_problem_report,
     error_report,
     not_run_report,
+    protected_paths_hint,
     reason_not_to_run,
     with_repo_checks,
 )
@@ -92,11 +94,13 @@ def validate_pr_step(
     context = _pull_request_context(message.task_id, target.pr_number)
     config, report = _repo_config(context, target.head_sha)
     if report is None:
-        reason = reason_not_to_run(config, is_fork=context.is_fork)
+        changed = _changed_paths(context)
+        reason = reason_not_to_run(config, is_fork=context.is_fork, changed_paths=changed)
+        hint = protected_paths_hint(changed, config) if reason == "protected_paths" else None
         report = (
-            not_run_report(reason, target.head_sha)
+            not_run_report(reason, target.head_sha, hint)
             if reason
-            else _run(context, config, target.head_sha, message.task_token, remaining_millis)
+            else _run(context, config, target.head_sha, changed, message.task_token, remaining_millis)
         )
     saved = {
         "task_id": message.task_id,
@@ -160,24 +164,30 @@ def _repo_config(context: PullRequestContext, head_sha: str) -> tuple[RepoConfig
         return RepoConfig(), config_problem_report(problem, head_sha)
 
 
+def _changed_paths(context: PullRequestContext) -> set[str]:
+    """Every path the pull request touches, a renamed file's old path included."""
+    files = github.list_pull_request_files(
+        context.installation_id, context.full_name, context.pull_request.number
+    )
+    return {path for file in files for path in (file.filename, file.previous_filename) if path}
+
+
 def _run(
     context: PullRequestContext,
     config: RepoConfig,
     head_sha: str,
+    changed_paths: set[str],
     task_token: str,
     remaining_millis: Callable[[], int] | None,
 ) -> ValidationReport:
     token = github.installation_token(context.installation_id, context.full_name, github.CONTENTS_READ)
-    changed = github.list_pull_request_files(
-        context.installation_id, context.full_name, context.pull_request.number
-    )
     return run_validation(
         clone_url=context.clone_url,
         head_sha=head_sha,
         token=token,
         config=config,
         is_fork=context.is_fork,
-        changed_paths={file.filename for file in changed},
+        changed_paths=changed_paths,
         limits=RunLimits.for_config(config, budget_seconds(remaining_millis)),
         heartbeat=lambda: heartbeat(task_token),
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from codeloop.db import dispatch_store
 from codeloop.db.pool import make_pool, transaction
+from codeloop.domain.adoption import PullRequestFacts
 from codeloop.domain.breaker import BreakerPolicy
 from codeloop.services.codegen_runs import on_agent_pull_request, sweep_codegen_runs
 from tests.conftest import wait_for_execution
@@ -92,9 +93,23 @@ def started_run(world):
     return task, run_id
 
 
-def agent_pull_request(world, branch: str) -> tuple[int, str]:
+AGENT = "codegen-sh[bot]"  # CODEGEN_BOT_LOGINS' default
+
+
+def agent_pull_request(world, branch: str, user: str = AGENT) -> tuple[int, str]:
     head = world["repo"].commit_files(branch, {"src/widgets/core.py": "def parse(text):\n    return None\n"})
-    return world["repo"].add_pull_request(head=branch, title="Fix parse"), head
+    return world["repo"].add_pull_request(head=branch, title="Fix parse", user=user), head
+
+
+def facts(number: int, branch: str, author: str = AGENT, head_repository: str | None = "octo/widgets"):
+    """The pull request as the webhook describes it."""
+    return PullRequestFacts(
+        repository="octo/widgets",
+        number=number,
+        head_branch=branch,
+        head_repository=head_repository,
+        author=author,
+    )
 
 
 def test_the_sweeper_finishes_a_completed_run_and_the_execution_moves_to_validation(world):
@@ -146,37 +161,11 @@ def test_a_pull_request_reported_by_the_run_ends_the_wait(world):
     )
     assert sweep_codegen_runs().succeeded == 0  # still running: the poll only records the PR
 
-    assert on_agent_pull_request("octo/widgets", number, head, "feature/parse-none", None)
+    assert on_agent_pull_request(facts(number, "feature/parse-none"), head)
 
     validate = json.loads(take_one(world["aws"]["VALIDATION_QUEUE_URL"])["Body"])
     assert (validate["pr_number"], validate["head_sha"]) == (number, head)
-    assert not on_agent_pull_request("octo/widgets", number, head, "feature/parse-none", None)
-
-
-def test_a_pull_request_whose_branch_names_the_run_ends_the_wait(world):
-    task, run_id = started_run(world)
-    number, head = agent_pull_request(world, f"codegen-bot/run-{run_id}")
-
-    assert not on_agent_pull_request("octo/widgets", number, head, "someone/else", "Unrelated change")
-    assert on_agent_pull_request("octo/widgets", number, head, f"codegen-bot/run-{run_id}", None)
-
-    with transaction() as conn:
-        from codeloop.db import store
-
-        stored = store.require_task(conn, task.id)
-    assert (stored.pr_number, stored.head_sha, stored.branch) == (number, head, f"codegen-bot/run-{run_id}")
-
-
-def test_a_pull_request_whose_body_links_the_run_ends_the_wait(world):
-    _task, run_id = started_run(world)
-    number, head = agent_pull_request(world, "agent/some-branch")
-    web_url = world["codegen"].runs[run_id]["web_url"]
-
-    assert on_agent_pull_request(
-        "octo/widgets", number, head, "agent/some-branch", f"Made by Codegen: {web_url}"
-    )
-    validate = json.loads(take_one(world["aws"]["VALIDATION_QUEUE_URL"])["Body"])
-    assert validate["pr_number"] == number
+    assert not on_agent_pull_request(facts(number, "feature/parse-none"), head)
 
 
 def test_the_sweeper_resumes_a_waiting_task_once_a_breaker_admits_calls(world):

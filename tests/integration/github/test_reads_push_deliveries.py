@@ -122,7 +122,9 @@ def test_push_branch_with_files_creates_blobs_tree_commit_and_branch(github_fake
 
 def test_a_second_push_fast_forwards_the_branch(github_fake: GitHubFake, repo: FakeRepo):
     first = gh.push_branch_with_files(INSTALLATION, REPO, "main", "work", {"a.txt": "1\n"}, "one")
-    second = gh.push_branch_with_files(INSTALLATION, REPO, "main", "work", {"b.txt": "2\n"}, "two")
+    second = gh.push_branch_with_files(
+        INSTALLATION, REPO, "main", "work", {"b.txt": "2\n"}, "two", new_branch=False
+    )
 
     assert repo.commits[second]["parents"] == [first]
     assert {"a.txt", "b.txt"} <= set(github_fake.branch_files(REPO, "work"))
@@ -130,6 +132,74 @@ def test_a_second_push_fast_forwards_the_branch(github_fake: GitHubFake, repo: F
         "sha": second,
         "force": False,
     }
+
+
+def test_a_new_branch_that_already_exists_is_refused_before_anything_is_written(
+    github_fake: GitHubFake, repo: FakeRepo
+):
+    theirs = repo.commit_files("work", {"a.txt": "someone else's\n"})
+    github_fake.clear_calls()
+
+    with pytest.raises(gh.GitHubError, match="already exists; codeloop pushes only to branches it created"):
+        gh.push_branch_with_files(INSTALLATION, REPO, "main", "work", {"a.txt": "1\n"}, "one")
+
+    assert repo.refs["work"] == theirs
+    assert [(c.method, c.path) for c in github_fake.calls if not c.path.startswith("/app/")] == [
+        ("GET", "/repos/octo/hello/git/ref/heads/work")
+    ]
+
+
+def test_pushed_files_get_the_modes_asked_for(github_fake: GitHubFake, repo: FakeRepo):
+    gh.push_branch_with_files(
+        INSTALLATION,
+        REPO,
+        "main",
+        "work",
+        {"run.sh": "echo hi\n", "notes.txt": "n\n"},
+        "one",
+        modes={"run.sh": "100755", "notes.txt": "100644"},
+    )
+
+    assert (repo.mode_at("work", "run.sh"), repo.mode_at("work", "notes.txt")) == ("100755", "100644")
+    [tree] = github_fake.calls_to("POST", "/repos/octo/hello/git/trees")
+    assert [(e["path"], e["mode"]) for e in tree.body["tree"]] == [
+        ("run.sh", "100755"),
+        ("notes.txt", "100644"),
+    ]
+    entries = {e.path: e.mode for e in gh.get_tree(INSTALLATION, REPO, "work").entries}
+    assert entries["run.sh"] == "100755"
+
+
+@pytest.mark.parametrize("crafted", ["a/../../../../user", "../../../../app", "x/./y", "a//b"])
+def test_a_path_that_would_climb_to_another_route_is_no_file_and_never_sent(
+    github_fake: GitHubFake, repo: FakeRepo, crafted: str
+):
+    github_fake.clear_calls()
+
+    assert gh.get_file_content(INSTALLATION, REPO, crafted) is None
+
+    assert [c for c in github_fake.calls if not c.path.startswith("/app/")] == []
+
+
+@pytest.mark.parametrize(
+    ("crafted", "sent_path"),
+    [
+        ("x?ref=y", "/repos/octo/hello/contents/x%3Fref%3Dy"),
+        ("%2e%2e/%2e%2e/user", "/repos/octo/hello/contents/%252e%252e/%252e%252e/user"),
+        ("a#b", "/repos/octo/hello/contents/a%23b"),
+        ("docs/a b.md", "/repos/octo/hello/contents/docs/a%20b.md"),
+    ],
+)
+def test_every_path_segment_is_percent_encoded_so_it_stays_a_contents_read(
+    github_fake: GitHubFake, repo: FakeRepo, crafted: str, sent_path: str
+):
+    repo.commit_files("main", {crafted: "odd but legal\n"})
+    github_fake.clear_calls()
+
+    assert gh.get_file_content(INSTALLATION, REPO, crafted, ref="main") == "odd but legal\n"
+
+    [call] = [c for c in github_fake.calls if not c.path.startswith("/app/")]
+    assert (call.method, call.path, call.query) == ("GET", sent_path, {"ref": ["main"]})
 
 
 def test_push_to_a_missing_base_branch_is_not_found(github_fake: GitHubFake, repo: FakeRepo):

@@ -60,11 +60,9 @@ def world(db_url, aws, tmp_path, monkeypatch):
         yield {"fake": fake, "repo": repo, "main": main, "aws": aws}
 
 
-def open_pull_request(world, tests: str, *, config: str | None = None) -> tuple[int, str]:
-    """The agent's PR: its branch changes the tests (and, to prove it is ignored, maybe the config)."""
+def open_pull_request(world, tests: str) -> tuple[int, str]:
+    """The agent's PR: its branch changes the tests."""
     files = world["main"] | {"tests/test_calc.py": tests}
-    if config is not None:
-        files[".github/codeloop.yml"] = config
     sha = world["fake"].publish(REPO, "agent/change", files, "The agent's change")
     return world["repo"].add_pull_request(head="agent/change"), sha
 
@@ -123,7 +121,7 @@ def validation_output(task_id: str) -> dict[str, Any]:
 
 
 def test_a_passing_pull_request_takes_the_execution_to_done(world):
-    pr_number, head_sha = open_pull_request(world, PASSING, config="validation:\n  test: [false]\n")
+    pr_number, head_sha = open_pull_request(world, PASSING)
     task_id = start_task(world)
     message = answer_until_validation(world, pr_number, head_sha)
 
@@ -139,7 +137,7 @@ def test_a_passing_pull_request_takes_the_execution_to_done(world):
         "validation_run_id": str(row.id),
     }
     assert (row.status, row.head_sha, row.pr_number) == ("passed", head_sha, pr_number)
-    assert row.report.commands[0].command.endswith("--junitxml=report.xml")  # main's config, not the PR's
+    assert row.report.commands[0].command.endswith("--junitxml=report.xml")  # main's config
     fake: GitHubWithGit = world["fake"]
     [config_read] = fake.calls_to("GET", f"/repos/{REPO}/contents/.github/codeloop.yml")
     assert config_read.query == {"ref": ["main"]}
@@ -253,8 +251,9 @@ def test_a_fork_pull_request_is_not_run_and_says_why(world):
 
 
 def test_a_repository_without_test_commands_fails_the_step_with_the_hint(world):
-    world["fake"].publish(REPO, "main", world["main"] | {".github/codeloop.yml": "iterations: 2\n"})
-    pr_number, head_sha = open_pull_request(world, PASSING, config=CONFIG)  # the PR's own config is ignored
+    world["main"] |= {".github/codeloop.yml": "iterations: 2\n"}
+    world["fake"].publish(REPO, "main", world["main"])
+    pr_number, head_sha = open_pull_request(world, PASSING)
     message = message_for(world, pr_number, head_sha)
 
     with pytest.raises(StepFailed) as failed:
@@ -263,6 +262,34 @@ def test_a_repository_without_test_commands_fails_the_step_with_the_hint(world):
     assert failed.value.error == "ValidationNotRun"
     assert "Add test commands to .github/codeloop.yml" in failed.value.cause
     assert run_row(message.task_id).report.not_run_reason == "not_configured"
+
+
+@pytest.mark.parametrize(
+    ("changed", "pattern"),
+    [
+        ({".github/codeloop.yml": 'validation:\n  test: ["true"]\n'}, ".github/codeloop.yml"),
+        ({".github/workflows/ci.yml": "on: push\n"}, ".github/workflows/**"),
+        ({"infra/prod/main.tf": "# new\n"}, "infra/**"),
+    ],
+)
+def test_a_pull_request_changing_protected_paths_is_not_run_and_says_which_files(world, changed, pattern):
+    world["main"] |= {".github/codeloop.yml": CONFIG + 'protected_paths: ["infra/**"]\n'}
+    world["fake"].publish(REPO, "main", world["main"])
+    sha = world["fake"].publish(REPO, "agent/change", world["main"] | changed, "Touches a protected path")
+    pr_number = world["repo"].add_pull_request(head="agent/change")
+    message = message_for(world, pr_number, sha)
+
+    with pytest.raises(StepFailed) as failed:
+        validation_step.validate_pr_step(message)
+
+    [path] = changed
+    assert failed.value.error == "ValidationNotRun"
+    assert "Not run: the pull request changes protected paths" in failed.value.cause
+    assert f"- `{path}` (protected by `{pattern}`)" in failed.value.cause
+    row = run_row(message.task_id)
+    assert (row.status, row.report.not_run_reason, row.report.commands) == ("not_run", "protected_paths", [])
+    assert not [c for c in world["fake"].calls if c.path.startswith(f"/{REPO}.git/")]  # nothing fetched
+    assert world["fake"].calls_to("GET", f"/repos/{REPO}/pulls/{pr_number}/files")  # GitHub's list of files
 
 
 def test_a_check_already_failing_on_the_base_branch_is_not_blamed(world):
@@ -304,8 +331,10 @@ def test_a_check_failing_only_on_the_pull_request_fails_it(world):
 
 
 def test_heartbeats_reach_step_functions_while_commands_run(world, monkeypatch):
-    slow = 'validation:\n  test: ["sleep 1"]\n  include_repo_checks: false\n'
-    world["fake"].publish(REPO, "main", world["main"] | {".github/codeloop.yml": slow})
+    world["main"] |= {
+        ".github/codeloop.yml": 'validation:\n  test: ["sleep 1"]\n  include_repo_checks: false\n'
+    }
+    world["fake"].publish(REPO, "main", world["main"])
     pr_number, head_sha = open_pull_request(world, PASSING)
     task_id = start_task(world)
     message = StepMessage.model_validate_json(answer_until_validation(world, pr_number, head_sha)["Body"])

@@ -22,6 +22,8 @@ from codeloop.domain.validation import (
     may_run_code,
     normalise_message,
     not_run_report,
+    protected_paths_hint,
+    reason_not_to_run,
     verdict_for,
 )
 from tests.fixtures import WEBHOOK_EXAMPLES
@@ -89,6 +91,31 @@ def test_not_configured_report_says_what_to_add():
 def test_fork_report_points_at_the_option():
     report = not_run_report("fork", SHA)
     assert report.verdict == "not_run" and "validation.forks: true" in report.hint
+
+
+def test_a_pull_request_changing_protected_paths_is_not_run_whoever_made_it():
+    config = parse_repo_config(
+        'validation:\n  test: [make test]\n  forks: true\nprotected_paths: ["infra/**"]\n'
+    )
+    assert reason_not_to_run(config, is_fork=False, changed_paths={"src/app.py"}) is None
+    for protected in (".github/workflows/ci.yml", ".github/codeloop.yml", "infra/main.tf"):
+        changed = {"src/app.py", protected}
+        assert reason_not_to_run(config, is_fork=False, changed_paths=changed) == "protected_paths"
+        assert reason_not_to_run(config, is_fork=True, changed_paths=changed) == "protected_paths"
+
+
+def test_the_protected_paths_report_names_each_file_and_its_rule():
+    config = parse_repo_config('protected_paths: ["infra/**"]\n')
+    changed = {"src/app.py", "infra/main.tf", ".github/workflows/ci.yml"}
+    report = not_run_report("protected_paths", SHA, protected_paths_hint(changed, config))
+    assert (report.verdict, report.not_run_reason) == ("not_run", "protected_paths")
+    assert report.summary == "Not run: the pull request changes protected paths"
+    assert report.hint.splitlines()[:3] == [
+        "This pull request changes protected paths:",
+        "- `.github/workflows/ci.yml` (protected by `.github/workflows/**`)",
+        "- `infra/main.tf` (protected by `infra/**`)",
+    ]
+    assert "src/app.py" not in report.hint
 
 
 def test_invalid_config_report_lists_the_problems():

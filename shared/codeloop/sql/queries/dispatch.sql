@@ -119,3 +119,12 @@ select * from provider_waits order by since limit %(limit)s;
 
 -- name: delete_provider_wait
 delete from provider_waits where task_id = %(task_id)s and attempt = %(attempt)s returning *;
+
+-- name: record_agent_branch
+-- The first sighting of a branch is kept: who created it does not change.
+insert into agent_branches (task_id, branch, created_by, run_id)
+values (%(task_id)s, %(branch)s, %(created_by)s, %(run_id)s)
+on conflict (task_id, branch) do nothing;
+
+-- name: agent_branches
+select branch from agent_branches where task_id = %(task_id)s order by recorded_at, branch;
