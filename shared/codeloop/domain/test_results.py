@@ -243,7 +243,9 @@ def parse_junit_chunks(chunks: Iterable[bytes]) -> list[TestFailure]:
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
         open_test = collector.open_test
-        cut_inside = f"; it ends inside test {open_test}, which was probably still running" if open_test else ""
+        cut_inside = (
+            f"; it ends inside test {open_test}, which was probably still running" if open_test else ""
+        )
         raise JUnitError(
             f"not well-formed JUnit XML: {expat.ErrorString(exc.code)} at line {exc.lineno}{cut_inside}",
             open_test,
@@ -355,7 +357,9 @@ def parse_unittest(output: str) -> list[TestFailure]:
                 for loc in locations_in_text(trace)
                 if loc.path.endswith(".py") and not _LIBRARY_PATH.search(loc.path)
             ]
-            message = next((text.strip() for text in reversed(trace.splitlines()) if text.strip()), match["kind"])
+            message = next(
+                (text.strip() for text in reversed(trace.splitlines()) if text.strip()), match["kind"]
+            )
         failures.append(
             TestFailure(
                 name=name,
@@ -390,9 +394,7 @@ def _unittest_section(lines: list[str]) -> list[str]:
     return body
 
 
-_DOCTEST_REPORT = re.compile(
-    r"^Failed example:\n(?:.*\n?)*?(?=^-{20,}$|^File \"|\Z)", re.M
-)
+_DOCTEST_REPORT = re.compile(r"^Failed example:\n(?:.*\n?)*?(?=^-{20,}$|^File \"|\Z)", re.M)
 _PYTEST_DOCTEST_SOURCE = re.compile(r"^\d{3} +>>> (?P<source>.*)$", re.M)
 _PYTEST_DOCTEST_OUTCOME = re.compile(
     r"^(?:Expected:|UNEXPECTED EXCEPTION:)(?:.*\n?)*?(?=^\S+:\d+: (?:DocTestFailure|UnexpectedException)$|\Z)",
@@ -563,7 +565,10 @@ def parse_cargo_test(output: str) -> list[TestFailure]:
         panic = _CARGO_PANIC_NEW.search(block) or _CARGO_PANIC_OLD.search(block)
         message = _CARGO_MESSAGE_END.split(panic["message"])[0] if panic else "FAILED"
         frames = [
-            (frame["function"], SourceLocation(path=frame["path"].removeprefix("./"), line=int(frame["line"])))
+            (
+                frame["function"],
+                SourceLocation(path=frame["path"].removeprefix("./"), line=int(frame["line"])),
+            )
             for frame in _CARGO_FRAME.finditer(block)
             if not frame["path"].startswith("/")  # the standard library's own frames
         ][::-1]
