@@ -254,7 +254,9 @@ def template_partials(template: PromptTemplate, directory: Path | None = None) -
     directory) → source. With the template's own source they are everything that renders it,
     which is what the version store keeps so that an old version renders as it did."""
     env = _environment(directory or prompts_dir())
-    return {name: source for name, (source, _) in sorted(_partials_of(env.parse(template.source), env).items())}
+    return {
+        name: source for name, (source, _) in sorted(_partials_of(env.parse(template.source), env).items())
+    }
 
 
 def load_templates(directory: Path | None = None) -> list[PromptTemplate]:

@@ -188,10 +188,7 @@ class _JUnitCollector:
             line += 1  # pytest writes the 0-based line of the test's definition
         if file:
             line = _last_location_in(details, file) or line
-        name = case.get("name", "?")
-        group = case.get("classname") or suite.get("name") or None
-        if group == name:  # jest-junit repeats the title as the class name by default
-            group = file or suite.get("name") or None
+        name, group = _case_identity(case, suite)
         return TestFailure(
             name=name,
             suite=group,
@@ -207,11 +204,20 @@ class _JUnitCollector:
 
     @property
     def open_test(self) -> str | None:
+        """The test case whose element was opened and not closed, as a test id."""
         if self._case is None:
             return None
-        group = self._case.get("classname") or (self._suites[-1].get("name") if self._suites else None)
-        name = self._case.get("name", "?")
-        return f"{group}::{name}" if group and group != name else name
+        name, group = _case_identity(self._case, self._suites[-1] if self._suites else {})
+        return f"{group}::{name}" if group else name
+
+
+def _case_identity(case: dict[str, str], suite: dict[str, str]) -> tuple[str, str | None]:
+    """A test case's name and the group it belongs to (class, module, file or suite)."""
+    name = case.get("name", "?")
+    group = case.get("classname") or suite.get("name") or None
+    if group == name:  # jest-junit repeats the title as the class name by default
+        group = case.get("file") or suite.get("file") or suite.get("name") or None
+    return name, group
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -712,7 +718,7 @@ _CARGO_RUNNING = re.compile(r"^test (?P<name>\S+) has been running for over \d+ 
 _CARGO_DONE = re.compile(r"^test (?P<name>\S+) \.\.\. ")
 
 
-def test_running_when_cut(output: str) -> str | None:
+def running_test_when_cut(output: str) -> str | None:
     """The test a run was in when it was stopped, where the runner's progress lines say so:
     pytest -v, unittest -v, go test -v, cargo test's "has been running for over 60 seconds"."""
     lines = [line.rstrip() for line in strip_ansi(output).replace("\r\n", "\n").splitlines() if line.strip()]
@@ -736,9 +742,6 @@ def test_running_when_cut(output: str) -> str | None:
             cargo_running.pop(match["name"], None)
     still_running = [*go_running, *cargo_running]
     return still_running[-1] if still_running else None
-
-
-test_running_when_cut.__test__ = False  # type: ignore[attr-defined]  # a parser, not a pytest test
 
 
 SUMMARY_PARSERS: tuple[Callable[[str], list[TestFailure]], ...] = (

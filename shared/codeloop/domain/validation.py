@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.domain.repo_checks import RepoChecks
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
-from codeloop.domain.test_results import SourceLocation, TestFailure, strip_ansi, test_running_when_cut
+from codeloop.domain.test_results import SourceLocation, TestFailure, running_test_when_cut, strip_ansi
 
 Verdict = Literal["passed", "failed", "error", "not_run"]
 NotRunReason = Literal["fork", "not_configured", "config_invalid"]
@@ -79,7 +79,7 @@ class CommandResult(_Frozen):
 
     def describe(self) -> str:
         if self.timed_out:
-            running = test_running_when_cut(self.output)
+            running = running_test_when_cut(self.output)
             during = f", while running {running}" if running else ""
             return f"`{self.command}` hit its time limit after {self.duration_seconds:.0f} s{during}"
         if self.signal is not None:
@@ -454,7 +454,7 @@ def failure_signature(
                 (
                     c.phase,
                     c.command,
-                    f"timeout in {test_running_when_cut(c.output)}" if c.timed_out else f"exit {c.exit_code}",
+                    f"timeout in {running_test_when_cut(c.output)}" if c.timed_out else f"exit {c.exit_code}",
                     normalise_message("\n".join(error_looking_lines(c.output)), checkout_root),
                 )
             )
