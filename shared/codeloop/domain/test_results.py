@@ -619,6 +619,8 @@ def parse_tap(output: str) -> list[TestFailure]:
     subtests: dict[int, str] = {}  # indent -> name of the subtest open at that depth
     group: str | None = None
     for index, line in enumerate(lines):
+        if not line.lstrip().startswith(("#", "not ok")):
+            continue  # most lines: passing tests and diagnostics, read only after a failure
         if match := _TAP_SUBTEST.match(line):
             depth = len(match["indent"])
             subtests = {d: n for d, n in subtests.items() if d < depth} | {depth: match["name"]}
@@ -626,7 +628,7 @@ def parse_tap(output: str) -> list[TestFailure]:
             group = match["name"]
         elif (match := _TAP_RESULT.match(line)) and not match["directive"]:
             depth = len(match["indent"])
-            fields, block = _tap_yaml_block(lines[index + 1 :], depth)
+            fields, block = _tap_yaml_block(lines, index + 1, depth)
             description = match["description"]
             if fields.get("failureType") == "subtestsFailed" or description in diagnosed:
                 continue  # a parent failing because a subtest did; or prove's line for a diagnosed test
@@ -637,15 +639,16 @@ def parse_tap(output: str) -> list[TestFailure]:
     return failures
 
 
-def _tap_yaml_block(lines: list[str], depth: int) -> tuple[dict[str, str], str]:
-    """The YAML diagnostics block (``---`` … ``...``) right after a result line, as flat fields."""
-    if not lines or lines[0].strip() != "---" or len(lines[0]) - len(lines[0].lstrip()) < depth:
+def _tap_yaml_block(lines: list[str], start: int, depth: int) -> tuple[dict[str, str], str]:
+    """The YAML diagnostics block (``---`` … ``...``) from ``lines[start]``, as flat fields."""
+    opening = lines[start] if start < len(lines) else ""
+    if opening.strip() != "---" or len(opening) - len(opening.lstrip()) < depth:
         return {}, ""
     body: list[str] = []
-    for line in lines[1:]:
-        if line.strip() == "...":
+    for index in range(start + 1, len(lines)):
+        if lines[index].strip() == "...":
             break
-        body.append(line)
+        body.append(lines[index])
     base = min((len(line) - len(line.lstrip()) for line in body if line.strip()), default=0)
     fields: dict[str, list[str]] = {}
     key: str | None = None

@@ -255,6 +255,7 @@ class RepoPaths:
         self.files = frozenset(files)
         self._root = checkout_root.rstrip("/") + "/" if checkout_root else None
         self._by_name: dict[str, list[str]] = defaultdict(list)
+        self._by_class: dict[str, str | None] = {}  # failures of one class share its lookup
         for path in self.files:
             self._by_name[posixpath.basename(path)].append(path)
 
@@ -285,6 +286,11 @@ class RepoPaths:
         """The file defining a dotted module or class name (``tests.test_calc.TestCalc``)."""
         if not dotted:
             return None
+        if dotted not in self._by_class:
+            self._by_class[dotted] = self._find_class(dotted)
+        return self._by_class[dotted]
+
+    def _find_class(self, dotted: str) -> str | None:
         parts = dotted.split(".")
         for length in range(len(parts), 0, -1):
             stem = "/".join(parts[:length])
