@@ -92,23 +92,23 @@ def strip_ansi(text: str) -> str:
 _INNERMOST_FIRST_FRAME = re.compile(r"^\s+at \S.*:\d+\)?\s*$", re.M)
 
 
-def stack_from_text(text: str) -> list[SourceLocation]:
-    """The locations a trace names, from the outermost frame to the one that raised."""
-    locations = locations_in_text(text)
+def stack_from_text(text: str, locations: list[SourceLocation] | None = None) -> list[SourceLocation]:
+    """The locations a trace names (``locations``, when they were read already), from the
+    outermost frame to the one that raised."""
+    if locations is None:
+        locations = locations_in_text(text)
     return locations[::-1] if _INNERMOST_FIRST_FRAME.search(text) else locations
 
 
 def locations_in_text(text: str) -> list[SourceLocation]:
     """Every ``file:line`` a traceback or stack trace mentions, in the order they appear."""
-    found: list[tuple[int, SourceLocation]] = []
+    found: list[tuple[int, str, int]] = []
     for pattern in _LOCATION_PATTERNS:
         for match in pattern.finditer(text):
-            found.append((match.start(), SourceLocation(path=match["path"], line=int(match["line"]))))
+            found.append((match.start(), match["path"], int(match["line"])))
     found.sort(key=lambda item: item[0])
-    unique: dict[SourceLocation, None] = {}
-    for _, location in found:
-        unique.setdefault(location)
-    return list(unique)
+    unique = dict.fromkeys((path, line) for _, path, line in found)
+    return [SourceLocation(path=path, line=line) for path, line in unique]
 
 
 def _clip_message(text: str) -> str:
@@ -128,8 +128,9 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def _last_location_in(text: str, path: str) -> int | None:
-    lines = [loc.line for loc in locations_in_text(text) if loc.path == path or loc.path.endswith("/" + path)]
+def _last_location_in(locations: list[SourceLocation], path: str) -> int | None:
+    """The line of the last of ``locations`` (in the order printed) in the file ``path``."""
+    lines = [loc.line for loc in locations if loc.path == path or loc.path.endswith("/" + path)]
     return lines[-1] if lines else None
 
 
@@ -182,12 +183,13 @@ class _JUnitCollector:
         if message.strip().lower() in _GENERIC_MESSAGES:
             message = _first_line(details) or self._problem_attrs.get("type", "") or str(self._problem_kind)
         message = _doctest_message(details) or message
+        locations = locations_in_text(details)
         file = case.get("file") or suite.get("file") or None
         line = _int_or_none(case.get("line"))
         if line is not None and suite.get("name") == "pytest":
             line += 1  # pytest writes the 0-based line of the test's definition
         if file:
-            line = _last_location_in(details, file) or line
+            line = _last_location_in(locations, file) or line
         name, group = _case_identity(case, suite)
         return TestFailure(
             name=name,
@@ -197,7 +199,7 @@ class _JUnitCollector:
             message=_clip_message(message),
             error_type=self._problem_attrs.get("type") or None,
             details=_clip_details(details),
-            stack=stack_from_text(details),
+            stack=stack_from_text(details, locations),
             kind="error" if self._problem_kind == "error" else "failure",
             framework="junit",
         )
@@ -292,15 +294,16 @@ def parse_pytest(output: str) -> list[TestFailure]:
         message = (
             match["message"] or _doctest_message(block) or _pytest_error_line(block) or match["kind"].lower()
         )
+        locations = locations_in_text(block)
         failures.append(
             TestFailure(
                 name=name,
                 suite=file if rest else None,
                 file=file,
-                line=_last_location_in(block, file),
+                line=_last_location_in(locations, file),
                 message=_clip_message(message),
                 details=_clip_details(block),
-                stack=locations_in_text(block),
+                stack=locations,
                 kind=kind,
                 framework="pytest",
             )
@@ -411,6 +414,8 @@ _PYTEST_DOCTEST_OUTCOME = re.compile(
 def _doctest_message(text: str) -> str | None:
     """A failed doctest's own report (the example, what was expected, what came), from
     unittest's or pytest's output; None when the text is not a doctest's."""
+    if ">>> " not in text and "Failed example:" not in text:
+        return None
     if report := _DOCTEST_REPORT.search(text):
         return report.group(0).strip()
     sources = list(_PYTEST_DOCTEST_SOURCE.finditer(text))
