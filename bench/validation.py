@@ -5,7 +5,8 @@
 - working directory: create the fresh sandbox directories and environment, and remove a
   1,000-file checkout afterwards;
 - results: parse a 5,000-test JUnit file (10% failing, with tracebacks) and build the report
-  (annotations, failure signature).
+  (annotations, failure signature); and the same from a 5,000-assertion TAP output (tape's
+  shape, 10% failing) read by every output parser, as when a run leaves no JUnit file.
 
 Aim: <= 2 s in all on loopback. Run: .venv/bin/python bench/validation.py [repeats]
 """
@@ -25,8 +26,8 @@ from xml.sax.saxutils import escape, quoteattr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codeloop.adapters import git_checkout, sandbox
-from codeloop.domain.test_results import parse_junit_chunks
-from codeloop.domain.validation import build_report
+from codeloop.domain.test_results import parse_junit_chunks, parse_test_output
+from codeloop.domain.validation import CommandResult, build_report
 from codeloop.services.validation import READ_CHUNK, SandboxDirs, remove_tree
 from codeloop.settings import reset_settings
 from tests.fakes.git_http import GitHttpServer
@@ -67,6 +68,44 @@ def junit_document(failing_every: int = 10) -> bytes:
         f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="{TESTS}">'
         f"{body}</testsuite></testsuites>"
     ).encode()
+
+
+def tap_output(checkout: str, failing_every: int = 10) -> str:
+    lines = ["TAP version 13"]
+    for index in range(TESTS):
+        if index % 100 == 0:
+            lines.append(f"# module {index // 100}")
+        if index % failing_every:
+            lines.append(f"ok {index + 1} should be strictly equal")
+            continue
+        test_file = f"{checkout}/test/module_{index // 100:02d}.js"
+        lines += [
+            f"not ok {index + 1} value {index}",
+            "  ---",
+            "    operator: equal",
+            f"    expected: {index + 1}",
+            f"    actual:   {index}",
+            f"    at: Test.<anonymous> ({test_file}:{index % 40 + 1}:5)",
+            "    stack: |-",
+            f"      Error: value {index}",
+            f"          at Test.assert [as _assert] ({checkout}/node_modules/tape/lib/test.js:548:48)",
+            f"          at Test.<anonymous> ({test_file}:{index % 40 + 1}:5)",
+            f"          at Test.run ({checkout}/node_modules/tape/lib/test.js:151:28)",
+            "  ...",
+        ]
+    lines += [f"1..{TESTS}", f"# tests {TESTS}", f"# fail {TESTS // failing_every}"]
+    return "\n".join(lines) + "\n"
+
+
+def failed_tests(output: str = "") -> CommandResult:
+    return CommandResult(
+        phase="test",
+        command="npm test",
+        exit_code=1,
+        duration_seconds=1.0,
+        output=output,
+        output_bytes=len(output),
+    )
 
 
 def timed(label: str, repeats: int, action: Callable[[], object]) -> float:
@@ -123,19 +162,42 @@ def main() -> None:
                     failures = parse_junit_chunks(iter(lambda: handle.read(READ_CHUNK), b""))
                 report = build_report(
                     head_sha=sha,
-                    commands=[],
+                    commands=[failed_tests()],
                     failures=failures,
                     results_source="junit",
                     changed_paths=set(repo_files[:100]),
                     repo_files=repo_files,
+                    checkout_root=checkout_root,
                 )
-                assert report.failures_total == TESTS // 10
+                assert report.failures_total == TESTS // 10 and report.failure_signature
+
+            checkout_root = str(root / "checkout")
+            tap = tap_output(checkout_root)
+            js_files = [f"test/module_{n:02d}.js" for n in range(TESTS // 100)]
+
+            def parse_output_and_report() -> None:
+                command = failed_tests(tap)
+                report = build_report(
+                    head_sha=sha,
+                    commands=[command],
+                    failures=parse_test_output(command.output),
+                    results_source="output",
+                    changed_paths=set(),
+                    repo_files=js_files,
+                    checkout_root=checkout_root,
+                )
+                assert (
+                    report.failures_total == TESTS // 10 and report.annotations[0].path == "test/module_00.js"
+                )
 
             print(f"repository: {FILES} files; JUnit: {TESTS} tests, {junit_path.stat().st_size // 1024} KiB")
             total = timed(f"clone {FILES}-file repository at one commit (loopback)", repeats, clone)
             total += timed("create the working directory and environment", repeats, prepare)
             total += timed(f"remove a {FILES}-file checkout", repeats, clean_up)
             total += timed(f"parse {TESTS}-test JUnit + build report", repeats, parse_and_report)
+            total += timed(
+                f"parse {TESTS}-assertion TAP output + build report", repeats, parse_output_and_report
+            )
             print(f"{'total (medians)':<58} {total * 1000:15.1f} ms   aim <= 2000 ms")
 
 

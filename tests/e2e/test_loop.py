@@ -113,6 +113,9 @@ def test_a_failing_first_attempt_is_fed_back_and_the_second_passes(loop: Loop):
     runs = {c["head_sha"]: (c["status"], c["conclusion"]) for c in loop.repo.check_runs.values()}
     assert runs[task.head_sha] == ("completed", "success")
     assert ("completed", "failure") in runs.values()  # the first attempt's check run
+    first = next(c for c in loop.repo.check_runs.values() if c["conclusion"] == "failure")
+    sent = [(a["path"], a["start_line"], a["title"]) for a in loop.repo.annotations_of(first["id"])]
+    assert sent and len(sent) == len(set(sent))  # GitHub appends what it is sent: each one once
     [comment] = loop.bot_comments()
     assert "✅" in comment["body"]
 

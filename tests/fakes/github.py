@@ -30,6 +30,7 @@ import secrets
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -290,7 +291,7 @@ class FakeRepo:
             "head_sha": head_sha,
             "status": status,
             "conclusion": conclusion,
-            "app": {"id": 15368, "slug": app_slug, "name": app_slug},
+            "app": self.fake.app_named(app_slug),
             "created_at": _iso(_now()),
         }
         self.check_suites.append(suite)
@@ -749,6 +750,14 @@ class GitHubFake:
 
     def _app(self) -> dict[str, Any]:
         return {"id": self.app_id, "slug": self.app_slug, "name": self.app_slug}
+
+    def app_named(self, slug: str) -> dict[str, Any]:
+        """The ``app`` object of a check suite or run: this App for its own slug, else another
+        App (GitHub Actions' real id, or a made-up one that stays the same for a slug)."""
+        if slug == self.app_slug:
+            return self._app()
+        other_id = 15368 if slug == "github-actions" else 100_000 + zlib.crc32(slug.encode()) % 900_000
+        return {"id": other_id, "slug": slug, "name": slug}
 
     def _new_comment(
         self, repo: FakeRepo, issue_number: int, body: str, user: dict[str, Any], via_app: bool
@@ -1485,7 +1494,6 @@ def github_fake_environment(
         monkeypatch.setenv("GITHUB_API_URL", fake.url)
         monkeypatch.setenv("GITHUB_APP_ID", str(fake.app_id))
         monkeypatch.setenv("GITHUB_APP_PRIVATE_KEY", private_pem)
-        monkeypatch.setenv("GITHUB_APP_SLUG", fake.app_slug)
         reset_settings()
         github.reset_clients()
         try:

@@ -86,7 +86,7 @@ class GitHubWithGit(GitHubFake):
                 "details_url": None,
                 "external_id": "",
                 "output": {"title": None, "summary": None, "text": None},
-                "app": {"id": 15368, "slug": app_slug, "name": app_slug},
+                "app": self.app_named(app_slug),
                 "pull_requests": [],
             }
             repo.check_runs[run_id] = run

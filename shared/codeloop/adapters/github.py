@@ -170,6 +170,7 @@ class CheckRun(_FromApi):
     details_url: str | None = None
     external_id: str | None = None
     app_slug: str | None = Field(default=None, validation_alias=AliasPath("app", "slug"))
+    app_id: int | None = Field(default=None, validation_alias=AliasPath("app", "id"))
 
 
 class CheckSuite(_FromApi):
@@ -178,6 +179,7 @@ class CheckSuite(_FromApi):
     status: str | None = None
     conclusion: str | None = None
     app_slug: str | None = Field(default=None, validation_alias=AliasPath("app", "slug"))
+    app_id: int | None = Field(default=None, validation_alias=AliasPath("app", "id"))
 
 
 class Commit(_FromApi):

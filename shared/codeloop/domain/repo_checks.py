@@ -2,7 +2,8 @@
 
 Pure logic. Check suites say whether the CI is still running; check runs say what it concluded.
 A check that fails on the head AND on the base branch's head commit is reported as already
-failing on the base and not blamed on the pull request. codeloop's own checks are left out.
+failing on the base and not blamed on the pull request. codeloop's own checks are left out:
+they are the ones whose App id is codeloop's (``GITHUB_APP_ID``), whatever the App is called.
 
 GitHub creates a check suite, status ``queued``, for every installed App with checks permission
 on every push, and an App that never runs anything leaves it queued forever: a queued suite whose
@@ -28,14 +29,16 @@ class _Frozen(BaseModel):
 
 
 class SuiteState(_Frozen):
-    app: str | None
+    app: str | None  # the App's slug, for people
+    app_id: int | None = None
     status: str | None
     conclusion: str | None = None
 
 
 class CheckRunState(_Frozen):
     name: str
-    app: str | None
+    app: str | None  # the App's slug, for people
+    app_id: int | None = None
     status: str
     conclusion: str | None = None
     url: str | None = None
@@ -70,20 +73,20 @@ class RepoChecks(_Frozen):
         return sum(1 for check in self.checks if check.outcome == outcome)
 
 
-def others(items: Iterable[SuiteState | CheckRunState], own_app: str | None) -> list:
-    """What other Apps reported (codeloop's own suites and check runs left out)."""
-    return [item for item in items if own_app is None or item.app != own_app]
+def others(items: Iterable[SuiteState | CheckRunState], own_app_id: int | None) -> list:
+    """What other Apps reported (codeloop's own suites and check runs, known by App id, left out)."""
+    return [item for item in items if own_app_id is None or item.app_id != own_app_id]
 
 
 def unfinished_suites(
-    suites: Iterable[SuiteState], runs: Iterable[CheckRunState], own_app: str | None
+    suites: Iterable[SuiteState], runs: Iterable[CheckRunState], own_app_id: int | None
 ) -> list[SuiteState]:
     """The suites of other Apps still running (see the module note on suites left queued)."""
-    apps_with_runs = {run.app for run in runs}
+    apps_with_runs = {run.app_id for run in runs}
     return [
         suite
-        for suite in others(suites, own_app)
-        if suite.status != "completed" and (suite.status != "queued" or suite.app in apps_with_runs)
+        for suite in others(suites, own_app_id)
+        if suite.status != "completed" and (suite.status != "queued" or suite.app_id in apps_with_runs)
     ]
 
 
@@ -91,7 +94,7 @@ def fold_checks(
     head_runs: Iterable[CheckRunState],
     base_failures: Collection[tuple[str | None, str]],
     *,
-    own_app: str | None,
+    own_app_id: int | None,
     complete: bool,
     waited_minutes: float | None = None,
 ) -> RepoChecks:
@@ -103,7 +106,7 @@ def fold_checks(
     """
     checks: list[RepoCheck] = []
     notes: list[str] = []
-    for run in sorted(others(head_runs, own_app), key=lambda r: (r.app or "", r.name)):
+    for run in sorted(others(head_runs, own_app_id), key=lambda r: (r.app or "", r.name)):
         outcome: Outcome
         if run.status != "completed":
             outcome = "not_finished"

@@ -1,8 +1,13 @@
 """Failing tests from a test run: JUnit XML first, else the summary lines test runners print.
 
-Pure parsing: bytes and text in, :class:`TestFailure` out. Supported summary formats: pytest,
-unittest, jest, vitest, go test and cargo test. Every parser runs over the whole output (a
-monorepo may run several runners) and the results are merged by test id.
+Pure parsing: bytes and text in, :class:`TestFailure` out. Supported summary formats: pytest
+(doctests too), unittest (doctests too), jest, vitest, go test, cargo test and TAP 13/14 (tape,
+node:test's TAP reporter, Perl's prove). Every parser runs over the whole output (a monorepo may
+run several runners) and the results are merged by test id.
+
+A failure carries two kinds of place: ``file``/``line``, the test itself, and ``stack``, the
+frames its trace names from the outermost to the one that raised, so that a failure raised in
+library code can be shown both where the test is and where it broke.
 
 JUnit XML comes from code under test, so it is parsed without any DTD: a document that declares
 one (the only way to define entities) is refused, which rules out entity-expansion attacks.
@@ -21,7 +26,7 @@ MESSAGE_CHARS = 1_000
 DETAILS_HEAD_CHARS = 2_000
 DETAILS_TAIL_CHARS = 6_000
 
-Framework = Literal["junit", "pytest", "unittest", "jest", "vitest", "go", "cargo"]
+Framework = Literal["junit", "pytest", "unittest", "jest", "vitest", "go", "cargo", "tap"]
 
 
 class SourceLocation(BaseModel):
@@ -42,7 +47,9 @@ class TestFailure(BaseModel):
     file: str | None = None  # as printed by the runner: relative, absolute or a bare file name
     line: int | None = None
     message: str
+    error_type: str | None = None  # when the runner names it apart from the message (JUnit, node:test)
     details: str = ""
+    stack: list[SourceLocation] = []  # frames from the outermost to the one that raised
     kind: Literal["failure", "error"] = "failure"
     framework: Framework
 
@@ -54,10 +61,16 @@ class TestFailure(BaseModel):
 class JUnitError(ValueError):
     """A JUnit file that is not well-formed XML, or that declares a DTD."""
 
+    def __init__(self, message: str, open_test: str | None = None):
+        super().__init__(message)
+        self.open_test = open_test  # the test case the document ended inside, if it was cut short
+
 
 # -- shared text helpers ---------------------------------------------------------------------
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# Raw escape codes, and the forms they take once written into XML: pytest's junitxml turns ESC
+# into the text "#x1B", other writers into a character reference that ends up as "&#27;".
+_ANSI = re.compile(r"(?:\x1b|#x1[bB]|&#27;|&#x1[bB];)\[[0-9;?]*[ -/]*[@-~]")
 _SOURCE_EXTENSIONS = (
     "py|pyx|js|jsx|mjs|cjs|ts|tsx|mts|cts|vue|svelte|go|rs|java|kt|kts|scala|groovy|rb|php|cs|fs|"
     "c|cc|cpp|cxx|h|hh|hpp|m|mm|swift|ex|exs|erl|dart|lua|sh"
@@ -74,17 +87,28 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+# A JavaScript, Java or Rust backtrace line ("    at f (file.js:3:9)", "\tat a.B.c(B.java:14)",
+# "             at ./src/lib.rs:6:15"): such traces list the frame that raised first.
+_INNERMOST_FIRST_FRAME = re.compile(r"^\s+at \S.*:\d+\)?\s*$", re.M)
+
+
+def stack_from_text(text: str, locations: list[SourceLocation] | None = None) -> list[SourceLocation]:
+    """The locations a trace names (``locations``, when they were read already), from the
+    outermost frame to the one that raised."""
+    if locations is None:
+        locations = locations_in_text(text)
+    return locations[::-1] if _INNERMOST_FIRST_FRAME.search(text) else locations
+
+
 def locations_in_text(text: str) -> list[SourceLocation]:
     """Every ``file:line`` a traceback or stack trace mentions, in the order they appear."""
-    found: list[tuple[int, SourceLocation]] = []
+    found: list[tuple[int, str, int]] = []
     for pattern in _LOCATION_PATTERNS:
         for match in pattern.finditer(text):
-            found.append((match.start(), SourceLocation(path=match["path"], line=int(match["line"]))))
+            found.append((match.start(), match["path"], int(match["line"])))
     found.sort(key=lambda item: item[0])
-    unique: dict[SourceLocation, None] = {}
-    for _, location in found:
-        unique.setdefault(location)
-    return list(unique)
+    unique = dict.fromkeys((path, line) for _, path, line in found)
+    return [SourceLocation(path=path, line=line) for path, line in unique]
 
 
 def _clip_message(text: str) -> str:
@@ -104,8 +128,9 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def _last_location_in(text: str, path: str) -> int | None:
-    lines = [loc.line for loc in locations_in_text(text) if loc.path == path or loc.path.endswith("/" + path)]
+def _last_location_in(locations: list[SourceLocation], path: str) -> int | None:
+    """The line of the last of ``locations`` (in the order printed) in the file ``path``."""
+    lines = [loc.line for loc in locations if loc.path == path or loc.path.endswith("/" + path)]
     return lines[-1] if lines else None
 
 
@@ -153,30 +178,48 @@ class _JUnitCollector:
 
     def _failure(self, case: dict[str, str]) -> TestFailure:
         suite = self._suites[-1] if self._suites else {}
-        details = "".join(self._problem_text)
-        message = self._problem_attrs.get("message", "")
+        details = strip_ansi("".join(self._problem_text))
+        message = strip_ansi(self._problem_attrs.get("message", ""))
         if message.strip().lower() in _GENERIC_MESSAGES:
             message = _first_line(details) or self._problem_attrs.get("type", "") or str(self._problem_kind)
+        message = _doctest_message(details) or message
+        locations = locations_in_text(details)
         file = case.get("file") or suite.get("file") or None
         line = _int_or_none(case.get("line"))
         if line is not None and suite.get("name") == "pytest":
             line += 1  # pytest writes the 0-based line of the test's definition
         if file:
-            line = _last_location_in(details, file) or line
-        name = case.get("name", "?")
-        group = case.get("classname") or suite.get("name") or None
-        if group == name:  # jest-junit repeats the title as the class name by default
-            group = file or suite.get("name") or None
+            line = _last_location_in(locations, file) or line
+        name, group = _case_identity(case, suite)
         return TestFailure(
             name=name,
             suite=group,
             file=file,
             line=line,
             message=_clip_message(message),
+            error_type=self._problem_attrs.get("type") or None,
             details=_clip_details(details),
+            stack=stack_from_text(details, locations),
             kind="error" if self._problem_kind == "error" else "failure",
             framework="junit",
         )
+
+    @property
+    def open_test(self) -> str | None:
+        """The test case whose element was opened and not closed, as a test id."""
+        if self._case is None:
+            return None
+        name, group = _case_identity(self._case, self._suites[-1] if self._suites else {})
+        return f"{group}::{name}" if group else name
+
+
+def _case_identity(case: dict[str, str], suite: dict[str, str]) -> tuple[str, str | None]:
+    """A test case's name and the group it belongs to (class, module, file or suite)."""
+    name = case.get("name", "?")
+    group = case.get("classname") or suite.get("name") or None
+    if group == name:  # jest-junit repeats the title as the class name by default
+        group = case.get("file") or suite.get("file") or suite.get("name") or None
+    return name, group
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -207,8 +250,13 @@ def parse_junit_chunks(chunks: Iterable[bytes]) -> list[TestFailure]:
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
+        open_test = collector.open_test
+        cut_inside = (
+            f"; it ends inside test {open_test}, which was probably still running" if open_test else ""
+        )
         raise JUnitError(
-            f"not well-formed JUnit XML: {expat.ErrorString(exc.code)} at line {exc.lineno}"
+            f"not well-formed JUnit XML: {expat.ErrorString(exc.code)} at line {exc.lineno}{cut_inside}",
+            open_test,
         ) from None
     return collector.failures
 
@@ -239,18 +287,23 @@ def parse_pytest(output: str) -> list[TestFailure]:
         kind = "failure" if match["kind"] == "FAILED" else "error"
         block = (
             blocks.get(title)
+            or blocks.get(f"[doctest] {title}")
             or blocks.get(f"ERROR at setup of {title}")
             or blocks.get(f"ERROR collecting {file}", "")
         )
-        message = match["message"] or _pytest_error_line(block) or match["kind"].lower()
+        message = (
+            match["message"] or _doctest_message(block) or _pytest_error_line(block) or match["kind"].lower()
+        )
+        locations = locations_in_text(block)
         failures.append(
             TestFailure(
                 name=name,
                 suite=file if rest else None,
                 file=file,
-                line=_last_location_in(block, file),
+                line=_last_location_in(locations, file),
                 message=_clip_message(message),
                 details=_clip_details(block),
+                stack=locations,
                 kind=kind,
                 framework="pytest",
             )
@@ -283,51 +336,93 @@ def _blocks_by_header(output: str, header: re.Pattern[str], stop: re.Pattern[str
 
 
 _UNITTEST_HEADER = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<name>\S+) \((?P<suite>[^)]*)\)")
-_UNITTEST_RULE = re.compile(r"^(?:-{20,}|={20,})$")
+_UNITTEST_SEPARATOR = re.compile(r"^={20,}$")  # between two failures
+_UNITTEST_RULE = re.compile(r"^-{20,}$")
+_UNITTEST_RAN = re.compile(r"^Ran \d+ tests? in ")
 _LIBRARY_PATH = re.compile(r"(?:site-packages|dist-packages|/lib/python\d|^<)")
+_DOCTEST_EXAMPLE = re.compile(r'File "(?P<path>[^"\n]+)", line (?P<line>\d+), in \S+\n(?=Failed example:)')
 
 
 def parse_unittest(output: str) -> list[TestFailure]:
-    """unittest's (and Django's) ``FAIL: test_x (module.Class.test_x)`` sections."""
+    """unittest's (and Django's) ``FAIL: test_x (module.Class.test_x)`` sections, doctests included."""
     failures = []
     lines = output.splitlines()
     for index, line in enumerate(lines):
         match = _UNITTEST_HEADER.match(line)
         if not match:
             continue
-        body: list[str] = []
-        rules_seen = 0
-        for following in lines[index + 1 :]:
-            if _UNITTEST_RULE.match(following):
-                rules_seen += 1
-                if rules_seen > 1:
-                    break
-                continue
-            body.append(following)
-        trace = "\n".join(body).strip("\n")
+        trace = "\n".join(_unittest_section(lines[index + 1 :])).strip("\n")
         suite = match["suite"]
         name = match["name"]
         if suite.endswith("." + name):
             suite = suite[: -len(name) - 1]
-        frames = [
-            loc
-            for loc in locations_in_text(trace)
-            if loc.path.endswith(".py") and not _LIBRARY_PATH.search(loc.path)
-        ]
-        message = next((text.strip() for text in reversed(body) if text.strip()), match["kind"])
+        example = _DOCTEST_EXAMPLE.search(trace)
+        if example:  # a doctest: the failing example is the test's place, its report the message
+            stack = [SourceLocation(path=example["path"], line=int(example["line"]))]
+            message = _doctest_message(trace) or match["kind"]
+        else:
+            stack = [
+                loc
+                for loc in locations_in_text(trace)
+                if loc.path.endswith(".py") and not _LIBRARY_PATH.search(loc.path)
+            ]
+            message = next(
+                (text.strip() for text in reversed(trace.splitlines()) if text.strip()), match["kind"]
+            )
         failures.append(
             TestFailure(
                 name=name,
                 suite=suite or None,
-                file=frames[-1].path if frames else None,
-                line=frames[-1].line if frames else None,
+                file=stack[0].path if stack else None,
+                line=stack[0].line if stack else None,
                 message=_clip_message(message),
                 details=_clip_details(trace),
+                stack=stack,
                 kind="failure" if match["kind"] == "FAIL" else "error",
                 framework="unittest",
             )
         )
     return failures
+
+
+def _unittest_section(lines: list[str]) -> list[str]:
+    """A failure's lines after its header: up to the next failure or the closing "Ran N tests"
+    (a doctest's report has a rule of its own inside)."""
+    body: list[str] = []
+    for index, line in enumerate(lines):
+        if _UNITTEST_SEPARATOR.match(line):
+            break
+        if _UNITTEST_RULE.match(line):
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if _UNITTEST_RAN.match(following):
+                break
+            if body:
+                body.append("")
+            continue
+        body.append(line)
+    return body
+
+
+_DOCTEST_REPORT = re.compile(r"^Failed example:\n(?:.*\n?)*?(?=^-{20,}$|^File \"|\Z)", re.M)
+_PYTEST_DOCTEST_SOURCE = re.compile(r"^\d{3} +>>> (?P<source>.*)$", re.M)
+_PYTEST_DOCTEST_OUTCOME = re.compile(
+    r"^(?:Expected:|UNEXPECTED EXCEPTION:)(?:.*\n?)*?(?=^\S+:\d+: (?:DocTestFailure|UnexpectedException)$|\Z)",
+    re.M,
+)
+
+
+def _doctest_message(text: str) -> str | None:
+    """A failed doctest's own report (the example, what was expected, what came), from
+    unittest's or pytest's output; None when the text is not a doctest's."""
+    if ">>> " not in text and "Failed example:" not in text:
+        return None
+    if report := _DOCTEST_REPORT.search(text):
+        return report.group(0).strip()
+    sources = list(_PYTEST_DOCTEST_SOURCE.finditer(text))
+    outcome = _PYTEST_DOCTEST_OUTCOME.search(text)
+    if sources and outcome:
+        return f"Failed example:\n    {sources[-1]['source']}\n{outcome.group(0).strip()}"
+    return None
 
 
 _JEST_FILE = re.compile(r"^\s*(?P<status>FAIL|PASS)\s+(?P<file>\S+)(?:\s+\([^)]*\))?\s*$")
@@ -396,6 +491,7 @@ def _script_failure(framework: Framework, file: str, title: str, body: list[str]
         line=line,
         message=_clip_message(_first_line(details) or "failed"),
         details=_clip_details(details),
+        stack=stack_from_text(details),
         framework=framework,
     )
 
@@ -440,6 +536,7 @@ def _go_failures(
             continue  # a parent fails because its subtests did: report the subtests
         first = _GO_LOG.match(" " + entries[0][0]) if entries else None
         details = "\n".join("\n".join(entry) for entry in entries)
+        location = [SourceLocation(path=first["file"], line=int(first["line"]))] if first else []
         results.append(
             TestFailure(
                 name=name,
@@ -448,13 +545,14 @@ def _go_failures(
                 line=int(first["line"]) if first else None,
                 message=_clip_message(first["message"] if first else "FAIL"),
                 details=_clip_details(details),
+                stack=location,
                 framework="go",
             )
         )
     return results
 
 
-_CARGO_FAILED = re.compile(r"^test (?P<name>.+?) \.\.\. FAILED$")
+_CARGO_FAILED = re.compile(r"^(?:test (?P<name>.+?) \.\.\. FAILED|(?P<quiet>\S+) --- FAILED)$")
 _CARGO_BLOCK = re.compile(r"^---- (?P<title>.+?) stdout ----$")
 _CARGO_BLOCK_END = re.compile(r"^(?:failures:|test result:)")
 # Rust >= 1.73 prints the location, then the message on the following lines; older Rust quotes
@@ -464,28 +562,194 @@ _CARGO_PANIC_NEW = re.compile(
 )
 _CARGO_PANIC_OLD = re.compile(r"panicked at '(?P<message>.*?)', (?P<path>[^\s:]+):(?P<line>\d+):\d+", re.S)
 _CARGO_MESSAGE_END = re.compile(r"^(?:note:|stack backtrace:)", re.M)
+_CARGO_FRAME = re.compile(r"^\s*\d+: (?P<function>\S+)\n\s+at (?P<path>[^\s:]+):(?P<line>\d+):\d+$", re.M)
 
 
 def parse_cargo_test(output: str) -> list[TestFailure]:
-    """``cargo test``: ``test x ... FAILED`` with the panic in its ``---- x stdout ----`` block."""
+    """``cargo test``: ``test x ... FAILED`` (``x --- FAILED`` with -q) with the panic in its
+    ``---- x stdout ----`` block; with a backtrace, the test's own frame locates the test."""
     blocks = _blocks_by_header(output, _CARGO_BLOCK, _CARGO_BLOCK_END)
-    names = [m["name"] for line in output.splitlines() if (m := _CARGO_FAILED.match(line))]
+    names = [m["name"] or m["quiet"] for line in output.splitlines() if (m := _CARGO_FAILED.match(line))]
     failures = []
     for name in dict.fromkeys(names):
         block = blocks.get(name, "")
         panic = _CARGO_PANIC_NEW.search(block) or _CARGO_PANIC_OLD.search(block)
         message = _CARGO_MESSAGE_END.split(panic["message"])[0] if panic else "FAILED"
+        frames = [
+            (
+                frame["function"],
+                SourceLocation(path=frame["path"].removeprefix("./"), line=int(frame["line"])),
+            )
+            for frame in _CARGO_FRAME.finditer(block)
+            if not frame["path"].startswith("/")  # the standard library's own frames
+        ][::-1]
+        panicked_at = [SourceLocation(path=panic["path"], line=int(panic["line"]))] if panic else []
+        own = next((loc for function, loc in frames if function.endswith("::" + name)), None)
+        test_place = own or (panicked_at[0] if panicked_at else None)
         failures.append(
             TestFailure(
                 name=name,
-                file=panic["path"] if panic else None,
-                line=int(panic["line"]) if panic else None,
+                file=test_place.path if test_place else None,
+                line=test_place.line if test_place else None,
                 message=_clip_message(message),
                 details=_clip_details(block),
+                stack=[loc for _, loc in frames] or panicked_at,
                 framework="cargo",
             )
         )
     return failures
+
+
+_TAP_RESULT = re.compile(
+    r"^(?P<indent>\s*)not ok\b(?:\s+\d+)?(?:\s*-)?\s*(?P<description>.*?)(?:\s+#\s*(?P<directive>TODO|SKIP)\b.*)?$",
+    re.I,
+)
+_TAP_SUBTEST = re.compile(r"^(?P<indent>\s*)# Subtest: (?P<name>.+?)\s*$")
+_TAP_GROUP = re.compile(r"^# (?P<name>\S.*?)\s*$")  # tape names its tests in comments
+_TAP_TOTALS = re.compile(r"^(?:tests|pass|fail|skip|todo|cancelled|suites|duration_ms|ok)\b")
+_TAP_YAML_KEY = re.compile(r"^(?P<key>[\w-]+):\s?(?P<value>.*)$")
+_PERL_DIAG = re.compile(
+    r"^#\s+Failed test (?:'(?P<name>.*?)'\n#\s+)?at (?P<file>\S+) line (?P<line>\d+)\.\n"
+    r"(?P<rest>(?:#(?!\s+Failed |\s*Looks like ).*\n?)*)",
+    re.M,
+)
+
+
+def parse_tap(output: str) -> list[TestFailure]:
+    """TAP 13/14: tape (``at:`` in the YAML block), node:test's TAP reporter (``location:`` and
+    ``stack:``) and Perl's prove (``#   Failed test 'x'`` / ``#   at t/x.t line 8.`` diagnostics)."""
+    failures = _perl_diagnostics(output)
+    diagnosed = {f.name for f in failures}
+    lines = output.splitlines()
+    subtests: dict[int, str] = {}  # indent -> name of the subtest open at that depth
+    group: str | None = None
+    for index, line in enumerate(lines):
+        if not line.lstrip().startswith(("#", "not ok")):
+            continue  # most lines: passing tests and diagnostics, read only after a failure
+        if match := _TAP_SUBTEST.match(line):
+            depth = len(match["indent"])
+            subtests = {d: n for d, n in subtests.items() if d < depth} | {depth: match["name"]}
+        elif (match := _TAP_GROUP.match(line)) and not _TAP_TOTALS.match(match["name"]):
+            group = match["name"]
+        elif (match := _TAP_RESULT.match(line)) and not match["directive"]:
+            depth = len(match["indent"])
+            fields, block = _tap_yaml_block(lines, index + 1, depth)
+            description = match["description"]
+            if fields.get("failureType") == "subtestsFailed" or description in diagnosed:
+                continue  # a parent failing because a subtest did; or prove's line for a diagnosed test
+            parents = [name for d, name in sorted(subtests.items()) if d < depth]
+            if not parents and group and not subtests:
+                parents = [group]
+            failures.append(_tap_failure(" › ".join([*parents, description]), fields, block))
+    return failures
+
+
+def _tap_yaml_block(lines: list[str], start: int, depth: int) -> tuple[dict[str, str], str]:
+    """The YAML diagnostics block (``---`` … ``...``) from ``lines[start]``, as flat fields."""
+    opening = lines[start] if start < len(lines) else ""
+    if opening.strip() != "---" or len(opening) - len(opening.lstrip()) < depth:
+        return {}, ""
+    body: list[str] = []
+    for index in range(start + 1, len(lines)):
+        if lines[index].strip() == "...":
+            break
+        body.append(lines[index])
+    base = min((len(line) - len(line.lstrip()) for line in body if line.strip()), default=0)
+    fields: dict[str, list[str]] = {}
+    key: str | None = None
+    for line in body:
+        match = _TAP_YAML_KEY.match(line[base:]) if len(line) - len(line.lstrip()) == base else None
+        if match:
+            key, value = match["key"], match["value"].strip()
+            fields[key] = [] if value in ("|", "|-", ">", ">-") else [_unquote(value)]
+        elif key is not None:
+            fields[key].append(line[base + 2 :])
+    return {k: "\n".join(v).strip() for k, v in fields.items()}, "\n".join(body)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _tap_failure(name: str, fields: dict[str, str], block: str) -> TestFailure:
+    declared = locations_in_text(fields.get("at") or fields.get("location") or "")
+    stack = locations_in_text(fields.get("stack", ""))[::-1]  # printed from the frame that raised
+    test_file = declared[0].path if declared else None
+    in_test_file = [loc for loc in stack if loc.path == test_file]
+    place = in_test_file[-1] if in_test_file else (declared[0] if declared else None)
+    if "error" in fields:
+        message = fields["error"]
+    else:
+        compared = [f"{key}: {fields[key]}" for key in ("expected", "actual") if key in fields]
+        message = "\n".join([name.rsplit(" › ", 1)[-1], *compared])
+    return TestFailure(
+        name=name,
+        suite=test_file,
+        file=test_file,
+        line=place.line if place else None,
+        message=_clip_message(message),
+        error_type=fields.get("name") if "error" in fields else None,
+        details=_clip_details(block),
+        stack=stack or ([place] if place else []),
+        framework="tap",
+    )
+
+
+def _perl_diagnostics(output: str) -> list[TestFailure]:
+    failures = []
+    for match in _PERL_DIAG.finditer(output):
+        compared = [line.lstrip("#").strip() for line in match["rest"].splitlines()]
+        name = match["name"] or f"{match['file']} line {match['line']}"
+        location = SourceLocation(path=match["file"], line=int(match["line"]))
+        failures.append(
+            TestFailure(
+                name=name,
+                suite=match["file"],
+                file=match["file"],
+                line=location.line,
+                message=_clip_message("\n".join([name, *filter(None, compared)])),
+                details=_clip_details(match.group(0)),
+                stack=[location],
+                framework="tap",
+            )
+        )
+    return failures
+
+
+_PYTEST_RUNNING = re.compile(r"^(?P<id>\S+\.py::\S+)\s*$")  # -v progress: the id, no outcome yet
+_UNITTEST_RUNNING = re.compile(r"^(?P<name>\w+) \((?P<suite>[\w.]+)\)(?: \.\.\.)?\s*$")
+_CARGO_RUNNING = re.compile(r"^test (?P<name>\S+) has been running for over \d+ seconds$")
+_CARGO_DONE = re.compile(r"^test (?P<name>\S+) \.\.\. ")
+
+
+def running_test_when_cut(output: str) -> str | None:
+    """The test a run was in when it was stopped, where the runner's progress lines say so:
+    pytest -v, unittest -v, go test -v, cargo test's "has been running for over 60 seconds"."""
+    lines = [line.rstrip() for line in strip_ansi(output).replace("\r\n", "\n").splitlines() if line.strip()]
+    if not lines:
+        return None
+    if match := _PYTEST_RUNNING.match(lines[-1]):
+        return match["id"]
+    if match := _UNITTEST_RUNNING.match(lines[-1]):
+        suite = match["suite"].removesuffix("." + match["name"])
+        return f"{suite}::{match['name']}"
+    go_running: dict[str, None] = {}
+    cargo_running: dict[str, None] = {}
+    for line in lines:
+        if match := _GO_EVENT.match(line):
+            go_running[match["name"]] = None
+        elif match := _GO_RESULT.match(line):
+            go_running.pop(match["name"], None)
+        elif match := _CARGO_RUNNING.match(line):
+            cargo_running[match["name"]] = None
+        elif match := _CARGO_DONE.match(line):
+            cargo_running.pop(match["name"], None)
+    still_running = [*go_running, *cargo_running]
+    return still_running[-1] if still_running else None
 
 
 SUMMARY_PARSERS: tuple[Callable[[str], list[TestFailure]], ...] = (
@@ -495,6 +759,7 @@ SUMMARY_PARSERS: tuple[Callable[[str], list[TestFailure]], ...] = (
     parse_vitest,
     parse_go_test,
     parse_cargo_test,
+    parse_tap,
 )
 
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from codeloop.domain.protected_paths import protected_changes
 from codeloop.domain.repo_checks import RepoChecks
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
-from codeloop.domain.test_results import TestFailure, locations_in_text, strip_ansi
+from codeloop.domain.test_results import SourceLocation, TestFailure, running_test_when_cut, strip_ansi
 
 Verdict = Literal["passed", "failed", "error", "not_run"]
 NotRunReason = Literal["protected_paths", "fork", "not_configured", "config_invalid"]
@@ -43,7 +43,9 @@ MAX_ANNOTATIONS = 200  # GitHub takes 50 per request: the reporter sends them in
 ANNOTATION_MESSAGE_CHARS = 4_000
 ANNOTATION_TITLE_CHARS = 255
 SIGNATURE_MESSAGE_CHARS = 300
-SIGNATURE_OUTPUT_LINES = 20
+SIGNATURE_SCANNED_LINES = 200  # of a failing command's output, when no test failure was parsed
+SIGNATURE_ERROR_LINES = 5
+LINE_NOT_KNOWN = "The runner named no line for this failure: this annotation is on the file, not on a line."
 
 NOT_CONFIGURED_HINT = (
     f"Add test commands to {CONFIG_PATH} on the default branch, for example:\n"
@@ -79,7 +81,9 @@ class CommandResult(_Frozen):
 
     def describe(self) -> str:
         if self.timed_out:
-            return f"`{self.command}` hit its time limit after {self.duration_seconds:.0f} s"
+            running = running_test_when_cut(self.output)
+            during = f", while running {running}" if running else ""
+            return f"`{self.command}` hit its time limit after {self.duration_seconds:.0f} s{during}"
         if self.signal is not None:
             return f"`{self.command}` was killed by signal {self.signal}"
         return f"`{self.command}` exited with {self.exit_code}"
@@ -223,6 +227,7 @@ def build_report(
 ) -> ValidationReport:
     verdict, summary = verdict_for(commands, len(failures))
     paths = RepoPaths(repo_files, checkout_root)
+    failures = [relative_to_checkout(failure, checkout_root) for failure in failures]
     return ValidationReport(
         verdict=verdict,
         summary=summary,
@@ -276,6 +281,7 @@ class RepoPaths:
         self.files = frozenset(files)
         self._root = checkout_root.rstrip("/") + "/" if checkout_root else None
         self._by_name: dict[str, list[str]] = defaultdict(list)
+        self._by_class: dict[str, str | None] = {}  # failures of one class share its lookup
         for path in self.files:
             self._by_name[posixpath.basename(path)].append(path)
 
@@ -306,6 +312,11 @@ class RepoPaths:
         """The file defining a dotted module or class name (``tests.test_calc.TestCalc``)."""
         if not dotted:
             return None
+        if dotted not in self._by_class:
+            self._by_class[dotted] = self._find_class(dotted)
+        return self._by_class[dotted]
+
+    def _find_class(self, dotted: str) -> str | None:
         parts = dotted.split(".")
         for length in range(len(parts), 0, -1):
             stem = "/".join(parts[:length])
@@ -315,59 +326,85 @@ class RepoPaths:
         return None
 
 
-def failure_location(
+def relative_to_checkout(failure: TestFailure, checkout_root: str | None) -> TestFailure:
+    """The failure with the checkout's absolute path taken out of its paths and texts, so that
+    reports, prompts and signatures name repository paths, whatever folder the run used."""
+    if not checkout_root:
+        return failure
+    prefix = checkout_root.rstrip("/") + "/"
+
+    def relative(text: str) -> str:
+        return text.replace("file://" + prefix, "").replace(prefix, "")
+
+    return failure.model_copy(
+        update={
+            "file": relative(failure.file) if failure.file else None,
+            "suite": relative(failure.suite) if failure.suite else None,
+            "message": relative(failure.message),
+            "details": relative(failure.details),
+            "stack": [SourceLocation(path=relative(loc.path), line=loc.line) for loc in failure.stack],
+        }
+    )
+
+
+Place = tuple[str, int | None]  # a repository path, and a line when one is known
+
+
+def failure_places(
     failure: TestFailure, paths: RepoPaths, changed_paths: Collection[str]
-) -> tuple[str, int] | None:
-    """Where to annotate a failure: a place in a changed file when the trace shows one, else the
-    test's own location; None when no repository file can be named."""
+) -> tuple[Place | None, Place | None]:
+    """Where a failure shows: the test itself, and the deepest frame of its trace inside the
+    repository (preferring files the pull request changed), which is where it broke when the
+    error came from code the test called. Either is None when no repository file can be named."""
     hint = failure.suite
-    primary_path = paths.resolve(failure.file, hint) or paths.resolve_class(failure.suite)
-    primary = (primary_path, failure.line) if primary_path else None
-    traced = [
-        (resolved, loc.line)
-        for loc in locations_in_text(failure.details)
-        if (resolved := paths.resolve(loc.path, hint)) is not None
-    ]
-    if primary and primary[0] in changed_paths:
-        chosen = primary
-    else:
-        in_changed = [loc for loc in traced if loc[0] in changed_paths]
-        chosen = in_changed[-1] if in_changed else primary or (traced[-1] if traced else None)
-    if chosen is None:
-        return None
-    path, line = chosen
-    if line is None:  # the test's file is known but not its line: the trace may still say
-        line = next((traced_line for traced_path, traced_line in traced if traced_path == path), None)
-    return path, line or 1
+    in_repo = [(path, loc.line) for loc in failure.stack if (path := paths.resolve(loc.path, hint))]
+    in_changed = [place for place in in_repo if place[0] in changed_paths]
+    raised = (in_changed or in_repo)[-1] if in_repo else None
+    test_path = paths.resolve(failure.file, hint)
+    line = failure.line if test_path else None
+    test_path = test_path or paths.resolve_class(failure.suite)
+    if test_path is None:
+        return None, raised
+    if line is None:  # the test's file is known but not its line: its trace may say
+        line = next((traced for path, traced in in_repo if path == test_path), None)
+    return (test_path, line), raised
 
 
 def annotations_for(
     failures: Iterable[TestFailure], paths: RepoPaths, changed_paths: Collection[str]
 ) -> list[Annotation]:
-    annotations: dict[tuple[str, int, str], Annotation] = {}
+    """One annotation where each failing test is, and one more where it broke when that is
+    elsewhere in the repository; each place and text once."""
+    annotations: dict[tuple[str, int, str, str], Annotation] = {}
     for failure in failures:
-        location = failure_location(failure, paths, changed_paths)
-        if location is None:
-            continue
-        path, line = location
-        title = _clip(
-            f"{failure.test_id} {'errored' if failure.kind == 'error' else 'failed'}", ANNOTATION_TITLE_CHARS
-        )
-        annotations.setdefault(
-            (path, line, title),
-            Annotation(
-                path=path,
-                start_line=line,
-                end_line=line,
-                annotation_level="failure",
-                title=title,
-                message=_clip(failure.message or "failed", ANNOTATION_MESSAGE_CHARS),
-                raw_details=_clip(failure.details, ANNOTATION_MESSAGE_CHARS) or None,
-            ),
-        )
+        outcome = "errored" if failure.kind == "error" else "failed"
+        test_place, raised = failure_places(failure, paths, changed_paths)
+        located = [(test_place or raised, f"{failure.test_id} {outcome}")]
+        if test_place and raised and raised != test_place:
+            located.append((raised, f"{failure.test_id} {outcome} here"))
+        for place, title in located:
+            if place is None:
+                continue
+            path, line = place
+            message = _clip(failure.message or outcome, ANNOTATION_MESSAGE_CHARS)
+            if line is None:
+                title, message = f"{title} (line not known)", f"{LINE_NOT_KNOWN}\n\n{message}"
+            title = _clip(title, ANNOTATION_TITLE_CHARS)
+            annotations.setdefault(
+                (path, line or 1, title, message),
+                Annotation(
+                    path=path,
+                    start_line=line or 1,
+                    end_line=line or 1,
+                    annotation_level="failure",
+                    title=title,
+                    message=_clip(message, ANNOTATION_MESSAGE_CHARS),
+                    raw_details=_clip(failure.details, ANNOTATION_MESSAGE_CHARS) or None,
+                ),
+            )
         if len(annotations) >= MAX_ANNOTATIONS:
             break
-    return list(annotations.values())
+    return list(annotations.values())[:MAX_ANNOTATIONS]
 
 
 def _clip(text: str, limit: int) -> str:
@@ -376,20 +413,41 @@ def _clip(text: str, limit: int) -> str:
 
 # -- failure signature -----------------------------------------------------------------------
 
+_SOURCE_LOCATION = (
+    r"[\w./@+-]*\.(?:py|pyx|js|jsx|mjs|cjs|ts|tsx|mts|cts|go|rs|java|kt|scala|rb|php|cs|c|cc|cpp|h|hpp|swift|"
+    r"ex|exs|erl|dart|lua|sh|t|pl|pm):\d+(?::\d+)?"
+)
 _NORMALISERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+    (
+        re.compile(
+            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}[:_]\d{2}[:_]\d{2}(?:[.,_]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+        ),
+        "<time>",
+    ),
+    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<time>"),
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<addr>"),
+    (re.compile(r'File "[^"\n]+", line \d+'), "<location>"),
+    (re.compile(rf"(?:file://)?{_SOURCE_LOCATION}"), "<location>"),
     (re.compile(r"(?:/private)?/(?:tmp|var/tmp|var/folders|dev/shm)/\S*"), "<tmp>"),
-    (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ns|µs|us|ms|s|sec|secs|seconds|m|min|minutes|h)\b"), "<duration>"),
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
+    (re.compile(r"(?<![\w.~])(?:/[\w.@+-]+){2,}/?"), "<path>"),
+    (
+        re.compile(r"\b\d+(?:\.\d+)?(?:\s?(?:ns|µs|us|ms|secs?|seconds?|minutes?)|(?:s|m|h|min))\b"),
+        "<duration>",
+    ),
     (re.compile(r"\s+"), " "),
+)
+_ERROR_LOOKING = re.compile(
+    r"\b(?:errors?|fail(?:ed|ure|ures|s)?|exception|panic(?:ked)?|traceback|fatal|assert\w*|not ok|"
+    r"cannot|unable|denied|undefined|missing|refused)\b",
+    re.I,
 )
 
 
 def normalise_message(text: str, checkout_root: str | None = None) -> str:
-    """A message with what changes from run to run (numbers, addresses, temp paths, durations)
-    replaced by placeholders."""
+    """A message with what changes between two runs of the same failure (temporary folders and
+    other absolute paths, source locations, addresses, durations, timestamps) replaced by
+    placeholders. Numbers are kept: "3 != 4" and "3 != 5" are different failures."""
     text = strip_ansi(text)
     if checkout_root:
         text = text.replace(checkout_root.rstrip("/") + "/", "")
@@ -398,14 +456,28 @@ def normalise_message(text: str, checkout_root: str | None = None) -> str:
     return text.strip()
 
 
+def error_looking_lines(output: str, limit: int = SIGNATURE_ERROR_LINES) -> list[str]:
+    """The last lines of an output that look like an error, else its last lines."""
+    lines = [line for line in strip_ansi(output).splitlines()[-SIGNATURE_SCANNED_LINES:] if line.strip()]
+    errors = [line for line in lines if _ERROR_LOOKING.search(line)]
+    return (errors or lines)[-limit:]
+
+
 def failure_signature(
     failures: Sequence[TestFailure], commands: Sequence[CommandResult], checkout_root: str | None = None
 ) -> str:
-    """A digest of what failed: the failing tests and their normalised messages, or, when no
-    test failure was parsed, the failing commands and the normalised end of their output."""
+    """A digest of what failed: each failing test's identity with its normalised error type and
+    message; when no test failure was parsed, each failing command with how it ended (and the
+    test it was running when stopped) and its normalised last error-looking lines."""
     if failures:
         entries = {
-            f"{f.test_id}\t{normalise_message(f.message, checkout_root)[:SIGNATURE_MESSAGE_CHARS]}"
+            "\t".join(
+                (
+                    f.test_id,
+                    f.error_type or "",
+                    normalise_message(f.message, checkout_root)[:SIGNATURE_MESSAGE_CHARS],
+                )
+            )
             for f in failures
         }
     else:
@@ -414,10 +486,8 @@ def failure_signature(
                 (
                     c.phase,
                     c.command,
-                    "timeout" if c.timed_out else f"exit {c.exit_code}",
-                    normalise_message(
-                        "\n".join(c.output.splitlines()[-SIGNATURE_OUTPUT_LINES:]), checkout_root
-                    ),
+                    f"timeout in {running_test_when_cut(c.output)}" if c.timed_out else f"exit {c.exit_code}",
+                    normalise_message("\n".join(error_looking_lines(c.output)), checkout_root),
                 )
             )
             for c in commands

@@ -7,6 +7,8 @@ validation; the comment on the issue or PR where the work was asked.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -111,7 +113,8 @@ def _publish_check_run(task: Task, view: TaskView, installation: int, repo: str)
     """The current attempt's check run on the current head; earlier ones finished, stale ones closed.
 
     ``metadata.check_runs`` maps an attempt to the check run codeloop keeps for it (id, head,
-    and whether it is final), so each is created once and finished once.
+    whether it is final, and a digest of the annotations it was sent), so each is created once,
+    finished once, and given its annotations once: GitHub appends the annotations of every update.
     """
     runs: dict[str, dict[str, Any]] = dict(task.metadata.get("check_runs", {}))
     for key, known in list(runs.items()):
@@ -119,11 +122,10 @@ def _publish_check_run(task: Task, view: TaskView, installation: int, repo: str)
             continue
         attempt = int(key)
         if attempt < task.attempt:  # an earlier attempt: finish it with its own verdict
-            _write(installation, repo, known["id"], render_check_run(view, attempt))
-            runs[key] = known | {"final": True}
+            runs[key] = _write(installation, repo, known, render_check_run(view, attempt)) | {"final": True}
         elif known["head_sha"] != task.head_sha:  # the work moved to another commit (the agent's PR)
-            _write(installation, repo, known["id"], render_superseded_check_run(view, attempt))
-            runs[f"{key}:{known['head_sha'][:12]}"] = known | {"final": True}
+            written = _write(installation, repo, known, render_superseded_check_run(view, attempt))
+            runs[f"{key}:{known['head_sha'][:12]}"] = written | {"final": True}
             del runs[key]
     current = runs.get(str(task.attempt))
     render = render_check_run(view, task.attempt)
@@ -135,38 +137,57 @@ def _publish_check_run(task: Task, view: TaskView, installation: int, repo: str)
             head_sha=task.head_sha,
             status=render.status,
             conclusion=render.conclusion,
-            output=_output(render),
+            output=_output(render, send_annotations=True),
             actions=_actions(render),
             external_id=f"{task.id}:{task.attempt}",
         )
-        runs[str(task.attempt)] = {"id": created.id, "url": created.html_url, "head_sha": task.head_sha}
+        runs[str(task.attempt)] = {
+            "id": created.id,
+            "url": created.html_url,
+            "head_sha": task.head_sha,
+            "annotated": _annotations_digest(render),
+        }
     else:
-        _write(installation, repo, current["id"], render)
+        runs[str(task.attempt)] = _write(installation, repo, current, render)
     if runs != task.metadata.get("check_runs", {}):
         with transaction() as conn:
             store.update_task(conn, task.id, metadata={"check_runs": runs})
 
 
-def _output(render: CheckRunRender) -> github.CheckRunOutput:
+def _output(render: CheckRunRender, *, send_annotations: bool) -> github.CheckRunOutput:
     return github.CheckRunOutput(
         title=render.title,
         summary=render.summary,
         text=render.text,
-        annotations=[github.Annotation.model_validate(a) for a in render.annotations],
+        annotations=[github.Annotation.model_validate(a) for a in render.annotations]
+        if send_annotations
+        else [],
     )
+
+
+def _annotations_digest(render: CheckRunRender) -> str | None:
+    """What identifies the annotations a render carries (None: it carries none)."""
+    if not render.annotations:
+        return None
+    return hashlib.sha256(json.dumps(render.annotations, sort_keys=True).encode()).hexdigest()
 
 
 def _actions(render: CheckRunRender) -> list[github.CheckRunAction]:
     return [github.CheckRunAction.model_validate(a) for a in render.actions]
 
 
-def _write(installation: int, repo: str, check_run_id: int, render: CheckRunRender) -> None:
+def _write(installation: int, repo: str, known: dict[str, Any], render: CheckRunRender) -> dict[str, Any]:
+    """Update a known check run; its annotations only when it has not been sent these already.
+    Returns what is then known of it."""
+    digest = _annotations_digest(render)
+    send_annotations = digest is not None and digest != known.get("annotated")
     github.update_check_run(
         installation,
         repo,
-        check_run_id,
+        known["id"],
         status=render.status,
         conclusion=render.conclusion,
-        output=_output(render),
+        output=_output(render, send_annotations=send_annotations),
         actions=_actions(render),
     )
+    return known | {"annotated": digest} if send_annotations else known

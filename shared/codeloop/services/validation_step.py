@@ -234,6 +234,7 @@ def _check_runs(installation_id: int, full_name: str, sha: str) -> list[CheckRun
         CheckRunState(
             name=run.name,
             app=run.app_slug,
+            app_id=run.app_id,
             status=run.status,
             conclusion=run.conclusion,
             url=run.html_url or run.details_url,
@@ -247,11 +248,11 @@ def _read_repo_checks(
 ) -> tuple[list[CheckRunState], list[SuiteState]]:
     """The head commit's check runs, and the other Apps' check suites still running."""
     suites = [
-        SuiteState(app=suite.app_slug, status=suite.status, conclusion=suite.conclusion)
+        SuiteState(app=suite.app_slug, app_id=suite.app_id, status=suite.status, conclusion=suite.conclusion)
         for suite in github.list_check_suites(installation_id, full_name, head_sha)
     ]
     runs = _check_runs(installation_id, full_name, head_sha)
-    return runs, unfinished_suites(suites, runs, get_settings().github_app_slug)
+    return runs, unfinished_suites(suites, runs, get_settings().github_app_id)
 
 
 def _fold(
@@ -263,14 +264,16 @@ def _fold(
     complete: bool = True,
     waited_minutes: float | None = None,
 ) -> RepoChecks:
-    own_app = get_settings().github_app_slug
+    own_app_id = get_settings().github_app_id
     base_failures: set[tuple[str | None, str]] = set()
-    if any(run.failed for run in others(runs, own_app)):
+    if any(run.failed for run in others(runs, own_app_id)):
         base_head = github.list_commits(installation_id, full_name, ref=base_ref, limit=1)
         if base_head:
             base_runs = _check_runs(installation_id, full_name, base_head[0].sha)
             base_failures = {run.key for run in base_runs if run.failed}
-    return fold_checks(runs, base_failures, own_app=own_app, complete=complete, waited_minutes=waited_minutes)
+    return fold_checks(
+        runs, base_failures, own_app_id=own_app_id, complete=complete, waited_minutes=waited_minutes
+    )
 
 
 def _start_wait(

@@ -124,10 +124,10 @@ def test_check_runs_and_suites_of_a_ref(github_fake: GitHubFake, repo: FakeRepo)
     suites = gh.list_check_suites(INSTALLATION, REPO, head)
 
     assert [run.id for run in runs] == [ours.id]
-    assert runs[0].app_slug == github_fake.app_slug
-    assert sorted((s.app_slug, s.conclusion) for s in suites) == [
-        ("codeloop", None),
-        ("github-actions", "failure"),
+    assert (runs[0].app_slug, runs[0].app_id) == (github_fake.app_slug, github_fake.app_id)
+    assert sorted((s.app_slug, s.app_id, s.conclusion) for s in suites) == [
+        ("codeloop", github_fake.app_id, None),
+        ("github-actions", 15368, "failure"),
     ]
 
 

@@ -61,7 +61,9 @@ def test_a_passing_suite_passes_and_leaves_nothing_behind(git_server, work: Path
     assert list(work.iterdir()) == []
 
 
-def test_a_failing_suite_with_junit_gives_annotations_on_the_changed_file(git_server, work: Path):
+def test_a_failing_suite_with_junit_annotates_the_tests_and_the_changed_file_that_raised(
+    git_server, work: Path
+):
     _, report = validate(
         git_server,
         work,
@@ -77,9 +79,10 @@ def test_a_failing_suite_with_junit_gives_annotations_on_the_changed_file(git_se
     ]
     assert [(a.path, a.start_line, a.title) for a in report.annotations] == [
         ("tests/test_calc.py", 5, "tests.test_calc::test_add failed"),
-        ("calc.py", 2, "tests.test_calc::test_divide failed"),  # raised in the PR's changed file
+        ("tests/test_calc.py", 9, "tests.test_calc::test_divide failed"),
+        ("calc.py", 2, "tests.test_calc::test_divide failed here"),  # raised in the PR's changed file
     ]
-    assert "ZeroDivisionError" in report.annotations[1].message
+    assert "ZeroDivisionError" in report.annotations[2].message
     assert report.failure_signature and len(report.failure_signature) == 64
     assert list(work.iterdir()) == []
 
@@ -103,7 +106,11 @@ def test_without_junit_the_summary_lines_are_parsed(git_server, work: Path):
         "tests/test_calc.py::test_add",
         "tests/test_calc.py::test_divide",
     ]
-    assert [(a.path, a.start_line) for a in report.annotations] == [("tests/test_calc.py", 5), ("calc.py", 2)]
+    assert [(a.path, a.start_line) for a in report.annotations] == [
+        ("tests/test_calc.py", 5),
+        ("tests/test_calc.py", 9),
+        ("calc.py", 2),
+    ]
 
 
 def test_unittest_output_is_parsed_too(git_server, work: Path):

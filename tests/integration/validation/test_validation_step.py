@@ -330,6 +330,22 @@ def test_a_check_failing_only_on_the_pull_request_fails_it(world):
     assert [c.name for c in report.repo_checks.checks] == ["typecheck"]
 
 
+def test_codeloop_knows_its_own_checks_by_app_id_whatever_the_app_is_called(world):
+    fake, repo = world["fake"], world["repo"]
+    fake.app_slug = "acme-review-bot"  # codeloop installed under another name: only its App id says so
+    pr_number, head_sha = open_pull_request(world, PASSING)
+    repo.add_check_suite(head_sha, fake.app_slug, status="in_progress", conclusion=None)
+    fake.add_check_run(
+        repo, head_sha, "codeloop", app_slug=fake.app_slug, status="in_progress", conclusion=None
+    )
+    fake.add_check_run(repo, head_sha, "unit", conclusion="success")
+
+    output = validation_step.validate_pr_step(message_for(world, pr_number, head_sha))
+
+    assert (output["passed"], output["verdict"]) == (True, "passed")  # nothing of its own waited for
+    assert [c.name for c in validation_store_report(output).repo_checks.checks] == ["unit"]
+
+
 def test_heartbeats_reach_step_functions_while_commands_run(world, monkeypatch):
     world["main"] |= {
         ".github/codeloop.yml": 'validation:\n  test: ["sleep 1"]\n  include_repo_checks: false\n'

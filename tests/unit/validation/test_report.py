@@ -192,14 +192,24 @@ def test_xunit2_failures_are_located_through_the_class_name_and_traceback():
     ]
 
 
-def test_java_failure_prefers_a_changed_file_in_the_trace():
+def test_a_java_failure_raised_in_another_file_is_shown_at_the_test_and_where_it_broke():
     failures = parse_junit_xml((SAMPLES / "surefire.xml").read_bytes())
     changed = {"src/main/java/com/example/Calculator.java"}
     annotations = annotations_for(failures, RepoPaths(REPO_FILES), changed_paths=changed)
-    assert [(a.path, a.start_line) for a in annotations] == [
-        ("src/test/java/com/example/CalculatorTest.java", 14),  # the trace names no changed file
-        ("src/main/java/com/example/Calculator.java", 9),  # raised in the changed file
+    assert [(a.path, a.start_line, a.title) for a in annotations] == [
+        (
+            "src/test/java/com/example/CalculatorTest.java",
+            14,
+            "com.example.CalculatorTest::addsNumbers failed",
+        ),
+        ("src/test/java/com/example/CalculatorTest.java", 20, "com.example.CalculatorTest::divides errored"),
+        (
+            "src/main/java/com/example/Calculator.java",
+            9,
+            "com.example.CalculatorTest::divides errored here",
+        ),
     ]
+    assert annotations[2].message == annotations[1].message
 
 
 def test_absolute_paths_inside_the_checkout_become_repository_paths():
@@ -234,17 +244,32 @@ def test_annotations_are_capped():
 # -- failure signature -----------------------------------------------------------------------
 
 
-def test_normalisation_removes_what_changes_between_runs():
+def test_normalisation_removes_what_changes_between_runs_and_keeps_numbers():
     first = "bad value 0x7f3a2b1c at /tmp/pytest-of-root/pytest-3/x after 1.52s (attempt 3)"
-    second = "bad value 0x55d1e0 at /tmp/pytest-of-root/pytest-9/x after 12ms (attempt 4)"
+    second = "bad value 0x55d1e0 at /tmp/pytest-of-root/pytest-9/x after 12ms (attempt 3)"
     assert normalise_message(first) == normalise_message(second)
-    assert normalise_message(first) == "bad value <addr> at <tmp> after <duration> (attempt <n>)"
+    assert normalise_message(first) == "bad value <addr> at <tmp> after <duration> (attempt 3)"
+    assert normalise_message(first.replace("attempt 3", "attempt 4")) != normalise_message(first)
+
+
+def test_normalisation_removes_locations_absolute_paths_and_timestamps():
+    first = 'File "/srv/a/calc.py", line 3 at 2026-12-02T14:04:41.359774+00:00 in /home/ci/.cache/x (src/a.js:5:23)'
+    second = 'File "/srv/b/calc.py", line 9 at 2026-12-03T09:00:00Z in /home/dev/.cache/y (src/a.js:7:1)'
+    assert (
+        normalise_message(first) == normalise_message(second) == "<location> at <time> in <path> (<location>)"
+    )
 
 
 def test_signature_is_stable_across_runs_and_order():
     run_one = [failure("test_a", "expected 3 got 4 in 0.02s"), failure("test_b", "boom at 0xdeadbeef")]
-    run_two = [failure("test_b", "boom at 0x1234"), failure("test_a", "expected 5 got 6 in 1.3s")]
+    run_two = [failure("test_b", "boom at 0x1234"), failure("test_a", "expected 3 got 4 in 1.3s")]
     assert failure_signature(run_one, []) == failure_signature(run_two, [])
+
+
+def test_signature_tells_apart_failures_that_differ_only_by_a_number():
+    assert failure_signature([failure("test_a", "3 != 4")], []) != failure_signature(
+        [failure("test_a", "3 != 5")], []
+    )
 
 
 def test_signature_changes_when_a_different_test_fails_or_the_message_changes():
