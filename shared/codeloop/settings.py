@@ -47,6 +47,7 @@ EXPECTS: dict[str, str] = {
     "breaker_window_seconds": "seconds within which breaker failures are counted",
     "breaker_cooldown_seconds": "seconds an open breaker waits before one probe call",
     "agent_run_deadline_minutes": "minutes an agent run may stay silent before it is given up",
+    "github_app_slug": "the GitHub App's slug (the name in its URL), e.g. codeloop",
     "validation_budget_seconds": "seconds a validation may take when not on Lambda, e.g. 1200",
     "validation_report_margin_seconds": "seconds kept back from the Lambda's time to report, e.g. 60",
     "repo_checks_wait_minutes": "minutes to wait for the repository's own CI, e.g. 60",
@@ -96,6 +97,8 @@ class Settings(BaseSettings):
     github_webhook_secret_previous: SecretStr | None = None
     github_webhook_secret_previous_secret_arn: str | None = None
     github_api_url: str = "https://api.github.com"
+    # The App's bot (`<slug>[bot]`) authors the pull requests codeloop's own diff provider opens.
+    github_app_slug: str = "codeloop"
 
     codegen_api_url: str = "https://api.codegen.com"
     codegen_api_key: SecretStr | None = None
