@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # Validation: on Lambda the budget is the remaining time minus the margin; elsewhere, this.
     validation_budget_seconds: float = Field(default=1200.0, gt=0)
     validation_report_margin_seconds: float = Field(default=60.0, ge=0)
+    # The unprivileged user validation commands run as when the runner is root (make dev sets
+    # "nobody"); unset, they run as the runner's own user.
+    validation_user: str | None = None
     # Less than the ValidatePR step's TimeoutSeconds (2 h) minus the longest validation (15 min).
     repo_checks_wait_minutes: float = Field(default=60.0, gt=0, le=100)
 

@@ -64,10 +64,27 @@ def unprivileged_user(name: str) -> SandboxUser | None:
     run as the runner's own user). Raises LookupError when root and the user does not exist."""
     if os.geteuid() != 0:
         return None
-    entry = pwd.getpwnam(name)
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise LookupError(f"no user named {name!r}") from None
     if entry.pw_uid == 0:
         raise LookupError(f"user {name!r} is root")
     return SandboxUser(name, entry.pw_uid, entry.pw_gid)
+
+
+def command_user(name: str | None) -> SandboxUser | None:
+    """The user commands run as: ``name`` when root; nobody else to be when ``name`` is unset
+    (then, as root, say loudly that the process limit does not hold)."""
+    if name:
+        return unprivileged_user(name)
+    if os.geteuid() == 0:
+        from codeloop.observability import logger
+
+        logger.warning(
+            "validation commands run as root: the process limit does not hold (set VALIDATION_USER)"
+        )
+    return None
 
 
 def claim_runner_process() -> bool:

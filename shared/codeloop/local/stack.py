@@ -78,6 +78,31 @@ def missing_settings() -> list[str]:
     return notes
 
 
+def command_user_note() -> str:
+    """As root, validation commands must run as an unprivileged user (RLIMIT_NPROC does not hold
+    for root, and root could kill the supervisor): ``VALIDATION_USER``, by default ``nobody``.
+    Returns the line to print; when no such user exists, a loud warning."""
+    from codeloop.adapters.sandbox import unprivileged_user
+
+    if os.geteuid() != 0:
+        return f"validation commands run as this user (uid {os.geteuid()})"
+    name = os.environ.setdefault("VALIDATION_USER", "nobody")
+    try:
+        user = unprivileged_user(name)
+    except LookupError as problem:
+        del os.environ["VALIDATION_USER"]
+        return (
+            f"WARNING: running as root and {problem}: validation commands run AS ROOT, the process "
+            "limit does not hold and a command can escape its supervisor; set VALIDATION_USER to an "
+            "unprivileged user"
+        )
+    assert user is not None
+    return (
+        f"validation commands run as {user.name} (uid {user.uid}): the tools a repository's commands "
+        "use must be readable by that user"
+    )
+
+
 def run() -> int:
     from codeloop.adapters import aws as aws_adapter
     from codeloop.api.front import handle
@@ -101,6 +126,7 @@ def run() -> int:
     with ExitStack() as stack:
         url, database = _database(stack)
         env, aws_where = _aws(stack)
+        sandbox_note = command_user_note()
         reset_settings()
         aws_adapter.reset_clients()
         applied = migrations.migrate(url)
@@ -126,6 +152,7 @@ def run() -> int:
             f"  webhooks     POST {base}/webhooks/github   (try: codeloop replay events/webhook_issue_comment_fix.json)",
             flush=True,
         )
+        print(f"  validation   {sandbox_note}", flush=True)
         print(f"  task API     {base}/api/v1/tasks  (OpenAPI: {base}/api/v1/openapi.json)", flush=True)
         for note in missing_settings():
             print(f"  needs        {note}", flush=True)

@@ -27,7 +27,7 @@ from typing import Any
 from psycopg import Connection
 from pydantic import BaseModel, ValidationError
 
-from codeloop.adapters import github, workflows
+from codeloop.adapters import github, sandbox, workflows
 from codeloop.db import store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.db.validation_store import ValidationRun, WaitingValidationRun
@@ -180,6 +180,7 @@ def _run(
         changed_paths={file.filename for file in changed},
         limits=RunLimits.for_config(config, budget_seconds(remaining_millis)),
         heartbeat=lambda: heartbeat(task_token),
+        user=sandbox.command_user(get_settings().validation_user),
     )
 
 
