@@ -50,6 +50,7 @@ EXPECTS: dict[str, str] = {
     "github_app_slug": "the GitHub App's slug (the name in its URL), e.g. codeloop",
     "validation_budget_seconds": "seconds a validation may take when not on Lambda, e.g. 1200",
     "validation_report_margin_seconds": "seconds kept back from the Lambda's time to report, e.g. 60",
+    "validation_runner_queue_url": "the runner queue's URL (set by make dev), or VALIDATION_RUNNER_FUNCTION on AWS",
     "repo_checks_wait_minutes": "minutes to wait for the repository's own CI, e.g. 60",
 }
 
@@ -116,6 +117,9 @@ class Settings(BaseSettings):
     prompt_queue_url: str | None = None
     codegen_queue_url: str | None = None
     validation_queue_url: str | None = None
+    # How the status syncer starts the validation runner: the function (AWS), or a queue (local).
+    validation_runner_function: str | None = None
+    validation_runner_queue_url: str | None = None
     state_machine_arn: str | None = None
     batch_state_machine_arn: str | None = None
     aws_endpoint_url: str | None = None

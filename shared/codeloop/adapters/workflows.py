@@ -71,3 +71,9 @@ def execution_status(execution_arn: str) -> tuple[str, str | None]:
     """An execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED) and its error, if any."""
     described = client("stepfunctions").describe_execution(executionArn=execution_arn)
     return described["status"], described.get("error") or described.get("cause")
+
+
+def error_code(exc: Exception) -> str | None:
+    """The AWS error code of a failed call (``TaskTimedOut``, ``InvalidToken``...), if it is one."""
+    response = getattr(exc, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
