@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import pwd
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +161,30 @@ def test_a_filled_process_table_is_emptied_before_the_next_command(git_server: G
     filled, next_command = report.commands
     assert "fork" in filled.output.lower() and not filled.succeeded
     assert (next_command.exit_code, next_command.output) == (0, "forked\n")
+
+
+CLAIMED_RUNNER = """
+import json, os, sys
+from pathlib import Path
+from codeloop.adapters import sandbox
+
+work = Path(sys.argv[1])
+claimed = sandbox.claim_runner_process()
+script = "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > daemon.pid; kill -9 $PPID"
+sandbox.run(["/bin/sh", "-c", script], cwd=work, env=sandbox.sandbox_environment(work, work), timeout_seconds=30)
+daemon = int((work / "daemon.pid").read_text())
+survived_its_supervisor = Path(f"/proc/{daemon}").exists()
+killed = sandbox.kill_strays()
+print(json.dumps([claimed, survived_its_supervisor, daemon in killed, Path(f"/proc/{daemon}").exists()]))
+"""
+
+
+def test_a_runner_process_kills_what_escaped_a_killed_supervisor(tmp_path: Path):
+    """A command of the runner's own user can kill its supervisor; in a process that runs only
+    validations (the Lambda, the local runner process) its orphans still reparent to the runner,
+    which kills them before the next checkout."""
+    done = subprocess.run(
+        [sys.executable, "-c", CLAIMED_RUNNER, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [True, True, True, False]
