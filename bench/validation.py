@@ -4,7 +4,7 @@
   (``git http-backend`` behind the test fake), token in a private git configuration file, then
   checkout;
 - supervisor: one trivial command under its supervisor (the child subreaper that kills and reaps
-  whatever the command left), against the same command run bare (the supervisor's own cost);
+  whatever the command left), against the same command run bare;
 - working directory: create the fresh sandbox directories and environment, and remove a
   1,000-file checkout afterwards;
 - results: parse a 5,000-test JUnit file (10% failing, with tracebacks) and build the report
@@ -148,7 +148,7 @@ def main() -> None:
             total += timed("create the working directory and environment", repeats, prepare)
             total += timed(f"remove a {FILES}-file checkout", repeats, clean_up)
             supervised = timed("one command under its supervisor (`true`)", repeats * 4, supervised_command)
-            bare = timed("the same command without a supervisor", repeats * 4, bare_command)
+            bare = timed("the same command run bare (subprocess.run)", repeats * 4, bare_command)
             print(f"{'  the supervisor adds, per command':<58} {(supervised - bare) * 1000:15.1f} ms")
             total += supervised
             total += timed(f"parse {TESTS}-test JUnit + build report", repeats, parse_and_report)

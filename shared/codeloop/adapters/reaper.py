@@ -18,9 +18,9 @@ before a checkout and after the commands.
 
 from __future__ import annotations
 
+import _signal as signal  # the C module: `signal` imports enum and collections, tens of ms a command
 import ctypes
 import os
-import signal
 import sys
 import time
 
