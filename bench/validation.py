@@ -149,7 +149,9 @@ def main() -> None:
             total += timed(f"remove a {FILES}-file checkout", repeats, clean_up)
             supervised = timed("one command under its supervisor (`true`)", repeats * 4, supervised_command)
             bare = timed("the same command run bare (subprocess.run)", repeats * 4, bare_command)
-            print(f"{'  the supervisor adds, per command':<58} {(supervised - bare) * 1000:15.1f} ms")
+            print(
+                f"{'  the sandbox and its supervisor add, per command':<58} {(supervised - bare) * 1000:15.1f} ms"
+            )
             total += supervised
             total += timed(f"parse {TESTS}-test JUnit + build report", repeats, parse_and_report)
             print(f"{'total (medians)':<58} {total * 1000:15.1f} ms   aim <= 2000 ms")
