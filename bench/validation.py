@@ -1,7 +1,10 @@
 """bench/validation: the validation runner's own costs, excluding the repository's commands.
 
 - clone: shallow fetch of one commit of a 1,000-file repository over smart HTTP on loopback
-  (``git http-backend`` behind the test fake), token in git's environment, then checkout;
+  (``git http-backend`` behind the test fake), token in a private git configuration file, then
+  checkout;
+- supervisor: one trivial command under its supervisor (the child subreaper that kills and reaps
+  whatever the command left), against the same command run bare;
 - working directory: create the fresh sandbox directories and environment, and remove a
   1,000-file checkout afterwards;
 - results: parse a 5,000-test JUnit file (10% failing, with tracebacks) and build the report
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -153,6 +157,14 @@ def main() -> None:
             def clean_up() -> None:
                 remove_tree(checkouts.pop().root)
 
+            def supervised_command() -> None:
+                sandbox.run(
+                    ["true"], cwd=root, env=sandbox.sandbox_environment(root, root), timeout_seconds=10
+                )
+
+            def bare_command() -> None:
+                subprocess.run(["true"], cwd=root, env=sandbox.sandbox_environment(root, root), check=True)
+
             junit_path = root / "report.xml"
             junit_path.write_bytes(junit_document())
             repo_files = [f"src/pkg{i % 20:02d}/module_{i:04d}.py" for i in range(FILES)]
@@ -194,6 +206,12 @@ def main() -> None:
             total = timed(f"clone {FILES}-file repository at one commit (loopback)", repeats, clone)
             total += timed("create the working directory and environment", repeats, prepare)
             total += timed(f"remove a {FILES}-file checkout", repeats, clean_up)
+            supervised = timed("one command under its supervisor (`true`)", repeats * 4, supervised_command)
+            bare = timed("the same command run bare (subprocess.run)", repeats * 4, bare_command)
+            print(
+                f"{'  the sandbox and its supervisor add, per command':<58} {(supervised - bare) * 1000:15.1f} ms"
+            )
+            total += supervised
             total += timed(f"parse {TESTS}-test JUnit + build report", repeats, parse_and_report)
             total += timed(
                 f"parse {TESTS}-assertion TAP output + build report", repeats, parse_output_and_report

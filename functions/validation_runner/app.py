@@ -1,17 +1,30 @@
-"""Lambda: validation_runner, the ValidatePR worker (validation queue).
+"""Lambda: validation_runner — runs one prepared validation and reports back.
 
-Runs the repository's setup and test commands on the pull request's head within the Lambda's
-remaining time, heartbeating while they run; see codeloop.services.validation_step.
+It receives a self-contained request (``codeloop.domain.validation_request``) from the status
+syncer: on AWS by a direct asynchronous invoke (tenant = installation), locally as the runner
+queue's SQS batch. It holds no database access and no secret; its report goes to the status
+queue. On Lambda the process claims every orphan of the commands, so whatever escaped a
+command's supervisor is killed before the next checkout; see codeloop.services.runner.
 """
 
-from functools import partial
+import os
 
+from codeloop.adapters import sandbox
+from codeloop.domain.validation_request import ValidationRequest
 from codeloop.observability import lambda_entry
-from codeloop.services.validation_step import validate_pr_step
-from codeloop.workers import handle_batch
+from codeloop.services.runner import run_request
+from codeloop.workers import sqs_batch
+
+if os.environ.get("AWS_LAMBDA_RUNTIME_API"):  # a process of its own: nothing else runs below it
+    sandbox.claim_runner_process()
 
 
 @lambda_entry
 def lambda_handler(event, context):
     clock = getattr(context, "get_remaining_time_in_millis", None)
-    return handle_batch(event, context, partial(validate_pr_step, remaining_millis=clock))
+    if "Records" in event:  # the local stack's runner queue
+        return sqs_batch(
+            event, context, lambda body: run_request(ValidationRequest.model_validate_json(body), clock)
+        )
+    run_request(ValidationRequest.model_validate(event), clock)
+    return {"reported": True}

@@ -50,6 +50,7 @@ EXPECTS: dict[str, str] = {
     "github_app_slug": "the GitHub App's slug (the name in its URL), e.g. codeloop",
     "validation_budget_seconds": "seconds a validation may take when not on Lambda, e.g. 1200",
     "validation_report_margin_seconds": "seconds kept back from the Lambda's time to report, e.g. 60",
+    "validation_runner_queue_url": "the runner queue's URL (set by make dev), or VALIDATION_RUNNER_FUNCTION on AWS",
     "repo_checks_wait_minutes": "minutes to wait for the repository's own CI, e.g. 60",
     "front_db_wait_seconds": "seconds the HTTP front waits for a database connection before answering 503, e.g. 1.0",
     "api_key_requests_per_minute": "a positive number of task API requests one key may make in any 60 seconds",
@@ -129,6 +130,9 @@ class Settings(BaseSettings):
     prompt_queue_url: str | None = None
     codegen_queue_url: str | None = None
     validation_queue_url: str | None = None
+    # How the status syncer starts the validation runner: the function (AWS), or a queue (local).
+    validation_runner_function: str | None = None
+    validation_runner_queue_url: str | None = None
     state_machine_arn: str | None = None
     batch_state_machine_arn: str | None = None
     aws_endpoint_url: str | None = None
@@ -145,6 +149,9 @@ class Settings(BaseSettings):
     # Validation: on Lambda the budget is the remaining time minus the margin; elsewhere, this.
     validation_budget_seconds: float = Field(default=1200.0, gt=0)
     validation_report_margin_seconds: float = Field(default=60.0, ge=0)
+    # The unprivileged user validation commands run as when the runner is root (make dev sets
+    # "nobody"); unset, they run as the runner's own user.
+    validation_user: str | None = None
     # Less than the ValidatePR step's TimeoutSeconds (2 h) minus the longest validation (15 min).
     repo_checks_wait_minutes: float = Field(default=60.0, gt=0, le=100)
 

@@ -85,17 +85,24 @@ def sqs_batch(event: dict[str, Any], context: Any, handle_body: Callable[[str], 
 
 
 def run_step(body: str, step: Step) -> None:
-    from codeloop.adapters import workflows
     from codeloop.services import ledger
 
     message = StepMessage.model_validate_json(body)
     bind(correlation_id=message.task_id, task_id=message.task_id, step=message.step, attempt=message.attempt)
     try:
         ledger.step_started(message)
-        output = step(message)
     except ledger.TaskNotRunning as stopped:
         logger.info("task no longer running; step skipped", extra={"reason": str(stopped)})
         return
+    answer_step(message, step)
+
+
+def answer_step(message: StepMessage, step: Step) -> None:
+    """Run ``step`` and answer the message's task token with its outcome (or leave it pending)."""
+    from codeloop.adapters import workflows
+
+    try:
+        output = step(message)
     except StepPending:
         logger.info("step waiting")
         return

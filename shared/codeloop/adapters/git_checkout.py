@@ -1,15 +1,20 @@
 """Check out exactly one commit of a pull request: shallow, from the repository's clone URL.
 
-The installation token reaches git only through ``GIT_CONFIG_*`` variables in the environment
-of the git processes (an ``http.<origin>.extraHeader``), so it is never in the remote URL, never
-in ``.git/config``, never on a command line, and never in the environment of the commands that
-run afterwards. The header is scoped to the clone URL's origin: a redirect elsewhere gets nothing.
+The installation token reaches git only through a private configuration file (mode 0600, named
+by ``GIT_CONFIG_GLOBAL``) holding an ``http.<origin>.extraHeader``: never in an environment
+(``/proc/<pid>/environ`` of git is readable by processes of its user), never in the remote URL,
+in ``.git/config`` or on a command line. The file is removed before :func:`checkout` returns, so
+no command of the pull request ever runs while it exists. The header is scoped to the clone
+URL's origin: a redirect elsewhere gets nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +76,20 @@ def check_clone_url(clone_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def credential_environment(origin: str, token: str) -> dict[str, str]:
-    """git configuration, through the environment, that authenticates to ``origin`` only."""
+def write_credential_file(directory: Path, origin: str, token: str, user: sandbox.SandboxUser | None) -> Path:
+    """A git configuration file, readable by git's user only, that authenticates to ``origin``."""
     basic = base64.b64encode(f"{GIT_USER}:{token}".encode()).decode()
+    fd, name = tempfile.mkstemp(prefix=".git-auth-", dir=directory)
+    with os.fdopen(fd, "w") as handle:
+        if user is not None:
+            os.fchown(handle.fileno(), user.uid, user.gid)
+        handle.write(f'[http "{origin}/"]\n\textraHeader = Authorization: Basic {basic}\n')
+    return Path(name)
+
+
+def fetch_environment(credential_file: Path, origin: str) -> dict[str, str]:
+    """git configuration for the fetch: the credential file, and no other way to leave ``origin``."""
     settings = {
-        f"http.{origin}/.extraHeader": f"Authorization: Basic {basic}",
         "credential.helper": "",
         "protocol.version": "2",
         "protocol.allow": "never",
@@ -85,7 +99,7 @@ def credential_environment(origin: str, token: str) -> dict[str, str]:
         "advice.detachedHead": "false",
         "core.hooksPath": "/dev/null",
     }
-    env = {"GIT_CONFIG_COUNT": str(len(settings))}
+    env = {"GIT_CONFIG_GLOBAL": str(credential_file), "GIT_CONFIG_COUNT": str(len(settings))}
     for index, (key, value) in enumerate(settings.items()):
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value
@@ -115,10 +129,12 @@ def checkout(
     home: Path,
     tmp: Path,
     timeout_seconds: float,
+    user: sandbox.SandboxUser | None = None,
 ) -> Checkout:
     """Fetch ``head_sha`` alone (depth 1) into a new repository at ``destination`` and check it out.
 
-    ``token``: an installation token narrowed to this repository and ``contents: read``.
+    ``token``: an installation token narrowed to this repository and ``contents: read``; the
+    credential file lives in ``tmp`` for the fetch only. ``user``: run git as that user.
     """
     started = time.monotonic()
     if not _SHA.match(head_sha):
@@ -138,6 +154,7 @@ def checkout(
             env=env,
             timeout_seconds=remaining,
             limits=sandbox.Limits(output_head_bytes=keep_bytes, output_tail_bytes=_GIT_OUTPUT_BYTES),
+            user=user,
         )
         output = result.output
         for secret in secrets:
@@ -156,19 +173,26 @@ def checkout(
         return output
 
     destination.mkdir(parents=True, exist_ok=False)
+    if user is not None:
+        os.chown(destination, user.uid, user.gid)
     git("init", "--quiet", "--template=", str(destination))
-    git(
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        "--no-recurse-submodules",
-        "--no-write-fetch-head",
-        "--depth=1",
-        "--",
-        clone_url,
-        head_sha,
-        env=_git_environment(home, tmp, credential_environment(origin, token)),
-    )
+    credential_file = write_credential_file(tmp, origin, token, user)
+    try:
+        git(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-recurse-submodules",
+            "--no-write-fetch-head",
+            "--depth=1",
+            "--",
+            clone_url,
+            head_sha,
+            env=_git_environment(home, tmp, fetch_environment(credential_file, origin)),
+        )
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            credential_file.unlink()
     git("checkout", "--quiet", "--detach", head_sha)
     files = [path for path in git("ls-files", "-z", keep_bytes=_FILE_LIST_BYTES).split("\0") if path]
     return Checkout(destination, head_sha, files, time.monotonic() - started)

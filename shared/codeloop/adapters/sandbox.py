@@ -1,16 +1,22 @@
 """Run one command from a pull request with limits: time, CPU, memory, processes, output.
 
-- The command runs in its own session (and so its own process group); when it ends, times out or
-  leaves children behind, the whole group is killed.
+- The command runs under a supervisor of its own (``reaper.py``, a child subreaper): when the
+  command ends or times out, every process it started is killed, whatever session or group it
+  made (``setsid``, double forks), and reaped before :func:`run` returns. As a fallback the
+  command's process group is killed too.
+- When the runner is root the command runs as an unprivileged user (:func:`unprivileged_user`),
+  so the process limit holds and the command cannot signal its supervisor.
 - Resource limits are set in the child before exec (``resource.setrlimit``).
 - The environment is built from an allow-list, never inherited: nothing secret reaches PR code.
 - Output (stdout and stderr interleaved) is read as it comes and only its head and tail are
   kept, so a command printing 100 MB costs a fixed amount of memory.
 
-This is a process sandbox, not a container: code that double-forks into a new session escapes
-the group kill, and code can read files the runner's user can read. The runner therefore keeps
-secrets out of files and marks itself non-dumpable, so its ``/proc/<pid>/environ`` and memory
-cannot be read by the commands it starts.
+This is a process sandbox, not a container: code can read files the command's user can read.
+The runner therefore keeps secrets out of files the commands could reach and marks itself
+non-dumpable, so its ``/proc/<pid>/environ`` and memory cannot be read by the commands it starts.
+A process that runs nothing but validations (the Lambda) also claims every orphan itself
+(:func:`claim_runner_process`) and kills all of them between validations (:func:`kill_strays`),
+in case a command of its own user killed its supervisor.
 """
 
 from __future__ import annotations
@@ -19,14 +25,18 @@ import contextlib
 import ctypes
 import functools
 import os
+import pwd
 import resource
 import selectors
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from codeloop.adapters import reaper
 
 # Variables a command may inherit from the runner; everything else is dropped.
 INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -34,7 +44,61 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 READ_SIZE = 65_536
 HEARTBEAT_SECONDS = 60.0
 DRAIN_SECONDS = 2.0  # after the group is killed, how long to read what is left in the pipe
+STOP_SECONDS = 15.0  # how long the supervisor may take to kill everything after SIGTERM
+SUPERVISOR = Path(reaper.__file__)
 _PR_SET_DUMPABLE = 4
+_runner_claims_orphans = False
+
+
+@dataclass(frozen=True)
+class SandboxUser:
+    """The unprivileged user commands run as when the runner is root."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+def unprivileged_user(name: str) -> SandboxUser | None:
+    """``name`` when this process is root (commands must not run as root), else None (commands
+    run as the runner's own user). Raises LookupError when root and the user does not exist."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise LookupError(f"no user named {name!r}") from None
+    if entry.pw_uid == 0:
+        raise LookupError(f"user {name!r} is root")
+    return SandboxUser(name, entry.pw_uid, entry.pw_gid)
+
+
+def command_user(name: str | None) -> SandboxUser | None:
+    """The user commands run as: ``name`` when root; nobody else to be when ``name`` is unset
+    (then, as root, say loudly that the process limit does not hold)."""
+    if name:
+        return unprivileged_user(name)
+    if os.geteuid() == 0:
+        from codeloop.observability import logger
+
+        logger.warning(
+            "validation commands run as root: the process limit does not hold (set VALIDATION_USER)"
+        )
+    return None
+
+
+def claim_runner_process() -> bool:
+    """For a process that runs nothing but validations: orphans of its commands reparent to it,
+    and :func:`kill_strays` kills them. Returns whether the kernel agreed."""
+    global _runner_claims_orphans
+    _runner_claims_orphans = reaper.become_subreaper()
+    return _runner_claims_orphans
+
+
+def kill_strays() -> set[int]:
+    """In a claimed runner process, kill every process below it (none should be left: each
+    command's supervisor kills its own). Elsewhere (tests, a shared process) do nothing."""
+    return reaper.kill_descendants() if _runner_claims_orphans else set()
 
 
 @dataclass(frozen=True)
@@ -158,6 +222,17 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Have the supervisor kill everything and exit (it does so by itself when the command ended);
+    then kill the group, in case the command killed its supervisor."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_SECONDS)
+    kill_group(process.pid)
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -166,11 +241,13 @@ def run(
     timeout_seconds: float,
     limits: Limits | None = None,
     heartbeat: Callable[[], None] | None = None,
+    user: SandboxUser | None = None,
 ) -> RunResult:
-    """Run ``argv`` to completion or to ``timeout_seconds``, whichever comes first.
+    """Run ``argv`` to completion or to ``timeout_seconds``, whichever comes first; when this
+    returns, no process the command started is left.
 
     ``heartbeat`` is called about once a minute while the command runs (a long-running worker
-    tells Step Functions it is alive).
+    tells Step Functions it is alive). ``user``: run the command as that user (root only).
     """
     limits = limits or Limits()
     protect_runner_process()
@@ -178,8 +255,9 @@ def run(
     memory_bytes = limits.memory_bytes or default_memory_bytes()
     capture = OutputCapture(limits.output_head_bytes, limits.output_tail_bytes)
     started = time.monotonic()
+    as_user = ["--user", f"{user.uid}:{user.gid}"] if user else []
     process = subprocess.Popen(
-        list(argv),
+        [sys.executable, "-I", "-S", str(SUPERVISOR), *as_user, "--", *argv],
         cwd=cwd,
         env=dict(env),
         stdin=subprocess.DEVNULL,
@@ -194,7 +272,7 @@ def run(
     try:
         timed_out = _pump(process, capture, started + timeout_seconds, heartbeat)
     finally:
-        kill_group(process.pid)  # whatever the command left behind goes with it
+        _stop(process)
         _drain(process, capture)
         process.stdout.close()
         process.wait()

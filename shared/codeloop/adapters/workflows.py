@@ -82,3 +82,9 @@ def execution_status(execution_arn: str) -> tuple[str, str | None]:
     except sfn.exceptions.ExecutionDoesNotExist:
         return EXECUTION_MISSING, "Step Functions has no record of this execution"
     return described["status"], described.get("error") or described.get("cause")
+
+
+def error_code(exc: Exception) -> str | None:
+    """The AWS error code of a failed call (``TaskTimedOut``, ``InvalidToken``...), if it is one."""
+    response = getattr(exc, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None

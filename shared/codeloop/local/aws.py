@@ -15,7 +15,15 @@ from typing import Any
 
 MAX_RECEIVES = 5
 VISIBILITY_SECONDS = 30
-QUEUES = {"events": True, "status": True, "prompt": False, "codegen": False, "validation": False}
+# validation_runner: local only (on AWS the status syncer invokes the runner function directly).
+QUEUES = {
+    "events": True,
+    "status": True,
+    "prompt": False,
+    "codegen": False,
+    "validation": False,
+    "validation_runner": False,
+}
 STATE_MACHINES_DIR = Path(__file__).resolve().parents[3] / "statemachine"
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -4,7 +4,8 @@
 - AWS: ``AWS_ENDPOINT_URL``, or moto in-process, with the queues, dead-letter queues and the
   real state machine definitions executing;
 - queue pollers that call the real handlers the way Lambda's SQS event source mapping does, and
-  the sweeper on its schedule;
+  the sweeper on its schedule; the validation runner polls its queue in a process of its own
+  (it claims the orphans of its commands, and holds no database URL or App secret);
 - the HTTP front (webhooks, task API, /health) on 127.0.0.1:$CODELOOP_PORT.
 
 It prints its URLs and the settings it still needs, and stops cleanly on Ctrl-C.
@@ -20,14 +21,17 @@ from contextlib import ExitStack
 from codeloop.observability import logger
 
 SWEEP_SECONDS = 60
-# queue → the function its event source mapping feeds (as in template.yaml)
+# queue → the function its event source mapping feeds (as in template.yaml; on AWS the
+# validation runner is invoked directly, locally it has a queue)
 CONSUMERS = {
     "events": "status_syncer",
     "status": "status_syncer",
     "prompt": "prompt_builder",
     "codegen": "codegen_dispatcher",
-    "validation": "validation_runner",
+    "validation": "status_syncer",
+    "validation_runner": "validation_runner",
 }
+IN_ITS_OWN_PROCESS = "validation_runner"
 
 
 def _database(stack: ExitStack) -> tuple[str, str]:
@@ -78,6 +82,31 @@ def missing_settings() -> list[str]:
     return notes
 
 
+def command_user_note() -> str:
+    """As root, validation commands must run as an unprivileged user (RLIMIT_NPROC does not hold
+    for root, and root could kill the supervisor): ``VALIDATION_USER``, by default ``nobody``.
+    Returns the line to print; when no such user exists, a loud warning."""
+    from codeloop.adapters.sandbox import unprivileged_user
+
+    if os.geteuid() != 0:
+        return f"validation commands run as this user (uid {os.geteuid()})"
+    name = os.environ.setdefault("VALIDATION_USER", "nobody")
+    try:
+        user = unprivileged_user(name)
+    except LookupError as problem:
+        del os.environ["VALIDATION_USER"]
+        return (
+            f"WARNING: running as root and {problem}: validation commands run AS ROOT, the process "
+            "limit does not hold and a command can escape its supervisor; set VALIDATION_USER to an "
+            "unprivileged user"
+        )
+    assert user is not None
+    return (
+        f"validation commands run as {user.name} (uid {user.uid}): the tools a repository's commands "
+        "use must be readable by that user"
+    )
+
+
 def run() -> int:
     from codeloop.adapters import aws as aws_adapter
     from codeloop.api.front import handle
@@ -101,14 +130,17 @@ def run() -> int:
     with ExitStack() as stack:
         url, database = _database(stack)
         env, aws_where = _aws(stack)
+        sandbox_note = command_user_note()
         reset_settings()
         aws_adapter.reset_clients()
         applied = migrations.migrate(url)
         _sync_prompts()
 
-        handlers = {name: load(name) for name in set(CONSUMERS.values())}
+        handlers = {name: load(name) for name in set(CONSUMERS.values()) - {IN_ITS_OWN_PROCESS}}
         for queue, function in CONSUMERS.items():
-            QueuePoller(queue, env[f"{queue.upper()}_QUEUE_URL"], handlers[function], stopping).start()
+            if queue != IN_ITS_OWN_PROCESS:
+                QueuePoller(queue, env[f"{queue.upper()}_QUEUE_URL"], handlers[function], stopping).start()
+        _start_runner_process(stack, env[f"{IN_ITS_OWN_PROCESS.upper()}_QUEUE_URL"])
         Schedule(
             "sweeper", SWEEP_SECONDS, handlers["status_syncer"], {"source": SWEEPER_SOURCE}, stopping
         ).start()
@@ -126,6 +158,7 @@ def run() -> int:
             f"  webhooks     POST {base}/webhooks/github   (try: codeloop replay events/webhook_issue_comment_fix.json)",
             flush=True,
         )
+        print(f"  validation   {sandbox_note}", flush=True)
         print(f"  task API     {base}/api/v1/tasks  (OpenAPI: {base}/api/v1/openapi.json)", flush=True)
         for note in missing_settings():
             print(f"  needs        {note}", flush=True)
@@ -134,6 +167,33 @@ def run() -> int:
         logger.info("stopping the local stack")
     print("codeloop local stack stopped.", flush=True)
     return 0
+
+
+def _start_runner_process(stack: ExitStack, queue_url: str) -> None:
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_validation_runner, args=(queue_url,), name="validation-runner", daemon=True
+    )
+    process.start()
+    stack.callback(process.join, 10)
+    stack.callback(process.terminate)
+
+
+def run_validation_runner(queue_url: str) -> None:
+    """The validation runner's own process: no secrets in its environment, and every orphan of
+    its commands reparents to it and is killed between validations."""
+    from codeloop.adapters import sandbox
+    from codeloop.local.handlers import load
+    from codeloop.local.pollers import QueuePoller
+    from codeloop.settings import SECRET_SETTINGS
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
+    for field in SECRET_SETTINGS:
+        os.environ.pop(field.upper(), None)
+    os.environ.pop("GITHUB_APP_PRIVATE_KEY_PATH", None)
+    sandbox.claim_runner_process()
+    QueuePoller(IN_ITS_OWN_PROCESS, queue_url, load(IN_ITS_OWN_PROCESS)).run()
 
 
 def _sync_prompts() -> None:

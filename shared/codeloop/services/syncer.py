@@ -1,5 +1,6 @@
-"""The status syncer: the events queue (webhooks), the status queue (the workflow's notes), and
-the sweeper's schedule. It is the only writer of codeloop's check runs and PR comment, and it
+"""The status syncer: the events queue (webhooks), the status queue (the workflow's notes and the
+validation runner's reports), the validation queue (ValidatePR, prepared here), and the
+sweeper's schedule. It is the only writer of codeloop's check runs and PR comment, and it
 renders both from the task's state in PostgreSQL each time, so duplicates and reordering converge.
 """
 
@@ -11,13 +12,14 @@ from typing import Any
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.lifecycle import ALLOWED, TaskStatus, is_terminal
+from codeloop.domain.validation_request import REPORT_EVENT, ValidationResult
 from codeloop.observability import bind, logger, metrics
 
 SWEEPER_SOURCE = "codeloop.sweeper"
 
 
 def handle_record(body: str) -> None:
-    """One message of either queue."""
+    """One message of any of its queues."""
     try:
         message = json.loads(body)
     except ValueError:
@@ -27,6 +29,15 @@ def handle_record(body: str) -> None:
         from codeloop.services.events import process_delivery
 
         process_delivery(str(message["delivery_id"]))
+    elif isinstance(message, dict) and message.get("step") == "ValidatePR" and "task_token" in message:
+        from codeloop.services.validation_step import prepare_validation_step
+        from codeloop.workers import run_step
+
+        run_step(body, prepare_validation_step)
+    elif isinstance(message, dict) and message.get("event") == REPORT_EVENT:
+        from codeloop.services.validation_step import finish_validation
+
+        finish_validation(ValidationResult.model_validate(message))
     elif isinstance(message, dict) and "task_id" in message and "event" in message:
         on_status(message)
     elif isinstance(message, dict) and "batch_id" in message and "event" in message:

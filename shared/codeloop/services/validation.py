@@ -73,19 +73,24 @@ class RunLimits:
 
 @dataclass(frozen=True)
 class SandboxDirs:
-    """The fresh directories one validation works in."""
+    """The fresh directories one validation works in, and the user its commands run as. The
+    root is private (0700) to that user: nothing of another validation can read it."""
 
     root: Path
     home: Path
     tmp: Path
     checkout: Path
+    user: sandbox.SandboxUser | None = None
 
     @classmethod
-    def create(cls, work_root: Path | None) -> SandboxDirs:
+    def create(cls, work_root: Path | None, user: sandbox.SandboxUser | None = None) -> SandboxDirs:
         root = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=work_root))
-        dirs = cls(root, root / "home", root / "tmp", root / "checkout")
-        dirs.home.mkdir()
-        dirs.tmp.mkdir()
+        dirs = cls(root, root / "home", root / "tmp", root / "checkout", user)
+        dirs.home.mkdir(mode=0o700)
+        dirs.tmp.mkdir(mode=0o700)
+        if user is not None:
+            for path in (dirs.root, dirs.home, dirs.tmp):
+                os.chown(path, user.uid, user.gid)
         return dirs
 
 
@@ -100,11 +105,15 @@ def run_validation(
     limits: RunLimits | None = None,
     work_root: Path | None = None,
     heartbeat: Callable[[], None] | None = None,
+    user: sandbox.SandboxUser | None = None,
 ) -> ValidationReport:
     """Check out ``head_sha`` and run the configured setup and test commands against it.
 
     ``config`` None means the repository has no ``.github/codeloop.yml``. Never raises for the
     PR's or the repository's faults: they end in the report (``failed``, ``error``, ``not_run``).
+    ``user``: the unprivileged user git and the commands run as (when the runner is root).
+    Before the checkout and after the commands, a runner process that claimed its orphans kills
+    every process left below it (each command's supervisor already killed its own).
     """
     config = config or RepoConfig()
     if reason := reason_not_to_run(config, is_fork=is_fork):
@@ -112,8 +121,9 @@ def run_validation(
     limits = limits or RunLimits.for_config(config)
     started = time.monotonic()
     deadline = started + limits.total_seconds
+    sandbox.kill_strays()
     sweep_stale_workdirs(work_root)
-    dirs = SandboxDirs.create(work_root)
+    dirs = SandboxDirs.create(work_root, user)
     try:
         try:
             checkout = git_checkout.checkout(
@@ -124,6 +134,7 @@ def run_validation(
                 home=dirs.home,
                 tmp=dirs.tmp,
                 timeout_seconds=min(limits.checkout_seconds, limits.total_seconds),
+                user=user,
             )
         except git_checkout.CheckoutError as exc:
             return error_report(f"Checkout failed: {exc}", head_sha, time.monotonic() - started)
@@ -139,6 +150,7 @@ def run_validation(
             started=started,
         )
     finally:
+        sandbox.kill_strays()
         remove_tree(dirs.root)
 
 
@@ -164,7 +176,7 @@ def validate_checkout(
             if time.monotonic() >= deadline:
                 commands.append(_not_started(phase, line, limits))
                 return
-            result = _run_command(phase, line, dirs.checkout, env, limits, deadline, heartbeat)
+            result = _run_command(phase, line, dirs, env, limits, deadline, heartbeat)
             commands.append(result)
             if stop_at_failure and not result.succeeded:
                 return
@@ -214,7 +226,7 @@ def _not_started(phase: Phase, command: str, limits: RunLimits) -> CommandResult
 def _run_command(
     phase: Phase,
     command: str,
-    cwd: Path,
+    dirs: SandboxDirs,
     env: dict[str, str],
     limits: RunLimits,
     deadline: float,
@@ -223,11 +235,12 @@ def _run_command(
     remaining = deadline - time.monotonic()
     result = sandbox.run(
         ["/bin/sh", "-c", command],
-        cwd=cwd,
+        cwd=dirs.checkout,
         env=env,
         timeout_seconds=min(limits.command_seconds, remaining),
         limits=limits.sandbox,
         heartbeat=heartbeat,
+        user=dirs.user,
     )
     return CommandResult(
         phase=phase,

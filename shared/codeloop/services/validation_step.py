@@ -1,5 +1,11 @@
 """The ValidatePR step: validate the agent's pull request head, then read the repository's own CI.
 
+It runs on the trusted side (the status syncer), in two halves around the untrusted runner:
+:func:`prepare_validation_step` (the validation queue's message) reads PostgreSQL, GitHub and the
+default branch's configuration, decides whether anything may run, mints a token for the one
+repository with ``contents: read`` and starts the runner (``adapters.validation_launcher``);
+:func:`finish_validation` (the runner's report on the status queue) stores the row and answers.
+
 The step answers ``{passed, same_failure, verdict, validation_run_id}``. Outcomes:
 
 - ``passed`` / ``failed``: answered at once; ``same_failure`` is true when the failure signature
@@ -20,7 +26,6 @@ The step answers ``{passed, same_failure, verdict, validation_run_id}``. Outcome
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +33,7 @@ from typing import Any
 from psycopg import Connection
 from pydantic import BaseModel, ValidationError
 
-from codeloop.adapters import github, workflows
+from codeloop.adapters import github, validation_launcher, workflows
 from codeloop.db import store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.db.validation_store import ValidationRun, WaitingValidationRun
@@ -50,11 +55,11 @@ from codeloop.domain.validation import (
     reason_not_to_run,
     with_repo_checks,
 )
+from codeloop.domain.validation_request import ValidationJob, ValidationRequest, ValidationResult
 from codeloop.observability import logger
 from codeloop.services import ledger
-from codeloop.services.validation import RunLimits, run_validation
 from codeloop.settings import get_settings
-from codeloop.workers import StepFailed, StepMessage, StepPending
+from codeloop.workers import StepFailed, StepMessage, StepPending, answer_step
 
 STEP = "ValidatePR"
 ACTOR = "validation"
@@ -82,10 +87,10 @@ class PullRequestContext:
 # -- the step ---------------------------------------------------------------------------------
 
 
-def validate_pr_step(
-    message: StepMessage, *, remaining_millis: Callable[[], int] | None = None
-) -> dict[str, Any]:
-    """Validate the PR head named by the message; ``remaining_millis`` is the Lambda's clock."""
+def prepare_validation_step(message: StepMessage) -> dict[str, Any]:
+    """The trusted half of ValidatePR (the status syncer, on the validation queue): decide whether
+    anything may run, and if so start the runner with a self-contained request and leave the step
+    pending; :func:`finish_validation` concludes it when the runner's report comes back."""
     try:
         target = ValidatePRInput.model_validate(message.extra)
     except ValidationError as exc:
@@ -93,31 +98,83 @@ def validate_pr_step(
     started_at = datetime.now(UTC)
     context = _pull_request_context(message.task_id, target.pr_number)
     config, report = _repo_config(context, target.head_sha)
+    job = ValidationJob(
+        task_token=message.task_token,
+        execution_name=message.execution_name,
+        task_id=message.task_id,
+        attempt=message.attempt,
+        pr_number=target.pr_number,
+        head_sha=target.head_sha,
+        started_at=started_at,
+        installation_id=context.installation_id,
+        full_name=context.full_name,
+        base_ref=context.pull_request.base_ref,
+        include_repo_checks=config.validation.include_repo_checks,
+    )
+    changed: set[str] = set()
     if report is None:
         changed = _changed_paths(context)
-        reason = reason_not_to_run(config, is_fork=context.is_fork, changed_paths=changed)
-        hint = protected_paths_hint(changed, config) if reason == "protected_paths" else None
-        report = (
-            not_run_report(reason, target.head_sha, hint)
-            if reason
-            else _run(context, config, target.head_sha, changed, message.task_token, remaining_millis)
-        )
+        if reason := reason_not_to_run(config, is_fork=context.is_fork, changed_paths=changed):
+            hint = protected_paths_hint(changed, config) if reason == "protected_paths" else None
+            report = not_run_report(reason, target.head_sha, hint)
+    if report is not None:
+        return conclude(job, report)
+    validation_launcher.start(_request(context, config, job, changed))
+    raise StepPending
+
+
+def _request(
+    context: PullRequestContext, config: RepoConfig, job: ValidationJob, changed_paths: set[str]
+) -> ValidationRequest:
+    """What the runner gets: the commands, and a token for this one repository, contents: read."""
+    token = github.installation_token(context.installation_id, context.full_name, github.CONTENTS_READ)
+    return ValidationRequest(
+        job=job,
+        clone_url=context.clone_url,
+        token=token,
+        validation=config.validation,
+        changed_paths=sorted(changed_paths),
+    )
+
+
+def finish_validation(result: ValidationResult) -> None:
+    """The runner's report (status queue): conclude the step and answer its token. A report whose
+    token is not one the workflow is waiting on for that task is dropped: the runner cannot speak
+    for another task."""
+    job = result.job
+    with transaction() as conn:
+        waiting = store.waiting_step_tokens(conn, job.task_id)
+    if job.task_token not in waiting:
+        logger.warning("validation report for no waiting step dropped", extra={"task_id": job.task_id})
+        return
+    message = StepMessage(
+        task_token=job.task_token,
+        execution_name=job.execution_name,
+        step=STEP,
+        task_id=job.task_id,
+        attempt=job.attempt,
+    )
+    answer_step(message, lambda _: conclude(job, result.report))
+
+
+def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
+    """Store the report and answer as the step: fold in (or wait for) the repository's CI when
+    our commands passed; fail the step when nothing ran (``ValidationNotRun``) or on our error
+    (``Retryable``)."""
     saved = {
-        "task_id": message.task_id,
-        "attempt": message.attempt,
-        "head_sha": target.head_sha,
-        "started_at": started_at,
-        "pr_number": target.pr_number,
-        "execution_name": message.execution_name,
+        "task_id": job.task_id,
+        "attempt": job.attempt,
+        "head_sha": job.head_sha,
+        "started_at": job.started_at,
+        "pr_number": job.pr_number,
+        "execution_name": job.execution_name,
     }
-    if report.verdict == "passed" and config.validation.include_repo_checks:
-        runs, unfinished = _read_repo_checks(context.installation_id, context.full_name, target.head_sha)
+    if report.verdict == "passed" and job.include_repo_checks:
+        runs, unfinished = _read_repo_checks(job.installation_id, job.full_name, job.head_sha)
         if unfinished:
-            _start_wait(message, report, saved, unfinished)
-        report = with_repo_checks(
-            report, _fold(context.installation_id, context.full_name, context.pull_request.base_ref, runs)
-        )
-    with transaction(actor=ACTOR, correlation_id=message.execution_name) as conn:
+            _start_wait(job, report, saved, unfinished)
+        report = with_repo_checks(report, _fold(job.installation_id, job.full_name, job.base_ref, runs))
+    with transaction(actor=ACTOR, correlation_id=job.execution_name) as conn:
         run = validation_store.save_validation_run(conn, report=report, status=report.verdict, **saved)
         output = step_output(conn, run, report)
     if report.verdict == "not_run":
@@ -170,43 +227,6 @@ def _changed_paths(context: PullRequestContext) -> set[str]:
         context.installation_id, context.full_name, context.pull_request.number
     )
     return {path for file in files for path in (file.filename, file.previous_filename) if path}
-
-
-def _run(
-    context: PullRequestContext,
-    config: RepoConfig,
-    head_sha: str,
-    changed_paths: set[str],
-    task_token: str,
-    remaining_millis: Callable[[], int] | None,
-) -> ValidationReport:
-    token = github.installation_token(context.installation_id, context.full_name, github.CONTENTS_READ)
-    return run_validation(
-        clone_url=context.clone_url,
-        head_sha=head_sha,
-        token=token,
-        config=config,
-        is_fork=context.is_fork,
-        changed_paths=changed_paths,
-        limits=RunLimits.for_config(config, budget_seconds(remaining_millis)),
-        heartbeat=lambda: heartbeat(task_token),
-    )
-
-
-def budget_seconds(remaining_millis: Callable[[], int] | None) -> float:
-    """The time a validation may take: the Lambda's remaining time minus a margin to report."""
-    settings = get_settings()
-    if remaining_millis is None:
-        return settings.validation_budget_seconds
-    return remaining_millis() / 1000 - settings.validation_report_margin_seconds
-
-
-def heartbeat(task_token: str) -> None:
-    """Tell Step Functions the step is alive; a failure here must not stop the commands."""
-    try:
-        workflows.send_heartbeat(task_token)
-    except Exception as exc:  # logged; the step's answer reports what matters
-        logger.warning("heartbeat not sent", extra={"error": _error_code(exc) or type(exc).__name__})
 
 
 def step_output(conn: Connection, run: ValidationRun, report: ValidationReport) -> dict[str, Any]:
@@ -277,23 +297,23 @@ def _fold(
 
 
 def _start_wait(
-    message: StepMessage, report: ValidationReport, saved: dict[str, Any], unfinished: list[SuiteState]
+    job: ValidationJob, report: ValidationReport, saved: dict[str, Any], unfinished: list[SuiteState]
 ) -> None:
     """Keep the token with the row and end this invocation; the CI's completion answers it."""
     deadline = datetime.now(UTC) + timedelta(minutes=get_settings().repo_checks_wait_minutes)
-    with transaction(actor=ACTOR, correlation_id=message.execution_name) as conn:
+    with transaction(actor=ACTOR, correlation_id=job.execution_name) as conn:
         run = validation_store.save_validation_run(
             conn,
             report=report,
             status="waiting_checks",
-            task_token=message.task_token,
+            task_token=job.task_token,
             checks_deadline_at=deadline,
             **saved,
         )
     apps = sorted({suite.app or "?" for suite in unfinished})
     logger.info("waiting for the repository's CI", extra={"apps": apps, "deadline": deadline.isoformat()})
     ledger.announce(
-        message.task_id, "validation_waiting_checks", attempt=message.attempt, validation_run_id=str(run.id)
+        job.task_id, "validation_waiting_checks", attempt=job.attempt, validation_run_id=str(run.id)
     )
     raise StepPending
 
@@ -358,7 +378,7 @@ def _keep_alive(run: WaitingValidationRun) -> bool:
     try:
         workflows.send_heartbeat(run.task_token or "")
     except Exception as exc:
-        if _error_code(exc) not in TOKEN_GONE:
+        if workflows.error_code(exc) not in TOKEN_GONE:
             raise
         _abandon(run, "the workflow stopped waiting for this validation")
         return False
@@ -388,9 +408,9 @@ def _answer(run: WaitingValidationRun, report: ValidationReport) -> bool:
         try:
             workflows.send_success(run.task_token or "", output)
         except Exception as exc:
-            if _error_code(exc) not in TOKEN_GONE:
+            if workflows.error_code(exc) not in TOKEN_GONE:
                 raise
-            outcome, error = "failed", f"the workflow no longer waited ({_error_code(exc)})"
+            outcome, error = "failed", f"the workflow no longer waited ({workflows.error_code(exc)})"
             logger.warning("validation token no longer valid", extra={"validation_run_id": str(run.id)})
     if run.execution_name:
         ledger.step_finished(run.execution_name, str(run.task_id), STEP, run.attempt, outcome, error)
@@ -402,8 +422,3 @@ def _waited_minutes(run: WaitingValidationRun) -> float | None:
         return None
     started = run.checks_deadline_at - timedelta(minutes=get_settings().repo_checks_wait_minutes)
     return max(0.0, (datetime.now(UTC) - started).total_seconds() / 60)
-
-
-def _error_code(exc: Exception) -> str | None:
-    response = getattr(exc, "response", None)
-    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None

@@ -50,3 +50,20 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
     assert proc.returncode == 0
     assert f"http://127.0.0.1:{port}/health" in output
     assert "stopped" in output
+
+
+def test_as_root_the_stack_runs_commands_as_nobody_or_says_loudly_it_cannot(monkeypatch):
+    import pytest
+
+    from codeloop.local.stack import command_user_note
+
+    if os.geteuid() != 0:
+        pytest.skip("only root changes the user commands run as")
+    monkeypatch.setenv("VALIDATION_USER", "")  # restored (unset) after the test
+    monkeypatch.delenv("VALIDATION_USER")
+    assert command_user_note().startswith("validation commands run as nobody (uid 65534)")
+    assert os.environ["VALIDATION_USER"] == "nobody"
+    monkeypatch.setenv("VALIDATION_USER", "no-such-user-here")
+    warning = command_user_note()
+    assert warning.startswith("WARNING: running as root and no user named 'no-such-user-here'")
+    assert "AS ROOT" in warning and "VALIDATION_USER" not in os.environ

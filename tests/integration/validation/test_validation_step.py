@@ -16,8 +16,10 @@ from codeloop.adapters.aws import client
 from codeloop.db import store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.domain.validation import not_run_report
+from codeloop.domain.validation_request import REPORT_EVENT, ValidationRequest, ValidationResult
 from codeloop.local.handlers import load
-from codeloop.services import validation_step
+from codeloop.services import runner, validation_step
 from codeloop.services.tasks import create_and_start
 from codeloop.workers import StepFailed, StepMessage, StepPending
 from tests.conftest import sqs_event, take_message, wait_for_execution
@@ -34,6 +36,37 @@ CONFIG = f'validation:\n  test: ["{PYTEST} --junitxml=report.xml"]\n  include_re
 
 def _load_handler():
     return load("validation_runner")
+
+
+def next_report(world) -> ValidationResult:
+    """The runner's report on the status queue (the ledger's notes before it are taken too)."""
+    while True:
+        body = json.loads(take(world["aws"]["STATUS_QUEUE_URL"])["Body"])
+        if body.get("event") == REPORT_EVENT:
+            return ValidationResult.model_validate(body)
+
+
+def run_validation_step(world, message: dict[str, Any]) -> None:
+    """The ValidatePR message as on AWS: the status syncer prepares it and starts the runner (here
+    through the runner queue), the runner reports on the status queue, the syncer concludes."""
+    syncer = load("status_syncer")
+    assert syncer(sqs_event(message), None) == {"batchItemFailures": []}
+    request = take(world["aws"]["VALIDATION_RUNNER_QUEUE_URL"])
+    assert _load_handler()(sqs_event(request), LambdaContext()) == {"batchItemFailures": []}
+    report = next_report(world)
+    assert syncer(
+        sqs_event({"MessageId": "m", "ReceiptHandle": "r", "Body": report.model_dump_json()}), None
+    ) == {"batchItemFailures": []}
+
+
+def step_directly(world, message: StepMessage, remaining_millis=None) -> dict[str, Any]:
+    """The step's halves without a workflow: prepare (it starts the runner), run, conclude."""
+    with pytest.raises(StepPending):
+        validation_step.prepare_validation_step(message)
+    request = ValidationRequest.model_validate_json(take(world["aws"]["VALIDATION_RUNNER_QUEUE_URL"])["Body"])
+    runner.run_request(request, remaining_millis)
+    result = next_report(world)
+    return validation_step.conclude(result.job, result.report)
 
 
 class LambdaContext:
@@ -125,7 +158,7 @@ def test_a_passing_pull_request_takes_the_execution_to_done(world):
     task_id = start_task(world)
     message = answer_until_validation(world, pr_number, head_sha)
 
-    assert _load_handler()(sqs_event(message), LambdaContext()) == {"batchItemFailures": []}
+    run_validation_step(world, message)
 
     assert wait_for_end(task_id)["status"] == "SUCCEEDED"
     row = run_row(task_id)
@@ -151,10 +184,9 @@ def test_a_passing_pull_request_takes_the_execution_to_done(world):
 def test_the_same_failure_twice_stops_the_loop(world):
     pr_number, head_sha = open_pull_request(world, FAILING)
     task_id = start_task(world)
-    handler = _load_handler()
-    handler(sqs_event(answer_until_validation(world, pr_number, head_sha)), LambdaContext())
+    run_validation_step(world, answer_until_validation(world, pr_number, head_sha))
     # Passed? → NextAttempt → BuildFixPrompt → DispatchCodegen (the agent pushed nothing new).
-    handler(sqs_event(answer_until_validation(world, pr_number, head_sha)), LambdaContext())
+    run_validation_step(world, answer_until_validation(world, pr_number, head_sha))
 
     ended = wait_for_end(task_id)
     assert ended["status"] == "FAILED" and ended["error"] == "RepeatedFailure"
@@ -172,7 +204,7 @@ def test_waiting_for_the_repositorys_ci_frees_the_lambda_and_the_suites_end_answ
     repo.add_check_suite(head_sha, "some-idle-app", status="queued", conclusion=None)  # never runs
     task_id = start_task(world)
 
-    _load_handler()(sqs_event(answer_until_validation(world, pr_number, head_sha)), LambdaContext())
+    run_validation_step(world, answer_until_validation(world, pr_number, head_sha))
 
     row = run_row(task_id)
     assert row.status == "waiting_checks" and row.task_token and row.checks_deadline_at
@@ -199,7 +231,7 @@ def test_the_sweep_ends_a_wait_past_its_deadline_on_what_finished(world):
     fake.add_check_run(repo, head_sha, "unit", conclusion="failure")
     fake.add_check_run(repo, head_sha, "e2e", status="in_progress", conclusion=None)
     task_id = start_task(world)
-    _load_handler()(sqs_event(answer_until_validation(world, pr_number, head_sha)), LambdaContext())
+    run_validation_step(world, answer_until_validation(world, pr_number, head_sha))
     assert run_row(task_id).status == "waiting_checks"
 
     later = datetime.now(UTC) + timedelta(hours=2)
@@ -241,7 +273,7 @@ def test_a_fork_pull_request_is_not_run_and_says_why(world):
     message = message_for(world, pr_number, head_sha)
 
     with pytest.raises(StepFailed) as failed:
-        validation_step.validate_pr_step(message)
+        validation_step.prepare_validation_step(message)
 
     assert failed.value.error == "ValidationNotRun"
     assert "fork" in failed.value.cause and "validation.forks: true" in failed.value.cause
@@ -257,7 +289,7 @@ def test_a_repository_without_test_commands_fails_the_step_with_the_hint(world):
     message = message_for(world, pr_number, head_sha)
 
     with pytest.raises(StepFailed) as failed:
-        validation_step.validate_pr_step(message)
+        validation_step.prepare_validation_step(message)
 
     assert failed.value.error == "ValidationNotRun"
     assert "Add test commands to .github/codeloop.yml" in failed.value.cause
@@ -301,7 +333,7 @@ def test_a_check_already_failing_on_the_base_branch_is_not_blamed(world):
     fake.add_check_run(repo, head_sha, "docs-link-check", conclusion="failure")
     fake.add_check_run(repo, head_sha, "unit", conclusion="success")
 
-    output = validation_step.validate_pr_step(message_for(world, pr_number, head_sha))
+    output = step_directly(world, message_for(world, pr_number, head_sha))
 
     assert (output["passed"], output["verdict"]) == (True, "passed")
     report = validation_store_report(output)
@@ -322,7 +354,7 @@ def test_a_check_failing_only_on_the_pull_request_fails_it(world):
         repo, head_sha, "codeloop", app_slug=fake.app_slug, conclusion="failure"
     )  # ours: ignored
 
-    output = validation_step.validate_pr_step(message_for(world, pr_number, head_sha))
+    output = step_directly(world, message_for(world, pr_number, head_sha))
 
     assert (output["passed"], output["verdict"], output["same_failure"]) == (False, "failed", False)
     report = validation_store_report(output)
@@ -368,7 +400,7 @@ def test_heartbeats_reach_step_functions_while_commands_run(world, monkeypatch):
 
     monkeypatch.setattr(workflows, "send_heartbeat", recording)
 
-    output = validation_step.validate_pr_step(message, remaining_millis=lambda: 900_000)
+    output = step_directly(world, message, remaining_millis=lambda: 900_000)
 
     assert output["passed"] is True
     assert len(sent) >= 2 and {entry for entry in sent} == {(message.task_token, None)}
@@ -378,8 +410,8 @@ def test_heartbeats_reach_step_functions_while_commands_run(world, monkeypatch):
 def test_the_budget_is_the_lambdas_remaining_time_minus_the_margin(monkeypatch):
     monkeypatch.setenv("VALIDATION_REPORT_MARGIN_SECONDS", "45")
     monkeypatch.setenv("VALIDATION_BUDGET_SECONDS", "300")
-    assert validation_step.budget_seconds(lambda: 600_000) == 555
-    assert validation_step.budget_seconds(None) == 300
+    assert runner.budget_seconds(lambda: 600_000) == 555
+    assert runner.budget_seconds(None) == 300
 
 
 def validation_store_report(output: dict[str, Any]):
@@ -397,7 +429,7 @@ def test_step_pending_is_raised_without_an_answer(world):
     message = message_for(world, pr_number, head_sha)
 
     with pytest.raises(StepPending):
-        validation_step.validate_pr_step(message)
+        step_directly(world, message)
 
     row = run_row(message.task_id)
     assert (row.status, row.task_token, row.execution_name) == (
@@ -413,3 +445,21 @@ def take(queue_url: str, timeout: float = 20.0) -> dict[str, Any]:
 
 def wait_for_end(task_id: str) -> dict[str, Any]:
     return wait_for_execution(execution(task_id)["executionArn"])
+
+
+def test_a_report_for_no_waiting_step_is_dropped(world):
+    """The runner cannot speak for a task: a report whose token the workflow did not give for a
+    running step of that task stores nothing and answers nothing."""
+    pr_number, head_sha = open_pull_request(world, PASSING)
+    task_id = start_task(world)
+    real = json.loads(answer_until_validation(world, pr_number, head_sha)["Body"])
+    load("status_syncer")(sqs_event({"MessageId": "m", "ReceiptHandle": "r", "Body": json.dumps(real)}), None)
+    request = ValidationRequest.model_validate_json(take(world["aws"]["VALIDATION_RUNNER_QUEUE_URL"])["Body"])
+    forged_job = request.job.model_copy(update={"task_token": "a-token-of-my-choosing"})
+    forged = ValidationResult(job=forged_job, report=not_run_report("fork", head_sha))
+
+    validation_step.finish_validation(forged)
+
+    with transaction() as conn:
+        assert validation_store.validation_run_for_attempt(conn, task_id, 1) is None
+    assert execution(task_id)["status"] == "RUNNING"

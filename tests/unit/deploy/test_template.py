@@ -276,13 +276,14 @@ def test_codegen_dispatch_runs_at_most_two_at_a_time(template):
     assert event["BatchSize"] == 1
 
 
-def test_status_syncer_consumes_events_and_status_and_sweeps_every_minute(template):
+def test_status_syncer_consumes_events_status_and_validation_and_sweeps_every_minute(template):
     syncer = template["Resources"]["StatusSyncerFunction"]["Properties"]
     assert {
         ref_target(e["Queue"]) for e in sqs_events(template["Resources"]["StatusSyncerFunction"]).values()
     } == {
         "EventsQueue",
         "StatusQueue",
+        "ValidationQueue",  # it prepares each validation and starts the runner
     }
     schedules = [
         e["Properties"] for e in syncer["Events"].values() if e["Type"] in ("Schedule", "ScheduleV2")
@@ -371,11 +372,48 @@ def test_only_workers_answer_task_tokens(template):
         role = role_of(template, function)
         for action in WORKER_ACTIONS:
             expected = {"TaskStateMachine"} if logical_id in workers else set()
+            if logical_id == "ValidationRunnerFunction" and action == "states:SendTaskHeartbeat":
+                expected = {"TaskStateMachine"}  # it only keeps its step alive; the syncer answers
             if logical_id == "WebhookReceiverFunction" and action == "states:SendTaskFailure":
                 expected |= {"TaskStateMachine"}  # a cancel through the task API ends the step's wait
             if logical_id in BATCH_ANSWERERS and action != "states:SendTaskHeartbeat":
                 expected |= {"BatchStateMachine"}
             assert granted(role, action) == expected, f"{logical_id}: {action}"
+
+
+def test_the_validation_runner_holds_nothing_worth_stealing(template):
+    """Outside the VPC, no secret or database variable, one execution environment per tenant
+    (installation), started only by the status syncer; its role sends its report, heartbeats its
+    step and writes its logs, nothing else."""
+    runner = template["Resources"]["ValidationRunnerFunction"]
+    properties = runner["Properties"]
+    assert properties["TenancyConfig"] == {"TenantIsolationMode": "PER_TENANT"}
+    assert properties["VpcConfig"] == {"SecurityGroupIds": [], "SubnetIds": []}
+    assert sqs_events(runner) == {}
+    variables = properties["Environment"]["Variables"]
+    removed = {name for name, value in variables.items() if value == {"Ref": "AWS::NoValue"}}
+    assert {name for name in ENVIRONMENT if name.endswith("_SECRET_ARN")} <= removed
+    role = role_of(template, runner)
+    assert "ManagedPolicyArns" not in role["Properties"]  # no ENI management: no VPC
+    actions = {action for statement in policy_statements(role) for action in as_list(statement["Action"])}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:SendMessage",
+        "states:SendTaskHeartbeat",
+    }
+    assert granted(role, "sqs:SendMessage") == {"StatusQueue"}
+    invokers = {
+        logical_id
+        for logical_id, function in functions(template).items()
+        if "ValidationRunnerFunction" in granted(role_of(template, function), "lambda:InvokeFunction")
+    }
+    assert invokers == {"StatusSyncerFunction"}
+    syncer = template["Resources"]["StatusSyncerFunction"]["Properties"]
+    assert (
+        ref_target(syncer["Environment"]["Variables"]["VALIDATION_RUNNER_FUNCTION"])
+        == "ValidationRunnerFunction"
+    )
 
 
 def test_only_the_receiver_and_the_syncer_start_executions(template):
@@ -391,6 +429,9 @@ def test_functions_read_only_secrets_of_this_stack(template):
     secrets = set(resources_of_type(template, "AWS::SecretsManager::Secret"))
     for logical_id, function in functions(template).items():
         readable = granted(role_of(template, function), "secretsmanager:GetSecretValue")
+        if logical_id == "ValidationRunnerFunction":
+            assert readable == set(), "the validation runner runs hostile code: it may read no secret"
+            continue
         assert readable, f"{logical_id} reads no secret"
         assert readable <= secrets, logical_id
         assert "DatabaseCredentialsSecret" not in readable, f"{logical_id} reads the master credentials"
