@@ -1,10 +1,28 @@
-"""Every GitHub call codeloop makes; callers write ``from codeloop.adapters import github``."""
+"""Every GitHub call codeloop makes, one module per API area, all reachable from here.
 
+Callers write ``from codeloop.adapters import github`` and ``github.create_check_run(...)``; the
+rooms are:
+
+- :mod:`.client`: the App JWT, installation tokens narrowed and cached, retries, rate limits,
+  error translation, and the limits and permission sets every area shares.
+- :mod:`.errors`: what a failed call raises. :mod:`.models`: what responses are read into.
+- One module per API area: :mod:`.repositories`, :mod:`.contents`, :mod:`.pulls`,
+  :mod:`.git_data`, :mod:`.comments`, :mod:`.checks`, :mod:`.deliveries`. Areas import the
+  client, errors and models, never each other.
+"""
+
+from codeloop.adapters.github.checks import (
+    ANNOTATIONS_PER_REQUEST,
+    MAX_ACTIONS,
+    create_check_run,
+    list_check_runs,
+    list_check_suites,
+    update_check_run,
+)
 from codeloop.adapters.github.client import (
     ACCEPT_DIFF,
     ACCEPT_JSON,
     ACCEPT_RAW,
-    ANNOTATIONS_PER_REQUEST,
     CHECKS_READ,
     CHECKS_WRITE,
     COMMENTS_READ,
@@ -15,8 +33,6 @@ from codeloop.adapters.github.client import (
     IDEMPOTENT_METHODS,
     JWT_LIFETIME,
     JWT_REUSE,
-    KNOWN_ROLES,
-    MAX_ACTIONS,
     MAX_PAGES,
     MAX_RETRIES,
     METADATA_READ,
@@ -29,48 +45,47 @@ from codeloop.adapters.github.client import (
     TEXT_LIMIT,
     TOKEN_REFRESH_MARGIN,
     USER_AGENT,
+    Permissions,
+    installation_token,
+    reset_clients,
+)
+from codeloop.adapters.github.comments import (
+    add_reaction_to_comment,
+    create_issue_comment,
+    find_comment_with_marker,
+    update_issue_comment,
+    upsert_marked_comment,
+)
+from codeloop.adapters.github.contents import get_file_content, get_tree, list_commits
+from codeloop.adapters.github.deliveries import list_hook_deliveries, redeliver_hook_delivery
+from codeloop.adapters.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited, GitHubRetryable
+from codeloop.adapters.github.git_data import push_branch_with_files
+from codeloop.adapters.github.models import (
     Annotation,
     CheckRun,
     CheckRunAction,
     CheckRunOutput,
     CheckSuite,
     Commit,
-    GitHubError,
-    GitHubNotFound,
-    GitHubRateLimited,
-    GitHubRetryable,
     HookDelivery,
     IssueComment,
-    Permissions,
     PullRequest,
     PullRequestFile,
     Repository,
     Tree,
     TreeEntry,
-    add_reaction_to_comment,
-    collaborator_permission,
-    create_check_run,
-    create_issue_comment,
+)
+from codeloop.adapters.github.pulls import (
     create_pull_request,
-    find_comment_with_marker,
-    get_file_content,
-    get_languages,
     get_pull_request,
     get_pull_request_diff,
-    get_repository,
-    get_tree,
-    installation_token,
-    list_check_runs,
-    list_check_suites,
-    list_commits,
-    list_hook_deliveries,
     list_pull_request_files,
-    push_branch_with_files,
-    redeliver_hook_delivery,
-    reset_clients,
-    update_check_run,
-    update_issue_comment,
-    upsert_marked_comment,
+)
+from codeloop.adapters.github.repositories import (
+    KNOWN_ROLES,
+    collaborator_permission,
+    get_languages,
+    get_repository,
 )
 
 __all__ = [
