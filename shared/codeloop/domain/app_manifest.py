@@ -2,7 +2,7 @@
 
 ``codeloop app create`` posts :func:`build_manifest` to GitHub's manifest flow; the README's
 "Install the GitHub App" list is :func:`permissions_markdown`, and a test keeps them equal. The
-permissions are the union of what the code's installation tokens request (adapters/github.py);
+permissions are the union of what the code's installation tokens request (adapters/github/);
 the events are the ones the webhook receiver acts on (domain/webhooks.py), less the installation
 events that GitHub sends every App without a subscription.
 """

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from codeloop.adapters import github as gh
+from codeloop.adapters.github.client import _trim
 from tests.fixtures import WEBHOOK_EXAMPLES
 
 
@@ -60,8 +61,8 @@ def test_repository(payload: dict):
 
 
 def test_trimming_keeps_texts_within_githubs_limit():
-    assert gh._trim("short") == "short"
-    trimmed = gh._trim("x" * (gh.TEXT_LIMIT + 1))
+    assert _trim("short") == "short"
+    trimmed = _trim("x" * (gh.TEXT_LIMIT + 1))
     assert len(trimmed) == gh.TEXT_LIMIT and trimmed.endswith("(truncated)")
 
 
