@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import Connection
 from pydantic import BaseModel
 
-from codeloop.db.queries import fetch_all, fetch_one
+from codeloop.db.queries import fetch_all, fetch_one, query
 from codeloop.domain.delivery_log import Cursor, DeliveryFilter, LoggedDelivery
 from codeloop.domain.models import ApiKey
 
@@ -29,18 +29,22 @@ class ReplayRecord(BaseModel):
 def page(
     conn: Connection, where: DeliveryFilter, *, scope: ApiKey | None, limit: int, after: Cursor | None
 ) -> list[LoggedDelivery]:
-    """Up to ``limit`` deliveries, newest first, strictly after ``after``."""
-    return fetch_all(
-        conn,
-        "delivery_log.list_deliveries",
-        LoggedDelivery,
-        **where.model_dump(mode="json"),
-        installation_ids=scope.installation_ids if scope else None,
-        repository_ids=scope.repository_ids if scope else None,
-        after_received_at=after.received_at if after else None,
-        after_id=after.delivery_id if after else None,
-        limit=limit,
-    )
+    """Up to ``limit`` deliveries, newest first, strictly after ``after``.
+
+    Run without ``fetch_all``'s JSON parameters: the scope's id lists are arrays, not jsonb.
+    """
+    rows = conn.execute(
+        query("delivery_log.list_deliveries"),
+        {
+            **where.model_dump(mode="json"),
+            "installation_ids": scope.installation_ids if scope else None,
+            "repository_ids": scope.repository_ids if scope else None,
+            "after_received_at": after.received_at if after else None,
+            "after_id": after.delivery_id if after else None,
+            "limit": limit,
+        },
+    ).fetchall()
+    return [LoggedDelivery.model_validate(row) for row in rows]
 
 
 def get(conn: Connection, delivery_id: str, *, lock: bool = False) -> LoggedDelivery | None:
