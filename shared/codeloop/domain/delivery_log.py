@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from codeloop.domain.models import ApiKey, DeliveryStatus, WebhookDelivery
 
@@ -45,6 +45,12 @@ class DeliveryFilter(BaseModel):
     status: DeliveryStatus | None = None
     since: datetime | None = None  # received at or after
     until: datetime | None = None  # received before
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc_without_offset(cls, moment: datetime | None) -> datetime | None:
+        """A time without an offset is UTC, whatever the database server's time zone."""
+        return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 class BadCursor(ValueError):
