@@ -273,10 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=_dev)
 
     from codeloop.app_cli import register as register_app
+    from codeloop.delivery_cli import register as register_deliveries
     from codeloop.prompt_cli import register as register_prompts
 
     register_prompts(commands)
     register_app(commands)
+    register_deliveries(commands)
 
     config = commands.add_parser("config", help="the per-repository configuration")
     config.add_subparsers(dest="config_command", required=True).add_parser(

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.api.auth import authenticate
+from codeloop.api.deliveries import router as deliveries_router
 from codeloop.api.health import health
 from codeloop.api.stats import router as stats_router
 from codeloop.domain.api_keys import reaches
@@ -26,6 +27,7 @@ from codeloop.settings import SettingsError
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(stats_router)
+app.include_router(deliveries_router)
 app.enable_swagger(path="/api/v1/docs", title="codeloop task API", version="1", openapi_version="3.1.0")
 
 UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"

@@ -252,11 +252,15 @@ class WorkRequest(BaseModel):
     requester_is_bot: bool
     # Index of the command within its delivery (a comment may hold several).
     position: int = 0
+    # The replay that asked for this request to be a new one (``?new_task=true``), if any.
+    replay_id: int | None = None
 
     @property
     def idempotency_key(self) -> str:
-        """Stable across redeliveries (same delivery id) and distinct per command of a comment."""
-        return f"{self.delivery_id}:{self.position}"
+        """Stable across redeliveries and replays (same delivery id) and distinct per command of a
+        comment; a replay asked to make a new task is a request of its own."""
+        key = f"{self.delivery_id}:{self.position}"
+        return key if self.replay_id is None else f"{key}:replay:{self.replay_id}"
 
     @property
     def unsupported_reason(self) -> str | None:

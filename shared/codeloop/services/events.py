@@ -9,6 +9,7 @@ from __future__ import annotations
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.commands import requests_from_event
+from codeloop.domain.delivery_log import ReplayRequest
 from codeloop.domain.models import DeliveryStatus
 from codeloop.domain.webhooks import DeliveryEnvelope
 from codeloop.observability import bind, logger
@@ -18,8 +19,11 @@ INSTALLATION_EVENTS = frozenset({"installation", "installation_repositories"})
 REQUEST_EVENTS = frozenset({"issue_comment", "issues", "check_run"})
 
 
-def process_delivery(delivery_id: str) -> list[str]:
-    """Handle one delivery once; returns what was done (for the logs and tests)."""
+def process_delivery(delivery_id: str, replay: ReplayRequest | None = None) -> list[str]:
+    """Handle one delivery once; returns what was done (for the logs and tests).
+
+    A replay asking for ``new_task`` makes its commands new requests (keyed by the replay).
+    """
     bind(correlation_id=delivery_id)
     with transaction() as conn:
         delivery = store.get_delivery(conn, delivery_id)
@@ -31,7 +35,7 @@ def process_delivery(delivery_id: str) -> list[str]:
         payload = store.get_delivery_payload(conn, delivery_id)
     envelope = DeliveryEnvelope.from_delivery(delivery.event, delivery_id, payload)
     try:
-        outcomes = _dispatch(envelope, payload)
+        outcomes = _dispatch(envelope, payload, replay)
     except SettingsError as missing:
         # Retrying cannot help until an operator sets it: fail the delivery visibly, once.
         logger.error("delivery needs a setting", extra={"error": str(missing)})
@@ -52,7 +56,7 @@ def process_delivery(delivery_id: str) -> list[str]:
     return outcomes
 
 
-def _dispatch(envelope: DeliveryEnvelope, payload: dict) -> list[str]:
+def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest | None) -> list[str]:
     if envelope.event in INSTALLATION_EVENTS:
         from codeloop.services.installations import apply_installation_event
 
@@ -62,7 +66,10 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict) -> list[str]:
     if envelope.event in REQUEST_EVENTS:
         from codeloop.services.requests import handle_request
 
-        return [handle_request(request, payload) for request in requests_from_event(envelope, payload)]
+        requests = requests_from_event(envelope, payload)
+        if replay is not None and replay.new_task:
+            requests = [request.model_copy(update={"replay_id": replay.id}) for request in requests]
+        return [handle_request(request, payload) for request in requests]
     if envelope.event == "pull_request":
         return [_pull_request(envelope, payload)]
     if envelope.event == "check_suite" and envelope.action == "completed":

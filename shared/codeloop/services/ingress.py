@@ -17,6 +17,7 @@ import psycopg
 from codeloop.api.front import response
 from codeloop.db import store
 from codeloop.db.pool import front_wait, transaction
+from codeloop.domain.delivery_log import ReplayRequest
 from codeloop.domain.models import DeliveryStatus
 from codeloop.domain.webhooks import (
     DeliveryEnvelope,
@@ -101,16 +102,28 @@ def dedup_id(delivery_id: str) -> str:
     return hashlib.sha256(delivery_id.encode()).hexdigest()
 
 
-def enqueue_delivery(envelope: DeliveryEnvelope) -> bool:
-    """Put a stored delivery on the events queue and mark it queued; False leaves it for the sweeper."""
+def enqueue_delivery(envelope: DeliveryEnvelope, replay: ReplayRequest | None = None) -> bool:
+    """Put a stored delivery on the events queue and mark it queued; False leaves it for the sweeper.
+
+    A replay is a message of its own (the queue would drop a second one with the delivery's
+    deduplication id), and it says whether its commands are new requests.
+    """
     from codeloop.adapters import queues
 
+    message: dict[str, Any] = {
+        "delivery_id": envelope.delivery_id,
+        "event": envelope.event,
+        "action": envelope.action,
+    }
+    if replay is not None:
+        message["replay"] = replay.model_dump()
+    message_id = envelope.delivery_id if replay is None else f"{envelope.delivery_id}:replay:{replay.id}"
     try:
         queues.send(
             get_settings().require("events_queue_url"),
-            {"delivery_id": envelope.delivery_id, "event": envelope.event, "action": envelope.action},
+            message,
             group_id=envelope.message_group_id,
-            dedup_id=dedup_id(envelope.delivery_id),
+            dedup_id=dedup_id(message_id),
         )
     except Exception:  # any failure to enqueue: the row stays 'received' for the sweeper
         logger.exception("enqueue failed; the sweeper will retry", extra={"event": envelope.event})

@@ -26,9 +26,11 @@ def handle_record(body: str) -> None:
         logger.error("unreadable message dropped", extra={"body": body[:200]})
         return
     if isinstance(message, dict) and "delivery_id" in message:
+        from codeloop.domain.delivery_log import ReplayRequest
         from codeloop.services.events import process_delivery
 
-        process_delivery(str(message["delivery_id"]))
+        replay = ReplayRequest.model_validate(message["replay"]) if message.get("replay") else None
+        process_delivery(str(message["delivery_id"]), replay)
     elif isinstance(message, dict) and message.get("step") == "ValidatePR" and "task_token" in message:
         from codeloop.services.validation_step import prepare_validation_step
         from codeloop.workers import run_step
