@@ -1030,3 +1030,155 @@ def list_hook_deliveries(*, since: datetime | None = None, limit: int = 500) -> 
 def redeliver_hook_delivery(delivery_id: int) -> None:
     """Ask GitHub to send a delivery again (it keeps its ``X-GitHub-Delivery`` guid)."""
     _app_request("POST", f"/app/hook/deliveries/{delivery_id}/attempts")
+
+
+# -- merging and review comments (auto-merge, review feedback) -------------------------------------
+
+# Merging a pull request writes the base branch (contents) and the pull request.
+MERGE_PULL_REQUESTS: Permissions = {"contents": "write", "pull_requests": "write"}
+ENABLE_AUTO_MERGE = """
+mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+    pullRequest { number autoMergeRequest { enabledAt mergeMethod } }
+  }
+}
+"""
+
+
+class MergeState(_FromApi):
+    """A pull request as far as merging it is concerned (``mergeable`` is None until GitHub computed it)."""
+
+    node_id: str
+    number: int
+    state: str
+    merged: bool = False
+    draft: bool = False
+    mergeable: bool | None = None
+    mergeable_state: str | None = None
+    user_login: str = Field(validation_alias=AliasPath("user", "login"))
+    head_ref: str = Field(validation_alias=AliasPath("head", "ref"))
+    head_sha: str = Field(validation_alias=AliasPath("head", "sha"))
+    head_repo_full_name: str | None = Field(
+        default=None, validation_alias=AliasPath("head", "repo", "full_name")
+    )
+
+
+class ReviewComment(_FromApi):
+    """A comment on a line of a pull request's diff (``line`` is None once the line is outdated)."""
+
+    id: int
+    body: str = ""
+    path: str
+    line: int | None = None
+    original_line: int | None = None
+    diff_hunk: str | None = None
+    html_url: str | None = None
+    in_reply_to_id: int | None = None
+    user_login: str | None = Field(default=None, validation_alias=AliasPath("user", "login"))
+
+
+class GraphQLRefused(GitHubError):
+    """GitHub's GraphQL API answered with ``errors`` (it does so with HTTP 200)."""
+
+
+def get_merge_state(
+    installation_id: int, repo: str, number: int, *, permissions: Permissions = PULL_REQUESTS_READ
+) -> MergeState:
+    return MergeState.model_validate(
+        _repo_request("GET", installation_id, repo, permissions, _repo_path(repo, f"/pulls/{number}")).json()
+    )
+
+
+def repository_allows_auto_merge(
+    installation_id: int, repo: str, *, permissions: Permissions = METADATA_READ
+) -> bool | None:
+    """The repository's ``allow_auto_merge`` setting, or None when GitHub leaves it out."""
+    data = _repo_request("GET", installation_id, repo, permissions, _repo_path(repo)).json()
+    value = data.get("allow_auto_merge")
+    return value if isinstance(value, bool) else None
+
+
+def _graphql_url() -> str:
+    """``/graphql`` on github.com; GitHub Enterprise Server serves it at ``/api/graphql`` beside ``/api/v3``."""
+    base = get_settings().github_api_url.rstrip("/")
+    return base.removesuffix("/v3") + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
+
+
+def enable_auto_merge(
+    installation_id: int,
+    repo: str,
+    node_id: str,
+    method: str,
+    *,
+    permissions: Permissions = MERGE_PULL_REQUESTS,
+) -> None:
+    """Turn on GitHub's auto-merge for a pull request (``method``: MERGE, SQUASH or REBASE).
+
+    Raises :class:`GraphQLRefused` with GitHub's message, e.g. "Pull request Auto merge is not
+    allowed for this repository" or "Pull request is in clean status".
+    """
+    data = _repo_request(
+        "POST",
+        installation_id,
+        repo,
+        permissions,
+        _graphql_url(),
+        json={"query": ENABLE_AUTO_MERGE, "variables": {"pullRequestId": node_id, "mergeMethod": method}},
+    ).json()
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if errors:
+        messages = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
+        raise GraphQLRefused(messages or "GraphQL error", 200)
+
+
+def merge_pull_request(
+    installation_id: int,
+    repo: str,
+    number: int,
+    *,
+    sha: str,
+    method: str,
+    permissions: Permissions = MERGE_PULL_REQUESTS,
+) -> str:
+    """Merge through REST, only if the head is still ``sha``; returns the merge commit's sha.
+
+    GitHub answers 405 when the pull request is not mergeable (e.g. "At least 1 approving review
+    is required") and 409 when the head moved; both raise :class:`GitHubError` with that status.
+    """
+    return _repo_request(
+        "PUT",
+        installation_id,
+        repo,
+        permissions,
+        _repo_path(repo, f"/pulls/{number}/merge"),
+        json={"sha": sha, "merge_method": method},
+    ).json()["sha"]
+
+
+def list_review_comments(
+    installation_id: int, repo: str, number: int, *, permissions: Permissions = PULL_REQUESTS_READ
+) -> list[ReviewComment]:
+    path = _repo_path(repo, f"/pulls/{number}/comments")
+    return [
+        ReviewComment.model_validate(item)
+        for page in _pages(installation_id, repo, permissions, path)
+        for item in page
+    ]
+
+
+def add_reaction_to_review_comment(
+    installation_id: int,
+    repo: str,
+    comment_id: int,
+    content: str = "eyes",
+    *,
+    permissions: Permissions = COMMENTS_WRITE,
+) -> None:
+    _repo_request(
+        "POST",
+        installation_id,
+        repo,
+        permissions,
+        _repo_path(repo, f"/pulls/comments/{comment_id}/reactions"),
+        json={"content": content},
+    )

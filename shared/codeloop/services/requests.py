@@ -74,7 +74,7 @@ def _remember_repository(request: WorkRequest, payload: dict[str, Any], config: 
             ref.id,
             setup_commands=config.validation.setup,
             test_commands=config.validation.test,
-            auto_merge=config.auto_merge,
+            auto_merge=config.auto_merge_method is not None,
             iteration_budget=config.iterations,
         )
 
