@@ -181,6 +181,10 @@ class FakeRepo:
         self.check_suites: list[dict[str, Any]] = []
         self.pulls: dict[int, dict[str, Any]] = {}
         self._numbers = itertools.count(1)
+        # Merging (see "merging and review comments"): GitHub's defaults.
+        self.allow_auto_merge = False
+        self.required_approving_reviews = 0
+        self.review_comments: dict[int, dict[str, Any]] = {}  # id → comment (with "_pull")
 
     # -- git objects --------------------------------------------------------------------------------
 
@@ -278,6 +282,18 @@ class FakeRepo:
         user = {"login": login, "id": 1000 + len(login), "type": user_type}
         return self.fake._new_comment(self, issue_number, body, user, via_app=False)["id"]
 
+    def add_review_comment(
+        self,
+        number: int,
+        body: str,
+        path: str,
+        line: int,
+        login: str = "octocat",
+        in_reply_to: int | None = None,
+    ) -> int:
+        """A comment on ``line`` of ``path`` in pull request ``number``'s diff (a reply joins a thread)."""
+        return _new_review_comment(self, number, body, path, line, login, in_reply_to)["id"]
+
     def add_check_suite(
         self,
         head_sha: str,
@@ -324,6 +340,10 @@ class FakeRepo:
             "state": "open",
             "draft": False,
             "created_at": _iso(_now()),
+            "merged": False,
+            "mergeable_state": "clean",  # what GitHub computed; a test sets blocked, dirty, ...
+            "approvals": 0,
+            "auto_merge": None,
         }
         return number
 
@@ -349,6 +369,7 @@ class FakeRepo:
             "archived": False,
             "default_branch": self.default_branch,
             "language": next(iter(self.languages), None),
+            "allow_auto_merge": self.allow_auto_merge,
         }
 
 
@@ -588,6 +609,12 @@ class GitHubFake:
         if route.auth == "jwt":
             self._verify_jwt(credential if scheme.lower() == "bearer" else "")
             return None
+        if route.auth == "graphql":  # the repository is found from the node ids in the query
+            token = self.tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
+            if token is None or token.expires_at <= _now():
+                raise GitHubApiError(401, "Bad credentials")
+            request.token = token
+            return None
         token = self.tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
         if token is None or token.expires_at <= _now():
             raise GitHubApiError(401, "Bad credentials")
@@ -807,12 +834,18 @@ class GitHubFake:
         number = pull["number"]
         return {
             "id": 500_000 + number,
+            "node_id": f"PR_{repo.id}_{number}",
             "number": number,
             "state": pull["state"],
             "title": pull["title"],
             "body": pull["body"],
             "draft": pull["draft"],
-            "merged": False,
+            "merged": pull["merged"],
+            "mergeable": None
+            if pull["merged"]
+            else {"dirty": False, "unknown": None}.get(pull["mergeable_state"], True),
+            "mergeable_state": pull["mergeable_state"],
+            "auto_merge": pull["auto_merge"],
             "html_url": f"{self.web_url}/{repo.full_name}/pull/{number}",
             "url": f"{self.url}/repos/{repo.full_name}/pulls/{number}",
             "user": {
@@ -1475,6 +1508,167 @@ def _git_commit_json(sha: str, commit: dict[str, Any]) -> dict[str, Any]:
         "author": person,
         "committer": person,
     }
+
+
+# -- merging and review comments -------------------------------------------------------------------
+
+
+def _new_review_comment(
+    repo: FakeRepo, number: int, body: str, path: str, line: int, login: str, in_reply_to: int | None
+) -> dict[str, Any]:
+    fake = repo.fake
+    comment_id = next(fake.ids)
+    now = _iso(_now())
+    head = _head_commit(repo, repo.pulls[number])
+    comment = {
+        "id": comment_id,
+        "node_id": f"PRRC_{comment_id}",
+        "pull_request_review_id": next(fake.ids),
+        "url": f"{fake.url}/repos/{repo.full_name}/pulls/comments/{comment_id}",
+        "html_url": f"{fake.web_url}/{repo.full_name}/pull/{number}#discussion_r{comment_id}",
+        "pull_request_url": f"{fake.url}/repos/{repo.full_name}/pulls/{number}",
+        "diff_hunk": f"@@ -{line},1 +{line},1 @@",
+        "path": path,
+        "commit_id": head,
+        "original_commit_id": head,
+        "user": {
+            "login": login,
+            "id": 1000 + len(login),
+            "type": "Bot" if login.endswith("[bot]") else "User",
+        },
+        "body": body,
+        "created_at": now,
+        "updated_at": now,
+        "author_association": "MEMBER",
+        "line": line,
+        "original_line": line,
+        "side": "RIGHT",
+        "_pull": number,
+    }
+    if in_reply_to is not None:
+        comment["in_reply_to_id"] = in_reply_to
+    repo.review_comments[comment_id] = comment
+    return comment
+
+
+@_route("GET", _REPO + r"/pulls/(?P<number>\d+)/comments", "token", ("pull_requests", "read"))
+def _list_review_comments(
+    fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request
+) -> _Answer:
+    number = int(params["number"])
+    if number not in repo.pulls:
+        raise GitHubApiError(404, "Not Found")
+    items = [_public(c) for c in repo.review_comments.values() if c["_pull"] == number]
+    page, headers = fake._page(request, items)
+    return _ok(page, headers=headers)
+
+
+@_route("POST", _REPO + r"/pulls/comments/(?P<comment>\d+)/reactions", "token", ("pull_requests", "write"))
+def _react_to_review_comment(
+    fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request
+) -> _Answer:
+    comment_id = int(params["comment"])
+    content = (request.body or {}).get("content")
+    if comment_id not in repo.review_comments:
+        raise GitHubApiError(404, "Not Found")
+    if content not in REACTIONS:
+        raise _unprocessable(f"content must be one of {sorted(REACTIONS)}")
+    reaction = {"id": next(fake.ids), "content": content, "user": fake._bot(), "created_at": _iso(_now())}
+    repo.reactions.setdefault(comment_id, []).append(reaction)
+    return _ok(reaction, 201)
+
+
+@_route("PUT", _REPO + r"/pulls/(?P<number>\d+)/merge", "token", ("contents", "write"))
+def _merge_pull(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request) -> _Answer:
+    """GitHub's checks in its order: open, head unchanged, reviews, merge state; then a merge commit."""
+    pull = repo.pulls.get(int(params["number"]))
+    if pull is None:
+        raise GitHubApiError(404, "Not Found")
+    body = request.body or {}
+    method = body.get("merge_method", "merge")
+    if method not in ("merge", "squash", "rebase"):
+        raise _unprocessable("merge_method must be merge, squash or rebase")
+    if pull["state"] != "open" or pull["merged"]:
+        raise GitHubApiError(405, "Pull Request is not mergeable")
+    head = _head_commit(repo, pull)
+    if body.get("sha") and body["sha"] != head:
+        raise GitHubApiError(409, "Head branch was modified. Review and try the merge again.")
+    if pull["approvals"] < repo.required_approving_reviews:
+        raise GitHubApiError(
+            405,
+            f"At least {repo.required_approving_reviews} approving review is required by reviewers "
+            "with write access.",
+        )
+    if pull["mergeable_state"] in ("blocked", "dirty", "unknown"):
+        raise GitHubApiError(405, "Pull Request is not mergeable")
+    base_sha = repo.refs[pull["base"]]
+    tree = repo.commits[head]["tree"]
+    sha = repo.put_commit(tree, [base_sha] if method != "merge" else [base_sha, head], pull["title"])
+    repo.refs[pull["base"]] = sha
+    pull |= {"merged": True, "state": "closed", "merge_method": method}
+    return _ok({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
+
+
+def _graphql_error(message: str, kind: str, path: str) -> _Answer:
+    """GraphQL answers its errors with HTTP 200, ``data`` null at the failing field."""
+    return _ok({"data": {path: None}, "errors": [{"type": kind, "path": [path], "message": message}]})
+
+
+@_route("POST", r"/graphql", "graphql", ("pull_requests", "write"))
+def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], request: _Request) -> _Answer:
+    """Only ``enablePullRequestAutoMerge`` (variables ``pullRequestId`` and ``mergeMethod``)."""
+    body = request.body if isinstance(request.body, dict) else {}
+    query, variables = str(body.get("query", "")), body.get("variables") or {}
+    field_name = "enablePullRequestAutoMerge"
+    if field_name not in query:
+        return _ok({"errors": [{"message": "This fake answers enablePullRequestAutoMerge only"}]})
+    found = [
+        (repo, pull)
+        for repo in fake.repos.values()
+        for pull in repo.pulls.values()
+        if f"PR_{repo.id}_{pull['number']}" == variables.get("pullRequestId")
+    ]
+    token = request.token
+    assert token is not None
+    if (
+        not found
+        or found[0][0].installation_id != token.installation_id
+        or (token.repositories is not None and found[0][0].name not in token.repositories)
+    ):
+        message = f"Could not resolve to a node with the global id of '{variables.get('pullRequestId')}'"
+        return _graphql_error(message, "NOT_FOUND", field_name)
+    repo, pull = found[0]
+    if not _allows(token.permissions.get("pull_requests"), "write"):
+        return _graphql_error("Resource not accessible by integration", "FORBIDDEN", field_name)
+    method = variables.get("mergeMethod", "MERGE")
+    if method not in ("MERGE", "SQUASH", "REBASE"):
+        return _ok(
+            {
+                "errors": [
+                    {
+                        "message": f"Variable $mergeMethod of type PullRequestMergeMethod! was provided invalid value {method!r}"
+                    }
+                ]
+            }
+        )
+    if not repo.allow_auto_merge:
+        return _graphql_error(
+            "Pull request Auto merge is not allowed for this repository", "UNPROCESSABLE", field_name
+        )
+    if pull["state"] != "open" or pull["merged"]:
+        return _graphql_error("Pull request is closed", "UNPROCESSABLE", field_name)
+    if pull["mergeable_state"] == "clean":  # GitHub will not wait for what is already there
+        return _graphql_error("Pull request is in clean status", "UNPROCESSABLE", field_name)
+    pull["auto_merge"] = {
+        "enabled_by": fake._bot(),
+        "merge_method": method.lower(),
+        "commit_title": None,
+        "commit_message": None,
+    }
+    enabled = {"enabledAt": _iso(_now()), "mergeMethod": method}
+    return _ok(
+        {"data": {field_name: {"pullRequest": {"number": pull["number"], "autoMergeRequest": enabled}}}}
+    )
 
 
 # -- wiring codeloop to a fake ---------------------------------------------------------------------

@@ -30,14 +30,20 @@ APP_PERMISSIONS: dict[str, Permission] = {
         "write", "Checks", "the codeloop check run; read the repository's own CI on the head commit"
     ),
     "contents": Permission(
-        "write", "Contents", "read code and .github/codeloop.yml; push the fallback provider's branch"
+        "write",
+        "Contents",
+        "read code and .github/codeloop.yml; push the fallback provider's branch; merge the agent's PR "
+        "(auto_merge)",
     ),
     "issues": Permission("write", "Issues", "react to and answer commands, keep the one status comment"),
     "metadata": Permission(
         "read", "Metadata", "repository facts and collaborators' permissions; every App has it"
     ),
     "pull_requests": Permission(
-        "write", "Pull requests", "read PRs and their diffs, open the fallback provider's PR, comment"
+        "write",
+        "Pull requests",
+        "read PRs, their diffs and review comments, open the fallback provider's PR, comment, turn on "
+        "auto-merge",
     ),
 }
 

@@ -248,6 +248,7 @@ class WorkRequest(BaseModel):
     comment_id: int | None = None
     check_run_id: int | None = None
     check_run_external_id: str | None = None
+    on_review_comment: bool = False  # written in a review comment on the diff: review feedback
     requester_login: str
     requester_is_bot: bool
     # Index of the command within its delivery (a comment may hold several).
@@ -317,7 +318,7 @@ def label_request(envelope: DeliveryEnvelope, payload: dict[str, Any]) -> WorkRe
 
 def requests_from_event(envelope: DeliveryEnvelope, payload: dict[str, Any]) -> list[WorkRequest]:
     """What a delivery asks codeloop to do: comment commands, the label, check-run buttons."""
-    if envelope.event == "issue_comment":
+    if envelope.event in ("issue_comment", "pull_request_review_comment"):
         return _comment_requests(envelope, payload)
     if envelope.event == "issues":
         request = label_request(envelope, payload)
@@ -349,7 +350,14 @@ def _comment_requests(envelope: DeliveryEnvelope, payload: dict[str, Any]) -> li
     comment_id = comment.get("id")
     comment_id = comment_id if isinstance(comment_id, int) and not isinstance(comment_id, bool) else None
     return [
-        WorkRequest(command=command, source="comment", comment_id=comment_id, position=index, **where)
+        WorkRequest(
+            command=command,
+            source="comment",
+            comment_id=comment_id,
+            on_review_comment=envelope.event == "pull_request_review_comment",
+            position=index,
+            **where,
+        )
         for index, command in enumerate(commands)
     ]
 

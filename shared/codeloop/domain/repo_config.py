@@ -34,6 +34,12 @@ class CommandsConfig(_Strict):
     min_permission: Literal["write", "maintain", "admin"] = "write"
 
 
+class AutoMergeConfig(_Strict):
+    method: Literal["squash", "merge", "rebase"] = Field(
+        default="squash", description="How the agent's pull request is merged."
+    )
+
+
 class PromptPin(_Strict):
     template: str = Field(description="A template id from prompts/.")
     version: int | None = Field(default=None, ge=1, description="Pin a version; latest when absent.")
@@ -43,7 +49,12 @@ class RepoConfig(_Strict):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     iterations: int = Field(default=3, ge=0, le=10, description="Fix attempts after the first try.")
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
-    auto_merge: bool = False
+    auto_merge: bool | AutoMergeConfig = Field(
+        default=False,
+        description="Merge the agent's pull request once its task ends green: GitHub's auto-merge when the "
+        "repository allows it (branch protection still decides), else a merge only when GitHub reports it "
+        "mergeable and every check green. true means {method: squash}.",
+    )
     max_context_chars: int | None = Field(default=None, gt=0, description="Prompt context budget.")
     providers: list[str] | None = Field(default=None, description="Code-generation providers, in order.")
     prompts: dict[str, PromptPin | str] = Field(
@@ -73,6 +84,13 @@ class RepoConfig(_Strict):
     @property
     def is_validation_configured(self) -> bool:
         return bool(self.validation.test)
+
+    @property
+    def auto_merge_method(self) -> Literal["squash", "merge", "rebase"] | None:
+        """How to merge the agent's pull request, or None when auto-merge is off."""
+        if isinstance(self.auto_merge, AutoMergeConfig):
+            return self.auto_merge.method
+        return AutoMergeConfig().method if self.auto_merge else None
 
     def prompt_pin(self, task_type: str) -> PromptPin | None:
         pin = self.prompts.get(task_type)

@@ -25,6 +25,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeloop.domain.auto_merge import AutoMergeOutcome, outcome_text
 from codeloop.domain.failures import UNKNOWN_FAILURE, explain_failure
 from codeloop.domain.lifecycle import TERMINAL, TaskStatus
 from codeloop.domain.models import WorkflowStep
@@ -129,6 +130,7 @@ class TaskView(_View):
     max_attempts: int | None = None  # the workflow's budget, when known
     failure: FailureInfo | None = None  # else read from the last entry of the task's error log
     cancelled_by: str | None = None  # the actor of the change to 'cancelled' (audit log)
+    auto_merge: AutoMergeOutcome | None = None  # what codeloop did about merging (task metadata)
 
     def attempt_view(self, number: int) -> AttemptView | None:
         return next((a for a in reversed(self.attempts) if a.number == number), None)
@@ -348,6 +350,7 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
         outcome = outcome_of(view)
         if outcome.kind not in ("passed", "not_run"):  # those the result above says already
             blocks += [f"**Outcome:** {outcome.emoji} {outcome.headline}", outcome.detail]
+        blocks.append(_merge_line(view))
     blocks.append(_links(view, record, with_check_run=False))
     return CheckRunRender(
         status=status,
@@ -502,6 +505,8 @@ def render_comment(view: TaskView) -> str:
     tail = [f"**{label}:** {outcome.emoji} {outcome.headline}"]
     if outcome.detail:
         tail += ["", outcome.detail]
+    if view.auto_merge is not None:
+        tail += ["", _merge_line(view)]
     fixed = "\n".join(head) + "\n\n" + "\n".join(tail)
 
     room = TEXT_LIMIT - len(fixed) - 100  # separators and headings
@@ -513,6 +518,13 @@ def render_comment(view: TaskView) -> str:
         if section:
             body += "\n\n" + section
     return body + "\n\n" + "\n".join(tail) + "\n"
+
+
+def _merge_line(view: TaskView) -> str:
+    """What codeloop did about merging (``auto_merge``), or nothing when it was not asked to."""
+    if view.auto_merge is None:
+        return ""
+    return f"**Merge:** {_inline(outcome_text(view.auto_merge), 1_000)}"
 
 
 def _request_line(view: TaskView) -> str:

@@ -33,6 +33,7 @@ Route = Literal["act", "ignore", "ping"]
 # Event name -> the actions codeloop acts on (None: every action).
 ACTED_ON: dict[str, frozenset[str] | None] = {
     "issue_comment": frozenset({"created", "edited"}),
+    "pull_request_review_comment": frozenset({"created", "edited"}),  # `/codeloop fix` on a diff line
     "issues": frozenset({"labeled"}),
     "pull_request": frozenset({"opened", "synchronize", "closed", "reopened", "edited"}),
     "check_suite": frozenset({"completed"}),
@@ -201,7 +202,7 @@ class DeliveryEnvelope(BaseModel):
     @classmethod
     def from_delivery(cls, event: str, delivery_id: str, payload: dict[str, Any]) -> DeliveryEnvelope:
         is_pull_request = (
-            event in ("pull_request", "check_run", "check_suite")
+            event in ("pull_request", "pull_request_review_comment", "check_run", "check_suite")
             or _dig(payload, "issue", "pull_request") is not None
         )
         number = _subject_number(payload)

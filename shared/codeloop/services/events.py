@@ -16,7 +16,7 @@ from codeloop.observability import bind, logger
 from codeloop.settings import SettingsError
 
 INSTALLATION_EVENTS = frozenset({"installation", "installation_repositories"})
-REQUEST_EVENTS = frozenset({"issue_comment", "issues", "check_run"})
+REQUEST_EVENTS = frozenset({"issue_comment", "pull_request_review_comment", "issues", "check_run"})
 
 
 def process_delivery(delivery_id: str, replay: ReplayRequest | None = None) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from codeloop.adapters import github
-from codeloop.domain.models import Repository, Task, TaskSource
+from codeloop.domain.models import Repository, Task, TaskSource, TaskType
 from codeloop.domain.prompt_context import (
     Annotation,
     Commit,
@@ -36,6 +36,7 @@ from codeloop.domain.prompt_context import (
     PromptInputs,
     PullRequestRef,
     RepositoryInfo,
+    ReviewComment,
     TaskSpec,
 )
 from codeloop.domain.validation import ValidationReport
@@ -325,6 +326,25 @@ def gather(
                     )
                     result.chars += len(item.message)
 
+    review_comments: list[ReviewComment] = []
+    if pr_number and task.type == TaskType.REVIEW_FEEDBACK:
+        with gathering.piece("review_comments") as result:
+            if result is not None:
+                review_comments = [
+                    ReviewComment(
+                        author=comment.user_login,
+                        body=comment.body,
+                        path=comment.path,
+                        line=comment.line or comment.original_line,
+                        diff_hunk=comment.diff_hunk,
+                        url=comment.html_url,
+                    )
+                    for comment in github.list_review_comments(
+                        inst, name, pr_number, permissions=READ_PERMISSIONS
+                    )
+                ]
+                result.chars = sum(len(c.body) + len(c.diff_hunk or "") for c in review_comments)
+
     failures: list[Failure] = []
     annotations: list[Annotation] = []
     if fix is not None:
@@ -360,6 +380,7 @@ def gather(
         failures=failures,
         annotations=annotations,
         attempts=attempts,
+        review_comments=review_comments,
     )
     return Gathered(inputs=inputs, measures=gathering.measures, github_ms=round(gathering.github_ms, 2))
 

@@ -84,6 +84,7 @@ def build_view(task: Task, repository: Repository) -> TaskView:
         attempts=attempts,
         max_attempts=first_attempt + repository.iteration_budget if history else None,
         cancelled_by=cancelled["actor"] if cancelled else None,
+        auto_merge=task.metadata.get("auto_merge"),
     )
 
 

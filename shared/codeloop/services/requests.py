@@ -74,7 +74,7 @@ def _remember_repository(request: WorkRequest, payload: dict[str, Any], config: 
             ref.id,
             setup_commands=config.validation.setup,
             test_commands=config.validation.test,
-            auto_merge=config.auto_merge,
+            auto_merge=config.auto_merge_method is not None,
             iteration_budget=config.iterations,
         )
 
@@ -88,7 +88,11 @@ def _new_task(request: WorkRequest, payload: dict[str, Any], repository: Reposit
         title=title,
         # The subject's text is untrusted data; the prompt builder fences it.
         description=instructions,
-        type=TaskType.BUG_FIX if request.is_pull_request else TaskType.ISSUE_TO_PR,
+        type=TaskType.REVIEW_FEEDBACK
+        if request.on_review_comment
+        else TaskType.BUG_FIX
+        if request.is_pull_request
+        else TaskType.ISSUE_TO_PR,
         source=TaskSource.LABEL if request.source == "label" else TaskSource.COMMENT,
         requested_by=request.requester_login,
         request_key=request.idempotency_key,
@@ -112,7 +116,12 @@ def handle_request(request: WorkRequest, payload: dict[str, Any]) -> str:
         github.create_issue_comment(installation, repo, request.number, body)
 
     if request.source == "comment" and request.comment_id is not None:
-        github.add_reaction_to_comment(installation, repo, request.comment_id, "eyes")
+        react = (
+            github.add_reaction_to_review_comment
+            if request.on_review_comment
+            else github.add_reaction_to_comment
+        )
+        react(installation, repo, request.comment_id, "eyes")
     if request.unsupported_reason:
         reply(request.unsupported_reason)
         return "unsupported"

@@ -61,6 +61,9 @@ def on_status(message: dict[str, Any]) -> None:
     if event == "workflow_succeeded":
         _finish(task_id, message, TaskStatus.COMPLETED, "succeeded", None)
         metrics.add_metric(name="TaskCompleted", unit="Count", value=1)
+        from codeloop.services.auto_merge import merge_if_configured
+
+        merge_if_configured(task_id)
     elif event == "workflow_failed":
         reason = _failure_reason(message.get("error") or {}, task_id)
         _finish(task_id, message, TaskStatus.FAILED, "failed", reason)

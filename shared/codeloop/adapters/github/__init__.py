@@ -35,6 +35,7 @@ from codeloop.adapters.github.client import (
     JWT_REUSE,
     MAX_PAGES,
     MAX_RETRIES,
+    MERGE_PULL_REQUESTS,
     METADATA_READ,
     PAGE_SIZE,
     PULL_REQUESTS_READ,
@@ -52,6 +53,7 @@ from codeloop.adapters.github.client import (
 )
 from codeloop.adapters.github.comments import (
     add_reaction_to_comment,
+    add_reaction_to_review_comment,
     create_issue_comment,
     find_comment_with_marker,
     update_issue_comment,
@@ -59,7 +61,13 @@ from codeloop.adapters.github.comments import (
 )
 from codeloop.adapters.github.contents import get_file_content, get_tree, list_commits
 from codeloop.adapters.github.deliveries import list_hook_deliveries, redeliver_hook_delivery
-from codeloop.adapters.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited, GitHubRetryable
+from codeloop.adapters.github.errors import (
+    GitHubError,
+    GitHubNotFound,
+    GitHubRateLimited,
+    GitHubRetryable,
+    GraphQLRefused,
+)
 from codeloop.adapters.github.git_data import branch_head, push_branch_with_files
 from codeloop.adapters.github.models import (
     Annotation,
@@ -70,23 +78,30 @@ from codeloop.adapters.github.models import (
     Commit,
     HookDelivery,
     IssueComment,
+    MergeState,
     PullRequest,
     PullRequestFile,
     Repository,
+    ReviewComment,
     Tree,
     TreeEntry,
 )
 from codeloop.adapters.github.pulls import (
     create_pull_request,
+    enable_auto_merge,
+    get_merge_state,
     get_pull_request,
     get_pull_request_diff,
     list_pull_request_files,
+    list_review_comments,
+    merge_pull_request,
 )
 from codeloop.adapters.github.repositories import (
     KNOWN_ROLES,
     collaborator_permission,
     get_languages,
     get_repository,
+    repository_allows_auto_merge,
 )
 
 __all__ = [
@@ -108,6 +123,7 @@ __all__ = [
     "MAX_ACTIONS",
     "MAX_PAGES",
     "MAX_RETRIES",
+    "MERGE_PULL_REQUESTS",
     "METADATA_READ",
     "PAGE_SIZE",
     "PULL_REQUESTS_READ",
@@ -128,24 +144,30 @@ __all__ = [
     "GitHubNotFound",
     "GitHubRateLimited",
     "GitHubRetryable",
+    "GraphQLRefused",
     "HookDelivery",
     "IssueComment",
+    "MergeState",
     "Permissions",
     "PullRequest",
     "PullRequestFile",
     "Repository",
+    "ReviewComment",
     "Tree",
     "TreeEntry",
     "UnsafeUrlPath",
     "add_reaction_to_comment",
+    "add_reaction_to_review_comment",
     "branch_head",
     "collaborator_permission",
     "create_check_run",
     "create_issue_comment",
     "create_pull_request",
+    "enable_auto_merge",
     "find_comment_with_marker",
     "get_file_content",
     "get_languages",
+    "get_merge_state",
     "get_pull_request",
     "get_pull_request_diff",
     "get_repository",
@@ -156,8 +178,11 @@ __all__ = [
     "list_commits",
     "list_hook_deliveries",
     "list_pull_request_files",
+    "list_review_comments",
+    "merge_pull_request",
     "push_branch_with_files",
     "redeliver_hook_delivery",
+    "repository_allows_auto_merge",
     "reset_clients",
     "update_check_run",
     "update_issue_comment",

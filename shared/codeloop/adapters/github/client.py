@@ -66,6 +66,8 @@ COMMENTS_READ: Permissions = {"issues": "read", "pull_requests": "read"}
 COMMENTS_WRITE: Permissions = {"issues": "write", "pull_requests": "write"}
 PUSH_AND_OPEN_PR: Permissions = {"contents": "write", "pull_requests": "write"}
 STATUS_REPORTING: Permissions = {"checks": "write", "issues": "write", "pull_requests": "write"}
+# Merging a pull request writes the base branch (contents) and the pull request.
+MERGE_PULL_REQUESTS: Permissions = {"contents": "write", "pull_requests": "write"}
 
 
 # -- the client: lazily created, reused ------------------------------------------------------------

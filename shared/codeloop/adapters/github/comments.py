@@ -114,3 +114,21 @@ def add_reaction_to_comment(
         _repo_path(repo, f"/issues/comments/{comment_id}/reactions"),
         json={"content": content},
     )
+
+
+def add_reaction_to_review_comment(
+    installation_id: int,
+    repo: str,
+    comment_id: int,
+    content: str = "eyes",
+    *,
+    permissions: Permissions = COMMENTS_WRITE,
+) -> None:
+    _repo_request(
+        "POST",
+        installation_id,
+        repo,
+        permissions,
+        _repo_path(repo, f"/pulls/comments/{comment_id}/reactions"),
+        json={"content": content},
+    )

@@ -25,3 +25,7 @@ class GitHubRateLimited(GitHubError):
 
 class GitHubRetryable(GitHubError):
     """A server error or network failure: the same call may succeed later."""
+
+
+class GraphQLRefused(GitHubError):
+    """GitHub's GraphQL API answered with ``errors`` (it does so with HTTP 200)."""

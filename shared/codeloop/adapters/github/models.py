@@ -134,3 +134,35 @@ class CheckRunOutput(BaseModel):
     summary: str
     text: str | None = None
     annotations: list[Annotation] = Field(default_factory=list)
+
+
+class MergeState(_FromApi):
+    """A pull request as far as merging it is concerned (``mergeable`` is None until GitHub computed it)."""
+
+    node_id: str
+    number: int
+    state: str
+    merged: bool = False
+    draft: bool = False
+    mergeable: bool | None = None
+    mergeable_state: str | None = None
+    user_login: str = Field(validation_alias=AliasPath("user", "login"))
+    head_ref: str = Field(validation_alias=AliasPath("head", "ref"))
+    head_sha: str = Field(validation_alias=AliasPath("head", "sha"))
+    head_repo_full_name: str | None = Field(
+        default=None, validation_alias=AliasPath("head", "repo", "full_name")
+    )
+
+
+class ReviewComment(_FromApi):
+    """A comment on a line of a pull request's diff (``line`` is None once the line is outdated)."""
+
+    id: int
+    body: str = ""
+    path: str
+    line: int | None = None
+    original_line: int | None = None
+    diff_hunk: str | None = None
+    html_url: str | None = None
+    in_reply_to_id: int | None = None
+    user_login: str | None = Field(default=None, validation_alias=AliasPath("user", "login"))

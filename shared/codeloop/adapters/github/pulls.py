@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from codeloop.adapters.github.client import (
     ACCEPT_DIFF,
+    MERGE_PULL_REQUESTS,
     PULL_REQUESTS_READ,
     PUSH_AND_OPEN_PR,
     Permissions,
@@ -12,8 +13,17 @@ from codeloop.adapters.github.client import (
     _repo_request,
     _trim,
 )
-from codeloop.adapters.github.errors import GitHubError
-from codeloop.adapters.github.models import PullRequest, PullRequestFile
+from codeloop.adapters.github.errors import (
+    GitHubError,
+    GraphQLRefused,
+)
+from codeloop.adapters.github.models import (
+    MergeState,
+    PullRequest,
+    PullRequestFile,
+    ReviewComment,
+)
+from codeloop.settings import get_settings
 
 
 def get_pull_request(
@@ -81,3 +91,88 @@ def create_pull_request(
             raise
         return PullRequest.model_validate(open_prs[0])
     return PullRequest.model_validate(response.json())
+
+
+ENABLE_AUTO_MERGE = """
+mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+    pullRequest { number autoMergeRequest { enabledAt mergeMethod } }
+  }
+}
+"""
+
+
+def get_merge_state(
+    installation_id: int, repo: str, number: int, *, permissions: Permissions = PULL_REQUESTS_READ
+) -> MergeState:
+    return MergeState.model_validate(
+        _repo_request("GET", installation_id, repo, permissions, _repo_path(repo, f"/pulls/{number}")).json()
+    )
+
+
+def _graphql_url() -> str:
+    """``/graphql`` on github.com; GitHub Enterprise Server serves it at ``/api/graphql`` beside ``/api/v3``."""
+    base = get_settings().github_api_url.rstrip("/")
+    return base.removesuffix("/v3") + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
+
+
+def enable_auto_merge(
+    installation_id: int,
+    repo: str,
+    node_id: str,
+    method: str,
+    *,
+    permissions: Permissions = MERGE_PULL_REQUESTS,
+) -> None:
+    """Turn on GitHub's auto-merge for a pull request (``method``: MERGE, SQUASH or REBASE).
+
+    Raises :class:`GraphQLRefused` with GitHub's message, e.g. "Pull request Auto merge is not
+    allowed for this repository" or "Pull request is in clean status".
+    """
+    data = _repo_request(
+        "POST",
+        installation_id,
+        repo,
+        permissions,
+        _graphql_url(),
+        json={"query": ENABLE_AUTO_MERGE, "variables": {"pullRequestId": node_id, "mergeMethod": method}},
+    ).json()
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if errors:
+        messages = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
+        raise GraphQLRefused(messages or "GraphQL error", 200)
+
+
+def merge_pull_request(
+    installation_id: int,
+    repo: str,
+    number: int,
+    *,
+    sha: str,
+    method: str,
+    permissions: Permissions = MERGE_PULL_REQUESTS,
+) -> str:
+    """Merge through REST, only if the head is still ``sha``; returns the merge commit's sha.
+
+    GitHub answers 405 when the pull request is not mergeable (e.g. "At least 1 approving review
+    is required") and 409 when the head moved; both raise :class:`GitHubError` with that status.
+    """
+    return _repo_request(
+        "PUT",
+        installation_id,
+        repo,
+        permissions,
+        _repo_path(repo, f"/pulls/{number}/merge"),
+        json={"sha": sha, "merge_method": method},
+    ).json()["sha"]
+
+
+def list_review_comments(
+    installation_id: int, repo: str, number: int, *, permissions: Permissions = PULL_REQUESTS_READ
+) -> list[ReviewComment]:
+    path = _repo_path(repo, f"/pulls/{number}/comments")
+    return [
+        ReviewComment.model_validate(item)
+        for page in _pages(installation_id, repo, permissions, path)
+        for item in page
+    ]

@@ -50,3 +50,12 @@ def collaborator_permission(
         return "none"
     role = data.get("role_name")
     return role if role in KNOWN_ROLES else data.get("permission", "none")
+
+
+def repository_allows_auto_merge(
+    installation_id: int, repo: str, *, permissions: Permissions = METADATA_READ
+) -> bool | None:
+    """The repository's ``allow_auto_merge`` setting, or None when GitHub leaves it out."""
+    data = _repo_request("GET", installation_id, repo, permissions, _repo_path(repo)).json()
+    value = data.get("allow_auto_merge")
+    return value if isinstance(value, bool) else None

@@ -1,0 +1,206 @@
+"""Auto-merge of the agent's pull request when its task ends green (issue 12, part 2), against
+real PostgreSQL and the GitHub fake: GitHub's auto-merge when the repository allows it, a REST
+merge of the validated head when it does not and everything is green, and a refusal, said in
+the comment and the check run, otherwise."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from codeloop.db import dispatch_store, store, validation_store
+from codeloop.db.pool import transaction
+from codeloop.domain.models import NewTask, RepositoryRef, TaskType
+from codeloop.domain.validation import ValidationReport
+from codeloop.services.syncer import on_status
+
+REPO = "octo/widgets"
+AGENT = "codegen-sh[bot]"
+CONFIG = "auto_merge: {method: squash}\nvalidation:\n  test: [pytest -q]\n"
+BRANCH = "codegen/fix-parse"
+
+
+@pytest.fixture
+def world(db_url, github_fake):
+    repo = github_fake.add_repo(REPO, files={".github/codeloop.yml": CONFIG, "src/app.py": "x = 1\n"})
+    return {"fake": github_fake, "repo": repo}
+
+
+def green_task(world, *, files=None, user=AGENT, fork=None, branch=BRANCH, mergeable_state="clean"):
+    """A task whose agent PR passed validation, about to end green."""
+    repo = world["repo"]
+    head = repo.commit_files(branch, files or {"src/app.py": "x = 2\n"})
+    number = repo.add_pull_request(branch, user=user, fork=fork, fork_head_sha=head if fork else None)
+    repo.pulls[number]["mergeable_state"] = mergeable_state
+    with transaction() as conn:
+        store.ensure_installation(conn, 1, "octo")
+        store.upsert_repository(conn, RepositoryRef(id=repo.id, full_name=REPO, default_branch="main"), 1)
+        store.update_repository_settings(conn, repo.id, test_commands=["pytest -q"], auto_merge=True)
+        task = store.create_task(
+            conn,
+            NewTask(
+                repository_id=repo.id,
+                title="Fix parse",
+                type=TaskType.BUG_FIX,
+                pr_number=number,
+                head_sha=head,
+            ),
+        )
+        for status in ("queued", "prompting", "generating", "validating"):
+            task = store.transition_task(conn, task.id, status)
+        task = store.update_task(conn, task.id, attempt=1)
+        dispatch_store.record_agent_branches(conn, task.id, [BRANCH], created_by="codegen", run_id="run-1")
+        conn.execute(
+            "insert into codegen_runs (task_id, attempt, provider, status) values (%s, 1, 'codegen', 'completed')",
+            (task.id,),
+        )
+        validation_store.save_validation_run(
+            conn,
+            task_id=task.id,
+            attempt=1,
+            report=ValidationReport(verdict="passed", summary="1 passed", head_sha=head),
+            status="passed",
+            head_sha=head,
+            started_at=datetime.now(UTC),
+            pr_number=number,
+        )
+    world.update(task=task, number=number, head=head)
+    world["fake"].clear_calls()
+    return task
+
+
+def end_green(world):
+    on_status({"task_id": str(world["task"].id), "event": "workflow_succeeded"})
+    with transaction() as conn:
+        task = store.require_task(conn, world["task"].id)
+    return task
+
+
+def merge_calls(world):
+    return [
+        (call.method, call.path, call.body)
+        for call in world["fake"].calls_to()
+        if call.path == "/graphql" or call.path.endswith("/merge")
+    ]
+
+
+def status_comment(world) -> str:
+    [body] = [c["body"] for c in world["repo"].comments.values() if c["user"]["type"] == "Bot"]
+    return body
+
+
+def check_run_summary(world) -> str:
+    [run] = [r for r in world["repo"].check_runs.values() if r["app"]["slug"] == world["fake"].app_slug]
+    return run["output"]["summary"]
+
+
+def test_auto_merge_is_enabled_when_the_repository_allows_it(world):
+    world["repo"].allow_auto_merge = True
+    green_task(world, mergeable_state="blocked")  # a review is still required: GitHub waits for it
+
+    task = end_green(world)
+
+    [(method, path, body)] = merge_calls(world)
+    assert (method, path) == ("POST", "/graphql")
+    assert "enablePullRequestAutoMerge" in body["query"]
+    assert body["variables"] == {
+        "pullRequestId": f"PR_{world['repo'].id}_{world['number']}",
+        "mergeMethod": "SQUASH",
+    }
+    assert world["repo"].pulls[world["number"]]["auto_merge"]["merge_method"] == "squash"
+    assert not world["repo"].pulls[world["number"]]["merged"]
+    assert task.metadata["auto_merge"]["action"] == "auto_merge_enabled"
+    assert "Auto-merge (squash) is on" in status_comment(world)
+    assert "Auto-merge (squash) is on" in check_run_summary(world)
+
+
+def test_merged_through_rest_when_auto_merge_is_off_and_everything_is_green(world):
+    green_task(world)
+
+    task = end_green(world)
+
+    [(method, path, body)] = merge_calls(world)
+    assert (method, path) == ("PUT", f"/repos/{REPO}/pulls/{world['number']}/merge")
+    assert body == {"sha": world["head"], "merge_method": "squash"}
+    assert world["repo"].pulls[world["number"]]["merged"]
+    assert task.metadata["auto_merge"]["action"] == "merged"
+    assert "Merged" in status_comment(world) and world["head"][:12] in status_comment(world)
+    assert "Merged" in check_run_summary(world)
+
+
+def test_a_clean_pull_request_is_merged_through_rest_when_github_declines_auto_merge(world):
+    world["repo"].allow_auto_merge = True
+    green_task(world)  # clean already: GitHub answers "Pull request is in clean status"
+
+    end_green(world)
+
+    assert [(m, p) for m, p, _ in merge_calls(world)] == [
+        ("POST", "/graphql"),
+        ("PUT", f"/repos/{REPO}/pulls/{world['number']}/merge"),
+    ]
+    assert world["repo"].pulls[world["number"]]["merged"]
+
+
+def refused(world, reason: str) -> None:
+    assert not world["repo"].pulls[world["number"]]["merged"]
+    with transaction() as conn:
+        outcome = store.require_task(conn, world["task"].id).metadata["auto_merge"]
+    assert outcome["action"] == "not_merged"
+    assert reason in outcome["reason"]
+    assert "Not merged automatically" in status_comment(world) and reason in status_comment(world)
+    assert reason in check_run_summary(world)
+
+
+def test_never_for_a_fork(world):
+    green_task(world, fork="stranger/widgets")
+    end_green(world)
+    assert merge_calls(world) == []
+    refused(world, "it comes from a fork")
+
+
+def test_never_for_a_pull_request_that_is_not_the_task_s_own(world):
+    green_task(world, user="stranger")
+    end_green(world)
+    assert merge_calls(world) == []
+    refused(world, "not this task")
+
+
+def test_never_for_a_pull_request_that_changes_protected_paths(world):
+    green_task(world, files={".github/workflows/ci.yml": "on: push\n"})
+    end_green(world)
+    assert merge_calls(world) == []
+    refused(world, "it changes protected paths")
+
+
+def test_never_with_a_red_check(world):
+    world["repo"].allow_auto_merge = True
+    green_task(world)
+    world["repo"].check_runs[1] = {  # GitHub Actions' lint job failed on the validated head
+        "id": 1,
+        "name": "lint",
+        "head_sha": world["head"],
+        "status": "completed",
+        "conclusion": "failure",
+        "output": {"title": None, "summary": None, "text": None},
+        "app": {"id": 15368, "slug": "github-actions", "name": "github-actions"},
+        "pull_requests": [],
+    }
+    end_green(world)
+    assert merge_calls(world) == []
+    refused(world, "a check is failing on its head: lint")
+
+
+def test_not_merged_when_github_requires_a_review(world):
+    world["repo"].required_approving_reviews = 1  # GitHub's merge endpoint answers 405
+    green_task(world)
+    end_green(world)
+    assert [(m, p) for m, p, _ in merge_calls(world)] == [
+        ("PUT", f"/repos/{REPO}/pulls/{world['number']}/merge")
+    ]
+    refused(world, "At least 1 approving review is required")
+
+
+def test_not_merged_when_github_reports_the_pull_request_blocked(world):
+    green_task(world, mergeable_state="blocked")
+    end_green(world)
+    assert merge_calls(world) == []
+    refused(world, "a required review or required check is missing")

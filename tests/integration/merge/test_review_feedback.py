@@ -1,0 +1,58 @@
+"""`/codeloop fix` in a review comment (issue 12, part 4): a review_feedback task whose prompt holds
+every review comment with its file and line, fenced as untrusted data."""
+
+import pytest
+
+from codeloop.db import store
+from codeloop.db.pool import transaction
+from codeloop.domain.prompt_context import context_pieces, fit_context
+from codeloop.domain.untrusted import FENCE_TAG
+from codeloop.services.prompt_context import gather
+from tests.integration.ingress.test_requests import REPO, deliver
+
+
+@pytest.fixture
+def world(db_url, waiting_workflow, github_fake):
+    repo = github_fake.add_repo(
+        REPO, files={".github/codeloop.yml": "validation:\n  test: [pytest -q]\n"}, installation_id=957387
+    )
+    repo.set_permission("maintainer", "write")
+    repo.add_issue()
+    repo.commit_files("changes", {"src/app.py": "def mean(xs):\n    return sum(xs) / len(xs)\n"})
+    assert repo.add_pull_request("changes") == 2  # the example payload's pull request
+    return {"fake": github_fake, "repo": repo}
+
+
+def test_fix_in_a_review_comment_makes_a_review_feedback_task_with_each_comment_fenced(world):
+    repo = world["repo"]
+    first = repo.add_review_comment(2, "Guard against an empty list here.", "src/app.py", 2, login="reviewer")
+    repo.add_review_comment(2, "Agreed.", "src/app.py", 2, login="maintainer", in_reply_to=first)
+    asked = repo.add_review_comment(2, "/codeloop fix", "src/app.py", 1, login="maintainer")
+
+    outcome = deliver(
+        world,
+        "pull_request_review_comment/created.payload.json",
+        comment__body="/codeloop fix",
+        comment__id=asked,
+        sender={"login": "maintainer", "type": "User", "id": 1},
+    )
+
+    assert outcome[0].startswith("started ")
+    assert world["fake"].calls_to("POST", f"/repos/{REPO}/pulls/comments/{asked}/reactions")
+    with transaction() as conn:
+        [task] = store.list_tasks(conn)
+        repository = store.get_repository(conn, task.repository_id)
+    assert (task.type, task.pr_number) == ("review_feedback", 2)
+
+    gathered = gather(task, repository, attempt=1)
+    locations = [(c.author, c.path, c.line) for c in gathered.inputs.review_comments]
+    assert locations == [
+        ("reviewer", "src/app.py", 2),
+        ("maintainer", "src/app.py", 2),
+        ("maintainer", "src/app.py", 1),
+    ]
+    context = fit_context(context_pieces(gathered.inputs), 60_000).text
+    section = context[context.index("Review comments to address") :]
+    fenced = section[section.index(f"<{FENCE_TAG} ") : section.index(f"</{FENCE_TAG} ")]  # untrusted data
+    assert "reviewer on src/app.py line 2:" in fenced and "maintainer on src/app.py line 1:" in fenced
+    assert "Guard against an empty list here." in fenced
