@@ -26,9 +26,9 @@ def task_lock(purpose: str, task_id: UUID | str) -> Iterator[None]:
     with pinned_connection() as conn:
         with conn.transaction():
             conn.execute(query("locks.bound_lock_wait"), {"wait": LOCK_WAIT})
-            conn.execute(query("locks.lock_task"), params)
+            conn.execute(query("locks.hold_task_lock"), params)
         try:
             yield
         finally:
             with conn.transaction():
-                conn.execute(query("locks.unlock_task"), params)
+                conn.execute(query("locks.release_task_lock"), params)

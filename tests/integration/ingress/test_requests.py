@@ -5,11 +5,14 @@ import json
 import pytest
 
 from codeloop.adapters.aws import client
+from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import DeliveryStatus
 from codeloop.services.events import process_delivery
-from tests.unit.ingress.payloads import load
+from codeloop.settings import reset_settings
+from tests.conftest import receive_all
+from tests.unit.ingress.payloads import SECRET, load, signed_headers
 
 REPO = "Codertocat/Hello-World"
 
@@ -27,7 +30,8 @@ def world(db_url, waiting_workflow, github_fake, monkeypatch):
     return {"fake": github_fake, "repo": repo}
 
 
-def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list[str]:
+def payload_for(world, fixture: str, **changes) -> dict:
+    """A fixture's payload in the world's installation and repository, with ``a__b=value`` changes."""
     payload = load(fixture)
     payload.setdefault("installation", {})["id"] = 957387
     if "repository" in payload:
@@ -38,6 +42,11 @@ def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list
         for key in parents:
             target = target[key]
         target[leaf] = value
+    return payload
+
+
+def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list[str]:
+    payload = payload_for(world, fixture, **changes)
     event = fixture.split("/")[0]
     with transaction() as conn:
         store.insert_delivery(
@@ -54,18 +63,21 @@ def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list
     return process_delivery(delivery_id)
 
 
-def comment(world, body: str, login: str = "maintainer", user_type: str = "User", delivery_id: str = "d-1"):
+def comment_changes(world, body: str, login: str = "maintainer", user_type: str = "User") -> dict:
+    """A new comment on issue #1, as changes to the ``issue_comment`` fixture."""
     comment_id = world["repo"].add_comment(1, body, login=login, user_type=user_type)
     world["comment_id"] = comment_id
-    return deliver(
-        world,
-        "issue_comment/created.payload.json",
-        delivery_id=delivery_id,
-        comment__body=body,
-        comment__id=comment_id,
-        comment__user={"login": login, "type": user_type},
-        sender={"login": login, "type": user_type, "id": 1},
-    )
+    return {
+        "comment__body": body,
+        "comment__id": comment_id,
+        "comment__user": {"login": login, "type": user_type},
+        "sender": {"login": login, "type": user_type, "id": 1},
+    }
+
+
+def comment(world, body: str, login: str = "maintainer", user_type: str = "User", delivery_id: str = "d-1"):
+    changes = comment_changes(world, body, login, user_type)
+    return deliver(world, "issue_comment/created.payload.json", delivery_id=delivery_id, **changes)
 
 
 def calls(world) -> list[tuple[str, str]]:
@@ -242,3 +254,30 @@ def test_repositories_added_and_removed(world):
             payload | {"repositories_added": [], "repositories_removed": [payload_repos]},
         )
         assert store.get_repository(conn, 555).active is False
+
+
+def test_a_fix_replayed_under_a_new_delivery_id_starts_nothing(world, aws, monkeypatch):
+    """X-GitHub-Delivery is not signed: the same signed body under a new id is a duplicate."""
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", SECRET)
+    reset_settings()
+    payload = payload_for(
+        world, "issue_comment/created.payload.json", **comment_changes(world, "/codeloop fix")
+    )
+    body = json.dumps(payload).encode()
+
+    def post(delivery_id: str) -> tuple[int, dict]:
+        headers = signed_headers(body, "issue_comment", delivery_id)
+        event = {"version": "2.0", "rawPath": "/webhooks/github", "headers": headers, "body": body.decode(),
+                 "requestContext": {"http": {"method": "POST", "path": "/webhooks/github"}}}  # fmt: skip
+        answer = handle(event, None)
+        return answer["statusCode"], json.loads(answer["body"])
+
+    assert post("d-original") == (202, {"status": "queued", "delivery_id": "d-original"})
+    assert post("d-replayed") == (200, {"status": "duplicate", "delivery_id": "d-replayed"})
+    messages = receive_all(aws["EVENTS_QUEUE_URL"])
+    assert [message["body"]["delivery_id"] for message in messages] == ["d-original"]
+    with transaction() as conn:
+        assert store.get_delivery(conn, "d-replayed") is None
+    for message in messages:
+        process_delivery(message["body"]["delivery_id"])
+    assert len(tasks_in(world)) == 1
