@@ -60,9 +60,9 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict) -> list[str]:
             apply_installation_event(conn, envelope.event, envelope.action, payload)
         return [f"{envelope.event}.{envelope.action}"]
     if envelope.event in REQUEST_EVENTS:
-        from codeloop.services.requests import handle_request
+        from codeloop.services.requests import handle_requests
 
-        return [handle_request(request, payload) for request in requests_from_event(envelope, payload)]
+        return handle_requests(requests_from_event(envelope, payload), payload)
     if envelope.event == "pull_request":
         return [_pull_request(envelope, payload)]
     if envelope.event == "check_suite" and envelope.action == "completed":

@@ -1,6 +1,7 @@
 """Commands, the label and installation events, acted on against real PostgreSQL, moto and the GitHub fake."""
 
 import json
+import re
 
 import pytest
 
@@ -119,9 +120,9 @@ def test_fix_on_an_issue_from_a_writer_starts_a_task(world):
     assert json.loads(execution["input"])["max_attempts"] == 3  # attempt 1 + iterations 2 from the config
     base = f"/repos/{REPO}"
     assert calls(world) == [
-        ("POST", f"{base}/issues/comments/{world['comment_id']}/reactions"),
         ("GET", f"{base}/contents/.github/codeloop.yml"),
         ("GET", f"{base}/collaborators/maintainer/permission"),
+        ("POST", f"{base}/issues/comments/{world['comment_id']}/reactions"),
         ("GET", f"{base}/issues/1/comments"),  # the task's one comment: found by its marker, else created
         ("POST", f"{base}/issues/1/comments"),
     ]
@@ -156,17 +157,16 @@ def test_bots_never_trigger_anything(world):
 
 
 @pytest.mark.parametrize(
-    ("body", "expected"),
+    ("body", "login", "expected"),
     [
-        ("/codeloop help", "Here is what I can do"),
-        ("/codeloop frobnicate", "I don't know `/codeloop frobnicate`"),
+        ("/codeloop help", "reader", "Here is what I can do"),
+        ("/codeloop frobnicate", "maintainer", "I don't know `/codeloop frobnicate`"),
     ],
 )
-def test_help_and_unknown_commands_answer_with_help(world, body, expected):
-    comment(world, body, login="reader")
+def test_help_and_unknown_commands_answer_with_help(world, body, login, expected):
+    comment(world, body, login=login)
     [reply] = replies(world)
     assert expected in reply and "/codeloop fix" in reply
-    assert not any("collaborators" in path for _, path in calls(world))  # read-only: no permission lookup
 
 
 def test_config_shows_the_effective_file_or_its_problems(world):
@@ -281,3 +281,86 @@ def test_a_fix_replayed_under_a_new_delivery_id_starts_nothing(world, aws, monke
     for message in messages:
         process_delivery(message["body"]["delivery_id"])
     assert len(tasks_in(world)) == 1
+
+
+# -- strangers and rate limits ----------------------------------------------------------------------
+
+TEN_COMMANDS = "\n".join(
+    ["/codeloop help", "/codeloop status", "/codeloop config"] + [f"/codeloop word{n}" for n in range(7)]
+)
+
+
+def test_a_strangers_ten_commands_get_one_reply_and_three_calls(world):
+    outcomes = comment(world, TEN_COMMANDS, login="passer-by")
+    assert outcomes == ["help"] + ["status: quiet", "config: quiet"] + ["unknown: quiet"] * 7
+    [reply] = replies(world)
+    assert reply.startswith("Here is what I can do")
+    base = f"/repos/{REPO}"
+    assert calls(world) == [
+        ("GET", f"{base}/collaborators/passer-by/permission"),
+        ("POST", f"{base}/issues/comments/{world['comment_id']}/reactions"),
+        ("POST", f"{base}/issues/1/comments"),
+    ]
+
+
+def test_an_edit_adding_commands_gets_a_stranger_nothing_more(world):
+    comment(world, "/codeloop status", login="reader")
+    assert len(replies(world)) == 1
+    outcomes = deliver(
+        world,
+        "issue_comment/edited.payload.json",
+        delivery_id="d-edit",
+        changes={"body": {"from": "/codeloop status"}},
+        comment__body="/codeloop status\n/codeloop help\n/codeloop config\n/codeloop fix",
+        comment__id=world["comment_id"],
+        sender={"login": "reader", "type": "User", "id": 1},
+    )
+    assert outcomes == ["help: quiet", "config: quiet", "refused"]
+    assert len(replies(world)) == 1 and tasks_in(world) == []
+    base = f"/repos/{REPO}"
+    assert calls(world) == [
+        ("GET", f"{base}/collaborators/reader/permission"),
+        ("GET", f"{base}/contents/.github/codeloop.yml"),  # the fix's threshold, before refusing it
+    ]
+
+
+def test_a_stranger_gets_no_answer_to_unknown_commands(world):
+    assert comment(world, "/codeloop frobnicate\n/codeloop hello", login="passer-by") == ["unknown: quiet"] * 2
+    assert replies(world) == []
+    assert calls(world) == [("GET", f"/repos/{REPO}/collaborators/passer-by/permission")]
+
+
+def test_a_user_over_the_reply_limit_is_told_once_when_to_try_again(world, monkeypatch):
+    monkeypatch.setenv("REPLIES_PER_USER", "2")
+    reset_settings()
+    outcomes = [
+        comment(world, "/codeloop help\n/codeloop status", delivery_id="d-1"),
+        comment(world, "/codeloop help", delivery_id="d-2"),
+        comment(world, "/codeloop status", delivery_id="d-3"),
+    ]
+    assert outcomes == [["help", "status"], ["help: quiet"], ["status: quiet"]]
+    first, second, note = replies(world)
+    assert first.startswith("Here is what I can do") and second.startswith("No codeloop task here yet")
+    assert note.startswith("Sorry @maintainer, I have had more commands to answer from you than I can")
+    assert re.search(r"You can try again after \d\d:\d\d UTC \(in about 60 minutes\)\.$", note)
+
+
+def test_work_over_the_limits_is_refused_with_one_note(world, monkeypatch):
+    monkeypatch.setenv("WORK_COMMANDS_PER_INSTALLATION", "2")
+    monkeypatch.setenv("WORK_COMMANDS_PER_USER", "1")
+    reset_settings()
+    world["repo"].set_permission("other-maintainer", "maintain")
+    world["repo"].set_permission("third-maintainer", "admin")
+    assert comment(world, "/codeloop fix", delivery_id="d-1")[0].startswith("started ")
+    assert comment(world, "/codeloop fix", delivery_id="d-2") == ["limited"]  # the user's limit
+    assert comment(world, "/codeloop retry", delivery_id="d-3") == ["limited"]
+    assert comment(world, "/codeloop cancel", delivery_id="d-4")[0].startswith("cancel ")  # never limited
+    assert comment(world, "/codeloop retry", login="other-maintainer", delivery_id="d-5")[0].startswith("retry ")
+    assert comment(world, "/codeloop fix", login="third-maintainer", delivery_id="d-6") == ["limited"]
+    notes = [reply for reply in replies(world) if reply.startswith("Sorry")]
+    assert [note.split(" than ")[0] for note in notes] == [
+        "Sorry @maintainer, I have had more commands that start work from you",
+        "Sorry @third-maintainer, I have had more commands that start work on this installation",
+    ]
+    [task] = tasks_in(world)
+    assert (task.status, task.attempt) == ("queued", 2)
