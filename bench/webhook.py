@@ -39,8 +39,11 @@ print(json.dumps({"import_ms": (imported - start) * 1000, "first_ms": (done - im
 
 
 def sample_event(delivery_id: str) -> dict:
+    """The sample comment under a delivery id of its own, its body made distinct by that id (the
+    receiver takes the same body under another id for a replay)."""
     template = json.loads((EVENTS_DIR / "webhook_issue_comment_fix.json").read_text())
     payload = json.loads(template["body"])
+    payload["comment"]["node_id"] = delivery_id
     return api_gateway_event("issue_comment", payload, delivery_id, DEV_WEBHOOK_SECRET)
 
 

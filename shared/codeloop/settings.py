@@ -58,6 +58,11 @@ EXPECTS: dict[str, str] = {
     "e.g. codegen-sh[bot]",
     "diff_max_files": "a positive number of files one diff may change, e.g. 50",
     "diff_max_bytes": "a positive number of bytes one diff may have, e.g. 1000000",
+    "command_rate_window_seconds": "the seconds over which command rate limits count, e.g. 3600",
+    "work_commands_per_user": "a positive number of commands that start work one user may give per window",
+    "work_commands_per_installation": "a positive number of commands that start work per installation per window",
+    "replies_per_user": "a positive number of command replies one user may get per window",
+    "replies_per_installation": "a positive number of command replies per installation per window",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -124,6 +129,12 @@ class Settings(BaseSettings):
     # Caps on one diff from a diff provider (domain/diffs.py).
     diff_max_files: int = Field(default=50, ge=1)
     diff_max_bytes: int = Field(default=1_000_000, ge=1)
+    # Slash-command rate limits (sliding windows in PostgreSQL): commands that start work, replies.
+    command_rate_window_seconds: int = Field(default=3600, ge=1)
+    work_commands_per_user: int = Field(default=20, ge=1)
+    work_commands_per_installation: int = Field(default=100, ge=1)
+    replies_per_user: int = Field(default=30, ge=1)
+    replies_per_installation: int = Field(default=300, ge=1)
 
     events_queue_url: str | None = None
     status_queue_url: str | None = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -50,6 +51,31 @@ def close_pool() -> None:
         get_pool.cache_clear()
 
 
+# The connection that ``transaction()`` uses in this thread while a ``pinned_connection()`` block runs.
+_pinned: ContextVar[psycopg.Connection | None] = ContextVar("codeloop_pinned_connection", default=None)
+
+
+@contextmanager
+def pinned_connection() -> Iterator[psycopg.Connection]:
+    """One pool connection for everything this thread does inside the block.
+
+    For session state that must outlive single transactions, such as an advisory lock: every
+    ``transaction()`` inside runs (and commits) on this connection instead of taking a second one
+    from the pool, so holders of such state can never exhaust the pool waiting on each other.
+    Nested blocks share the outer connection.
+    """
+    current = _pinned.get()
+    if current is not None:
+        yield current
+        return
+    with get_pool().connection() as conn:
+        token = _pinned.set(conn)
+        try:
+            yield conn
+        finally:
+            _pinned.reset(token)
+
+
 @contextmanager
 def transaction(
     *,
@@ -62,9 +88,12 @@ def transaction(
 
     ``actor`` and ``correlation_id`` reach the audit triggers as transaction-local settings.
     ``wait`` bounds the wait for a connection (the pool's default, 30 s, otherwise); past it,
-    ``psycopg_pool.PoolTimeout`` (a ``psycopg.OperationalError``).
+    ``psycopg_pool.PoolTimeout`` (a ``psycopg.OperationalError``). Inside ``pinned_connection()``
+    (and with no explicit ``pool``) it runs on the pinned connection.
     """
-    with (pool or get_pool()).connection(timeout=wait) as conn, conn.transaction():
+    pinned = _pinned.get() if pool is None else None
+    source = nullcontext(pinned) if pinned is not None else (pool or get_pool()).connection(timeout=wait)
+    with source as conn, conn.transaction():
         if actor or correlation_id:
             conn.execute(
                 "select set_config('codeloop.actor', %s, true), set_config('codeloop.correlation_id', %s, true)",

@@ -213,8 +213,9 @@ def insert_delivery(
     repository_full_name: str | None,
     payload: dict[str, Any],
     status: DeliveryStatus = DeliveryStatus.RECEIVED,
+    body_sha256: bytes | None = None,
 ) -> WebhookDelivery | None:
-    """Store a delivery; None when its id was stored before (a duplicate)."""
+    """Store a delivery; None when its id or its body's SHA-256 was stored before (a duplicate)."""
     return fetch_one(
         conn,
         "insert_delivery",
@@ -227,6 +228,7 @@ def insert_delivery(
         repository_full_name=repository_full_name,
         payload=payload,
         status=status.value,
+        body_sha256=body_sha256,
     )
 
 

@@ -10,8 +10,10 @@ command. A command word that is not ASCII or not known becomes ``unknown``, answ
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +29,9 @@ MAX_COMMANDS_PER_COMMENT = 10
 MAX_ARGS_CHARS = 4000
 
 WORK_COMMANDS: frozenset[str] = frozenset({"fix", "retry", "validate", "cancel"})
+# Commands that make work (an agent run, a validation) count against the work rate limits;
+# cancel needs the permission too but stops work, so it is never limited.
+RATE_LIMITED_WORK: frozenset[str] = frozenset({"fix", "retry", "validate"})
 READ_ONLY_COMMANDS: frozenset[str] = frozenset({"help", "status", "config", "unknown"})
 PULL_REQUEST_ONLY_COMMANDS: frozenset[str] = frozenset({"validate"})
 
@@ -194,6 +199,18 @@ def refusal_text(user: str, min_permission: str) -> str:
     )
 
 
+def limit_note_text(user: str, what: Literal["work", "replies"], scope: str, retry_at: datetime, now: datetime) -> str:
+    """The one note a user over a command rate limit gets: which limit, and when to try again."""
+    asked = "commands that start work" if what == "work" else "commands to answer"
+    whose = "from you" if scope == "user" else "on this installation"
+    minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
+    return (
+        f"Sorry @{user}, I have had more {asked} {whose} than I can take on for now, so I am pausing "
+        f"them. You can try again after {retry_at:%H:%M} UTC (in about {minutes} "
+        f"minute{'' if minutes == 1 else 's'})."
+    )
+
+
 # -- permissions ----------------------------------------------------------------------------
 
 
@@ -203,6 +220,11 @@ def permission_allows(user_permission: str | None, min_permission: str) -> bool:
     if needed is None or needed == 0:
         return False  # a misconfigured or empty threshold lets nobody in, not everybody
     return PERMISSION_RANK.get((user_permission or "").strip().lower(), 0) >= needed
+
+
+def is_stranger(user_permission: str | None) -> bool:
+    """No role on the repository beyond reading it (anyone may read a public repository)."""
+    return PERMISSION_RANK.get((user_permission or "").strip().lower(), 0) <= PERMISSION_RANK["read"]
 
 
 def effective_permission(collaborator_permission: dict[str, Any]) -> str:

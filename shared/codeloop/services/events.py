@@ -64,12 +64,12 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest |
             apply_installation_event(conn, envelope.event, envelope.action, payload)
         return [f"{envelope.event}.{envelope.action}"]
     if envelope.event in REQUEST_EVENTS:
-        from codeloop.services.requests import handle_request
+        from codeloop.services.requests import handle_requests
 
         requests = requests_from_event(envelope, payload)
         if replay is not None and replay.new_task:
             requests = [request.model_copy(update={"replay_id": replay.id}) for request in requests]
-        return [handle_request(request, payload) for request in requests]
+        return handle_requests(requests, payload)
     if envelope.event == "pull_request":
         return [_pull_request(envelope, payload)]
     if envelope.event == "check_suite" and envelope.action == "completed":

@@ -63,7 +63,10 @@ def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
     decision = route(envelope)
     try:
         stored = _store(
-            envelope, payload, DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED
+            envelope,
+            payload,
+            DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED,
+            hashlib.sha256(body).digest(),
         )
     except psycopg.OperationalError as exc:  # down, silent or out of connections: answer now
         metrics.add_metric(name="WebhookDatabaseUnavailable", unit="Count", value=1)
@@ -81,7 +84,11 @@ def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
     return response(202, {"status": "queued" if queued else "accepted", "delivery_id": envelope.delivery_id})
 
 
-def _store(envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus) -> object | None:
+def _store(
+    envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus, body_sha256: bytes
+) -> object | None:
+    """The stored delivery, or None for a duplicate: a known id, or a known body under a new id
+    (the id is not signed, so a replayed body must not count as new)."""
     with transaction(correlation_id=envelope.delivery_id, wait=front_wait()) as conn:
         return store.insert_delivery(
             conn,
@@ -93,6 +100,7 @@ def _store(envelope: DeliveryEnvelope, payload: dict[str, Any], status: Delivery
             repository_full_name=envelope.repository_full_name,
             payload=payload,
             status=status,
+            body_sha256=body_sha256,
         )
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from codeloop.adapters import github
 from codeloop.db import store
+from codeloop.db.locks import task_lock
 from codeloop.db.pool import transaction
 from codeloop.db.queries import query
 from codeloop.domain.models import Repository, Task
@@ -89,6 +90,17 @@ def build_view(task: Task, repository: Repository) -> TaskView:
 
 
 def publish_task(task_id: str) -> None:
+    """Write the task's check run and comment, one publisher of a task at a time.
+
+    Serialized per task across processes: two publishes at once would both find no comment (or
+    no check run for the attempt) and both create one. Under the lock each reads the task afresh,
+    so the second sees what the first created.
+    """
+    with task_lock("publish", task_id):
+        _publish(task_id)
+
+
+def _publish(task_id: str) -> None:
     with transaction() as conn:
         task = store.require_task(conn, task_id)
         repository = store.get_repository(conn, task.repository_id)

@@ -2,31 +2,40 @@
 
 Bots never trigger anything (no answer either, so two bots cannot loop). Commands that start
 work need the repository permission ``commands.min_permission`` of ``.github/codeloop.yml``
-(default write); others get a short, polite refusal. A received comment command is
-acknowledged at once with a 👀 reaction.
+(default write); others get a short, polite refusal. A comment's commands are acknowledged
+with one 👀 reaction, before the first answer or work. Who has no repository permission gets at
+most one reply per comment; commands that start work and replies are rate limited per user and
+per installation (``services/command_limits.py``), and a user over a limit is told once when to
+try again.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from codeloop.adapters import github
-from codeloop.db import store
+from codeloop.db import intake_store, store
 from codeloop.db.pool import transaction
 from codeloop.domain.commands import (
     PREFIX,
+    RATE_LIMITED_WORK,
     WorkRequest,
     decide,
     help_text,
+    is_stranger,
+    limit_note_text,
     refusal_text,
     unknown_command_text,
 )
 from codeloop.domain.models import NewTask, Repository, RepositoryRef, Task, TaskSource, TaskType
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig, parse_repo_config
 from codeloop.observability import logger
-from codeloop.services import tasks
+from codeloop.services import command_limits, tasks
 from codeloop.services.publisher import publish_task
 
 
@@ -104,55 +113,123 @@ def _new_task(request: WorkRequest, payload: dict[str, Any], repository: Reposit
     )
 
 
-def handle_request(request: WorkRequest, payload: dict[str, Any]) -> str:
-    """Do what ``request`` asks; returns a short outcome for the logs and the delivery record."""
-    if request.requester_is_bot:
-        return "ignored: bot"
-    installation, repo = request.installation_id, request.repository_full_name
-    if installation is None:
-        return "ignored: no installation"
+class Conversation:
+    """What the requests of one delivery share: who asks, where, with which permission.
 
-    def reply(body: str) -> None:
-        github.create_issue_comment(installation, repo, request.number, body)
+    A comment may hold up to ten commands; between them they make one permission lookup, at most
+    one configuration read and one 👀. Someone without repository permission (a stranger) gets
+    at most one reply per comment, edits included, and none for an unknown command. A user over
+    a rate limit gets one note saying when to try again, and silence after it until then.
+    """
 
-    if request.source == "comment" and request.comment_id is not None:
-        react = (
-            github.add_reaction_to_review_comment
-            if request.on_review_comment
-            else github.add_reaction_to_comment
-        )
-        react(installation, repo, request.comment_id, "eyes")
-    if request.unsupported_reason:
-        reply(request.unsupported_reason)
-        return "unsupported"
+    def __init__(self, request: WorkRequest, installation_id: int):
+        self.first = request
+        self.installation = installation_id
+        self.repo = request.repository_full_name
+        self.login = request.requester_login
+        self.acknowledged = False
+        self.stranger_answered = False
+        self.noticed = False
 
-    config, problem = load_repo_config(installation, repo)
+    @functools.cached_property
+    def permission(self) -> str:
+        return github.collaborator_permission(self.installation, self.repo, self.login)
+
+    @functools.cached_property
+    def config(self) -> tuple[RepoConfig, ConfigProblem | None]:
+        return load_repo_config(self.installation, self.repo)
+
+    def acknowledge(self) -> None:
+        """👀 on the comment, once, before the first answer or work."""
+        if not self.acknowledged and self.first.source == "comment" and self.first.comment_id is not None:
+            react = (
+                github.add_reaction_to_review_comment
+                if self.first.on_review_comment
+                else github.add_reaction_to_comment
+            )
+            react(self.installation, self.repo, self.first.comment_id, "eyes")
+        self.acknowledged = True
+
+    def may_reply(self, request: WorkRequest) -> bool:
+        """Whether ``request`` may be answered: the stranger rule first, then the reply limits."""
+        if is_stranger(self.permission):
+            if request.command.name == "unknown" or self.stranger_answered:
+                return False
+            self.stranger_answered = True
+            if request.comment_id is not None:
+                with transaction() as conn:
+                    if not intake_store.claim_comment_reply(conn, request.comment_id):
+                        return False
+        return self._within("replies")
+
+    def may_work(self) -> bool:
+        return self._within("work")
+
+    def answer(self, request: WorkRequest, body: str) -> bool:
+        if not self.may_reply(request):
+            return False
+        self.post(body)
+        return True
+
+    def post(self, body: str) -> None:
+        self.acknowledge()
+        github.create_issue_comment(self.installation, self.repo, self.first.number, body)
+
+    def _within(self, kind: command_limits.Kind) -> bool:
+        now = datetime.now(UTC)
+        refusal = command_limits.take(kind, self.login, self.installation, now)
+        if refusal is None:
+            return True
+        if not self.noticed:
+            self.noticed = True
+            with transaction() as conn:
+                first_notice = intake_store.claim_limit_notice(conn, self.login, refusal.retry_at, now)
+            if first_notice:
+                self.post(limit_note_text(self.login, kind, refusal.scope, refusal.retry_at, now))
+        return False
+
+
+def handle_requests(requests: list[WorkRequest], payload: dict[str, Any]) -> list[str]:
+    """Do what one delivery asks; returns a short outcome per request for the logs and the record."""
+    if not requests:
+        return []
+    first = requests[0]
+    if first.requester_is_bot:
+        return ["ignored: bot"] * len(requests)
+    if first.installation_id is None:
+        return ["ignored: no installation"] * len(requests)
+    conversation = Conversation(first, first.installation_id)
+    return [_handle(request, payload, conversation) for request in requests]
+
+
+def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -> str:
     command = request.command.name
-    permission = (
-        github.collaborator_permission(installation, repo, request.requester_login)
-        if request.command.starts_work
-        else None
-    )
-    if decide(request, permission, config.commands.min_permission) == "refuse":
-        reply(refusal_text(request.requester_login, config.commands.min_permission))
-        return "refused"
+    if request.unsupported_reason:
+        return "unsupported" if talk.answer(request, request.unsupported_reason) else "unsupported: quiet"
+    if not request.command.starts_work:
+        if not talk.may_reply(request):
+            return f"{command}: quiet"
+        if command == "help":
+            talk.post(help_text())
+        elif command == "unknown":
+            talk.post(unknown_command_text(request.command))
+        elif command == "config":
+            talk.post(config_text(*talk.config))
+        else:
+            talk.post(status_text(_latest_task(request)))
+        return command
 
-    if command == "help":
-        reply(help_text())
-        return "help"
-    if command == "unknown":
-        reply(unknown_command_text(request.command))
-        return "unknown"
-    if command == "config":
-        reply(config_text(config, problem))
-        return "config"
-    if command == "status":
-        reply(status_text(_latest_task(request)))
-        return "status"
+    config, problem = talk.config
+    if decide(request, talk.permission, config.commands.min_permission) == "refuse":
+        talk.answer(request, refusal_text(request.requester_login, config.commands.min_permission))
+        return "refused"
     if problem is not None:
-        reply(config_text(config, problem))
+        talk.answer(request, config_text(config, problem))
         return "refused: config"
-    return _start_work(request, payload, config, reply)
+    if command in RATE_LIMITED_WORK and not talk.may_work():
+        return "limited"
+    talk.acknowledge()
+    return _start_work(request, payload, config, lambda body: talk.answer(request, body))
 
 
 def _latest_task(request: WorkRequest) -> Task | None:
@@ -162,7 +239,9 @@ def _latest_task(request: WorkRequest) -> Task | None:
         return store.latest_task_for_thread(conn, request.repository_id, request.number)
 
 
-def _start_work(request: WorkRequest, payload: dict[str, Any], config: RepoConfig, reply: Any) -> str:
+def _start_work(
+    request: WorkRequest, payload: dict[str, Any], config: RepoConfig, reply: Callable[[str], object]
+) -> str:
     actor = request.requester_login
     command = request.command.name
     if command == "fix" and request.source == "check_run":

@@ -62,6 +62,16 @@ def test_the_same_delivery_twice_is_one_row_and_one_message(receiver, db_url):
     assert len(receive_all(receiver["EVENTS_QUEUE_URL"])) == 1
 
 
+def test_the_same_body_under_a_new_delivery_id_is_a_duplicate(receiver, db_url):
+    """The id is not signed: a replayed body must not count as a new delivery."""
+    body = json.dumps(load("issue_comment/created.payload.json")).encode()
+    assert post(body, signed_headers(body, "issue_comment", "d-first"))["status"] == 202
+    replay = post(body, signed_headers(body, "issue_comment", "d-replayed"))
+    assert replay == {"status": 200, "body": {"status": "duplicate", "delivery_id": "d-replayed"}}
+    assert rows(db_url) == [("d-first", "issue_comment", "queued")]
+    assert len(receive_all(receiver["EVENTS_QUEUE_URL"])) == 1
+
+
 @pytest.mark.parametrize("tamper", ["body", "signature", "missing", "other-secret"])
 def test_a_tampered_delivery_is_401_and_nothing_is_stored(receiver, db_url, tamper):
     body = json.dumps(load("issue_comment/created.payload.json")).encode()

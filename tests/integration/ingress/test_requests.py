@@ -1,15 +1,19 @@
 """Commands, the label and installation events, acted on against real PostgreSQL, moto and the GitHub fake."""
 
 import json
+import re
 
 import pytest
 
 from codeloop.adapters.aws import client
+from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import DeliveryStatus
 from codeloop.services.events import process_delivery
-from tests.unit.ingress.payloads import load
+from codeloop.settings import reset_settings
+from tests.conftest import receive_all
+from tests.unit.ingress.payloads import SECRET, load, signed_headers
 
 REPO = "Codertocat/Hello-World"
 
@@ -27,7 +31,8 @@ def world(db_url, waiting_workflow, github_fake, monkeypatch):
     return {"fake": github_fake, "repo": repo}
 
 
-def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list[str]:
+def payload_for(world, fixture: str, **changes) -> dict:
+    """A fixture's payload in the world's installation and repository, with ``a__b=value`` changes."""
     payload = load(fixture)
     payload.setdefault("installation", {})["id"] = 957387
     if "repository" in payload:
@@ -38,6 +43,11 @@ def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list
         for key in parents:
             target = target[key]
         target[leaf] = value
+    return payload
+
+
+def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list[str]:
+    payload = payload_for(world, fixture, **changes)
     event = fixture.split("/")[0]
     with transaction() as conn:
         store.insert_delivery(
@@ -54,18 +64,21 @@ def deliver(world, fixture: str, *, delivery_id: str = "d-1", **changes) -> list
     return process_delivery(delivery_id)
 
 
-def comment(world, body: str, login: str = "maintainer", user_type: str = "User", delivery_id: str = "d-1"):
+def comment_changes(world, body: str, login: str = "maintainer", user_type: str = "User") -> dict:
+    """A new comment on issue #1, as changes to the ``issue_comment`` fixture."""
     comment_id = world["repo"].add_comment(1, body, login=login, user_type=user_type)
     world["comment_id"] = comment_id
-    return deliver(
-        world,
-        "issue_comment/created.payload.json",
-        delivery_id=delivery_id,
-        comment__body=body,
-        comment__id=comment_id,
-        comment__user={"login": login, "type": user_type},
-        sender={"login": login, "type": user_type, "id": 1},
-    )
+    return {
+        "comment__body": body,
+        "comment__id": comment_id,
+        "comment__user": {"login": login, "type": user_type},
+        "sender": {"login": login, "type": user_type, "id": 1},
+    }
+
+
+def comment(world, body: str, login: str = "maintainer", user_type: str = "User", delivery_id: str = "d-1"):
+    changes = comment_changes(world, body, login, user_type)
+    return deliver(world, "issue_comment/created.payload.json", delivery_id=delivery_id, **changes)
 
 
 def calls(world) -> list[tuple[str, str]]:
@@ -107,9 +120,9 @@ def test_fix_on_an_issue_from_a_writer_starts_a_task(world):
     assert json.loads(execution["input"])["max_attempts"] == 3  # attempt 1 + iterations 2 from the config
     base = f"/repos/{REPO}"
     assert calls(world) == [
-        ("POST", f"{base}/issues/comments/{world['comment_id']}/reactions"),
         ("GET", f"{base}/contents/.github/codeloop.yml"),
         ("GET", f"{base}/collaborators/maintainer/permission"),
+        ("POST", f"{base}/issues/comments/{world['comment_id']}/reactions"),
         ("GET", f"{base}/issues/1/comments"),  # the task's one comment: found by its marker, else created
         ("POST", f"{base}/issues/1/comments"),
     ]
@@ -144,17 +157,16 @@ def test_bots_never_trigger_anything(world):
 
 
 @pytest.mark.parametrize(
-    ("body", "expected"),
+    ("body", "login", "expected"),
     [
-        ("/codeloop help", "Here is what I can do"),
-        ("/codeloop frobnicate", "I don't know `/codeloop frobnicate`"),
+        ("/codeloop help", "reader", "Here is what I can do"),
+        ("/codeloop frobnicate", "maintainer", "I don't know `/codeloop frobnicate`"),
     ],
 )
-def test_help_and_unknown_commands_answer_with_help(world, body, expected):
-    comment(world, body, login="reader")
+def test_help_and_unknown_commands_answer_with_help(world, body, login, expected):
+    comment(world, body, login=login)
     [reply] = replies(world)
     assert expected in reply and "/codeloop fix" in reply
-    assert not any("collaborators" in path for _, path in calls(world))  # read-only: no permission lookup
 
 
 def test_config_shows_the_effective_file_or_its_problems(world):
@@ -242,3 +254,113 @@ def test_repositories_added_and_removed(world):
             payload | {"repositories_added": [], "repositories_removed": [payload_repos]},
         )
         assert store.get_repository(conn, 555).active is False
+
+
+def test_a_fix_replayed_under_a_new_delivery_id_starts_nothing(world, aws, monkeypatch):
+    """X-GitHub-Delivery is not signed: the same signed body under a new id is a duplicate."""
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", SECRET)
+    reset_settings()
+    payload = payload_for(
+        world, "issue_comment/created.payload.json", **comment_changes(world, "/codeloop fix")
+    )
+    body = json.dumps(payload).encode()
+
+    def post(delivery_id: str) -> tuple[int, dict]:
+        headers = signed_headers(body, "issue_comment", delivery_id)
+        event = {"version": "2.0", "rawPath": "/webhooks/github", "headers": headers, "body": body.decode(),
+                 "requestContext": {"http": {"method": "POST", "path": "/webhooks/github"}}}  # fmt: skip
+        answer = handle(event, None)
+        return answer["statusCode"], json.loads(answer["body"])
+
+    assert post("d-original") == (202, {"status": "queued", "delivery_id": "d-original"})
+    assert post("d-replayed") == (200, {"status": "duplicate", "delivery_id": "d-replayed"})
+    messages = receive_all(aws["EVENTS_QUEUE_URL"])
+    assert [message["body"]["delivery_id"] for message in messages] == ["d-original"]
+    with transaction() as conn:
+        assert store.get_delivery(conn, "d-replayed") is None
+    for message in messages:
+        process_delivery(message["body"]["delivery_id"])
+    assert len(tasks_in(world)) == 1
+
+
+# -- strangers and rate limits ----------------------------------------------------------------------
+
+TEN_COMMANDS = "\n".join(
+    ["/codeloop help", "/codeloop status", "/codeloop config"] + [f"/codeloop word{n}" for n in range(7)]
+)
+
+
+def test_a_strangers_ten_commands_get_one_reply_and_three_calls(world):
+    outcomes = comment(world, TEN_COMMANDS, login="passer-by")
+    assert outcomes == ["help"] + ["status: quiet", "config: quiet"] + ["unknown: quiet"] * 7
+    [reply] = replies(world)
+    assert reply.startswith("Here is what I can do")
+    base = f"/repos/{REPO}"
+    assert calls(world) == [
+        ("GET", f"{base}/collaborators/passer-by/permission"),
+        ("POST", f"{base}/issues/comments/{world['comment_id']}/reactions"),
+        ("POST", f"{base}/issues/1/comments"),
+    ]
+
+
+def test_an_edit_adding_commands_gets_a_stranger_nothing_more(world):
+    comment(world, "/codeloop status", login="reader")
+    assert len(replies(world)) == 1
+    outcomes = deliver(
+        world,
+        "issue_comment/edited.payload.json",
+        delivery_id="d-edit",
+        changes={"body": {"from": "/codeloop status"}},
+        comment__body="/codeloop status\n/codeloop help\n/codeloop config\n/codeloop fix",
+        comment__id=world["comment_id"],
+        sender={"login": "reader", "type": "User", "id": 1},
+    )
+    assert outcomes == ["help: quiet", "config: quiet", "refused"]
+    assert len(replies(world)) == 1 and tasks_in(world) == []
+    base = f"/repos/{REPO}"
+    assert calls(world) == [
+        ("GET", f"{base}/collaborators/reader/permission"),
+        ("GET", f"{base}/contents/.github/codeloop.yml"),  # the fix's threshold, before refusing it
+    ]
+
+
+def test_a_stranger_gets_no_answer_to_unknown_commands(world):
+    assert comment(world, "/codeloop frobnicate\n/codeloop hello", login="passer-by") == ["unknown: quiet"] * 2
+    assert replies(world) == []
+    assert calls(world) == [("GET", f"/repos/{REPO}/collaborators/passer-by/permission")]
+
+
+def test_a_user_over_the_reply_limit_is_told_once_when_to_try_again(world, monkeypatch):
+    monkeypatch.setenv("REPLIES_PER_USER", "2")
+    reset_settings()
+    outcomes = [
+        comment(world, "/codeloop help\n/codeloop status", delivery_id="d-1"),
+        comment(world, "/codeloop help", delivery_id="d-2"),
+        comment(world, "/codeloop status", delivery_id="d-3"),
+    ]
+    assert outcomes == [["help", "status"], ["help: quiet"], ["status: quiet"]]
+    first, second, note = replies(world)
+    assert first.startswith("Here is what I can do") and second.startswith("No codeloop task here yet")
+    assert note.startswith("Sorry @maintainer, I have had more commands to answer from you than I can")
+    assert re.search(r"You can try again after \d\d:\d\d UTC \(in about 60 minutes\)\.$", note)
+
+
+def test_work_over_the_limits_is_refused_with_one_note(world, monkeypatch):
+    monkeypatch.setenv("WORK_COMMANDS_PER_INSTALLATION", "2")
+    monkeypatch.setenv("WORK_COMMANDS_PER_USER", "1")
+    reset_settings()
+    world["repo"].set_permission("other-maintainer", "maintain")
+    world["repo"].set_permission("third-maintainer", "admin")
+    assert comment(world, "/codeloop fix", delivery_id="d-1")[0].startswith("started ")
+    assert comment(world, "/codeloop fix", delivery_id="d-2") == ["limited"]  # the user's limit
+    assert comment(world, "/codeloop retry", delivery_id="d-3") == ["limited"]
+    assert comment(world, "/codeloop cancel", delivery_id="d-4")[0].startswith("cancel ")  # never limited
+    assert comment(world, "/codeloop retry", login="other-maintainer", delivery_id="d-5")[0].startswith("retry ")
+    assert comment(world, "/codeloop fix", login="third-maintainer", delivery_id="d-6") == ["limited"]
+    notes = [reply for reply in replies(world) if reply.startswith("Sorry")]
+    assert [note.split(" than ")[0] for note in notes] == [
+        "Sorry @maintainer, I have had more commands that start work from you",
+        "Sorry @third-maintainer, I have had more commands that start work on this installation",
+    ]
+    [task] = tasks_in(world)
+    assert (task.status, task.attempt) == ("queued", 2)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +13,9 @@ from codeloop.domain.commands import (
     effective_permission,
     help_text,
     is_bot,
+    is_stranger,
     label_request,
+    limit_note_text,
     new_commands,
     parse_commands,
     permission_allows,
@@ -487,3 +491,23 @@ def test_decide_follows_the_repository_threshold():
     [request] = requests_from_event(envelope, payload)
     assert decide(request, "write", "maintain") == "refuse"
     assert decide(request, "maintain", "maintain") == "allow"
+
+
+@pytest.mark.parametrize(
+    ("permission", "stranger"),
+    [(None, True), ("none", True), ("read", True), ("pull", True), ("triage", False), ("write", False),
+     ("maintain", False), ("admin", False), ("custom-role", True)],
+)  # fmt: skip
+def test_a_stranger_has_no_role_beyond_reading(permission, stranger):
+    assert is_stranger(permission) is stranger
+
+
+def test_the_limit_note_says_whose_limit_and_when_to_try_again():
+    now = datetime(2026, 12, 2, 14, 0, 30, tzinfo=UTC)
+    note = limit_note_text("octocat", "work", "installation", now + timedelta(seconds=61), now)
+    assert note == (
+        "Sorry @octocat, I have had more commands that start work on this installation than I can "
+        "take on for now, so I am pausing them. You can try again after 14:01 UTC (in about 2 minutes)."
+    )
+    assert "commands to answer from you" in limit_note_text("octocat", "replies", "user", now, now)
+    assert "(in about 1 minute)" in limit_note_text("octocat", "replies", "user", now, now)

@@ -1,10 +1,10 @@
 -- name: insert_delivery
--- Returns nothing when the delivery id is already stored (a redelivery or a duplicate).
+-- Returns nothing when the delivery id, or the same body under another id (a replay), is stored.
 insert into webhook_deliveries (delivery_id, event, action, installation_id, repository_id,
-                                repository_full_name, payload, status)
+                                repository_full_name, payload, status, body_sha256)
 values (%(delivery_id)s, %(event)s, %(action)s, %(installation_id)s, %(repository_id)s,
-        %(repository_full_name)s, %(payload)s, %(status)s)
-on conflict (delivery_id) do nothing
+        %(repository_full_name)s, %(payload)s, %(status)s, %(body_sha256)s)
+on conflict do nothing
 returning delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
           attempts, received_at, queued_at, processed_at;
 
