@@ -204,9 +204,9 @@ def test_a_replayed_fix_finds_its_task_and_new_task_makes_another(log):
     with transaction() as conn:
         status_comment = store.get_task(conn, first.id).status_comment_id
     assert calls(log) == [  # the same steps as the first time; the task's one comment is updated, not added
-        ("POST", f"{base}/issues/comments/{log['comment_id']}/reactions"),
         ("GET", f"{base}/contents/.github/codeloop.yml"),
         ("GET", f"{base}/collaborators/maintainer/permission"),
+        ("POST", f"{base}/issues/comments/{log['comment_id']}/reactions"),
         ("PATCH", f"{base}/issues/comments/{status_comment}"),
     ]
     with transaction() as conn:
