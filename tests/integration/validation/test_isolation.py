@@ -170,10 +170,17 @@ from codeloop.adapters import sandbox
 
 work = Path(sys.argv[1])
 claimed = sandbox.claim_runner_process()
-script = "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > daemon.pid; kill -9 $PPID"
+# the supervisor is killed only once the daemon leads its own session: before, it is still in the
+# supervisor's process group, which run() kills itself when the supervisor dies
+script = (
+    "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > daemon.pid; "
+    'until read -r _ _ _ _ _ session _ < /proc/$!/stat && [ "$session" = $! ]; do sleep 0.01; done; '
+    "kill -9 $PPID"
+)
 sandbox.run(["/bin/sh", "-c", script], cwd=work, env=sandbox.sandbox_environment(work, work), timeout_seconds=30)
 daemon = int((work / "daemon.pid").read_text())
-survived_its_supervisor = Path(f"/proc/{daemon}").exists()
+state = Path(f"/proc/{daemon}/stat").read_text().rsplit(")", 1)[1].split()[0]
+survived_its_supervisor = state not in ("Z", "X")  # a zombie was killed already
 killed = sandbox.kill_strays()
 print(json.dumps([claimed, survived_its_supervisor, daemon in killed, Path(f"/proc/{daemon}").exists()]))
 """
