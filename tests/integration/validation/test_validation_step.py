@@ -312,7 +312,7 @@ def test_a_pull_request_changing_protected_paths_is_not_run_and_says_which_files
     message = message_for(world, pr_number, sha)
 
     with pytest.raises(StepFailed) as failed:
-        validation_step.validate_pr_step(message)
+        validation_step.prepare_validation_step(message)
 
     [path] = changed
     assert failed.value.error == "ValidationNotRun"
@@ -372,7 +372,7 @@ def test_codeloop_knows_its_own_checks_by_app_id_whatever_the_app_is_called(worl
     )
     fake.add_check_run(repo, head_sha, "unit", conclusion="success")
 
-    output = validation_step.validate_pr_step(message_for(world, pr_number, head_sha))
+    output = step_directly(world, message_for(world, pr_number, head_sha))
 
     assert (output["passed"], output["verdict"]) == (True, "passed")  # nothing of its own waited for
     assert [c.name for c in validation_store_report(output).repo_checks.checks] == ["unit"]
