@@ -27,10 +27,10 @@ from bench._support import percentiles, scratch_database
 from codeloop.db import dispatch_store, store
 from codeloop.db.pool import close_pool, transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
-from codeloop.services.dispatch import dispatch_codegen_step
-from codeloop.services.providers import reset_providers
+from codeloop.domain.steps import StepMessage, StepPending
+from codeloop.services.agents.dispatch import dispatch_codegen_step
+from codeloop.services.agents.providers import reset_providers
 from codeloop.settings import reset_settings
-from codeloop.workers import StepMessage, StepPending
 from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fakes.github import github_fake_environment
 from tests.integration.dispatch.conftest import insert_prompt

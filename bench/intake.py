@@ -22,7 +22,7 @@ from _support import percentiles, scratch_database
 
 from codeloop.db.locks import task_lock
 from codeloop.db.pool import close_pool
-from codeloop.services import command_limits
+from codeloop.services.intake import limits as command_limits
 from codeloop.settings import reset_settings
 
 ROUNDS = 500

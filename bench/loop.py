@@ -57,8 +57,8 @@ def main() -> None:
     from codeloop.db.pool import close_pool, transaction
     from codeloop.domain.models import Installation, RepositoryRef
     from codeloop.local import aws as local_aws
-    from codeloop.services.prompt_versions import sync_templates
-    from codeloop.services.providers import reset_providers
+    from codeloop.services.agents.providers import reset_providers
+    from codeloop.services.prompting.versions import sync_templates
     from codeloop.settings import reset_settings
     from tests.e2e.conftest import (
         CALC_BROKEN,

@@ -28,7 +28,7 @@ from codeloop.adapters import github as gh
 from codeloop.domain.models import Repository, Task
 from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templates
 from codeloop.domain.repo_config import RepoConfig
-from codeloop.services.prompt_context import gather
+from codeloop.services.prompting.context import gather
 from codeloop.settings import Settings
 from tests.fakes.github import github_fake_environment
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from codeloop.adapters import git_checkout, sandbox
 from codeloop.domain.test_results import parse_junit_chunks, parse_test_output
 from codeloop.domain.validation import CommandResult, build_report
-from codeloop.services.validation import READ_CHUNK, SandboxDirs, remove_tree
+from codeloop.services.validation.run import READ_CHUNK, SandboxDirs, remove_tree
 from codeloop.settings import reset_settings
 from tests.fakes.git_http import GitHttpServer
 

@@ -1,8 +1,8 @@
 """Lambda: codegen_dispatcher, the DispatchCodegen worker (codegen queue)."""
 
 from codeloop.observability import lambda_entry
-from codeloop.services.dispatch import dispatch_codegen_step
-from codeloop.workers import handle_batch
+from codeloop.services.agents.dispatch import dispatch_codegen_step
+from codeloop.services.tasks.steps import handle_batch
 
 
 @lambda_entry

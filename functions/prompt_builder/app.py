@@ -1,8 +1,8 @@
 """Lambda: prompt_builder — BuildPrompt and BuildFixPrompt messages from the prompt queue."""
 
 from codeloop.observability import lambda_entry
-from codeloop.services.prompt_builder import build_prompt_step
-from codeloop.workers import handle_batch
+from codeloop.services.prompting.builder import build_prompt_step
+from codeloop.services.tasks.steps import handle_batch
 
 
 @lambda_entry

@@ -2,7 +2,7 @@
 
 from codeloop.observability import lambda_entry
 from codeloop.services.syncer import SWEEPER_SOURCE, handle_record
-from codeloop.workers import sqs_batch
+from codeloop.services.tasks.steps import sqs_batch
 
 
 @lambda_entry

@@ -4,7 +4,7 @@ It receives a self-contained request (``codeloop.domain.validation_request``) fr
 syncer: on AWS by a direct asynchronous invoke (tenant = installation), locally as the runner
 queue's SQS batch. It holds no database access and no secret; its report goes to the status
 queue. On Lambda the process claims every orphan of the commands, so whatever escaped a
-command's supervisor is killed before the next checkout; see codeloop.services.runner.
+command's supervisor is killed before the next checkout; see codeloop.services.validation.runner.
 """
 
 import os
@@ -12,8 +12,8 @@ import os
 from codeloop.adapters import sandbox
 from codeloop.domain.validation_request import ValidationRequest
 from codeloop.observability import lambda_entry
-from codeloop.services.runner import run_request
-from codeloop.workers import sqs_batch
+from codeloop.services.tasks.steps import sqs_batch
+from codeloop.services.validation.runner import run_request
 
 if os.environ.get("AWS_LAMBDA_RUNTIME_API"):  # a process of its own: nothing else runs below it
     sandbox.claim_runner_process()

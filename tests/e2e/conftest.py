@@ -23,7 +23,7 @@ from codeloop.domain.webhooks import sign
 from codeloop.local.handlers import load
 from codeloop.local.pollers import QueuePoller
 from codeloop.local.stack import CONSUMERS
-from codeloop.services.providers import reset_providers
+from codeloop.services.agents.providers import reset_providers
 from codeloop.settings import reset_settings
 from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fakes.github_git import GitHubWithGit, github_with_git_environment
@@ -213,7 +213,7 @@ def loop(db_url, aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         )
         repo.set_permission("maintainer", "write")
         codegen.add_repo(REPO, repo.id)
-        from codeloop.services.prompt_versions import sync_templates
+        from codeloop.services.prompting.versions import sync_templates
 
         with transaction() as conn:
             store.upsert_installation(conn, Installation(id=INSTALLATION, account_login="octo"))

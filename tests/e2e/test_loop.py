@@ -186,7 +186,7 @@ def test_codegen_down_leaves_a_visible_wait_then_recovers(loop: Loop, monkeypatc
     import json as _json
 
     from codeloop.local.handlers import load
-    from codeloop.services.providers import reset_providers
+    from codeloop.services.agents.providers import reset_providers
     from codeloop.settings import reset_settings
 
     monkeypatch.setenv("BREAKER_FAILURE_THRESHOLD", "2")

@@ -172,7 +172,7 @@ def post_replay(
         bool, Query(description="make new tasks rather than find the ones made before")
     ] = False,
 ) -> Response[Any]:
-    from codeloop.services.delivery_replay import replay_delivery
+    from codeloop.services.intake.replay import replay_delivery
 
     key = authenticate(router.current_event)
     if isinstance(key, Response):

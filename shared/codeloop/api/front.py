@@ -26,9 +26,10 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         method = event.get("requestContext", {}).get("http", {}).get("method", "")
         if method != "POST":
             return response(405, {"error": "method not allowed: webhooks are POSTed"}, {"allow": "POST"})
-        from codeloop.services.ingress import receive_webhook
+        from codeloop.services.intake.receiver import receive_webhook
 
-        return receive_webhook(event)
+        receipt = receive_webhook(event)
+        return response(receipt.status, receipt.body)
     from codeloop.api.tasks import app
 
     return app.resolve(event, context)

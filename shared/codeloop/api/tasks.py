@@ -157,7 +157,7 @@ KEY_RESPONSES: dict[int | str, Any] = {
     },
 )
 def post_task(request: TaskRequest) -> Response[Any]:
-    from codeloop.services import tasks
+    from codeloop.services.tasks import actions as tasks
 
     key = _key()
     if isinstance(key, Response):
@@ -182,7 +182,7 @@ def post_task(request: TaskRequest) -> Response[Any]:
     },
 )
 def post_batch(request: BatchRequest) -> Response[Any]:
-    from codeloop.services import tasks
+    from codeloop.services.tasks import actions as tasks
 
     key = _key()
     if isinstance(key, Response):
@@ -211,7 +211,7 @@ TASK_RESPONSES: dict[int | str, Any] = {
     "/api/v1/tasks/<task_id>", responses={200: {"description": "the task and its history"}, **TASK_RESPONSES}
 )
 def get_task(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
-    from codeloop.services import tasks
+    from codeloop.services.tasks import actions as tasks
 
     key = _key()
     if isinstance(key, Response):
@@ -224,7 +224,7 @@ def get_task(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[An
 
 def _act(task_id: str, action: str) -> Response[Any]:
     from codeloop.db.store import NotFound
-    from codeloop.services import tasks
+    from codeloop.services.tasks import actions as tasks
 
     key = _key()
     if isinstance(key, Response):

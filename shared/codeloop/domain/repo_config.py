@@ -135,3 +135,12 @@ def json_schema() -> dict:
     schema["$id"] = "https://github.com/codeloop/codeloop/schemas/codeloop.schema.json"
     schema["title"] = "codeloop per-repository configuration (.github/codeloop.yml)"
     return schema
+
+
+def with_stored_commands(config: RepoConfig, setup: list[str], test: list[str]) -> RepoConfig:
+    """The one fallback rule: when the file names no setup or test commands, those stored for the
+    repository (through the task API) fill in, so the prompt and the validator agree on them."""
+    if config.validation.setup or config.validation.test or not test:
+        return config
+    validation = config.validation.model_copy(update={"setup": list(setup), "test": list(test)})
+    return config.model_copy(update={"validation": validation})

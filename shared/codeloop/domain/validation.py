@@ -1,6 +1,6 @@
 """Validating a pull request's head: the report, its verdict, forks, annotations, the signature.
 
-Pure logic. The service (``codeloop.services.validation``) runs the commands and hands their
+Pure logic. The service (``codeloop.services.validation.run``) runs the commands and hands their
 results here; the workflow compares ``failure_signature`` between attempts to tell "the same
 failure again" from progress.
 

@@ -199,7 +199,7 @@ def run_validation_runner(queue_url: str) -> None:
 def _sync_prompts() -> None:
     """Load prompts/ into the template tables: a changed template becomes a new version."""
     from codeloop.db.pool import transaction
-    from codeloop.services.prompt_versions import sync_templates
+    from codeloop.services.prompting.versions import sync_templates
 
     with transaction(actor="make dev") as conn:
         sync_templates(conn)

@@ -37,8 +37,8 @@ def sweep(now: datetime | None = None) -> dict[str, Any]:
         ("redelivered", redeliver_failed_github_deliveries),
         ("launched_tasks", launch_unlaunched_tasks),
         ("ended_executions", end_silent_executions),
-        ("codegen", _owned("codeloop.services.codegen_runs", "sweep_codegen_runs")),
-        ("validation", _owned("codeloop.services.validation_step", "sweep_waiting_validations")),
+        ("codegen", _owned("codeloop.services.agents.runs", "sweep_codegen_runs")),
+        ("validation", _owned("codeloop.services.validation.step", "sweep_waiting_validations")),
     ):
         try:
             summary[name] = part(now)
@@ -63,7 +63,7 @@ def _owned(module: str, function: str):
 
 
 def requeue_stuck_deliveries(now: datetime) -> int:
-    from codeloop.services.ingress import enqueue_delivery
+    from codeloop.services.intake.receiver import enqueue_delivery
 
     with transaction() as conn:
         stuck = store.stuck_deliveries(conn, older_than_seconds=STUCK_DELIVERY_SECONDS)
@@ -102,7 +102,7 @@ def redeliver_failed_github_deliveries(now: datetime) -> int:
 
 
 def launch_unlaunched_tasks(now: datetime) -> int:
-    from codeloop.services import tasks
+    from codeloop.services.tasks import actions as tasks
 
     with transaction() as conn:
         pending = store.unlaunched_tasks(conn, older_than_seconds=UNLAUNCHED_TASK_SECONDS)
@@ -115,7 +115,7 @@ def end_silent_executions(now: datetime) -> int:
     """Executions that ended (timed out, failed, aborted) without a note to the status queue."""
     from codeloop.adapters import workflows
     from codeloop.services.syncer import publish
-    from codeloop.services.tasks import answer_batch
+    from codeloop.services.tasks.actions import answer_batch
 
     with transaction() as conn:
         running = store.running_executions(conn, older_than_seconds=EXECUTION_CHECK_SECONDS)

@@ -11,7 +11,7 @@ from typing import Any
 
 from codeloop.db import store
 from codeloop.db.pool import transaction
-from codeloop.domain.lifecycle import ALLOWED, TaskStatus, is_terminal
+from codeloop.domain.lifecycle import ALLOWED, TaskStatus
 from codeloop.domain.validation_request import REPORT_EVENT, ValidationResult
 from codeloop.observability import bind, logger, metrics
 
@@ -27,17 +27,17 @@ def handle_record(body: str) -> None:
         return
     if isinstance(message, dict) and "delivery_id" in message:
         from codeloop.domain.delivery_log import ReplayRequest
-        from codeloop.services.events import process_delivery
+        from codeloop.services.intake.events import process_delivery
 
         replay = ReplayRequest.model_validate(message["replay"]) if message.get("replay") else None
         process_delivery(str(message["delivery_id"]), replay)
     elif isinstance(message, dict) and message.get("step") == "ValidatePR" and "task_token" in message:
-        from codeloop.services.validation_step import prepare_validation_step
-        from codeloop.workers import run_step
+        from codeloop.services.tasks.steps import run_step
+        from codeloop.services.validation.step import prepare_validation_step
 
         run_step(body, prepare_validation_step)
     elif isinstance(message, dict) and message.get("event") == REPORT_EVENT:
-        from codeloop.services.validation_step import finish_validation
+        from codeloop.services.validation.step import finish_validation
 
         finish_validation(ValidationResult.model_validate(message))
     elif isinstance(message, dict) and "task_id" in message and "event" in message:
@@ -54,14 +54,14 @@ def on_status(message: dict[str, Any]) -> None:
     bind(correlation_id=message.get("execution_name") or task_id, task_id=task_id)
     event = message["event"]
     if event == "batch_item":
-        from codeloop.services.tasks import on_batch_item
+        from codeloop.services.tasks.actions import on_batch_item
 
         on_batch_item(task_id, str(message["task_token"]))
         return
     if event == "workflow_succeeded":
         _finish(task_id, message, TaskStatus.COMPLETED, "succeeded", None)
         metrics.add_metric(name="TaskCompleted", unit="Count", value=1)
-        from codeloop.services.auto_merge import merge_if_configured
+        from codeloop.services.reporting.auto_merge import merge_if_configured
 
         merge_if_configured(task_id)
     elif event == "workflow_failed":
@@ -99,7 +99,7 @@ def _failure_reason(error: Any, task_id: str) -> str:
 def _finish(
     task_id: str, message: dict[str, Any], target: TaskStatus, execution_status: str, error: str | None
 ) -> None:
-    from codeloop.services.tasks import answer_batch
+    from codeloop.services.tasks.actions import answer_batch
 
     with transaction(actor="workflow", correlation_id=message.get("execution_name")) as conn:
         task = store.require_task(conn, task_id)
@@ -112,27 +112,6 @@ def _finish(
 
 def publish(task_id: str) -> None:
     """Render the task's check run and its one comment from PostgreSQL and write them to GitHub."""
-    from codeloop.services.publisher import publish_task
+    from codeloop.services.reporting.publisher import publish_task
 
     publish_task(task_id)
-
-
-def on_pull_request_closed(repository_id: int, number: int, merged: bool, actor: str) -> str:
-    """A closed PR ends its task: merged → completed, closed unmerged → cancelled."""
-    from codeloop.services.tasks import end_workflow
-
-    with transaction(actor=actor) as conn:
-        task = store.latest_task_for_thread(conn, repository_id, number)
-        if task is None or is_terminal(task.status):
-            return "no running task"
-        target = TaskStatus.COMPLETED if merged else TaskStatus.CANCELLED
-        if target not in ALLOWED[task.status]:
-            target = TaskStatus.CANCELLED
-        reason = "the pull request was merged" if merged else f"the pull request was closed by @{actor}"
-        task = store.transition_task(
-            conn, task.id, target, step="pull_request", error=None if merged else reason
-        )
-        tokens = store.waiting_step_tokens(conn, task.id)
-    end_workflow(task, reason, tokens)
-    publish(str(task.id))
-    return f"task {task.id} {target}"

@@ -10,7 +10,7 @@ from codeloop import settings as settings_module
 from codeloop.adapters import env_file
 from codeloop.adapters.github_manifest import ManifestConversionError, convert_manifest_code
 from codeloop.domain.app_manifest import APP_EVENTS, APP_PERMISSIONS
-from codeloop.services.app_registration import AppRequest, Registration, StoreError
+from codeloop.services.setup.app_registration import AppRequest, Registration, StoreError
 from tests.fakes.github_apps import GitHubAppsFake
 from tests.integration.app.flow import (
     FormReader,

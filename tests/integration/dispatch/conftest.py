@@ -11,8 +11,8 @@ from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
 from codeloop.local.handlers import load
-from codeloop.services.providers import reset_providers
-from codeloop.services.tasks import create_and_start
+from codeloop.services.agents.providers import reset_providers
+from codeloop.services.tasks.actions import create_and_start
 from codeloop.settings import reset_settings
 from tests.conftest import sqs_event
 from tests.conftest import take_message as take_one
@@ -117,7 +117,7 @@ def warm_codegen():
     """The process's Codegen provider with the repository's id already looked up, so the next call
     the fake sees from it is the create itself."""
     from codeloop.domain.providers import RepositoryRef
-    from codeloop.services.providers import provider_named
+    from codeloop.services.agents.providers import provider_named
 
     codegen = provider_named("codegen")
     codegen.repo_id_for(RepositoryRef(full_name=REPO))

@@ -9,7 +9,7 @@ import pytest
 from codeloop.db import dispatch_store, store
 from codeloop.db.pool import transaction
 from codeloop.domain.adoption import PullRequestFacts
-from codeloop.services.codegen_runs import on_agent_pull_request, sweep_codegen_runs
+from codeloop.services.agents.runs import on_agent_pull_request, sweep_codegen_runs
 from codeloop.settings import reset_settings
 from tests.conftest import wait_for_execution
 from tests.integration.dispatch.conftest import REPO, dispatch, start_task, take_one

@@ -112,7 +112,7 @@ def test_plan_limit_fails_the_execution(world):
 def test_an_open_breaker_falls_back_to_the_diff_provider_which_pushes_a_branch_and_opens_a_pr(world):
     from datetime import UTC, datetime
 
-    from codeloop.services.providers import breaker_policy
+    from codeloop.services.agents.providers import breaker_policy
 
     with transaction() as conn:
         for _ in range(2):
@@ -167,7 +167,7 @@ def test_a_diff_that_does_not_apply_is_a_failed_run_with_the_reason(world, monke
 def test_every_provider_unavailable_leaves_the_task_waiting_visibly(world):
     from datetime import UTC, datetime
 
-    from codeloop.services.providers import breaker_policy
+    from codeloop.services.agents.providers import breaker_policy
 
     with transaction() as conn:
         for provider in ("codegen", "openai"):

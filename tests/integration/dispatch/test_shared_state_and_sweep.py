@@ -9,7 +9,7 @@ from codeloop.db import dispatch_store
 from codeloop.db.pool import make_pool, transaction
 from codeloop.domain.adoption import PullRequestFacts
 from codeloop.domain.breaker import BreakerPolicy
-from codeloop.services.codegen_runs import on_agent_pull_request, sweep_codegen_runs
+from codeloop.services.agents.runs import on_agent_pull_request, sweep_codegen_runs
 from tests.conftest import wait_for_execution
 from tests.integration.dispatch.conftest import dispatch, start_task, take_one
 
@@ -169,7 +169,7 @@ def test_a_pull_request_reported_by_the_run_ends_the_wait(world):
 
 
 def test_the_sweeper_resumes_a_waiting_task_once_a_breaker_admits_calls(world):
-    from codeloop.services.providers import breaker_policy
+    from codeloop.services.agents.providers import breaker_policy
 
     with transaction() as conn:
         for provider in ("codegen", "openai"):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from codeloop.api.front import handle
-from codeloop.services.ingress import DATABASE_UNAVAILABLE
+from codeloop.services.intake.receiver import DATABASE_UNAVAILABLE
 from tests.conftest import receive_all
 from tests.unit.ingress.payloads import SECRET, load, signed_headers
 

@@ -10,7 +10,7 @@ from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import DeliveryStatus
-from codeloop.services.events import process_delivery
+from codeloop.services.intake.events import process_delivery
 from codeloop.settings import reset_settings
 from tests.conftest import receive_all
 from tests.unit.ingress.payloads import SECRET, load, signed_headers
@@ -239,7 +239,7 @@ def test_installation_events_keep_the_tables_true(world):
 
 def test_repositories_added_and_removed(world):
     payload_repos = {"id": 555, "full_name": "Codertocat/other", "private": True, "name": "other"}
-    from codeloop.services.installations import apply_installation_event
+    from codeloop.services.intake.installations import apply_installation_event
 
     # installation_repositories carries the installation and repositories_added / _removed
 

@@ -7,7 +7,7 @@ from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.prompt_context import context_pieces, fit_context
 from codeloop.domain.untrusted import FENCE_TAG
-from codeloop.services.prompt_context import gather
+from codeloop.services.prompting.context import gather
 from tests.integration.ingress.test_requests import REPO, deliver
 
 

@@ -5,7 +5,7 @@ import pytest
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef, Task
-from codeloop.services.prompt_versions import sync_templates
+from codeloop.services.prompting.versions import sync_templates
 
 REPO = "octo/widgets"
 INSTALLATION = 7

@@ -1,6 +1,6 @@
 """Context gathering against the GitHub fake: the exact calls, conditional requests, pieces left out."""
 
-from codeloop.services.prompt_context import gather, mentioned_paths, spec_complexity
+from codeloop.services.prompting.context import gather, mentioned_paths, spec_complexity
 from tests.integration.prompts.conftest import INSTALLATION, REPO, insert_task, repository
 
 BASE = f"/repos/{REPO}"

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from codeloop import prompt_cli
+from codeloop.cli import prompts as prompt_cli
 from codeloop.db import prompts_store
 from codeloop.db.pool import transaction
 from codeloop.domain.prompt_context import PromptInputs, RepositoryInfo, TaskSpec
 from codeloop.domain.prompts import build_prompt, prompts_dir, select_template
 from codeloop.domain.repo_config import RepoConfig, parse_repo_config
-from codeloop.services.prompt_versions import PromptVersionError, catalog, rollback, sync_templates
+from codeloop.services.prompting.versions import PromptVersionError, catalog, rollback, sync_templates
 
 SHIPPED = sorted(p.name.removesuffix(".md.j2") for p in prompts_dir().glob("*.md.j2"))
 BUG = PromptInputs(

@@ -8,11 +8,11 @@ import pytest
 
 from codeloop.db import prompts_store, validation_store
 from codeloop.db.pool import transaction
+from codeloop.domain.steps import StepFailed, StepMessage
 from codeloop.domain.validation import Annotation, CommandResult, ValidationReport
 from codeloop.local.handlers import load
-from codeloop.services.prompt_builder import build_prompt_step
-from codeloop.services.tasks import create_and_start
-from codeloop.workers import StepFailed, StepMessage
+from codeloop.services.prompting.builder import build_prompt_step
+from codeloop.services.tasks.actions import create_and_start
 from tests.conftest import receive_all, sqs_event
 from tests.conftest import take_message as take_one
 from tests.conftest import wait_for_execution as wait_for_status

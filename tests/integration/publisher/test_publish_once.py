@@ -12,7 +12,7 @@ import pytest
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
-from codeloop.services.publisher import publish_task
+from codeloop.services.reporting.publisher import publish_task
 from codeloop.settings import reset_settings
 from tests.fakes.github import GitHubFake, github_fake_environment
 

@@ -10,7 +10,8 @@ from codeloop.adapters.aws import client
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
-from codeloop.services import sweeper, tasks
+from codeloop.services import sweeper
+from codeloop.services.tasks import actions as tasks
 from tests.conftest import receive_all
 
 

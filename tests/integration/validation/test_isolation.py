@@ -15,7 +15,7 @@ import pytest
 
 from codeloop.adapters import sandbox
 from codeloop.domain.repo_config import RepoConfig
-from codeloop.services.validation import WORKDIR_PREFIX, RunLimits, run_validation
+from codeloop.services.validation.run import WORKDIR_PREFIX, RunLimits, run_validation
 from tests.fakes.git_http import GitHttpServer
 from tests.integration.validation.conftest import TOKEN
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codeloop.domain.repo_config import RepoConfig, parse_repo_config
-from codeloop.services.validation import RunLimits, run_validation
+from codeloop.services.validation.run import RunLimits, run_validation
 from tests.fakes.git_http import GitHttpServer
 from tests.integration.validation.conftest import TOKEN
 from tests.integration.validation.test_sandbox import FAKE_SECRETS

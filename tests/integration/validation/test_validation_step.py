@@ -16,12 +16,13 @@ from codeloop.adapters.aws import client
 from codeloop.db import store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.domain.steps import StepFailed, StepMessage, StepPending
 from codeloop.domain.validation import not_run_report
 from codeloop.domain.validation_request import REPORT_EVENT, ValidationRequest, ValidationResult
 from codeloop.local.handlers import load
-from codeloop.services import runner, validation_step
-from codeloop.services.tasks import create_and_start
-from codeloop.workers import StepFailed, StepMessage, StepPending
+from codeloop.services.tasks.actions import create_and_start
+from codeloop.services.validation import runner
+from codeloop.services.validation import step as validation_step
 from tests.conftest import sqs_event, take_message, wait_for_execution
 from tests.fakes.github_git import GitHubWithGit, github_with_git_environment
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from codeloop.observability import metrics
-from codeloop.services.ingress import enqueue_delivery
+from codeloop.services.intake.receiver import enqueue_delivery
 from tests.unit.deploy.cloudformation import REPO_ROOT, as_list, ref_target, resources_of_type
 from tests.unit.deploy.test_template import HANDLER_FOLDERS
 from tests.unit.ingress.payloads import envelope_for

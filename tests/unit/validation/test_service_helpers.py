@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from codeloop.domain.repo_config import parse_repo_config
-from codeloop.services.validation import (
+from codeloop.services.validation.run import (
     CHECKOUT_SECONDS,
     STALE_WORKDIR_SECONDS,
     WORKDIR_PREFIX,

@@ -29,8 +29,8 @@ from codeloop.domain.models import Repository, Task
 from codeloop.domain.protected_paths import protected_changes
 from codeloop.domain.repo_checks import CheckRunState, others
 from codeloop.observability import logger
-from codeloop.services.providers import bot_logins
-from codeloop.services.requests import load_repo_config
+from codeloop.services.agents.providers import bot_logins
+from codeloop.services.repository_config import load_repo_config
 from codeloop.settings import get_settings
 
 METADATA_KEY = "auto_merge"

@@ -45,7 +45,8 @@ from codeloop.domain.repo_checks import (
     others,
     unfinished_suites,
 )
-from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig, parse_repo_config
+from codeloop.domain.repo_config import RepoConfig
+from codeloop.domain.steps import StepFailed, StepMessage, StepPending
 from codeloop.domain.validation import (
     ValidationReport,
     config_problem_report,
@@ -57,9 +58,10 @@ from codeloop.domain.validation import (
 )
 from codeloop.domain.validation_request import ValidationJob, ValidationRequest, ValidationResult
 from codeloop.observability import logger
-from codeloop.services import ledger
+from codeloop.services.repository_config import load_repo_config
+from codeloop.services.tasks import ledger
+from codeloop.services.tasks.steps import answer_step
 from codeloop.settings import get_settings
-from codeloop.workers import StepFailed, StepMessage, StepPending, answer_step
 
 STEP = "ValidatePR"
 ACTOR = "validation"
@@ -212,13 +214,8 @@ def _pull_request_context(task_id: str, pr_number: int) -> PullRequestContext:
 def _repo_config(context: PullRequestContext, head_sha: str) -> tuple[RepoConfig, ValidationReport | None]:
     """The configuration from the DEFAULT branch (a PR cannot change what runs on it), or the
     not-run report of an invalid file."""
-    text = github.get_file_content(
-        context.installation_id, context.full_name, CONFIG_PATH, ref=context.default_branch
-    )
-    try:
-        return parse_repo_config(text), None
-    except ConfigProblem as problem:
-        return RepoConfig(), config_problem_report(problem, head_sha)
+    config, problem = load_repo_config(context.installation_id, context.full_name, ref=context.default_branch)
+    return config, (None if problem is None else config_problem_report(problem, head_sha))
 
 
 def _changed_paths(context: PullRequestContext) -> set[str]:

@@ -38,7 +38,7 @@ def replay_delivery(
     correlation_id: str | None = None,
 ) -> ReplayOutcome | None:
     """Queue a stored delivery again; None when there is none the ``scope`` reaches (None: any)."""
-    from codeloop.services.ingress import enqueue_delivery
+    from codeloop.services.intake.receiver import enqueue_delivery
 
     with transaction(actor=actor, correlation_id=correlation_id) as conn:
         delivery = deliveries_store.get(conn, delivery_id, lock=True)

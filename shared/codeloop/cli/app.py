@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
 def _create(args: argparse.Namespace) -> int:
     from codeloop.adapters import env_file, stack_secrets
     from codeloop.domain.app_manifest import AppCredentials, install_url
-    from codeloop.services.app_registration import AppRequest, Registration, StoreError
+    from codeloop.services.setup.app_registration import AppRequest, Registration, StoreError
     from codeloop.settings import get_settings
 
     settings = get_settings()

@@ -13,7 +13,7 @@ from codeloop.observability import logger
 from codeloop.settings import get_settings
 
 if TYPE_CHECKING:
-    from codeloop.workers import StepMessage
+    from codeloop.domain.steps import StepMessage
 
 # The task status each workflow step stands for.
 STEP_STATUS = {

@@ -5,7 +5,7 @@ work need the repository permission ``commands.min_permission`` of ``.github/cod
 (default write); others get a short, polite refusal. A comment's commands are acknowledged
 with one 👀 reaction, before the first answer or work. Who has no repository permission gets at
 most one reply per comment; commands that start work and replies are rate limited per user and
-per installation (``services/command_limits.py``), and a user over a limit is told once when to
+per installation (``services/intake/limits.py``), and a user over a limit is told once when to
 try again.
 """
 
@@ -33,19 +33,12 @@ from codeloop.domain.commands import (
     unknown_command_text,
 )
 from codeloop.domain.models import NewTask, Repository, RepositoryRef, Task, TaskSource, TaskType
-from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig, parse_repo_config
+from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
 from codeloop.observability import logger
-from codeloop.services import command_limits, tasks
-from codeloop.services.publisher import publish_task
-
-
-def load_repo_config(installation_id: int, repo: str) -> tuple[RepoConfig, ConfigProblem | None]:
-    """The default branch's ``.github/codeloop.yml`` (defaults when absent) and what is wrong with it."""
-    text = github.get_file_content(installation_id, repo, CONFIG_PATH)
-    try:
-        return parse_repo_config(text), None
-    except ConfigProblem as problem:
-        return RepoConfig(), problem
+from codeloop.services.intake import limits as command_limits
+from codeloop.services.reporting.publisher import publish_task
+from codeloop.services.repository_config import load_repo_config
+from codeloop.services.tasks import actions as tasks
 
 
 def config_text(config: RepoConfig, problem: ConfigProblem | None) -> str:

@@ -21,39 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from codeloop.domain.steps import StepFailed, StepMessage, StepPending
 from codeloop.observability import bind, forget_bound_keys, logger, metrics
-
-
-class StepMessage(BaseModel):
-    """What the state machine sends a worker (see statemachine/task_to_pull_request.asl.json)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    task_token: str
-    execution_name: str
-    step: str
-    task_id: str
-    attempt: int
-
-    @property
-    def extra(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
-class StepFailed(Exception):
-    """A failure that retrying the same message will not fix; ``error`` names its class."""
-
-    def __init__(self, error: str, cause: str):
-        self.error = error
-        self.cause = cause
-        super().__init__(f"{error}: {cause}")
-
-
-class StepPending(Exception):
-    """The step has started something long; its task token is stored and answered later."""
-
 
 Step = Callable[[StepMessage], dict[str, Any]]
 
@@ -85,7 +54,7 @@ def sqs_batch(event: dict[str, Any], context: Any, handle_body: Callable[[str], 
 
 
 def run_step(body: str, step: Step) -> None:
-    from codeloop.services import ledger
+    from codeloop.services.tasks import ledger
 
     message = StepMessage.model_validate_json(body)
     bind(correlation_id=message.task_id, task_id=message.task_id, step=message.step, attempt=message.attempt)
@@ -118,7 +87,7 @@ def answer_step(message: StepMessage, step: Step) -> None:
 
 
 def finish(message: StepMessage, status: str, error: str | None = None) -> None:
-    from codeloop.services import ledger
+    from codeloop.services.tasks import ledger
 
     ledger.step_finished(
         message.execution_name, message.task_id, message.step, message.attempt, status, error

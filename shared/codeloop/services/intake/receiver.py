@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
-from codeloop.api.front import response
 from codeloop.db import store
 from codeloop.db.pool import front_wait, transaction
 from codeloop.domain.delivery_log import ReplayRequest
@@ -42,20 +42,28 @@ def _webhook_secrets() -> list[str]:
     ]
 
 
-def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Receipt:
+    """The receiver's answer to GitHub: an HTTP status and a JSON body (the API layer sends it)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def receive_webhook(event: dict[str, Any]) -> Receipt:
     """Handle one API Gateway (payload 2.0) event for ``POST /webhooks/github``."""
     try:
         secrets = _webhook_secrets()
     except SettingsError as exc:
         logger.error("webhook secret not configured", extra={"error": str(exc)})
-        return response(503, {"error": f"codeloop is not configured: {exc}"})
+        return Receipt(503, {"error": f"codeloop is not configured: {exc}"})
     try:
         body = decode_body(event.get("body"), bool(event.get("isBase64Encoded")))
         envelope, payload = parse_delivery(event.get("headers"), body, secrets)
     except WebhookRejected as rejected:
         metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
         logger.info("webhook rejected", extra={"status": rejected.status, "reason": rejected.message})
-        return response(rejected.status, {"error": rejected.message})
+        return Receipt(rejected.status, {"error": rejected.message})
 
     if b"\\u0000" in body:  # jsonb cannot hold NUL; GitHub never sends it, a forger with the secret might
         payload = json.loads(body.replace(b"\\u0000", b"\\ufffd"))
@@ -71,17 +79,17 @@ def receive_webhook(event: dict[str, Any]) -> dict[str, Any]:
     except psycopg.OperationalError as exc:  # down, silent or out of connections: answer now
         metrics.add_metric(name="WebhookDatabaseUnavailable", unit="Count", value=1)
         logger.error("database unavailable; delivery refused with 503", extra={"error": type(exc).__name__})
-        return response(503, {"error": DATABASE_UNAVAILABLE, "delivery_id": envelope.delivery_id})
+        return Receipt(503, {"error": DATABASE_UNAVAILABLE, "delivery_id": envelope.delivery_id})
     if stored is None:
         logger.info("duplicate delivery", extra={"event": envelope.event})
-        return response(200, {"status": "duplicate", "delivery_id": envelope.delivery_id})
+        return Receipt(200, {"status": "duplicate", "delivery_id": envelope.delivery_id})
     if decision == "ping":
-        return response(200, {"status": "pong", "delivery_id": envelope.delivery_id})
+        return Receipt(200, {"status": "pong", "delivery_id": envelope.delivery_id})
     if decision == "ignore":
         logger.info("ignored", extra={"event": envelope.event, "action": envelope.action})
-        return response(202, {"status": "ignored", "delivery_id": envelope.delivery_id})
+        return Receipt(202, {"status": "ignored", "delivery_id": envelope.delivery_id})
     queued = enqueue_delivery(envelope)
-    return response(202, {"status": "queued" if queued else "accepted", "delivery_id": envelope.delivery_id})
+    return Receipt(202, {"status": "queued" if queued else "accepted", "delivery_id": envelope.delivery_id})
 
 
 def _store(

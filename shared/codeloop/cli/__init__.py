@@ -272,9 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(handler=_dev)
 
-    from codeloop.app_cli import register as register_app
-    from codeloop.delivery_cli import register as register_deliveries
-    from codeloop.prompt_cli import register as register_prompts
+    from codeloop.cli.app import register as register_app
+    from codeloop.cli.deliveries import register as register_deliveries
+    from codeloop.cli.prompts import register as register_prompts
 
     register_prompts(commands)
     register_app(commands)
@@ -296,6 +296,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"codeloop: {exc}", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

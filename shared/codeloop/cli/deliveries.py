@@ -99,7 +99,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from codeloop.services.delivery_replay import replay_delivery
+    from codeloop.services.intake.replay import replay_delivery
 
     outcome = replay_delivery(args.delivery_id, actor="cli", scope=None, new_task=args.new_task)
     if outcome is None:

@@ -10,9 +10,12 @@ from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.commands import requests_from_event
 from codeloop.domain.delivery_log import ReplayRequest
+from codeloop.domain.lifecycle import ALLOWED, TaskStatus, is_terminal
 from codeloop.domain.models import DeliveryStatus
 from codeloop.domain.webhooks import DeliveryEnvelope
 from codeloop.observability import bind, logger
+from codeloop.services.reporting.publisher import publish_task
+from codeloop.services.tasks.actions import end_workflow
 from codeloop.settings import SettingsError
 
 INSTALLATION_EVENTS = frozenset({"installation", "installation_repositories"})
@@ -58,13 +61,13 @@ def process_delivery(delivery_id: str, replay: ReplayRequest | None = None) -> l
 
 def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest | None) -> list[str]:
     if envelope.event in INSTALLATION_EVENTS:
-        from codeloop.services.installations import apply_installation_event
+        from codeloop.services.intake.installations import apply_installation_event
 
         with transaction(actor="github", correlation_id=envelope.delivery_id) as conn:
             apply_installation_event(conn, envelope.event, envelope.action, payload)
         return [f"{envelope.event}.{envelope.action}"]
     if envelope.event in REQUEST_EVENTS:
-        from codeloop.services.requests import handle_requests
+        from codeloop.services.intake.requests import handle_requests
 
         requests = requests_from_event(envelope, payload)
         if replay is not None and replay.new_task:
@@ -73,7 +76,7 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest |
     if envelope.event == "pull_request":
         return [_pull_request(envelope, payload)]
     if envelope.event == "check_suite" and envelope.action == "completed":
-        from codeloop.services.validation_step import on_check_suite_completed
+        from codeloop.services.validation.step import on_check_suite_completed
 
         head_sha = (payload.get("check_suite") or {}).get("head_sha")
         fed = bool(head_sha) and on_check_suite_completed(envelope.repository_full_name or "", head_sha)
@@ -85,8 +88,6 @@ def _pull_request(envelope: DeliveryEnvelope, payload: dict) -> str:
     """The agent's PR arriving ends the codegen wait; a closed PR ends its task."""
     pull = payload.get("pull_request") or {}
     if envelope.action == "closed":
-        from codeloop.services.syncer import on_pull_request_closed
-
         if envelope.repository_id is None or envelope.number is None:
             return "closed: no repository"
         return on_pull_request_closed(
@@ -97,7 +98,7 @@ def _pull_request(envelope: DeliveryEnvelope, payload: dict) -> str:
         )
     if envelope.action in ("opened", "synchronize", "reopened", "edited"):
         from codeloop.domain.adoption import PullRequestFacts
-        from codeloop.services.codegen_runs import on_agent_pull_request
+        from codeloop.services.agents.runs import on_agent_pull_request
 
         head = pull.get("head") or {}
         facts = PullRequestFacts(
@@ -110,3 +111,22 @@ def _pull_request(envelope: DeliveryEnvelope, payload: dict) -> str:
         matched = on_agent_pull_request(facts, head.get("sha") or "")
         return "agent pull request linked" if matched else "not an agent pull request"
     return f"no action for pull_request.{envelope.action}"
+
+
+def on_pull_request_closed(repository_id: int, number: int, merged: bool, actor: str) -> str:
+    """A closed PR ends its task: merged → completed, closed unmerged → cancelled."""
+    with transaction(actor=actor) as conn:
+        task = store.latest_task_for_thread(conn, repository_id, number)
+        if task is None or is_terminal(task.status):
+            return "no running task"
+        target = TaskStatus.COMPLETED if merged else TaskStatus.CANCELLED
+        if target not in ALLOWED[task.status]:
+            target = TaskStatus.CANCELLED
+        reason = "the pull request was merged" if merged else f"the pull request was closed by @{actor}"
+        task = store.transition_task(
+            conn, task.id, target, step="pull_request", error=None if merged else reason
+        )
+        tokens = store.waiting_step_tokens(conn, task.id)
+    end_workflow(task, reason, tokens)
+    publish_task(str(task.id))
+    return f"task {task.id} {target}"

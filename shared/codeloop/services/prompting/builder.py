@@ -1,6 +1,6 @@
 """The BuildPrompt / BuildFixPrompt step: task → context → template → rendered prompt, stored.
 
-Failures are classified for the worker shape (:mod:`codeloop.workers`):
+Failures are classified for the worker shape (:mod:`codeloop.services.tasks.steps`):
 
 - final (``StepFailed``, visible on the PR): ``ConfigInvalid`` (``.github/codeloop.yml``),
   ``PromptSelection`` (no template serves the task, or a pin names what is not available),
@@ -9,7 +9,7 @@ Failures are classified for the worker shape (:mod:`codeloop.workers`):
 - transient (raised, so SQS delivers the message again): the GitHub rate limit, GitHub server
   errors and network failures while reading the configuration, database errors.
 
-Optional context that cannot be read is left out (see :mod:`codeloop.services.prompt_context`).
+Optional context that cannot be read is left out (see :mod:`codeloop.services.prompting.context`).
 A message delivered again for an attempt whose prompt is already stored answers with that prompt.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from codeloop.adapters import github
 from codeloop.db import prompts_store, store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Repository, Task
@@ -32,16 +31,14 @@ from codeloop.domain.prompts import (
 )
 from codeloop.domain.repo_config import (
     CONFIG_PATH,
-    ConfigProblem,
     RepoConfig,
-    ValidationConfig,
-    parse_repo_config,
 )
+from codeloop.domain.steps import StepFailed, StepMessage
 from codeloop.observability import logger, metrics
-from codeloop.services.prompt_context import READ_PERMISSIONS, FixContext, Gathered, gather
-from codeloop.services.prompt_versions import catalog
+from codeloop.services.prompting.context import READ_PERMISSIONS, FixContext, Gathered, gather
+from codeloop.services.prompting.versions import catalog
+from codeloop.services.repository_config import load_repo_config
 from codeloop.settings import get_settings
-from codeloop.workers import StepFailed, StepMessage
 
 
 def build_prompt_step(message: StepMessage) -> dict[str, Any]:
@@ -119,24 +116,13 @@ def build_prompt_step(message: StepMessage) -> dict[str, Any]:
 
 
 def _repo_config(repository: Repository) -> RepoConfig:
-    """``.github/codeloop.yml`` on the default branch; validation commands stored for the
-    repository fill in when the file names none."""
+    """The repository's configuration; an invalid file fails the step (the comment says why)."""
     assert repository.installation_id is not None
-    text = github.get_file_content(
-        repository.installation_id, repository.full_name, CONFIG_PATH, permissions=READ_PERMISSIONS
+    config, problem = load_repo_config(
+        repository.installation_id, repository.full_name, permissions=READ_PERMISSIONS
     )
-    try:
-        config = parse_repo_config(text)
-    except ConfigProblem as problem:
-        raise StepFailed("ConfigInvalid", f"{CONFIG_PATH}: {problem}") from None
-    if not config.validation.setup and not config.validation.test and repository.test_commands:
-        validation = ValidationConfig(
-            **(
-                config.validation.model_dump()
-                | {"setup": repository.setup_commands, "test": repository.test_commands}
-            )
-        )
-        config = config.model_copy(update={"validation": validation})
+    if problem is not None:
+        raise StepFailed("ConfigInvalid", f"{CONFIG_PATH}: {problem}")
     return config
 
 

@@ -47,17 +47,18 @@ from codeloop.domain.providers import (
 )
 from codeloop.domain.repo_config import RepoConfig
 from codeloop.domain.retry import RetryPolicies, next_delay
+from codeloop.domain.steps import StepFailed, StepMessage, StepPending
 from codeloop.observability import logger, metrics
-from codeloop.services import diff_push, ledger
-from codeloop.services.providers import (
+from codeloop.services.agents import diff_push
+from codeloop.services.agents.providers import (
     RATE_WINDOW,
     breaker_policy,
     provider_named,
     retry_policies,
     runs_per_window,
 )
+from codeloop.services.tasks import ledger
 from codeloop.settings import get_settings
-from codeloop.workers import StepFailed, StepMessage, StepPending
 
 ACTOR = "codegen_dispatcher"
 # How long one instance owns a (task, attempt) while it calls the provider: longer than a call
@@ -165,7 +166,7 @@ def _load(message: StepMessage) -> tuple[_Context, CodegenRun | None, CodegenRun
         raise StepFailed("PromptMissing", f"rendered prompt {prompt_id} of task {task.id} does not exist")
     if repository is None or repository.installation_id is None or not repository.active:
         raise StepFailed("RepositoryNotInstalled", f"the App is not installed on task {task.id}'s repository")
-    from codeloop.services.requests import load_repo_config
+    from codeloop.services.repository_config import load_repo_config
 
     config, _problem = load_repo_config(repository.installation_id, repository.full_name)
     return _Context(message, task, repository, prompt.body, config), existing, previous

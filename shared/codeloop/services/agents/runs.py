@@ -34,8 +34,8 @@ from codeloop.domain import breaker as breakers
 from codeloop.domain.adoption import PullRequestFacts, adoption_refusal
 from codeloop.domain.providers import ProviderError, PullRequestRef, RunResult, RunStatus
 from codeloop.observability import logger, metrics
-from codeloop.services import ledger
-from codeloop.services.providers import bot_logins, breaker_policy, provider_named
+from codeloop.services.agents.providers import bot_logins, breaker_policy, provider_named
+from codeloop.services.tasks import ledger
 from codeloop.settings import get_settings
 
 ACTOR = "codegen_sweeper"

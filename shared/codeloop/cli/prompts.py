@@ -43,7 +43,7 @@ def _version(text: str) -> int | None:
 
 def _sync(args: argparse.Namespace) -> int:
     from codeloop.db.pool import transaction
-    from codeloop.services.prompt_versions import sync_templates
+    from codeloop.services.prompting.versions import sync_templates
 
     with transaction(actor="cli") as conn:
         summary = sync_templates(conn)
@@ -78,7 +78,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _rollback(args: argparse.Namespace) -> int:
     from codeloop.db.pool import transaction
-    from codeloop.services.prompt_versions import PromptVersionError, rollback
+    from codeloop.services.prompting.versions import PromptVersionError, rollback
 
     try:
         with transaction(actor="cli") as conn:

@@ -14,7 +14,7 @@ from codeloop.adapters import queues, sandbox, workflows
 from codeloop.domain.repo_config import RepoConfig
 from codeloop.domain.validation_request import ValidationRequest, ValidationResult, fit_report
 from codeloop.observability import logger, metrics
-from codeloop.services.validation import RunLimits, run_validation
+from codeloop.services.validation.run import RunLimits, run_validation
 from codeloop.settings import get_settings
 
 
