@@ -65,6 +65,26 @@ HTTP_ROUTES = {
     ("POST", "/api/v1/tasks/{id}/cancel"),
     ("GET", "/api/v1/stats"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/deliveries"),
+    ("GET", "/api/v1/deliveries/{id}"),
+    ("POST", "/api/v1/deliveries/{id}/replay"),
+}
+# What every function may know (Globals); the rest of ENVIRONMENT only the trusted functions get.
+SHARED_ENVIRONMENT = {
+    "GITHUB_APP_ID",
+    "GITHUB_API_URL",
+    "GITHUB_APP_SLUG",
+    "STATUS_QUEUE_URL",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+TRUSTED_FUNCTIONS = {
+    "WebhookReceiverFunction",
+    "PromptBuilderFunction",
+    "CodegenDispatcherFunction",
+    "StatusSyncerFunction",
+    "DatabaseMigratorFunction",
 }
 WORKER_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
 RECEIVE_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
@@ -296,24 +316,35 @@ def test_status_syncer_consumes_events_status_and_validation_and_sweeps_every_mi
 # -- environment and HTTP front ---------------------------------------------------------------
 
 
-def test_globals_define_every_contracted_environment_variable(template):
-    variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    assert set(variables) == ENVIRONMENT
-    assert variables["POWERTOOLS_SERVICE_NAME"] == "codeloop"
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "codeloop"
-    assert ref_target(variables["STATE_MACHINE_ARN"]) == "TaskStateMachine"
-    assert ref_target(variables["BATCH_STATE_MACHINE_ARN"]) == "BatchStateMachine"
-    for queue in ("EVENTS", "STATUS", "PROMPT", "CODEGEN", "VALIDATION"):
-        assert ref_target(variables[f"{queue}_QUEUE_URL"]) == f"{queue.title()}Queue"
+def environment_of(template, logical_id: str) -> dict:
+    """A function's variables as Lambda gets them: Globals, then its own."""
+    own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    return template["Globals"]["Function"]["Environment"]["Variables"] | own
+
+
+def test_trusted_functions_get_every_contracted_environment_variable(template):
+    assert set(template["Globals"]["Function"]["Environment"]["Variables"]) == SHARED_ENVIRONMENT
+    for logical_id in TRUSTED_FUNCTIONS:
+        variables = environment_of(template, logical_id)
+        assert ENVIRONMENT <= set(variables), logical_id
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "codeloop"
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "codeloop"
+        assert ref_target(variables["STATE_MACHINE_ARN"]) == "TaskStateMachine"
+        assert ref_target(variables["BATCH_STATE_MACHINE_ARN"]) == "BatchStateMachine"
+        for queue in ("EVENTS", "STATUS", "PROMPT", "CODEGEN", "VALIDATION"):
+            assert ref_target(variables[f"{queue}_QUEUE_URL"]) == f"{queue.title()}Queue"
+        vpc = template["Resources"][logical_id]["Properties"]["VpcConfig"]
+        assert ref_target(vpc["SecurityGroupIds"][0]) == "FunctionSecurityGroup", logical_id
 
 
 def test_optional_settings_are_left_unset_rather_than_empty(template):
     """An empty CODEGEN_ORG_ID or OPENAI_BASE_URL is a malformed setting; the template omits them instead."""
-    variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    for name in ("CODEGEN_ORG_ID", "OPENAI_BASE_URL"):
-        condition, _, otherwise = variables[name]["Fn::If"]
-        assert otherwise == {"Ref": "AWS::NoValue"}, name
-        assert condition in template["Conditions"]
+    for logical_id in TRUSTED_FUNCTIONS:
+        variables = environment_of(template, logical_id)
+        for name in ("CODEGEN_ORG_ID", "OPENAI_BASE_URL"):
+            condition, _, otherwise = variables[name]["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}, name
+            assert condition in template["Conditions"]
 
 
 def test_the_webhook_receiver_serves_every_route_of_the_http_api(template):
@@ -388,11 +419,11 @@ def test_the_validation_runner_holds_nothing_worth_stealing(template):
     runner = template["Resources"]["ValidationRunnerFunction"]
     properties = runner["Properties"]
     assert properties["TenancyConfig"] == {"TenantIsolationMode": "PER_TENANT"}
-    assert properties["VpcConfig"] == {"SecurityGroupIds": [], "SubnetIds": []}
+    # Globals hold no VPC: SAM would merge its lists into the runner's, not replace them.
+    assert "VpcConfig" not in properties and "VpcConfig" not in template["Globals"]["Function"]
     assert sqs_events(runner) == {}
-    variables = properties["Environment"]["Variables"]
-    removed = {name for name, value in variables.items() if value == {"Ref": "AWS::NoValue"}}
-    assert {name for name in ENVIRONMENT if name.endswith("_SECRET_ARN")} <= removed
+    known = set(environment_of(template, "ValidationRunnerFunction"))
+    assert known == SHARED_ENVIRONMENT | {"CODELOOP_PROMPTS_DIR"}
     role = role_of(template, runner)
     assert "ManagedPolicyArns" not in role["Properties"]  # no ENI management: no VPC
     actions = {action for statement in policy_statements(role) for action in as_list(statement["Action"])}
