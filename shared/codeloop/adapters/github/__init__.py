@@ -53,7 +53,6 @@ from codeloop.adapters.github.client import (
 )
 from codeloop.adapters.github.comments import (
     add_reaction_to_comment,
-    add_reaction_to_review_comment,
     create_issue_comment,
     find_comment_with_marker,
     update_issue_comment,
@@ -157,7 +156,6 @@ __all__ = [
     "TreeEntry",
     "UnsafeUrlPath",
     "add_reaction_to_comment",
-    "add_reaction_to_review_comment",
     "branch_head",
     "collaborator_permission",
     "create_check_run",

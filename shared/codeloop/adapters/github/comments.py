@@ -104,31 +104,16 @@ def add_reaction_to_comment(
     comment_id: int,
     content: str = "eyes",
     *,
+    on_review_comment: bool = False,
     permissions: Permissions = COMMENTS_WRITE,
 ) -> None:
+    """React to an issue comment, or (``on_review_comment``) to a comment on a line of a PR's diff."""
+    kind = "pulls" if on_review_comment else "issues"
     _repo_request(
         "POST",
         installation_id,
         repo,
         permissions,
-        _repo_path(repo, f"/issues/comments/{comment_id}/reactions"),
-        json={"content": content},
-    )
-
-
-def add_reaction_to_review_comment(
-    installation_id: int,
-    repo: str,
-    comment_id: int,
-    content: str = "eyes",
-    *,
-    permissions: Permissions = COMMENTS_WRITE,
-) -> None:
-    _repo_request(
-        "POST",
-        installation_id,
-        repo,
-        permissions,
-        _repo_path(repo, f"/pulls/comments/{comment_id}/reactions"),
+        _repo_path(repo, f"/{kind}/comments/{comment_id}/reactions"),
         json={"content": content},
     )
