@@ -26,7 +26,7 @@ from typing import Any
 
 from codeloop.adapters import github
 from codeloop.db import dispatch_store as runs
-from codeloop.db import store
+from codeloop.db import prompts_store, store
 from codeloop.db.dispatch_store import CodegenRun
 from codeloop.db.pool import transaction
 from codeloop.domain.diffs import DiffRefused
@@ -159,7 +159,7 @@ def _load(message: StepMessage) -> tuple[_Context, CodegenRun | None, CodegenRun
     with transaction() as conn:
         task = store.require_task(conn, message.task_id)
         repository = store.get_repository(conn, task.repository_id)
-        prompt = runs.get_rendered_prompt(conn, prompt_id)
+        prompt = prompts_store.get_rendered(conn, prompt_id)
         existing = runs.get_run(conn, task.id, message.attempt)
         previous = runs.get_run(conn, task.id, message.attempt - 1) if message.attempt > 1 else None
     if prompt is None or str(prompt.task_id) != str(task.id):
