@@ -68,7 +68,7 @@ def normalise_status(raw: str | None) -> RunStatus:
     return _STATUS_SPELLINGS.get(key, RunStatus.RUNNING)
 
 
-class RepositoryRef(Frozen):
+class RunRepository(Frozen):
     """The repository a run works on, and the ref whose files a diff-based provider reads."""
 
     full_name: str = Field(description="owner/name")
@@ -83,7 +83,7 @@ class RunRequest(Frozen):
     task_id: str
     attempt: int = Field(ge=0, description="0 for the first try, then one per fix iteration.")
     prompt: str = Field(min_length=1)
-    repository: RepositoryRef
+    repository: RunRepository
     metadata: dict[str, str | int | bool] = Field(default_factory=dict)
     protected_paths: tuple[str, ...] = Field(
         default=(), description="The repository's protected_paths globs: a diff provider refuses them."
@@ -94,7 +94,9 @@ class RunRequest(Frozen):
         return {**self.metadata, TASK_ID_KEY: self.task_id, ATTEMPT_KEY: self.attempt}
 
 
-class PullRequestRef(Frozen):
+class OpenedPullRequest(Frozen):
+    """A pull request an agent run opened, as its provider reports it."""
+
     id: int | None = None
     url: str | None = None
     title: str | None = None
@@ -107,7 +109,7 @@ class RunResult(Frozen):
     status: RunStatus
     raw_status: str | None = None
     web_url: str | None = None
-    pull_requests: tuple[PullRequestRef, ...] = ()
+    pull_requests: tuple[OpenedPullRequest, ...] = ()
     summary: str | None = None
     error: str | None = None
     metadata: dict[str, object] = Field(default_factory=dict)

@@ -39,7 +39,7 @@ from codeloop.domain.providers import (
     OutcomeUnknown,
     PlanLimitReached,
     ProviderError,
-    RepositoryRef,
+    RunRepository,
     RunRequest,
     RunResult,
     RunStatus,
@@ -99,7 +99,7 @@ class _Context:
             task_id=str(self.task.id),
             attempt=self.message.attempt,
             prompt=self.prompt,
-            repository=RepositoryRef(
+            repository=RunRepository(
                 full_name=self.repository.full_name, github_id=self.repository.id, ref=ref
             ),
             metadata={"source": "codeloop", "task_type": str(self.task.type)},
