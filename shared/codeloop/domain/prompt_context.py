@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from codeloop.domain.frozen import Frozen
 from codeloop.domain.models import TaskType
@@ -112,6 +112,8 @@ class PullRequestRef(Frozen):
 
 class TaskSpec(Frozen):
     """The work asked for. Everything here is protected: it is never cut from a prompt."""
+
+    model_config = ConfigDict(use_enum_values=True)  # ``type`` is checked against TaskType, kept as its value
 
     type: TaskType
     complexity: int = Field(default=3, ge=1, le=5, description="1 trivial … 5 large, cross-cutting.")
