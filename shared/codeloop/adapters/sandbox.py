@@ -116,7 +116,7 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class RunResult:
+class CommandRun:
     exit_code: int | None  # None when killed by a signal
     signal: int | None
     timed_out: bool
@@ -242,7 +242,7 @@ def run(
     limits: Limits | None = None,
     heartbeat: Callable[[], None] | None = None,
     user: SandboxUser | None = None,
-) -> RunResult:
+) -> CommandRun:
     """Run ``argv`` to completion or to ``timeout_seconds``, whichever comes first; when this
     returns, no process the command started is left.
 
@@ -277,7 +277,7 @@ def run(
         process.stdout.close()
         process.wait()
     code = process.returncode
-    return RunResult(
+    return CommandRun(
         exit_code=None if timed_out or code < 0 else code,
         signal=-code if code < 0 and not timed_out else None,
         timed_out=timed_out,

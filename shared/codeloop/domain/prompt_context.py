@@ -22,27 +22,22 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from codeloop.domain.frozen import Frozen
+from codeloop.domain.models import TaskType
 from codeloop.domain.untrusted import CleanText, clean, fence, fence_overhead, inline, neutralise_fences
 
-TaskType = Literal[
-    "feature", "bug_fix", "refactor", "tests", "docs", "fix_failing_checks", "review_feedback", "issue_to_pr"
-]
-TASK_TYPES: tuple[str, ...] = TaskType.__args__  # type: ignore[attr-defined]
+TASK_TYPES: tuple[str, ...] = tuple(task_type.value for task_type in TaskType)  # what templates may name
 
 Keep = Literal["head", "tail"]
 BLOCK_SEPARATOR = "\n\n"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 # -- the kinds of context, their titles and default priorities --------------------------------
 
 
-class PieceKind(_Frozen):
+class PieceKind(Frozen):
     kind: str
     title: str
     priority: int = Field(description="Higher is kept longer when the budget is short.")
@@ -69,7 +64,7 @@ PIECE_KINDS: dict[str, PieceKind] = {
 _POSITION = {kind: index for index, kind in enumerate(PIECE_KINDS)}
 
 
-class ContextPiece(_Frozen):
+class ContextPiece(Frozen):
     """One piece of third-party context. ``name`` is unique in a prompt (``file:src/a.py``)."""
 
     name: str
@@ -96,7 +91,7 @@ class ContextPiece(_Frozen):
 # -- the inputs ---------------------------------------------------------------------------------
 
 
-class IssueRef(_Frozen):
+class IssueRef(Frozen):
     number: int
     title: str
     body: str | None = None
@@ -104,7 +99,7 @@ class IssueRef(_Frozen):
     author: str | None = None
 
 
-class PullRequestRef(_Frozen):
+class PullRequestRef(Frozen):
     number: int
     title: str
     body: str | None = None
@@ -115,8 +110,10 @@ class PullRequestRef(_Frozen):
     author: str | None = None
 
 
-class TaskSpec(_Frozen):
+class TaskSpec(Frozen):
     """The work asked for. Everything here is protected: it is never cut from a prompt."""
+
+    model_config = ConfigDict(use_enum_values=True)  # ``type`` is checked against TaskType, kept as its value
 
     type: TaskType
     complexity: int = Field(default=3, ge=1, le=5, description="1 trivial … 5 large, cross-cutting.")
@@ -132,7 +129,7 @@ class TaskSpec(_Frozen):
     attempt: int = Field(default=1, ge=1, description="1 for the first try, then one more per fix round.")
 
 
-class RepositoryInfo(_Frozen):
+class RepositoryInfo(Frozen):
     full_name: str
     default_branch: str = "main"
     description: str | None = None
@@ -141,18 +138,18 @@ class RepositoryInfo(_Frozen):
     topics: list[str] = Field(default_factory=list)
 
 
-class FileText(_Frozen):
+class FileText(Frozen):
     path: str
     content: str
 
 
-class Commit(_Frozen):
+class Commit(Frozen):
     sha: str
     message: str
     author: str | None = None
 
 
-class Failure(_Frozen):
+class Failure(Frozen):
     """A failing command, test or check, with its output (the tail matters most)."""
 
     source: str = Field(description="What failed, plain text: 'command pytest -q', 'check run lint'.")
@@ -160,7 +157,7 @@ class Failure(_Frozen):
     output: str = ""
 
 
-class Annotation(_Frozen):
+class Annotation(Frozen):
     path: str
     start_line: int
     end_line: int | None = None
@@ -169,14 +166,14 @@ class Annotation(_Frozen):
     message: str
 
 
-class EarlierAttempt(_Frozen):
+class EarlierAttempt(Frozen):
     number: int
     outcome: str
     summary: str = ""
     pull_request_url: str | None = None
 
 
-class ReviewComment(_Frozen):
+class ReviewComment(Frozen):
     author: str | None = None
     body: str
     path: str | None = None
@@ -185,7 +182,7 @@ class ReviewComment(_Frozen):
     url: str | None = None
 
 
-class PromptInputs(_Frozen):
+class PromptInputs(Frozen):
     """Everything a prompt is built from; the lead's worker fetches it, this module only formats it."""
 
     task: TaskSpec
@@ -309,7 +306,7 @@ def _review_comment_text(comment: ReviewComment) -> str:
 # -- fitting ------------------------------------------------------------------------------------
 
 
-class PieceReport(_Frozen):
+class PieceReport(Frozen):
     """What happened to one piece. Sizes are characters."""
 
     name: str
@@ -329,7 +326,7 @@ class PieceReport(_Frozen):
     redactions: dict[str, int] = Field(default_factory=dict)
 
 
-class ContextManifest(_Frozen):
+class ContextManifest(Frozen):
     budget: int
     used: int
     pieces: list[PieceReport]
@@ -339,7 +336,7 @@ class ContextManifest(_Frozen):
         return [p for p in self.pieces if p.status != "full"]
 
 
-class FittedContext(_Frozen):
+class FittedContext(Frozen):
     text: str = Field(description="The context section: fenced blocks, in presentation order.")
     manifest: ContextManifest
 

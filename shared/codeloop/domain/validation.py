@@ -26,8 +26,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from codeloop.domain.frozen import Frozen
 from codeloop.domain.protected_paths import protected_changes
 from codeloop.domain.repo_checks import RepoChecks
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
@@ -60,11 +61,7 @@ FORK_HINT = (
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class CommandResult(_Frozen):
+class CommandResult(Frozen):
     phase: Phase
     command: str
     exit_code: int | None  # None: it did not exit by itself (killed at a limit, or never started)
@@ -89,7 +86,7 @@ class CommandResult(_Frozen):
         return f"`{self.command}` exited with {self.exit_code}"
 
 
-class Annotation(_Frozen):
+class Annotation(Frozen):
     """A check-run annotation, in GitHub's shape."""
 
     path: str
@@ -101,7 +98,7 @@ class Annotation(_Frozen):
     raw_details: str | None = None
 
 
-class ValidationReport(_Frozen):
+class ValidationReport(Frozen):
     verdict: Verdict
     summary: str  # one line for people: the check run's title material
     head_sha: str | None = None

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 from codeloop.adapters.github.client import (
     COMMENTS_READ,
     COMMENTS_WRITE,
+    GITHUB_TEXT_LIMIT,
     MAX_PAGES,
     PAGE_SIZE,
-    TEXT_LIMIT,
     Permissions,
     _repo_path,
     _repo_request,
@@ -89,7 +89,7 @@ def upsert_marked_comment(
     """Create or update the one comment that holds ``marker``; the marker survives trimming."""
     body = _trim(body)
     if marker not in body:
-        body = marker + "\n" + _trim(body, TEXT_LIMIT - len(marker) - 1)
+        body = marker + "\n" + _trim(body, GITHUB_TEXT_LIMIT - len(marker) - 1)
     existing = find_comment_with_marker(installation_id, repo, issue_number, marker, permissions=permissions)
     if existing is None:
         return create_issue_comment(installation_id, repo, issue_number, body, permissions=permissions)
