@@ -27,6 +27,7 @@ from pydantic import ConfigDict, Field
 from codeloop.domain.frozen import Frozen
 from codeloop.domain.models import TaskType
 from codeloop.domain.untrusted import CleanText, clean, fence, fence_overhead, inline, neutralise_fences
+from codeloop.domain.validation import Annotation
 
 TASK_TYPES: tuple[str, ...] = tuple(task_type.value for task_type in TaskType)  # what templates may name
 
@@ -157,15 +158,6 @@ class Failure(Frozen):
     output: str = ""
 
 
-class Annotation(Frozen):
-    path: str
-    start_line: int
-    end_line: int | None = None
-    level: str = "failure"
-    title: str | None = None
-    message: str
-
-
 class EarlierAttempt(Frozen):
     number: int
     outcome: str
@@ -283,10 +275,10 @@ def _failure_text(failure: Failure) -> str:
 
 def _annotation_line(annotation: Annotation) -> str:
     lines = f"{annotation.start_line}"
-    if annotation.end_line and annotation.end_line != annotation.start_line:
+    if annotation.end_line != annotation.start_line:
         lines += f"-{annotation.end_line}"
     title = f" {annotation.title}:" if annotation.title else ""
-    return f"{annotation.path}:{lines} [{annotation.level}]{title} {annotation.message}"
+    return f"{annotation.path}:{lines} [{annotation.annotation_level}]{title} {annotation.message}"
 
 
 def _attempt_text(attempt: EarlierAttempt) -> str:

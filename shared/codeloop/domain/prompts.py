@@ -35,8 +35,9 @@ import yaml
 from jinja2 import DictLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
 from jinja2.exceptions import UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from codeloop.domain.frozen import Frozen
 from codeloop.domain.prompt_context import (
     TASK_TYPES,
     ContextManifest,
@@ -70,11 +71,7 @@ class PromptRenderError(RuntimeError):
         super().__init__(f"prompt template {template_id!r}{where}: {message}")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TemplateMeta(_Frozen):
+class TemplateMeta(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     task_types: list[str] = Field(min_length=1)
     complexity: tuple[int, int] = (1, 5)
@@ -107,7 +104,7 @@ class TemplateMeta(_Frozen):
         return self.complexity[0] <= complexity <= self.complexity[1]
 
 
-class PromptTemplate(_Frozen):
+class PromptTemplate(Frozen):
     """A template as written, with everything that renders it: its own ``source`` and the
     ``partials`` it pulls in, transitively (name → source). ``sha256`` covers both, so the
     version store sees a change to a shared partial as a change to each template using it,
@@ -123,27 +120,27 @@ class PromptTemplate(_Frozen):
         return self.meta.id
 
 
-class AvailableTemplate(_Frozen):
+class AvailableTemplate(Frozen):
     """A template at one version (versions are assigned by the version store, from 1)."""
 
     template: PromptTemplate
     version: int = Field(ge=1)
 
 
-class TemplateSelection(_Frozen):
+class TemplateSelection(Frozen):
     template: PromptTemplate
     version: int
     reason: str
 
 
-class PromptSizes(_Frozen):
+class PromptSizes(Frozen):
     total_chars: int
     context_chars: int
     context_budget: int
     task_chars: int = Field(description="The protected task sections (request, issue, PR, criteria).")
 
 
-class RenderedPrompt(_Frozen):
+class RenderedPrompt(Frozen):
     text: str
     template_id: str
     template_version: int
