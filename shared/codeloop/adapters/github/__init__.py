@@ -82,7 +82,8 @@ from codeloop.adapters.github.models import (
     PullRequest,
     PullRequestFile,
     Repository,
-    ReviewComment,
+    ReviewThread,
+    ThreadComment,
     Tree,
     TreeEntry,
 )
@@ -93,7 +94,7 @@ from codeloop.adapters.github.pulls import (
     get_pull_request,
     get_pull_request_diff,
     list_pull_request_files,
-    list_review_comments,
+    list_review_threads,
     merge_pull_request,
 )
 from codeloop.adapters.github.repositories import (
@@ -152,7 +153,8 @@ __all__ = [
     "PullRequest",
     "PullRequestFile",
     "Repository",
-    "ReviewComment",
+    "ReviewThread",
+    "ThreadComment",
     "Tree",
     "TreeEntry",
     "UnsafeUrlPath",
@@ -178,7 +180,7 @@ __all__ = [
     "list_commits",
     "list_hook_deliveries",
     "list_pull_request_files",
-    "list_review_comments",
+    "list_review_threads",
     "merge_pull_request",
     "push_branch_with_files",
     "redeliver_hook_delivery",
