@@ -51,10 +51,12 @@ def test_a_fix_command_ends_in_a_green_check_run(loop: Loop):
     calls = normalised(loop.calls())
     assert set(calls) == {
         ("POST", "/app/installations/N/access_tokens"),
-        # the command: 👀, the config, the requester's permission, the PR's head
+        # the command: 👀, the config, the requester's permission, the PR's review threads
+        # (none open: a bug fix), the PR's head
         ("POST", "/repos/octo/calc/issues/comments/N/reactions"),
         ("GET", "/repos/octo/calc/contents/.github/codeloop.yml"),
         ("GET", "/repos/octo/calc/collaborators/maintainer/permission"),
+        ("POST", "/graphql"),
         ("GET", "/repos/octo/calc/pulls/N"),
         # the one comment and the check runs, written by the status syncer only
         ("GET", "/repos/octo/calc/issues/N/comments"),

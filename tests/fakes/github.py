@@ -294,6 +294,10 @@ class FakeRepo:
         """A comment on ``line`` of ``path`` in pull request ``number``'s diff (a reply joins a thread)."""
         return _new_review_comment(self, number, body, path, line, login, in_reply_to)["id"]
 
+    def resolve_review_thread(self, comment_id: int) -> None:
+        """Mark resolved the thread that review comment ``comment_id`` opened (seen through GraphQL)."""
+        self.review_comments[comment_id]["_resolved"] = True
+
     def add_check_suite(
         self,
         head_sha: str,
@@ -1616,12 +1620,17 @@ def _graphql_error(message: str, kind: str, path: str) -> _Answer:
 
 @_route("POST", r"/graphql", "graphql", ("pull_requests", "write"))
 def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], request: _Request) -> _Answer:
-    """Only ``enablePullRequestAutoMerge`` (variables ``pullRequestId`` and ``mergeMethod``)."""
+    """Two documents: ``enablePullRequestAutoMerge`` (variables ``pullRequestId`` and
+    ``mergeMethod``) and a pull request's ``reviewThreads`` (variables ``owner``, ``name``, ``number``)."""
     body = request.body if isinstance(request.body, dict) else {}
     query, variables = str(body.get("query", "")), body.get("variables") or {}
+    if "reviewThreads" in query:
+        return _graphql_review_threads(fake, variables, request)
     field_name = "enablePullRequestAutoMerge"
     if field_name not in query:
-        return _ok({"errors": [{"message": "This fake answers enablePullRequestAutoMerge only"}]})
+        return _ok(
+            {"errors": [{"message": "This fake answers enablePullRequestAutoMerge and reviewThreads only"}]}
+        )
     found = [
         (repo, pull)
         for repo in fake.repos.values()
@@ -1669,6 +1678,58 @@ def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], 
     return _ok(
         {"data": {field_name: {"pullRequest": {"number": pull["number"], "autoMergeRequest": enabled}}}}
     )
+
+
+def _graphql_review_threads(fake: GitHubFake, variables: dict[str, Any], request: _Request) -> _Answer:
+    """``repository(owner, name) { pullRequest(number) { reviewThreads { nodes {...} } } }`` from the
+    stored review comments: a comment without ``in_reply_to_id`` opens a thread, replies join it."""
+    token = request.token
+    assert token is not None
+    repo = fake.repos.get(f"{variables.get('owner')}/{variables.get('name')}")
+    if (
+        repo is None
+        or repo.installation_id != token.installation_id
+        or (token.repositories is not None and repo.name not in token.repositories)
+    ):
+        message = f"Could not resolve to a Repository with the name '{variables.get('owner')}/{variables.get('name')}'."
+        return _graphql_error(message, "NOT_FOUND", "repository")
+    if not _allows(token.permissions.get("pull_requests"), "read"):
+        return _graphql_error("Resource not accessible by integration", "FORBIDDEN", "repository")
+    number = variables.get("number")
+    if number not in repo.pulls:
+        message = f"Could not resolve to a PullRequest with the number of {number}."
+        return _ok(
+            {
+                "data": {"repository": {"pullRequest": None}},
+                "errors": [{"type": "NOT_FOUND", "path": ["repository", "pullRequest"], "message": message}],
+            }
+        )
+    comments = [c for c in repo.review_comments.values() if c["_pull"] == number]
+    threads: dict[int, list[dict[str, Any]]] = {}
+    for comment in comments:
+        threads.setdefault(comment.get("in_reply_to_id") or comment["id"], []).append(comment)
+    nodes = [
+        {
+            "isResolved": bool(repo.review_comments[root].get("_resolved")),
+            "isOutdated": False,
+            "path": thread[0]["path"],
+            "line": thread[0]["line"],
+            "originalLine": thread[0]["original_line"],
+            "comments": {
+                "nodes": [
+                    {
+                        "author": {"login": c["user"]["login"]},
+                        "body": c["body"],
+                        "url": c["html_url"],
+                        "diffHunk": c["diff_hunk"],
+                    }
+                    for c in thread
+                ]
+            },
+        }
+        for root, thread in threads.items()
+    ]
+    return _ok({"data": {"repository": {"pullRequest": {"reviewThreads": {"nodes": nodes}}}}})
 
 
 # -- wiring codeloop to a fake ---------------------------------------------------------------------

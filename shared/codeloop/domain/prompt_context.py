@@ -166,6 +166,9 @@ class EarlierAttempt(Frozen):
 
 
 class ReviewComment(Frozen):
+    """One comment of an open review thread; ``thread`` numbers the thread so the agent can answer each."""
+
+    thread: int | None = None
     author: str | None = None
     body: str
     path: str | None = None
@@ -290,7 +293,8 @@ def _review_comment_text(comment: ReviewComment) -> str:
     where = ""
     if comment.path:
         where = f" on {comment.path}" + (f" line {comment.line}" if comment.line else "")
-    head = f"{comment.author or 'A reviewer'}{where}:"
+    thread = f"Thread {comment.thread}: " if comment.thread is not None else ""
+    head = f"{thread}{comment.author or 'A reviewer'}{where}:"
     hunk = f"\n{comment.diff_hunk}" if comment.diff_hunk else ""
     return f"{head}{hunk}\n{comment.body.strip()}"
 

@@ -62,10 +62,12 @@ def secret_value(arn: str) -> str:
 
 def test_the_template_s_outputs_name_the_secrets_the_command_writes():
     template = load_template()
-    for output in REQUIRED_SECRET_OUTPUTS:
+    for output in (*REQUIRED_SECRET_OUTPUTS, CLIENT_SECRET_OUTPUT):
         target = ref_target(template["Outputs"][output]["Value"])
         assert template["Resources"][target]["Type"] == "AWS::SecretsManager::Secret"
     assert WEBHOOK_URL_OUTPUT in template["Outputs"]
+    client_secret = template["Resources"][ref_target(template["Outputs"][CLIENT_SECRET_OUTPUT]["Value"])]
+    assert set(json.loads(client_secret["Properties"]["SecretString"])) == {"client_id", "client_secret"}
 
 
 def test_stack_secrets_receive_the_app_and_its_webhook_url_is_used(github, aws_stack_env, tmp_path, capsys):

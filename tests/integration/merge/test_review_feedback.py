@@ -56,3 +56,68 @@ def test_fix_in_a_review_comment_makes_a_review_feedback_task_with_each_comment_
     fenced = section[section.index(f"<{FENCE_TAG} ") : section.index(f"</{FENCE_TAG} ")]  # untrusted data
     assert "reviewer on src/app.py line 2:" in fenced and "maintainer on src/app.py line 1:" in fenced
     assert "Guard against an empty list here." in fenced
+
+
+def test_fix_in_an_issue_comment_on_a_pr_with_open_threads_brings_only_the_unresolved_one(world):
+    repo, fake = world["repo"], world["fake"]
+    settled = repo.add_review_comment(2, "Rename this variable.", "src/app.py", 1, login="reviewer")
+    repo.add_review_comment(2, "Done, renamed.", "src/app.py", 1, login="maintainer", in_reply_to=settled)
+    repo.resolve_review_thread(settled)
+    repo.add_review_comment(2, "Guard against an empty list here.", "src/app.py", 2, login="reviewer")
+    asked = repo.add_comment(2, "/codeloop fix", login="maintainer")
+
+    outcome = deliver(
+        world,
+        "issue_comment/created.payload.json",
+        issue__number=2,
+        issue__pull_request={"url": f"{fake.url}/repos/{REPO}/pulls/2"},
+        comment__body="/codeloop fix",
+        comment__id=asked,
+        sender={"login": "maintainer", "type": "User", "id": 1},
+    )
+
+    assert outcome[0].startswith("started ")
+    [threads_read] = fake.calls_to("POST", "/graphql")
+    assert threads_read.body["variables"] == {
+        "owner": REPO.split("/")[0],
+        "name": REPO.split("/")[1],
+        "number": 2,
+    }
+    with transaction() as conn:
+        [task] = store.list_tasks(conn)
+        repository = store.get_repository(conn, task.repository_id)
+    assert (task.type, task.pr_number) == ("review_feedback", 2)
+
+    gathered = gather(task, repository, attempt=1)
+    assert [(c.thread, c.author, c.path, c.line) for c in gathered.inputs.review_comments] == [
+        (1, "reviewer", "src/app.py", 2)
+    ]
+    context = fit_context(context_pieces(gathered.inputs), 60_000).text
+    section = context[context.index("Review comments to address") :]
+    fenced = section[section.index(f"<{FENCE_TAG} ") : section.index(f"</{FENCE_TAG} ")]  # untrusted data
+    assert "Thread 1: reviewer on src/app.py line 2:" in fenced
+    assert "Guard against an empty list here." in fenced
+    assert "Rename this variable." not in context and "Done, renamed." not in context
+
+
+def test_fix_in_an_issue_comment_on_a_pr_whose_threads_are_all_resolved_stays_a_bug_fix(world):
+    repo, fake = world["repo"], world["fake"]
+    settled = repo.add_review_comment(2, "Rename this variable.", "src/app.py", 1, login="reviewer")
+    repo.resolve_review_thread(settled)
+    asked = repo.add_comment(2, "/codeloop fix", login="maintainer")
+
+    outcome = deliver(
+        world,
+        "issue_comment/created.payload.json",
+        issue__number=2,
+        issue__pull_request={"url": f"{fake.url}/repos/{REPO}/pulls/2"},
+        comment__body="/codeloop fix",
+        comment__id=asked,
+        sender={"login": "maintainer", "type": "User", "id": 1},
+    )
+
+    assert outcome[0].startswith("started ")
+    assert len(fake.calls_to("POST", "/graphql")) == 1
+    with transaction() as conn:
+        [task] = store.list_tasks(conn)
+    assert task.type == "bug_fix"

@@ -94,6 +94,7 @@ def pull_request_of(event: dict[str, Any]) -> PullRequestRef:
 def review_comment_of(event: dict[str, Any]) -> ReviewComment:
     comment = event["comment"]
     return ReviewComment(
+        thread=1,
         author=comment["user"]["login"],
         body=comment["body"],
         path=comment["path"],

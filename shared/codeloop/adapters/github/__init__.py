@@ -81,7 +81,8 @@ from codeloop.adapters.github.models import (
     PullRequest,
     PullRequestFile,
     Repository,
-    ReviewComment,
+    ReviewThread,
+    ThreadComment,
     Tree,
     TreeEntry,
 )
@@ -92,7 +93,7 @@ from codeloop.adapters.github.pulls import (
     get_pull_request,
     get_pull_request_diff,
     list_pull_request_files,
-    list_review_comments,
+    list_review_threads,
     merge_pull_request,
 )
 from codeloop.adapters.github.repositories import (
@@ -151,7 +152,8 @@ __all__ = [
     "PullRequest",
     "PullRequestFile",
     "Repository",
-    "ReviewComment",
+    "ReviewThread",
+    "ThreadComment",
     "Tree",
     "TreeEntry",
     "UnsafeUrlPath",
@@ -176,7 +178,7 @@ __all__ = [
     "list_commits",
     "list_hook_deliveries",
     "list_pull_request_files",
-    "list_review_comments",
+    "list_review_threads",
     "merge_pull_request",
     "push_branch_with_files",
     "redeliver_hook_delivery",

@@ -154,15 +154,24 @@ class MergeState(_FromApi):
     )
 
 
-class ReviewComment(_FromApi):
-    """A comment on a line of a pull request's diff (``line`` is None once the line is outdated)."""
+class ThreadComment(_FromApi):
+    """One comment of a review thread, as GraphQL gives it."""
 
-    id: int
     body: str = ""
+    url: str | None = None
+    diff_hunk: str | None = Field(default=None, validation_alias="diffHunk")
+    author_login: str | None = Field(default=None, validation_alias=AliasPath("author", "login"))
+
+
+class ReviewThread(_FromApi):
+    """A conversation on a line of a pull request's diff. REST has no ``is_resolved``; GraphQL has.
+    ``line`` is None once the thread is outdated; ``original_line`` is where it was written."""
+
+    is_resolved: bool = Field(validation_alias="isResolved")
+    is_outdated: bool = Field(default=False, validation_alias="isOutdated")
     path: str
     line: int | None = None
-    original_line: int | None = None
-    diff_hunk: str | None = None
-    html_url: str | None = None
-    in_reply_to_id: int | None = None
-    user_login: str | None = Field(default=None, validation_alias=AliasPath("user", "login"))
+    original_line: int | None = Field(default=None, validation_alias="originalLine")
+    comments: list[ThreadComment] = Field(
+        default_factory=list, validation_alias=AliasPath("comments", "nodes")
+    )

@@ -21,7 +21,7 @@ from codeloop.adapters.github.models import (
     MergeState,
     PullRequest,
     PullRequestFile,
-    ReviewComment,
+    ReviewThread,
 )
 from codeloop.settings import get_settings
 
@@ -116,6 +116,25 @@ def _graphql_url() -> str:
     return base.removesuffix("/v3") + "/graphql" if base.endswith("/api/v3") else base + "/graphql"
 
 
+def _graphql(
+    installation_id: int, repo: str, permissions: Permissions, query: str, variables: dict[str, object]
+) -> dict:
+    """Run one GraphQL document with a token for ``repo``; its ``data``, or :class:`GraphQLRefused`."""
+    answer = _repo_request(
+        "POST",
+        installation_id,
+        repo,
+        permissions,
+        _graphql_url(),
+        json={"query": query, "variables": variables},
+    ).json()
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    if errors or not isinstance(answer, dict):
+        messages = "; ".join(str(e.get("message", "")) for e in errors or [] if isinstance(e, dict))
+        raise GraphQLRefused(messages or "GraphQL error", 200)
+    return answer.get("data") or {}
+
+
 def enable_auto_merge(
     installation_id: int,
     repo: str,
@@ -129,18 +148,13 @@ def enable_auto_merge(
     Raises :class:`GraphQLRefused` with GitHub's message, e.g. "Pull request Auto merge is not
     allowed for this repository" or "Pull request is in clean status".
     """
-    data = _repo_request(
-        "POST",
+    _graphql(
         installation_id,
         repo,
         permissions,
-        _graphql_url(),
-        json={"query": ENABLE_AUTO_MERGE, "variables": {"pullRequestId": node_id, "mergeMethod": method}},
-    ).json()
-    errors = data.get("errors") if isinstance(data, dict) else None
-    if errors:
-        messages = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
-        raise GraphQLRefused(messages or "GraphQL error", 200)
+        ENABLE_AUTO_MERGE,
+        {"pullRequestId": node_id, "mergeMethod": method},
+    )
 
 
 def merge_pull_request(
@@ -167,12 +181,38 @@ def merge_pull_request(
     ).json()["sha"]
 
 
-def list_review_comments(
+REVIEW_THREADS = """
+query ReviewThreads($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      reviewThreads(first: 100) {
+        nodes {
+          isResolved isOutdated path line originalLine
+          comments(first: 50) { nodes { author { login } body url diffHunk } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def list_review_threads(
     installation_id: int, repo: str, number: int, *, permissions: Permissions = PULL_REQUESTS_READ
-) -> list[ReviewComment]:
-    path = _repo_path(repo, f"/pulls/{number}/comments")
-    return [
-        ReviewComment.model_validate(item)
-        for page in _pages(installation_id, repo, permissions, path)
-        for item in page
-    ]
+) -> list[ReviewThread]:
+    """The pull request's review threads (the first 100, 50 comments each), resolved or not.
+
+    REST lists review comments but cannot tell a resolved thread from an open one; GraphQL can.
+    Raises :class:`GraphQLRefused` with GitHub's message (e.g. the pull request does not exist).
+    """
+    owner, name = repo.split("/", 1)
+    data = _graphql(
+        installation_id,
+        repo,
+        permissions,
+        REVIEW_THREADS,
+        {"owner": owner, "name": name, "number": number},
+    )
+    pull = ((data.get("repository") or {}).get("pullRequest")) or {}
+    nodes = (pull.get("reviewThreads") or {}).get("nodes") or []
+    return [ReviewThread.model_validate(node) for node in nodes if isinstance(node, dict)]

@@ -81,7 +81,15 @@ def _remember_repository(request: WorkRequest, payload: dict[str, Any], config: 
         )
 
 
-def _new_task(request: WorkRequest, payload: dict[str, Any], repository: Repository) -> NewTask:
+def _new_task(
+    request: WorkRequest,
+    payload: dict[str, Any],
+    repository: Repository,
+    *,
+    open_review_threads: bool = False,
+) -> NewTask:
+    """A fix on a pull request is review feedback when asked in a review comment, or when the pull
+    request has unresolved review threads; otherwise a bug fix (an issue: issue to PR)."""
     subject = payload.get("issue") or payload.get("pull_request") or {}
     title = str(subject.get("title") or f"#{request.number}")[:200]
     instructions = request.command.args.strip()
@@ -91,7 +99,7 @@ def _new_task(request: WorkRequest, payload: dict[str, Any], repository: Reposit
         # The subject's text is untrusted data; the prompt builder fences it.
         description=instructions,
         type=TaskType.REVIEW_FEEDBACK
-        if request.on_review_comment
+        if request.on_review_comment or open_review_threads
         else TaskType.BUG_FIX
         if request.is_pull_request
         else TaskType.ISSUE_TO_PR,
@@ -226,6 +234,22 @@ def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -
     return _start_work(request, payload, config, lambda body: talk.answer(request, body))
 
 
+def _has_open_review_threads(request: WorkRequest) -> bool:
+    """Whether a ``fix`` written on a pull request (not on its diff) meets unresolved review threads.
+
+    A refused GraphQL read (e.g. the App lost access) is logged and the fix stays a bug fix."""
+    if not request.is_pull_request or request.on_review_comment or request.installation_id is None:
+        return False
+    try:
+        threads = github.list_review_threads(
+            request.installation_id, request.repository_full_name, request.number
+        )
+    except github.GraphQLRefused as refused:
+        logger.warning("review threads unreadable", extra={"reason": str(refused)})
+        return False
+    return any(not thread.is_resolved for thread in threads)
+
+
 def _latest_task(request: WorkRequest) -> Task | None:
     if request.repository_id is None:
         return None
@@ -242,7 +266,7 @@ def _start_work(
         command = "retry"  # "Fix again" on a task's check run: a new attempt of that task
     if command == "fix":
         repository = _remember_repository(request, payload, config)
-        new = _new_task(request, payload, repository)
+        new = _new_task(request, payload, repository, open_review_threads=_has_open_review_threads(request))
         if request.is_pull_request:  # the PR's head is what the first check run reports on
             pull = github.get_pull_request(
                 request.installation_id, request.repository_full_name, request.number

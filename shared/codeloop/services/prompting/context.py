@@ -329,19 +329,8 @@ def gather(
     if pr_number and task.type == TaskType.REVIEW_FEEDBACK:
         with gathering.piece("review_comments") as result:
             if result is not None:
-                review_comments = [
-                    ReviewComment(
-                        author=comment.user_login,
-                        body=comment.body,
-                        path=comment.path,
-                        line=comment.line or comment.original_line,
-                        diff_hunk=comment.diff_hunk,
-                        url=comment.html_url,
-                    )
-                    for comment in github.list_review_comments(
-                        inst, name, pr_number, permissions=READ_PERMISSIONS
-                    )
-                ]
+                threads = github.list_review_threads(inst, name, pr_number, permissions=READ_PERMISSIONS)
+                review_comments = open_thread_comments(threads)
                 result.chars = sum(len(c.body) + len(c.diff_hunk or "") for c in review_comments)
 
     failures: list[Failure] = []
@@ -382,6 +371,25 @@ def gather(
         review_comments=review_comments,
     )
     return Gathered(inputs=inputs, measures=gathering.measures, github_ms=round(gathering.github_ms, 2))
+
+
+def open_thread_comments(threads: list[github.ReviewThread]) -> list[ReviewComment]:
+    """The comments of the unresolved threads, numbered by thread; a resolved thread is settled
+    and stays out of the prompt. The diff hunk is given once, with a thread's first comment."""
+    open_threads = [t for t in threads if not t.is_resolved]
+    return [
+        ReviewComment(
+            thread=number,
+            author=comment.author_login,
+            body=comment.body,
+            path=thread.path,
+            line=thread.line or thread.original_line,
+            diff_hunk=comment.diff_hunk if position == 0 else None,
+            url=comment.url,
+        )
+        for number, thread in enumerate(open_threads, start=1)
+        for position, comment in enumerate(thread.comments)
+    ]
 
 
 def _task_texts(task: Task) -> list[str]:
