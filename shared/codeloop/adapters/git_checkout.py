@@ -28,8 +28,15 @@ _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _GIT_OUTPUT_BYTES = 8 * 1024
 _FILE_LIST_BYTES = 64 * 1024**2
-# What git prints when the server answers 401/403 and it may not prompt for credentials.
-_AUTH_REFUSED = re.compile(r"could not read Username|terminal prompts disabled|Authentication failed|403")
+# git's own fatal line when the server answers 401 (and git may not prompt) or 403. Anchored to
+# the whole message: a bare "403" also matches a port or repository name in the URL git quotes,
+# which turned a 503 into "token not accepted"; "remote:" lines are the server's text, not git's.
+_AUTH_REFUSED = re.compile(
+    r"^fatal: (?:could not read Username for '[^']*': terminal prompts disabled"
+    r"|Authentication failed for '[^']*'"
+    r"|unable to access '[^']*': The requested URL returned error: 40[13]\b)",
+    re.MULTILINE,
+)
 
 
 class CheckoutError(RuntimeError):

@@ -70,10 +70,21 @@ def test_a_refused_token_is_a_clear_error_without_the_token(git_server, tmp_path
     assert git_server.calls and not git_server.authorized_calls()
 
 
-def test_a_server_error_is_a_checkout_error(git_server, tmp_path: Path):
-    sha = git_server.repository("octo/hello").commit(FILES)
+@pytest.mark.parametrize("full_name", ["octo/hello", "octo/issue-403"])
+def test_a_server_error_is_a_checkout_error(git_server, tmp_path: Path, full_name: str):
+    """Not a refused token, even when "403" is in the URL git quotes (port or repository name)."""
+    sha = git_server.repository(full_name).commit(FILES)
     git_server.fail_next(1, "status", status=503)
-    with pytest.raises(git_checkout.CheckoutError, match="git fetch failed"):
+    with pytest.raises(git_checkout.CheckoutError, match="git fetch failed") as caught:
+        do_checkout(git_server, tmp_path, sha, url=git_server.clone_url(full_name))
+    assert "error: 503" in str(caught.value)
+    assert [call.path for call in git_server.calls] == [f"/{full_name}.git/info/refs"]
+
+
+def test_a_forbidden_answer_is_a_refused_token(git_server, tmp_path: Path):
+    sha = git_server.repository("octo/hello").commit(FILES)
+    git_server.fail_next(1, "status", status=403)
+    with pytest.raises(git_checkout.CheckoutError, match="token was not accepted"):
         do_checkout(git_server, tmp_path, sha)
 
 
