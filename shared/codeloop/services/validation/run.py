@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from codeloop.adapters import git_checkout, sandbox
+from codeloop.adapters import git_checkout, sandbox, toolchain
 from codeloop.domain.repo_config import RepoConfig
 from codeloop.domain.test_results import JUnitError, TestFailure, parse_junit_chunks, parse_test_output
 from codeloop.domain.validation import (
@@ -169,6 +169,8 @@ def validate_checkout(
     """Run setup then tests in ``dirs.checkout`` (already checked out) and build the report."""
     started = started if started is not None else time.monotonic()
     env = sandbox.sandbox_environment(dirs.home, dirs.tmp)
+    owner = (dirs.user.uid, dirs.user.gid) if dirs.user else None
+    env.update(toolchain.create(dirs.root / "toolchain", owner).environment(env["PATH"]))
     commands: list[CommandResult] = []
 
     def run_phase(phase: Phase, lines: Sequence[str], stop_at_failure: bool) -> None:
