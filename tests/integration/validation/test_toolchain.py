@@ -9,7 +9,7 @@ from tests.integration.validation.test_run_validation import config, validate
 
 # A package that builds with no download: its PEP 517/660 backend is in the tree, so pip needs no
 # network to install it, editable or not.
-BACKEND = '''
+BACKEND = """
 import base64, hashlib, os, zipfile
 
 NAME, VERSION = "tinypkg", "0.1"
@@ -41,7 +41,7 @@ def build_editable(wheel_directory, config_settings=None, metadata_directory=Non
 
 def build_sdist(sdist_directory, config_settings=None):
     raise NotImplementedError
-'''
+"""
 PYPROJECT = (
     '[build-system]\nrequires = []\nbuild-backend = "tiny_backend"\nbackend-path = ["."]\n\n'
     '[project]\nname = "tinypkg"\nversion = "0.1"\n'
