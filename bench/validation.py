@@ -7,6 +7,8 @@
   whatever the command left), against the same command run bare;
 - working directory: create the fresh sandbox directories and environment, and remove a
   1,000-file checkout afterwards;
+- toolchain: the validation's own virtual environment (pip from the bundled ensurepip wheel),
+  against ``python -m venv`` installing pip with ensurepip;
 - results: parse a 5,000-test JUnit file (10% failing, with tracebacks) and build the report
   (annotations, failure signature); and the same from a 5,000-assertion TAP output (tape's
   shape, 10% failing) read by every output parser, as when a run leaves no JUnit file.
@@ -29,7 +31,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codeloop.adapters import git_checkout, sandbox
+from codeloop.adapters import git_checkout, sandbox, toolchain
 from codeloop.domain.test_results import parse_junit_chunks, parse_test_output
 from codeloop.domain.validation import CommandResult, build_report
 from codeloop.services.validation.run import READ_CHUNK, SandboxDirs, remove_tree
@@ -154,6 +156,16 @@ def main() -> None:
                 sandbox.sandbox_environment(dirs.home, dirs.tmp)
                 remove_tree(dirs.root)
 
+            def own_toolchain() -> None:
+                dirs = SandboxDirs.create(work)
+                toolchain.create(dirs.root / "toolchain")
+                remove_tree(dirs.root)
+
+            def venv_with_ensurepip() -> None:
+                dirs = SandboxDirs.create(work)
+                subprocess.run([sys.executable, "-m", "venv", str(dirs.root / "venv")], check=True)
+                remove_tree(dirs.root)
+
             def clean_up() -> None:
                 remove_tree(checkouts.pop().root)
 
@@ -206,6 +218,8 @@ def main() -> None:
             total = timed(f"clone {FILES}-file repository at one commit (loopback)", repeats, clone)
             total += timed("create the working directory and environment", repeats, prepare)
             total += timed(f"remove a {FILES}-file checkout", repeats, clean_up)
+            total += timed("create and remove the validation's own toolchain", repeats, own_toolchain)
+            timed("  for comparison: python -m venv with ensurepip", 1, venv_with_ensurepip)
             supervised = timed("one command under its supervisor (`true`)", repeats * 4, supervised_command)
             bare = timed("the same command run bare (subprocess.run)", repeats * 4, bare_command)
             print(

@@ -430,6 +430,12 @@ def _validation_text(report: ValidationReport, limit: int = GITHUB_TEXT_LIMIT) -
         kept = md.fit_blocks(entries, failure_budget, "failing tests")
         sections.append("\n\n".join([heading, *kept]))
         budget -= sum(len(s) + 2 for s in sections)
+    if report.flaky_tests:
+        flaky = [f"- {_code(test_id, 300)}" for test_id in report.flaky_tests]
+        sections.append(
+            _fit_text("\n".join(["### Flaky tests (failed, then passed on a rerun)", *flaky]), budget // 4)
+        )
+        budget -= len(sections[-1]) + 2
     if report.commands:
         sections.append("\n".join(["### Commands", *(_command_line(c) for c in report.commands)]))
         budget -= len(sections[-1]) + 2

@@ -37,7 +37,7 @@ from codeloop.domain.test_results import SourceLocation, TestFailure, running_te
 Verdict = Literal["passed", "failed", "error", "not_run"]
 NotRunReason = Literal["protected_paths", "fork", "not_configured", "config_invalid"]
 ResultsSource = Literal["junit", "output", "none"]
-Phase = Literal["setup", "test"]
+Phase = Literal["setup", "test", "rerun"]  # rerun: the failing tests again, once
 
 MAX_FAILURES = 500  # kept in a report; ``failures_total`` counts them all
 MAX_ANNOTATIONS = 200  # GitHub takes 50 per request: the reporter sends them in batches
@@ -110,6 +110,7 @@ class ValidationReport(Frozen):
     failures_total: int = 0
     annotations: list[Annotation] = Field(default_factory=list)
     failure_signature: str | None = None  # equal between attempts = the same failure again
+    flaky_tests: list[str] = Field(default_factory=list)  # failed, then passed on the rerun
     notes: list[str] = Field(default_factory=list)  # result files that could not be used, and why
     duration_seconds: float = 0.0
     repo_checks: RepoChecks | None = None  # the repository's own CI, when it was included
@@ -196,17 +197,30 @@ def error_report(summary: str, head_sha: str | None, duration_seconds: float = 0
 # -- verdict ---------------------------------------------------------------------------------
 
 
-def verdict_for(commands: Sequence[CommandResult], failure_count: int) -> tuple[Verdict, str]:
-    """The verdict and its one-line summary, from what the commands did."""
+def verdict_for(
+    commands: Sequence[CommandResult], failure_count: int, flaky_count: int = 0
+) -> tuple[Verdict, str]:
+    """The verdict and its one-line summary, from what the commands did. A failing test command
+    whose failing tests all passed on their rerun counts as passed (its tests were flaky)."""
     setup_failure = next((c for c in commands if c.phase == "setup" and not c.succeeded), None)
     if setup_failure is not None:
         return "failed", f"Setup failed: {setup_failure.describe()}"
     test_failures = [c for c in commands if c.phase == "test" and not c.succeeded]
+    if any(c.phase == "rerun" and c.succeeded for c in commands):
+        test_failures = []
+    flaky = (
+        f"; {flaky_count} flaky test{'s' if flaky_count != 1 else ''} passed on a rerun"
+        if flaky_count
+        else ""
+    )
     if not test_failures:
         ran = sum(1 for c in commands if c.phase == "test")
-        return "passed", f"Passed: {ran} test command{'s' if ran != 1 else ''} succeeded"
+        return "passed", f"Passed: {ran} test command{'s' if ran != 1 else ''} succeeded{flaky}"
     if failure_count:
-        return "failed", f"Tests failed: {failure_count} failing test{'s' if failure_count != 1 else ''}"
+        return (
+            "failed",
+            f"Tests failed: {failure_count} failing test{'s' if failure_count != 1 else ''}{flaky}",
+        )
     return "failed", f"Tests failed: {test_failures[0].describe()}"
 
 
@@ -221,8 +235,9 @@ def build_report(
     checkout_root: str | None = None,
     duration_seconds: float = 0.0,
     notes: Sequence[str] = (),
+    flaky: Sequence[TestFailure] = (),
 ) -> ValidationReport:
-    verdict, summary = verdict_for(commands, len(failures))
+    verdict, summary = verdict_for(commands, len(failures), len(flaky))
     paths = RepoPaths(repo_files, checkout_root)
     failures = [relative_to_checkout(failure, checkout_root) for failure in failures]
     return ValidationReport(
@@ -237,6 +252,7 @@ def build_report(
         failure_signature=failure_signature(failures, commands, checkout_root)
         if verdict == "failed"
         else None,
+        flaky_tests=[failure.test_id for failure in flaky],
         notes=list(notes),
         duration_seconds=duration_seconds,
     )

@@ -22,7 +22,7 @@ from codeloop.domain.report import (
     task_marker,
 )
 from tests.unit.report.markdown import read
-from tests.unit.report.views import TASK_ID, failed_report, states, view
+from tests.unit.report.views import TASK_ID, failed_report, passed_report, states, view
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 STATES = states()
@@ -190,3 +190,19 @@ def test_links_are_built_from_the_repository_address_given() -> None:
     assert "(https://github.example.com/octo-org/widgets/pull/34)" in body
     assert "(https://github.example.com/octo-org/widgets/runs/777)" in body
     assert "github.com/" not in body.replace("github.example.com/", "")
+
+
+def test_flaky_tests_are_named_in_the_check_run_and_counted_in_the_comment() -> None:
+    flaky = passed_report().model_copy(
+        update={
+            "summary": "Passed: 1 test command succeeded; 1 flaky test passed on a rerun",
+            "flaky_tests": ["tests.test_cli::test_json"],
+        }
+    )
+    flaky_view = view("completed", attempts=[AttemptView(number=1, validation=flaky, pr_number=34)])
+    check = render_check_run(flaky_view, 1)
+    assert check.conclusion == "success"
+    assert "### Flaky tests (failed, then passed on a rerun)\n- `tests.test_cli::test_json`" in (
+        check.text or ""
+    )
+    assert "✅ Passed: 1 test command succeeded; 1 flaky test passed on a rerun" in render_comment(flaky_view)

@@ -18,8 +18,9 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from codeloop.adapters import git_checkout, sandbox
+from codeloop.adapters import git_checkout, sandbox, toolchain
 from codeloop.domain.repo_config import RepoConfig
+from codeloop.domain.reruns import rerun_command, split_flaky
 from codeloop.domain.test_results import JUnitError, TestFailure, parse_junit_chunks, parse_test_output
 from codeloop.domain.validation import (
     CommandResult,
@@ -166,9 +167,13 @@ def validate_checkout(
     heartbeat: Callable[[], None] | None = None,
     started: float | None = None,
 ) -> ValidationReport:
-    """Run setup then tests in ``dirs.checkout`` (already checked out) and build the report."""
+    """Run setup then tests in ``dirs.checkout`` (already checked out), with the validation's own
+    toolchain, and build the report. When one test command failed, its failing tests run once
+    more: those that pass then are flaky, not failures."""
     started = started if started is not None else time.monotonic()
     env = sandbox.sandbox_environment(dirs.home, dirs.tmp)
+    owner = (dirs.user.uid, dirs.user.gid) if dirs.user else None
+    env.update(toolchain.create(dirs.root / "toolchain", owner).environment(env["PATH"]))
     commands: list[CommandResult] = []
 
     def run_phase(phase: Phase, lines: Sequence[str], stop_at_failure: bool) -> None:
@@ -181,23 +186,36 @@ def validate_checkout(
             if stop_at_failure and not result.succeeded:
                 return
 
-    run_phase("setup", config.validation.setup, stop_at_failure=True)
-    notes: list[str] = []
-    failures: list[TestFailure] = []
-    source: ResultsSource = "none"
-    if all(c.succeeded for c in commands):
+    def run_and_collect(
+        phase: Phase, lines: Sequence[str]
+    ) -> tuple[list[TestFailure], ResultsSource, list[str]]:
+        """Run ``lines``; the failures their JUnit files (those they wrote) or outputs report."""
         before = _junit_snapshot(dirs.checkout, config.validation.junit)
-        run_phase("test", config.validation.test, stop_at_failure=False)
+        first = len(commands)
+        run_phase(phase, lines, stop_at_failure=False)
         written = [
             path
             for path, stamp in _junit_snapshot(dirs.checkout, config.validation.junit).items()
             if before.get(path) != stamp
         ]
         failures, parsed, notes = _parse_junit_files(dirs.checkout, written)
-        source = "junit" if parsed else "none"
-        if not parsed:
-            failures = [f for c in commands if c.phase == "test" for f in parse_test_output(c.output)]
-            source = "output" if failures else "none"
+        if parsed:
+            return failures, "junit", notes
+        failures = [f for c in commands[first:] for f in parse_test_output(c.output)]
+        return failures, "output" if failures else "none", notes
+
+    run_phase("setup", config.validation.setup, stop_at_failure=True)
+    notes: list[str] = []
+    failures: list[TestFailure] = []
+    flaky: list[TestFailure] = []
+    source: ResultsSource = "none"
+    if all(c.succeeded for c in commands):
+        failures, source, notes = run_and_collect("test", config.validation.test)
+        failed = [c for c in commands if c.phase == "test" and not c.succeeded]
+        rerun = len(failed) == 1 and not failed[0].timed_out and rerun_command(failed[0].command, failures)
+        if rerun:
+            rerun_failures, _, _ = run_and_collect("rerun", [rerun])
+            failures, flaky = split_flaky(failures, commands[-1].succeeded, rerun_failures)
     return build_report(
         head_sha=head_sha,
         commands=commands,
@@ -208,6 +226,7 @@ def validate_checkout(
         checkout_root=str(dirs.checkout),
         duration_seconds=time.monotonic() - started,
         notes=notes,
+        flaky=flaky,
     )
 
 
