@@ -431,9 +431,9 @@ def _validation_text(report: ValidationReport, limit: int = GITHUB_TEXT_LIMIT) -
         sections.append("\n\n".join([heading, *kept]))
         budget -= sum(len(s) + 2 for s in sections)
     if report.flaky_tests:
-        flaky = [f"- {_code(test_id, 300)}" for test_id in report.flaky_tests]
+        flaky = [f"- {md.code_span(test_id, 300)}" for test_id in report.flaky_tests]
         sections.append(
-            _fit_text("\n".join(["### Flaky tests (failed, then passed on a rerun)", *flaky]), budget // 4)
+            md.fit_text("\n".join(["### Flaky tests (failed, then passed on a rerun)", *flaky]), budget // 4)
         )
         budget -= len(sections[-1]) + 2
     if report.commands:
