@@ -1,4 +1,5 @@
-"""Validate a pull request's head: checkout → setup → test → parse results → report.
+"""Validate a pull request's head: checkout → setup → deploy, ready, checks → test → parse results
+→ report.
 
 The caller (the validation_runner handler) supplies the repository's configuration from the
 default branch, never the PR's, an installation token narrowed to the repository and
@@ -31,6 +32,7 @@ from codeloop.domain.validation import (
     not_run_report,
     reason_not_to_run,
 )
+from codeloop.services.validation.deploy import DeployStage
 
 WORKDIR_PREFIX = "codeloop-validation-"
 CHECKOUT_SECONDS = 300.0
@@ -166,7 +168,9 @@ def validate_checkout(
     heartbeat: Callable[[], None] | None = None,
     started: float | None = None,
 ) -> ValidationReport:
-    """Run setup then tests in ``dirs.checkout`` (already checked out) and build the report."""
+    """Run setup, the deploy stage (start the app, wait until ready, HTTP checks: ``deploy.py``),
+    then the tests against the running app, in ``dirs.checkout`` (already checked out), and build
+    the report."""
     started = started if started is not None else time.monotonic()
     env = sandbox.sandbox_environment(dirs.home, dirs.tmp)
     commands: list[CommandResult] = []
@@ -185,19 +189,30 @@ def validate_checkout(
     notes: list[str] = []
     failures: list[TestFailure] = []
     source: ResultsSource = "none"
+    deploy = DeployStage(
+        config.validation,
+        checkout=dirs.checkout,
+        env=env,
+        limits=limits.sandbox,
+        user=dirs.user,
+        deadline=deadline,
+        heartbeat=heartbeat,
+    )
     if all(c.succeeded for c in commands):
-        before = _junit_snapshot(dirs.checkout, config.validation.junit)
-        run_phase("test", config.validation.test, stop_at_failure=False)
-        written = [
-            path
-            for path, stamp in _junit_snapshot(dirs.checkout, config.validation.junit).items()
-            if before.get(path) != stamp
-        ]
-        failures, parsed, notes = _parse_junit_files(dirs.checkout, written)
-        source = "junit" if parsed else "none"
-        if not parsed:
-            failures = [f for c in commands if c.phase == "test" for f in parse_test_output(c.output)]
-            source = "output" if failures else "none"
+        with deploy:  # the app runs (if validation.deploy starts one) until the tests are done
+            if deploy.ready:
+                before = _junit_snapshot(dirs.checkout, config.validation.junit)
+                run_phase("test", config.validation.test, stop_at_failure=False)
+                written = [
+                    path
+                    for path, stamp in _junit_snapshot(dirs.checkout, config.validation.junit).items()
+                    if before.get(path) != stamp
+                ]
+                failures, parsed, notes = _parse_junit_files(dirs.checkout, written)
+                source = "junit" if parsed else "none"
+                if not parsed:
+                    failures = [f for c in commands if c.phase == "test" for f in parse_test_output(c.output)]
+                    source = "output" if failures else "none"
     return build_report(
         head_sha=head_sha,
         commands=commands,
@@ -208,6 +223,8 @@ def validate_checkout(
         checkout_root=str(dirs.checkout),
         duration_seconds=time.monotonic() - started,
         notes=notes,
+        deployment=deploy.deployment,
+        checks=deploy.checks,
     )
 
 
