@@ -17,6 +17,8 @@ CONFIG_PATH = ".github/codeloop.yml"
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The same rule as local_url, for the published schema (editors flag a non-local URL as you type).
+LOCAL_URL_PATTERN = r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?([/?#].*)?$"
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -42,7 +44,11 @@ def local_url(url: str) -> str:
 
 
 class ReadyConfig(_Strict):
-    url: str | None = Field(default=None, description="Polled until it answers 2xx or 3xx (localhost only).")
+    url: str | None = Field(
+        default=None,
+        description="Polled until it answers 2xx or 3xx: 127.0.0.1, localhost or ::1 only.",
+        json_schema_extra={"pattern": LOCAL_URL_PATTERN},
+    )
     command: str | None = Field(default=None, description="Run until it exits 0, in the sandbox.")
     timeout_seconds: float = Field(default=60, gt=0, le=900)
 
@@ -60,7 +66,10 @@ class ReadyConfig(_Strict):
 
 class HttpCheck(_Strict):
     name: str = Field(min_length=1, max_length=100)
-    url: str = Field(description="On this machine: 127.0.0.1, localhost or ::1.")
+    url: str = Field(
+        description="On this machine: 127.0.0.1, localhost or ::1.",
+        json_schema_extra={"pattern": LOCAL_URL_PATTERN},
+    )
     method: HttpMethod = "GET"
     status: int = Field(default=200, ge=100, le=599, description="The status the answer must have.")
     contains: str | None = Field(default=None, description="Text the answer's body must contain.")
