@@ -180,3 +180,30 @@ def test_the_fix_prompt_is_given_the_failed_check_and_the_deploy_output():
     [deploy] = _validation_pieces(SimpleNamespace(results=not_ready.model_dump(mode="json")))[0]
     assert deploy.source == "deploy: the app never became ready"
     assert "No module named 'flask'" in deploy.output and NOT_READY.problem in deploy.output
+
+
+def test_the_check_run_text_shows_the_deployment_each_check_and_the_output_of_an_app_never_ready():
+    from codeloop.domain.report import _validation_text
+
+    failing = _report([_check("health", True), _check("mean", False, '{"mean": 1.5}', MISSING)])
+    failing = failing.model_copy(
+        update={"deployment": Deployment(urls=["http://127.0.0.1:8080"], ready=True, ready_seconds=0.4)}
+    )
+    text = _validation_text(failing)
+    assert "- ✅ ready at `http://127.0.0.1:8080` after 0.4 s" in text
+    assert "- ✅ check `health`: `GET http://127.0.0.1:8080/health` → status 200 ·" in text
+    assert f"- ❌ check `mean`: `GET http://127.0.0.1:8080/mean` → status 200: {MISSING} ·" in text
+    never = _validation_text(_report(deployment=NOT_READY))
+    assert "- ❌ never ready at `http://127.0.0.1:8080`: not ready after 60 s" in never
+    assert "- deploy: `python app.py` stopped at the end of the validation" in never
+    assert "No module named 'flask'" in never
+
+
+def test_a_large_deploy_output_is_cut_to_fit_the_report_message():
+    from codeloop.domain.validation_request import fit_report
+
+    process = NOT_READY.processes[0].model_copy(update={"output": "GET /health 200\n" * 20_000})
+    report = _report(deployment=NOT_READY.model_copy(update={"processes": [process]}))
+    fitted = fit_report(report, max_bytes=100_000)
+    assert len(fitted.model_dump_json().encode()) <= 100_000
+    assert "output cut to fit the report message" in fitted.deployment.output
