@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from codeloop.adapters.codegen_api import CodegenApiProvider
-from codeloop.domain.providers import RepositoryRef, RunRequest
+from codeloop.domain.providers import RunRepository, RunRequest
 from tests.fakes.codegen_api import FakeCodegenApi
 
 
@@ -47,7 +47,7 @@ def main(calls: int) -> None:
             task_id="task-bench",
             attempt=0,
             prompt="Add a flag",
-            repository=RepositoryRef(full_name="octo-org/widgets"),
+            repository=RunRepository(full_name="octo-org/widgets"),
         )
         repo_id = provider.repo_id_for(request.repository)  # warm the client and the repo cache
         body = {"prompt": request.prompt, "metadata": request.run_metadata(), "repo_id": repo_id}

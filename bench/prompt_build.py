@@ -23,8 +23,9 @@ from codeloop.domain.prompt_context import (
     RepositoryInfo,
     TaskSpec,
 )
-from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templates
+from codeloop.domain.prompts import AvailableTemplate, build_prompt
 from codeloop.domain.repo_config import parse_repo_config
+from codeloop.services.prompting.templates import load_templates
 from codeloop.settings import Settings
 
 WORDS = [

@@ -26,9 +26,10 @@ from _support import percentiles
 
 from codeloop.adapters import github as gh
 from codeloop.domain.models import Repository, Task
-from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templates
+from codeloop.domain.prompts import AvailableTemplate, build_prompt
 from codeloop.domain.repo_config import RepoConfig
 from codeloop.services.prompting.context import gather
+from codeloop.services.prompting.templates import load_templates
 from codeloop.settings import Settings
 from tests.fakes.github import github_fake_environment
 

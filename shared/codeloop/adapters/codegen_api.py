@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from codeloop.adapters.provider_http import DEFAULT_TIMEOUT, request_json
 from codeloop.domain.providers import (
     FinalError,
-    PullRequestRef,
-    RepositoryRef,
+    OpenedPullRequest,
+    RunRepository,
     RunRequest,
     RunResult,
     RunStatus,
@@ -155,7 +155,7 @@ class CodegenApiProvider:
 
     # -- repositories -------------------------------------------------------------------------
 
-    def repo_id_for(self, repository: RepositoryRef) -> int:
+    def repo_id_for(self, repository: RunRepository) -> int:
         """Codegen's id for a GitHub repository (its own numbering), looked up once and cached."""
         if repository.codegen_repo_id is not None:
             return repository.codegen_repo_id
@@ -169,7 +169,7 @@ class CodegenApiProvider:
             )
         return self._repo_ids[key]
 
-    def _load_repo_ids(self, wanted: RepositoryRef) -> None:
+    def _load_repo_ids(self, wanted: RunRepository) -> None:
         for page in range(REPO_PAGES_MAX):
             body = self._call("GET", "/repos", params={"skip": page * PAGE_SIZE, "limit": PAGE_SIZE})
             items = [_Repo.model_validate(item) for item in body.get("items") or []]
@@ -195,7 +195,7 @@ class CodegenApiProvider:
             raw_status=run.status,
             web_url=run.web_url,
             pull_requests=tuple(
-                PullRequestRef(id=pr.id, url=pr.url, title=pr.title, head_branch=pr.head_branch_name)
+                OpenedPullRequest(id=pr.id, url=pr.url, title=pr.title, head_branch=pr.head_branch_name)
                 for pr in run.github_pull_requests or ()
             ),
             summary=run.summary or run.result,

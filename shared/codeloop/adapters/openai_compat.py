@@ -17,10 +17,10 @@ import httpx
 
 from codeloop.adapters.provider_http import DEFAULT_TIMEOUT, request_json
 from codeloop.domain.diffs import DiffProblem, PatchRules, apply_unified_diff, extract_diff
-from codeloop.domain.providers import FinalError, RepositoryRef, RunRequest, RunResult, RunStatus
+from codeloop.domain.providers import FinalError, RunRepository, RunRequest, RunResult, RunStatus
 
 # Reads a file of the repository at ``repository.ref``; None when it does not exist.
-FileReader = Callable[[RepositoryRef, str], str | None]
+FileReader = Callable[[RunRepository, str], str | None]
 
 SYSTEM_PROMPT = """\
 You change code in the git repository {repository}. Answer with the complete change as ONE \

@@ -117,7 +117,7 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class RunResult:
+class CommandRun:
     exit_code: int | None  # None when killed by a signal
     signal: int | None
     timed_out: bool
@@ -272,7 +272,7 @@ def run(
     limits: Limits | None = None,
     heartbeat: Callable[[], None] | None = None,
     user: SandboxUser | None = None,
-) -> RunResult:
+) -> CommandRun:
     """Run ``argv`` to completion or to ``timeout_seconds``, whichever comes first; when this
     returns, no process the command started is left.
 
@@ -293,7 +293,7 @@ def run(
         process.stdout.close()
         process.wait()
     code = process.returncode
-    return RunResult(
+    return CommandRun(
         exit_code=None if timed_out or code < 0 else code,
         signal=-code if code < 0 and not timed_out else None,
         timed_out=timed_out,
@@ -328,7 +328,7 @@ class Background:
         )
         self._reader = threading.Thread(target=self._read_all, name="background-output", daemon=True)
         self._reader.start()
-        self.result: RunResult | None = None
+        self.result: CommandRun | None = None
 
     def _read_all(self) -> None:
         assert self.process.stdout is not None
@@ -347,7 +347,7 @@ class Background:
         nothing is left to hold)."""
         return self.process.poll() is None
 
-    def stop(self) -> RunResult:
+    def stop(self) -> CommandRun:
         """Kill and reap everything the command started; its output and how it ended."""
         if self.result is None:
             _stop(self.process)
@@ -356,7 +356,7 @@ class Background:
             self.process.stdout.close()
             code = self.process.wait()
             with self._lock:
-                self.result = RunResult(
+                self.result = CommandRun(
                     exit_code=code if code >= 0 else None,
                     signal=-code if code < 0 else None,
                     timed_out=False,

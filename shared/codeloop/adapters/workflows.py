@@ -44,13 +44,13 @@ def send_failure(task_token: str, error: str, cause: str) -> None:
     )
 
 
-def end_wait(task_token: str, error: str, cause: str) -> None:
+def fail_waiting_step(task_token: str, error: str, cause: str) -> None:
     """Fail a step's wait; a token the execution no longer waits on (stopped, timed out) is ignored."""
     with _unless_no_longer_waited_on():
         send_failure(task_token, error, cause)
 
 
-def finish_wait(task_token: str, output: dict[str, Any]) -> None:
+def succeed_waiting_step(task_token: str, output: dict[str, Any]) -> None:
     """Succeed a step's wait; a token the execution no longer waits on is ignored."""
     with _unless_no_longer_waited_on():
         send_success(task_token, output)

@@ -1,5 +1,6 @@
 """`python -m codeloop.cli`: the same commands as the `codeloop` script."""
 
-from codeloop.cli import main
+if __name__ == "__main__":
+    from codeloop.cli import main
 
-raise SystemExit(main())
+    raise SystemExit(main())

@@ -48,15 +48,6 @@ class CodegenRun(BaseModel):
     fresh: bool = False  # claim_run: the row was created by this claim
 
 
-class RenderedPrompt(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: UUID
-    task_id: UUID
-    attempt: int
-    body: str
-
-
 class ProviderWait(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -140,11 +131,6 @@ def take_token(conn: Connection, name: str, now: datetime, capacity: int, window
 
 
 # -- prompts and runs -------------------------------------------------------------------------
-
-
-def get_rendered_prompt(conn: Connection, prompt_id: UUID | str) -> RenderedPrompt | None:
-    row = _row(conn, "get_rendered_prompt", id=str(prompt_id))
-    return RenderedPrompt.model_validate(row) if row else None
 
 
 def get_run(conn: Connection, task_id: UUID | str, attempt: int) -> CodegenRun | None:

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from codeloop.domain.frozen import Frozen
 from codeloop.domain.repo_checks import CheckRunState
 
 MergeMethod = Literal["squash", "merge", "rebase"]
@@ -35,11 +34,7 @@ MERGEABLE_STATE_REASONS = {
 }
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MergeFacts(_Frozen):
+class MergeFacts(Frozen):
     """What GitHub says about the pull request when codeloop considers merging it."""
 
     number: int
@@ -57,7 +52,7 @@ class MergeFacts(_Frozen):
     mergeable_state: str | None = None
 
 
-class AutoMergeOutcome(_Frozen):
+class AutoMergeOutcome(Frozen):
     """What codeloop did about merging, stored on the task and rendered in the comment and check run."""
 
     action: Action

@@ -22,27 +22,23 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from codeloop.domain.frozen import Frozen
+from codeloop.domain.models import TaskType
 from codeloop.domain.untrusted import CleanText, clean, fence, fence_overhead, inline, neutralise_fences
+from codeloop.domain.validation import Annotation
 
-TaskType = Literal[
-    "feature", "bug_fix", "refactor", "tests", "docs", "fix_failing_checks", "review_feedback", "issue_to_pr"
-]
-TASK_TYPES: tuple[str, ...] = TaskType.__args__  # type: ignore[attr-defined]
+TASK_TYPES: tuple[str, ...] = tuple(task_type.value for task_type in TaskType)  # what templates may name
 
 Keep = Literal["head", "tail"]
 BLOCK_SEPARATOR = "\n\n"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 # -- the kinds of context, their titles and default priorities --------------------------------
 
 
-class PieceKind(_Frozen):
+class PieceKind(Frozen):
     kind: str
     title: str
     priority: int = Field(description="Higher is kept longer when the budget is short.")
@@ -69,7 +65,7 @@ PIECE_KINDS: dict[str, PieceKind] = {
 _POSITION = {kind: index for index, kind in enumerate(PIECE_KINDS)}
 
 
-class ContextPiece(_Frozen):
+class ContextPiece(Frozen):
     """One piece of third-party context. ``name`` is unique in a prompt (``file:src/a.py``)."""
 
     name: str
@@ -96,7 +92,7 @@ class ContextPiece(_Frozen):
 # -- the inputs ---------------------------------------------------------------------------------
 
 
-class IssueRef(_Frozen):
+class IssueRef(Frozen):
     number: int
     title: str
     body: str | None = None
@@ -104,7 +100,7 @@ class IssueRef(_Frozen):
     author: str | None = None
 
 
-class PullRequestRef(_Frozen):
+class PullRequestRef(Frozen):
     number: int
     title: str
     body: str | None = None
@@ -115,8 +111,10 @@ class PullRequestRef(_Frozen):
     author: str | None = None
 
 
-class TaskSpec(_Frozen):
+class TaskSpec(Frozen):
     """The work asked for. Everything here is protected: it is never cut from a prompt."""
+
+    model_config = ConfigDict(use_enum_values=True)  # ``type`` is checked against TaskType, kept as its value
 
     type: TaskType
     complexity: int = Field(default=3, ge=1, le=5, description="1 trivial … 5 large, cross-cutting.")
@@ -132,7 +130,7 @@ class TaskSpec(_Frozen):
     attempt: int = Field(default=1, ge=1, description="1 for the first try, then one more per fix round.")
 
 
-class RepositoryInfo(_Frozen):
+class RepositoryInfo(Frozen):
     full_name: str
     default_branch: str = "main"
     description: str | None = None
@@ -141,18 +139,18 @@ class RepositoryInfo(_Frozen):
     topics: list[str] = Field(default_factory=list)
 
 
-class FileText(_Frozen):
+class FileText(Frozen):
     path: str
     content: str
 
 
-class Commit(_Frozen):
+class Commit(Frozen):
     sha: str
     message: str
     author: str | None = None
 
 
-class Failure(_Frozen):
+class Failure(Frozen):
     """A failing command, test or check, with its output (the tail matters most)."""
 
     source: str = Field(description="What failed, plain text: 'command pytest -q', 'check run lint'.")
@@ -160,23 +158,14 @@ class Failure(_Frozen):
     output: str = ""
 
 
-class Annotation(_Frozen):
-    path: str
-    start_line: int
-    end_line: int | None = None
-    level: str = "failure"
-    title: str | None = None
-    message: str
-
-
-class EarlierAttempt(_Frozen):
+class EarlierAttempt(Frozen):
     number: int
     outcome: str
     summary: str = ""
     pull_request_url: str | None = None
 
 
-class ReviewComment(_Frozen):
+class ReviewComment(Frozen):
     author: str | None = None
     body: str
     path: str | None = None
@@ -185,7 +174,7 @@ class ReviewComment(_Frozen):
     url: str | None = None
 
 
-class PromptInputs(_Frozen):
+class PromptInputs(Frozen):
     """Everything a prompt is built from; the lead's worker fetches it, this module only formats it."""
 
     task: TaskSpec
@@ -286,10 +275,10 @@ def _failure_text(failure: Failure) -> str:
 
 def _annotation_line(annotation: Annotation) -> str:
     lines = f"{annotation.start_line}"
-    if annotation.end_line and annotation.end_line != annotation.start_line:
+    if annotation.end_line != annotation.start_line:
         lines += f"-{annotation.end_line}"
     title = f" {annotation.title}:" if annotation.title else ""
-    return f"{annotation.path}:{lines} [{annotation.level}]{title} {annotation.message}"
+    return f"{annotation.path}:{lines} [{annotation.annotation_level}]{title} {annotation.message}"
 
 
 def _attempt_text(attempt: EarlierAttempt) -> str:
@@ -309,7 +298,7 @@ def _review_comment_text(comment: ReviewComment) -> str:
 # -- fitting ------------------------------------------------------------------------------------
 
 
-class PieceReport(_Frozen):
+class PieceReport(Frozen):
     """What happened to one piece. Sizes are characters."""
 
     name: str
@@ -329,7 +318,7 @@ class PieceReport(_Frozen):
     redactions: dict[str, int] = Field(default_factory=dict)
 
 
-class ContextManifest(_Frozen):
+class ContextManifest(Frozen):
     budget: int
     used: int
     pieces: list[PieceReport]
@@ -339,7 +328,7 @@ class ContextManifest(_Frozen):
         return [p for p in self.pieces if p.status != "full"]
 
 
-class FittedContext(_Frozen):
+class FittedContext(Frozen):
     text: str = Field(description="The context section: fenced blocks, in presentation order.")
     manifest: ContextManifest
 

@@ -1,4 +1,4 @@
-"""Prompt templates: parsing, loading, selection, rendering, and :func:`build_prompt`.
+"""Prompt templates: parsing, selection, rendering, and :func:`build_prompt`.
 
 A template is a Jinja2 file ``prompts/<id>.md.j2`` that opens with its metadata, a YAML block
 inside a Jinja comment (so rendering ignores it)::
@@ -11,8 +11,11 @@ inside a Jinja comment (so rendering ignores it)::
     variables: [task, repository, validation, context]
     ---#}
 
-Shared parts live in ``prompts/_partials/`` and are pulled in with ``{% import %}`` or
-``{% include %}``. Rendering is sandboxed (``SandboxedEnvironment``) and strict
+Shared parts live in ``prompts/_partials/`` and are pulled in with ``{% extends %}``,
+``{% import %}`` or ``{% include %}``. This module never reads files: the caller hands
+:func:`parse_template` the template's text and the partials it may pull in (name → source;
+:mod:`codeloop.services.prompting.templates` reads them from ``prompts/``), and a parsed
+template carries the partials it uses, so it renders from what it carries alone. Rendering is sandboxed (``SandboxedEnvironment``) and strict
 (``StrictUndefined``): a missing variable raises :class:`PromptRenderError` naming the
 template and the variable. Templates never see raw third-party text: every such string
 reaches them cleaned and fenced (:mod:`codeloop.domain.untrusted`), and Jinja does not
@@ -23,20 +26,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 import traceback
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
+from jinja2 import DictLoader, StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
 from jinja2.exceptions import UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-import codeloop
+from codeloop.domain.frozen import Frozen
 from codeloop.domain.prompt_context import (
     TASK_TYPES,
     ContextManifest,
@@ -47,11 +48,6 @@ from codeloop.domain.prompt_context import (
 )
 from codeloop.domain.repo_config import RepoConfig
 from codeloop.domain.untrusted import clean, fence, inline
-
-PROMPTS_DIR_ENV = "CODELOOP_PROMPTS_DIR"
-LAMBDA_PROMPTS_DIR = Path("/opt/python/prompts")
-TEMPLATE_SUFFIX = ".md.j2"
-PARTIALS_DIR = "_partials"
 
 _HEADER = re.compile(r"\A\{#-?[ \t]*---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*-?#\}[ \t]*\n?", re.DOTALL)
 
@@ -75,11 +71,7 @@ class PromptRenderError(RuntimeError):
         super().__init__(f"prompt template {template_id!r}{where}: {message}")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TemplateMeta(_Frozen):
+class TemplateMeta(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     task_types: list[str] = Field(min_length=1)
     complexity: tuple[int, int] = (1, 5)
@@ -112,12 +104,15 @@ class TemplateMeta(_Frozen):
         return self.complexity[0] <= complexity <= self.complexity[1]
 
 
-class PromptTemplate(_Frozen):
-    """A template as written. ``sha256`` covers its text and every partial it pulls in, so
-    the version store sees a change to a shared partial as a change to each template using it."""
+class PromptTemplate(Frozen):
+    """A template as written, with everything that renders it: its own ``source`` and the
+    ``partials`` it pulls in, transitively (name → source). ``sha256`` covers both, so the
+    version store sees a change to a shared partial as a change to each template using it,
+    and an old version renders with the partials it was stored with."""
 
     meta: TemplateMeta
     source: str
+    partials: dict[str, str] = Field(default_factory=dict)
     sha256: str
 
     @property
@@ -125,27 +120,27 @@ class PromptTemplate(_Frozen):
         return self.meta.id
 
 
-class AvailableTemplate(_Frozen):
+class AvailableTemplate(Frozen):
     """A template at one version (versions are assigned by the version store, from 1)."""
 
     template: PromptTemplate
     version: int = Field(ge=1)
 
 
-class TemplateSelection(_Frozen):
+class TemplateSelection(Frozen):
     template: PromptTemplate
     version: int
     reason: str
 
 
-class PromptSizes(_Frozen):
+class PromptSizes(Frozen):
     total_chars: int
     context_chars: int
     context_budget: int
     task_chars: int = Field(description="The protected task sections (request, issue, PR, criteria).")
 
 
-class RenderedPrompt(_Frozen):
+class RenderedPrompt(Frozen):
     text: str
     template_id: str
     template_version: int
@@ -156,28 +151,12 @@ class RenderedPrompt(_Frozen):
     sha256: str
 
 
-# -- locating and loading ----------------------------------------------------------------------
+# -- parsing ---------------------------------------------------------------------------------
 
 
-def prompts_dir() -> Path:
-    """Where the ship templates are: ``$CODELOOP_PROMPTS_DIR``, the repository's ``prompts/``
-    (development), or ``/opt/python/prompts`` (the Lambda layer)."""
-    configured = os.environ.get(PROMPTS_DIR_ENV)
-    if configured:
-        path = Path(configured)
-        if not path.is_dir():
-            raise PromptTemplateError(f"{PROMPTS_DIR_ENV}={configured} is not a directory")
-        return path
-    for candidate in (Path(codeloop.__file__).resolve().parent.parent.parent / "prompts", LAMBDA_PROMPTS_DIR):
-        if candidate.is_dir():
-            return candidate
-    raise PromptTemplateError(f"no prompts directory: set {PROMPTS_DIR_ENV}, or ship {LAMBDA_PROMPTS_DIR}")
-
-
-@functools.cache
-def _environment(directory: Path) -> SandboxedEnvironment:
+def _environment(partials: Mapping[str, str]) -> SandboxedEnvironment:
     return SandboxedEnvironment(
-        loader=FileSystemLoader(directory),
+        loader=DictLoader(dict(partials)),
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -186,9 +165,14 @@ def _environment(directory: Path) -> SandboxedEnvironment:
     )
 
 
-def parse_template(source: str, directory: Path | None = None, name: str = "<template>") -> PromptTemplate:
-    """A template's metadata, checked against what its Jinja actually uses."""
-    directory = directory or prompts_dir()
+def parse_template(
+    source: str, partials: Mapping[str, str] | None = None, name: str = "<template>"
+) -> PromptTemplate:
+    """A template's metadata, checked against what its Jinja actually uses (with its partials).
+
+    ``partials`` are the sources the template may pull in, by the name it uses for them
+    (``_partials/layout.md.j2``); the template keeps those it uses, transitively.
+    """
     header = _HEADER.match(source)
     if not header:
         raise PromptTemplateError(f"{name}: must open with a metadata block {{#--- … ---#}}")
@@ -200,14 +184,14 @@ def parse_template(source: str, directory: Path | None = None, name: str = "<tem
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
         raise PromptTemplateError(f"{name}: bad metadata: {problems}") from None
-    env = _environment(directory)
+    env = _environment(partials or {})
     try:
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
         raise PromptTemplateError(f"{name}: line {exc.lineno}: {exc.message}") from None
-    partials = _partials_of(tree, env)
+    used_partials = _partials_of(tree, env)
     used = set(meta.find_undeclared_variables(tree))
-    for _, partial_tree in partials.values():
+    for _, partial_tree in used_partials.values():
         used |= meta.find_undeclared_variables(partial_tree)
     declared = set(template_meta.variables)
     if used != declared:
@@ -216,10 +200,19 @@ def parse_template(source: str, directory: Path | None = None, name: str = "<tem
             f"used but not declared {sorted(used - declared)}, "
             f"declared but not used {sorted(declared - used)}"
         )
+    sources = {partial: used_partials[partial][0] for partial in sorted(used_partials)}
+    return PromptTemplate(
+        meta=template_meta, source=source, partials=sources, sha256=content_hash(source, sources)
+    )
+
+
+def content_hash(source: str, partials: Mapping[str, str]) -> str:
+    """The version store's identity of a template: its text, then each partial by name.
+    Stored versions carry this hash, so its formula must not change."""
     digest = hashlib.sha256(source.encode())
     for partial in sorted(partials):
-        digest.update(f"\0{partial}\0{partials[partial][0]}".encode())
-    return PromptTemplate(meta=template_meta, source=source, sha256=digest.hexdigest())
+        digest.update(f"\0{partial}\0{partials[partial]}".encode())
+    return digest.hexdigest()
 
 
 def _partials_of(
@@ -247,28 +240,6 @@ def _partial_source(env: SandboxedEnvironment, name: str) -> str:
     except TemplateError as exc:
         raise PromptTemplateError(f"partial {name!r} cannot be loaded: {exc}") from None
     return source
-
-
-def template_partials(template: PromptTemplate, directory: Path | None = None) -> dict[str, str]:
-    """The partials ``template`` pulls in, transitively: name (relative to the prompts
-    directory) → source. With the template's own source they are everything that renders it,
-    which is what the version store keeps so that an old version renders as it did."""
-    env = _environment(directory or prompts_dir())
-    return {
-        name: source for name, (source, _) in sorted(_partials_of(env.parse(template.source), env).items())
-    }
-
-
-def load_templates(directory: Path | None = None) -> list[PromptTemplate]:
-    """Every ``<id>.md.j2`` in the prompts directory (partials excluded), sorted by id."""
-    directory = directory or prompts_dir()
-    templates = []
-    for path in sorted(directory.glob(f"*{TEMPLATE_SUFFIX}")):
-        template = parse_template(path.read_text(encoding="utf-8"), directory, name=path.name)
-        if template.id != path.name.removesuffix(TEMPLATE_SUFFIX):
-            raise PromptTemplateError(f"{path.name}: metadata id {template.id!r} must match the file name")
-        templates.append(template)
-    return templates
 
 
 # -- selection ---------------------------------------------------------------------------------
@@ -360,22 +331,21 @@ def _specificity(item: AvailableTemplate) -> tuple[int, int, str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(directory: Path, source: str) -> Template:
-    return _environment(directory).from_string(source)
+def _compiled(source: str, partials: tuple[tuple[str, str], ...]) -> Template:
+    return _environment(dict(partials)).from_string(source)
 
 
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
 
 
-def render_template(
-    template: PromptTemplate, variables: dict[str, Any], directory: Path | None = None
-) -> str:
-    """The template rendered with ``variables``; every declared variable must be given."""
+def render_template(template: PromptTemplate, variables: dict[str, Any]) -> str:
+    """The template rendered with ``variables`` and its own partials; every declared variable
+    must be given."""
     missing = [name for name in template.meta.variables if name not in variables]
     if missing:
         raise PromptRenderError(template.id, f"variable {missing[0]!r} was not given", variable=missing[0])
     try:
-        return _compiled(directory or prompts_dir(), template.source).render(variables)
+        return _compiled(template.source, tuple(sorted(template.partials.items()))).render(variables)
     except UndefinedError as exc:
         found = _UNDEFINED_NAME.search(str(exc))
         variable = next((g for g in found.groups() if g), None) if found else None
@@ -402,7 +372,6 @@ def build_prompt(
     inputs: PromptInputs,
     repo_config: RepoConfig,
     max_context_chars: int,
-    directory: Path | None = None,
 ) -> RenderedPrompt:
     """Select a template, fit the context to the budget, render.
 
@@ -416,7 +385,7 @@ def build_prompt(
     budget = repo_config.max_context_chars or max_context_chars
     fitted = fit_context(context_pieces(inputs), budget)
     variables = template_variables(inputs, repo_config, fitted)
-    text = render_template(selection.template, variables, directory)
+    text = render_template(selection.template, variables)
     sizes = PromptSizes(
         total_chars=len(text),
         context_chars=fitted.manifest.used,

@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from codeloop.domain.frozen import Frozen
 
 # Keys codeloop puts in a run's metadata so a run can be matched back to its task.
 TASK_ID_KEY = "codeloop_task_id"
@@ -66,11 +68,7 @@ def normalise_status(raw: str | None) -> RunStatus:
     return _STATUS_SPELLINGS.get(key, RunStatus.RUNNING)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class RepositoryRef(_Frozen):
+class RunRepository(Frozen):
     """The repository a run works on, and the ref whose files a diff-based provider reads."""
 
     full_name: str = Field(description="owner/name")
@@ -81,11 +79,11 @@ class RepositoryRef(_Frozen):
     codegen_repo_id: int | None = Field(default=None, description="Codegen's own id, when already known.")
 
 
-class RunRequest(_Frozen):
+class RunRequest(Frozen):
     task_id: str
     attempt: int = Field(ge=0, description="0 for the first try, then one per fix iteration.")
     prompt: str = Field(min_length=1)
-    repository: RepositoryRef
+    repository: RunRepository
     metadata: dict[str, str | int | bool] = Field(default_factory=dict)
     protected_paths: tuple[str, ...] = Field(
         default=(), description="The repository's protected_paths globs: a diff provider refuses them."
@@ -96,20 +94,22 @@ class RunRequest(_Frozen):
         return {**self.metadata, TASK_ID_KEY: self.task_id, ATTEMPT_KEY: self.attempt}
 
 
-class PullRequestRef(_Frozen):
+class OpenedPullRequest(Frozen):
+    """A pull request an agent run opened, as its provider reports it."""
+
     id: int | None = None
     url: str | None = None
     title: str | None = None
     head_branch: str | None = None
 
 
-class RunResult(_Frozen):
+class RunResult(Frozen):
     provider: str
     run_id: str
     status: RunStatus
     raw_status: str | None = None
     web_url: str | None = None
-    pull_requests: tuple[PullRequestRef, ...] = ()
+    pull_requests: tuple[OpenedPullRequest, ...] = ()
     summary: str | None = None
     error: str | None = None
     metadata: dict[str, object] = Field(default_factory=dict)

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
+
+from codeloop.domain.frozen import Frozen
 
 # Conclusions that fail a check; neutral, skipped, cancelled, stale and action_required do not.
 FAILING_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
@@ -24,18 +26,14 @@ PASSING_CONCLUSIONS = frozenset({"success"})
 Outcome = Literal["passed", "failed", "failing_on_base", "not_finished", "neutral"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SuiteState(_Frozen):
+class SuiteState(Frozen):
     app: str | None  # the App's slug, for people
     app_id: int | None = None
     status: str | None
     conclusion: str | None = None
 
 
-class CheckRunState(_Frozen):
+class CheckRunState(Frozen):
     name: str
     app: str | None  # the App's slug, for people
     app_id: int | None = None
@@ -52,7 +50,7 @@ class CheckRunState(_Frozen):
         return self.status == "completed" and self.conclusion in FAILING_CONCLUSIONS
 
 
-class RepoCheck(_Frozen):
+class RepoCheck(Frozen):
     name: str
     app: str | None
     conclusion: str | None  # None: it had not finished
@@ -60,10 +58,10 @@ class RepoCheck(_Frozen):
     url: str | None = None
 
 
-class RepoChecks(_Frozen):
+class RepoChecks(Frozen):
     checks: list[RepoCheck]
     complete: bool  # every check suite had finished
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
 
     @property
     def blamed(self) -> list[RepoCheck]:

@@ -4,36 +4,29 @@ Pure rendering. The status syncer fills a :class:`TaskView` from PostgreSQL ever
 changes and writes what :func:`render_check_run` and :func:`render_comment` return, so the same
 state always renders the same text (duplicates and reordering converge).
 
-Every text that came from outside (titles, errors, test output, agent URLs) goes through one of
-the helpers below before it reaches Markdown: HTML comments and invisible characters stripped
-(no text can forge the task's marker), secrets redacted, then either fenced in a code block
-(mentions and HTML are inert there) or escaped on one line (``@`` followed by a zero-width
-joiner, so nobody is pinged; HTML escaped). Every body stays within GitHub's 65,535 characters:
-long lists keep their first and latest entries, long logs their head and tail, with a marker
-saying what was cut.
+Every text that came from outside (titles, errors, test output, agent URLs) goes through
+:mod:`codeloop.domain.markdown` before it reaches Markdown, and every body stays within GitHub's
+65,535 characters.
 """
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeloop.domain import markdown as md
 from codeloop.domain.auto_merge import AutoMergeOutcome, outcome_text
 from codeloop.domain.failures import UNKNOWN_FAILURE, explain_failure
 from codeloop.domain.lifecycle import TERMINAL, TaskStatus
+from codeloop.domain.markdown import GITHUB_TEXT_LIMIT
 from codeloop.domain.models import WorkflowStep
 from codeloop.domain.test_results import TestFailure, strip_ansi
-from codeloop.domain.untrusted import clean
 from codeloop.domain.validation import CommandResult, ValidationReport
 
-TEXT_LIMIT = 65_535  # GitHub's limit for a comment body and for a check run's summary and text
 CHECK_RUN_NAME = "codeloop"
 CHECK_RUN_TITLE_CHARS = 200
 
@@ -197,7 +190,7 @@ def outcome_of(view: TaskView) -> Outcome:
     current = view.attempt_view(task.attempt)
     report = current.validation if current else None
     if task.status == TaskStatus.CANCELLED:
-        who = f" by {_person(view.cancelled_by)}" if view.cancelled_by else ""
+        who = f" by {md.person(view.cancelled_by)}" if view.cancelled_by else ""
         return Outcome(kind="cancelled", emoji="⏹️", headline=f"Cancelled{who}")
     if task.status == TaskStatus.COMPLETED:
         pr_number = (current.pr_number if current else None) or task.pr_number
@@ -222,11 +215,11 @@ def _failed_outcome(view: TaskView, report: ValidationReport | None) -> Outcome:
     failure = failure_of(view)
     error = failure.error if failure else None
     if report is not None and report.verdict == "not_run":
-        hint = _fenced(report.hint, 2_000) if report.hint else ""
+        hint = md.fenced(report.hint, 2_000) if report.hint else ""
         return Outcome(
             kind="not_run",
             emoji="❌",
-            headline=f"Not validated: {_inline(report.summary.removeprefix('Not run: '))}",
+            headline=f"Not validated: {md.inline(report.summary.removeprefix('Not run: '))}",
             detail=f"To fix it:\n\n{hint}" if hint else "",
         )
     if error is None and _same_failure_again(view):
@@ -235,7 +228,7 @@ def _failed_outcome(view: TaskView, report: ValidationReport | None) -> Outcome:
     explanation = explain_failure(error)
     headline = _failure_headline(error, step, view.task.attempt)
     if explanation is UNKNOWN_FAILURE and error:
-        headline += f" ({_code(error, 80)})"
+        headline += f" ({md.code_span(error, 80)})"
     quoted = failure.cause if failure and failure.cause and explanation.quote_cause else ""
     return Outcome(
         kind=_FAILURE_KINDS.get(error or "", "step_failed"),
@@ -340,12 +333,12 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
     report = record.validation if record else None
     title = _check_run_title(view, attempt, status, conclusion, report)
 
-    blocks = [f"**{_inline(view.task.title, 256)}**\n{_attempt_line(view, attempt, record)}"]
+    blocks = [f"**{md.inline(view.task.title, 256)}**\n{_attempt_line(view, attempt, record)}"]
     steps = [_step_line(step) for step in view.steps if step.attempt == attempt]
-    blocks.append("\n".join(_fit_lines(steps, 20_000, "steps")))
+    blocks.append("\n".join(md.fit_lines(steps, 20_000, "steps")))
     if report is not None:
-        blocks.append(f"**Result:** {_inline(report.summary, 500)}")
-        blocks.append(_fenced(report.hint, 4_000) if report.hint else "")
+        blocks.append(f"**Result:** {md.inline(report.summary, 500)}")
+        blocks.append(md.fenced(report.hint, 4_000) if report.hint else "")
     if status == "completed" and attempt == view.task.attempt:
         outcome = outcome_of(view)
         if outcome.kind not in ("passed", "not_run"):  # those the result above says already
@@ -368,7 +361,7 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
 def render_superseded_check_run(view: TaskView, attempt: int) -> CheckRunRender:
     """A check run left on a commit the task no longer works on (its work moved to a newer head)."""
     where = (
-        _link(f"PR #{view.task.pr_number}", f"{view.repository_url.rstrip('/')}/pull/{view.task.pr_number}")
+        md.link(f"PR #{view.task.pr_number}", f"{view.repository_url.rstrip('/')}/pull/{view.task.pr_number}")
         if view.task.pr_number
         else "a newer commit"
     )
@@ -376,7 +369,7 @@ def render_superseded_check_run(view: TaskView, attempt: int) -> CheckRunRender:
         status="completed",
         conclusion="neutral",
         title="Continued on a newer commit",
-        summary=f"**{_inline(view.task.title, 256)}**\nAttempt {attempt} of this task continues on {where}.",
+        summary=f"**{md.inline(view.task.title, 256)}**\nAttempt {attempt} of this task continues on {where}.",
     )
 
 
@@ -394,13 +387,13 @@ def _check_run_title(
     if conclusion == "cancelled":
         return "Cancelled"
     if report is not None:
-        return _plain(report.summary, CHECK_RUN_TITLE_CHARS)
+        return md.plain(report.summary, CHECK_RUN_TITLE_CHARS)
     if attempt != view.task.attempt:
         return f"Attempt {attempt} ended before its tests ran"
     failure = failure_of(view)
     step = failure.step if failure and failure.step else None
-    where = STEP_NAMES.get(step or "") or (_plain(step, 60) if step else "a step")
-    return _plain(
+    where = STEP_NAMES.get(step or "") or (md.plain(step, 60) if step else "a step")
+    return md.plain(
         _failure_headline(failure.error if failure else None, where, attempt), CHECK_RUN_TITLE_CHARS
     )
 
@@ -412,7 +405,7 @@ def _attempt_line(view: TaskView, attempt: int, record: AttemptView | None) -> s
         parts.append(f"pull request #{pr_number}")
     head = record and (record.head_sha or (record.validation.head_sha if record.validation else None))
     if head:
-        parts.append(_code(head[:12], 12))
+        parts.append(md.code_span(head[:12], 12))
     return " · ".join(parts)
 
 
@@ -420,12 +413,12 @@ def _annotation(annotation: dict[str, Any]) -> dict[str, Any]:
     """A validation annotation with its outside text cleaned (GitHub shows it as plain text)."""
     for key in ("message", "title", "raw_details"):
         if key in annotation:
-            annotation[key] = _scrub(annotation[key])
+            annotation[key] = md.scrub(annotation[key])
     annotation["message"] = annotation["message"] or "failed"
     return annotation
 
 
-def _validation_text(report: ValidationReport, limit: int = TEXT_LIMIT) -> str:
+def _validation_text(report: ValidationReport, limit: int = GITHUB_TEXT_LIMIT) -> str:
     """The check run's ``text``: failing tests first, then each command with its output's head and tail."""
     sections: list[str] = []
     budget = limit - 200  # room for the headings and the closing notes
@@ -434,7 +427,7 @@ def _validation_text(report: ValidationReport, limit: int = TEXT_LIMIT) -> str:
         heading = f"### Failing tests ({report.failures_total})"
         failure_budget = budget // 2
         entries = [_failure_entry(f, min(6_000, max(failure_budget // shown, 600))) for f in report.failures]
-        kept = _fit_blocks(entries, failure_budget, "failing tests")
+        kept = md.fit_blocks(entries, failure_budget, "failing tests")
         sections.append("\n\n".join([heading, *kept]))
         budget -= sum(len(s) + 2 for s in sections)
     if report.deployment is not None:
@@ -450,16 +443,17 @@ def _validation_text(report: ValidationReport, limit: int = TEXT_LIMIT) -> str:
             if budget < 400:
                 break
             share = min(20_000, budget - 200)
-            block = _details(
-                f"Output of {_html_code(command.command)}", _fenced(strip_ansi(command.output), share - 200)
+            block = md.details(
+                f"Output of {md.html_code(command.command)}",
+                md.fenced(strip_ansi(command.output), share - 200),
             )
             if len(block) + 2 > budget:
                 break
             sections.append(block)
             budget -= len(block) + 2
     if report.notes:
-        notes = "\n".join(f"- {_inline(note, 300)}" for note in report.notes)
-        sections.append(_fit_text(f"### Notes\n{notes}", max(budget, 0)))
+        notes = "\n".join(f"- {md.inline(note, 300)}" for note in report.notes)
+        sections.append(md.fit_text(f"### Notes\n{notes}", max(budget, 0)))
     return "\n\n".join(s for s in sections if s)
 
 
@@ -468,26 +462,26 @@ def _deployment_text(report: ValidationReport, output_chars: int = 4_000) -> str
     the deploy output's tail when the app never got ready."""
     deployment = report.deployment
     assert deployment is not None
-    where = ", ".join(_code(url, 200) for url in deployment.urls) or "no URL configured"
+    where = ", ".join(md.code_span(url, 200) for url in deployment.urls) or "no URL configured"
     if deployment.ready:
         after = (
-            f" after {_duration_s(deployment.ready_seconds)}" if deployment.ready_seconds is not None else ""
+            f" after {md.duration(deployment.ready_seconds)}" if deployment.ready_seconds is not None else ""
         )
         lines = ["### Deployment", f"- ✅ ready at {where}{after}"]
     else:
-        lines = ["### Deployment", f"- ❌ never ready at {where}: {_inline(deployment.problem or '', 300)}"]
-    lines += [f"- deploy: {_code(p.command, 300)} {p.ended}" for p in deployment.processes]
+        lines = ["### Deployment", f"- ❌ never ready at {where}: {md.inline(deployment.problem or '', 300)}"]
+    lines += [f"- deploy: {md.code_span(p.command, 300)} {p.ended}" for p in deployment.processes]
     for check in report.checks:
-        emoji, what = ("✅", "") if check.passed else ("❌", f": {_inline(check.problem or '', 300)}")
+        emoji, what = ("✅", "") if check.passed else ("❌", f": {md.inline(check.problem or '', 300)}")
         answer = f"status {check.status}" if check.status is not None else "no answer"
-        request = _code(f"{check.method} {check.url}", 300)
+        request = md.code_span(f"{check.method} {check.url}", 300)
         lines.append(
-            f"- {emoji} check {_code(check.name, 100)}: {request} → {answer}{what} · {_duration_s(check.duration_seconds)}"
+            f"- {emoji} check {md.code_span(check.name, 100)}: {request} → {answer}{what} · {md.duration(check.duration_seconds)}"
         )
     text = "\n".join(lines)
     if not deployment.ready and deployment.output.strip():
         tail = strip_ansi(deployment.output)[-output_chars:]
-        text += "\n\n" + _details("Output of the deploy commands", _fenced(tail, output_chars + 200))
+        text += "\n\n" + md.details("Output of the deploy commands", md.fenced(tail, output_chars + 200))
     return text
 
 
@@ -500,16 +494,14 @@ def _command_line(command: CommandResult) -> str:
         emoji, what = "❌", f" was killed by signal {command.signal}"
     else:
         emoji, what = "❌", f" exited with {command.exit_code}"
-    return f"- {emoji} {command.phase}: {_code(command.command, 300)}{what} · {_duration_s(command.duration_seconds)}"
+    return f"- {emoji} {command.phase}: {md.code_span(command.command, 300)}{what} · {md.duration(command.duration_seconds)}"
 
 
 def _failure_entry(failure: TestFailure, limit: int) -> str:
     verb = "errored" if failure.kind == "error" else "failed"
-    entry = (
-        f"**{_code(failure.test_id, 300)}** {verb}\n\n{_fenced(failure.message or verb, min(limit, 2_000))}"
-    )
+    entry = f"**{md.code_span(failure.test_id, 300)}** {verb}\n\n{md.fenced(failure.message or verb, min(limit, 2_000))}"
     if failure.details.strip():
-        entry += "\n\n" + _details("Details", _fenced(strip_ansi(failure.details), limit))
+        entry += "\n\n" + md.details("Details", md.fenced(strip_ansi(failure.details), limit))
     return entry
 
 
@@ -529,7 +521,7 @@ def render_comment(view: TaskView) -> str:
         task_marker(task.id),
         f"### {outcome.emoji} codeloop: {headline}",
         "",
-        f"**{_inline(task.title, 256)}**",
+        f"**{md.inline(task.title, 256)}**",
         _request_line(view),
     ]
     label = "Outcome" if task.status in TERMINAL else "Now"
@@ -540,7 +532,7 @@ def render_comment(view: TaskView) -> str:
         tail += ["", _merge_line(view)]
     fixed = "\n".join(head) + "\n\n" + "\n".join(tail)
 
-    room = TEXT_LIMIT - len(fixed) - 100  # separators and headings
+    room = GITHUB_TEXT_LIMIT - len(fixed) - 100  # separators and headings
     attempts = _attempts_section(view, room // 2)
     room -= len(attempts)
     steps = _steps_section(view, room)
@@ -555,7 +547,7 @@ def _merge_line(view: TaskView) -> str:
     """What codeloop did about merging (``auto_merge``), or nothing when it was not asked to."""
     if view.auto_merge is None:
         return ""
-    return f"**Merge:** {_inline(outcome_text(view.auto_merge), 1_000)}"
+    return f"**Merge:** {md.inline(outcome_text(view.auto_merge), 1_000)}"
 
 
 def _request_line(view: TaskView) -> str:
@@ -569,11 +561,11 @@ def _request_line(view: TaskView) -> str:
             "batch": "in a batch",
         }
         parts.append(
-            f"asked by {_person(task.requested_by, mention=True)} {where.get(task.source, '')}".rstrip()
+            f"asked by {md.person(task.requested_by, mention=True)} {where.get(task.source, '')}".rstrip()
         )
     if task.issue_number:
         parts.append(f"on #{task.issue_number}")
-    parts.append(f"task {_code(str(task.id)[:8], 8)}")
+    parts.append(f"task {md.code_span(str(task.id)[:8], 8)}")
     return " · ".join(parts)
 
 
@@ -583,25 +575,25 @@ def _steps_section(view: TaskView, budget: int) -> str:
     if not lines:
         return ""
     if len(lines) <= FOLD_STEPS_OVER:
-        return _fit_text("**Steps**\n" + "\n".join(lines), budget)
+        return md.fit_text("**Steps**\n" + "\n".join(lines), budget)
     latest = f"**Latest step:** {lines[-1].removeprefix('- ')}"
     wrapper = len(latest) + 200
-    folded = _fit_lines(lines, budget - wrapper, "steps")
-    return latest + "\n\n" + _details(f"All {len(lines)} steps", "\n".join(folded))
+    folded = md.fit_lines(lines, budget - wrapper, "steps")
+    return latest + "\n\n" + md.details(f"All {len(lines)} steps", "\n".join(folded))
 
 
 def _attempts_section(view: TaskView, budget: int) -> str:
     lines = [_attempt_summary(view, record) for record in view.attempts]
     if not lines:
         return ""
-    return "**Attempts**\n" + "\n".join(_fit_lines(lines, budget - 20, "attempts"))
+    return "**Attempts**\n" + "\n".join(md.fit_lines(lines, budget - 20, "attempts"))
 
 
 def _attempt_summary(view: TaskView, record: AttemptView) -> str:
     report = record.validation
     if report is not None:
         emoji = {"passed": "✅", "failed": "❌", "error": "❌", "not_run": "⚠️"}[report.verdict]
-        result = f"{emoji} {_inline(report.summary, 200)}"
+        result = f"{emoji} {md.inline(report.summary, 200)}"
     elif record.number != view.task.attempt:
         result = "⏹️ ended before the tests ran"
     elif record.validation_status == "waiting_checks" and view.task.status not in TERMINAL:
@@ -619,189 +611,37 @@ def _links(view: TaskView, record: AttemptView | None, *, with_check_run: bool =
     links = []
     pr_number = (record.pr_number if record else None) or view.task.pr_number
     if pr_number:
-        links.append(_link(f"PR #{pr_number}", f"{view.repository_url.rstrip('/')}/pull/{pr_number}"))
+        links.append(md.link(f"PR #{pr_number}", f"{view.repository_url.rstrip('/')}/pull/{pr_number}"))
     agent_url = (record.agent_run.web_url if record and record.agent_run else None) or (
         view.task.agent_run_url if record is None or record.number == view.task.attempt else None
     )
     if agent_url:
-        links.append(_link("agent run", agent_url))
+        links.append(md.link("agent run", agent_url))
     if with_check_run and record is not None and (record.check_run_url or record.check_run_id):
         url = record.check_run_url or f"{view.repository_url.rstrip('/')}/runs/{record.check_run_id}"
-        links.append(_link("check run", url))
+        links.append(md.link("check run", url))
     return " · ".join(link for link in links if link)
 
 
 def _step_line(step: WorkflowStep, *, with_attempt: bool = False) -> str:
     emoji = STEP_EMOJI.get(step.status, "⏳")
     when = (
-        _duration_s(step.duration_ms / 1000)
+        md.duration(step.duration_ms / 1000)
         if step.duration_ms is not None
         else f"started {step.started_at.astimezone(UTC):%H:%M} UTC"
     )
     attempt = f" (attempt {step.attempt})" if with_attempt else ""
     line = f"- {emoji} {_step_name(step.step)}{attempt} · {when}"
     if step.error:
-        line += f": {_inline(step.error, 160)}"
+        line += f": {md.inline(step.error, 160)}"
     return line
 
 
 def _step_name(step: str) -> str:
-    return STEP_NAMES.get(step) or _code(step, 60)
+    return STEP_NAMES.get(step) or md.code_span(step, 60)
 
 
 def _error_block(cause: str) -> str:
     if len(cause) <= 300 and "\n" not in cause:
-        return _fenced(cause, 300)
-    return _details("Error", _fenced(cause, 4_000))
-
-
-# -- safe Markdown from outside text ---------------------------------------------------------------
-
-_MARGIN = 512  # extra characters cleaned beyond a cut, so a secret across the cut is still found
-_ZWJ = "\u200d"
-_MENTION = re.compile(r"@(?=\w)")
-_REFERENCE = re.compile(r"#(?=\d)")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-
-
-def _scrub(text: str) -> str:
-    """Outside text without HTML comments, invisible characters or secrets; no ``<!--`` survives."""
-    text = clean(text).text
-    return text.replace("<!--", "<!" + _ZWJ + "--")
-
-
-def _scrub_inline(text: str) -> str:
-    return _MENTION.sub("@" + _ZWJ, _scrub(text))
-
-
-def _inline(text: str, limit: int = 200) -> str:
-    """Outside text on one Markdown line: cleaned, clipped, mentions and references inert, escaped."""
-    one_line = " ".join(_scrub(text[: limit + _MARGIN]).split())
-    if len(one_line) > limit:
-        one_line = one_line[: limit - 1] + "…"
-    escaped = html.escape(one_line, quote=False)
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
-    escaped = _MENTION.sub("@" + _ZWJ, escaped)
-    return _REFERENCE.sub("#" + _ZWJ, escaped)
-
-
-def _plain(text: str, limit: int) -> str:
-    """Plain text (a check run title): one line, cleaned, clipped, no mentions."""
-    one_line = " ".join(_scrub_inline(text[: limit + _MARGIN]).split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
-
-
-def _code(text: str, limit: int) -> str:
-    """Outside text as an inline code span (nothing inside is Markdown, HTML or a mention)."""
-    one_line = " ".join(_scrub(text[: limit + _MARGIN]).split())
-    if len(one_line) > limit:
-        one_line = one_line[: limit - 1] + "…"
-    ticks = "`" * (max((len(run) for run in re.findall(r"`+", one_line)), default=0) + 1)
-    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
-    return f"{ticks}{pad}{one_line}{pad}{ticks}"
-
-
-def _html_code(text: str) -> str:
-    """Outside text inside HTML (a ``<summary>``): escaped, no mentions."""
-    one_line = " ".join(_scrub_inline(text[: 200 + _MARGIN]).split())[:200]
-    return f"<code>{html.escape(one_line)}</code>"
-
-
-def _fenced(text: str, limit: int) -> str:
-    """Outside text in a code block: its head and tail within ``limit`` characters, the cut marked."""
-    body = _keep_ends(text, max(limit - 20, 100))
-    ticks = "`" * max(3, max((len(run) for run in re.findall(r"`+", body)), default=0) + 1)
-    return f"{ticks}text\n{body}\n{ticks}"
-
-
-def _keep_ends(text: str, limit: int) -> str:
-    """Cleaned text within ``limit`` characters: all of it, or its head and tail around a marker."""
-    if len(text) <= 2 * limit:
-        cleaned = _scrub(text)
-        if len(cleaned) <= limit:
-            return cleaned
-        text = cleaned
-    keep = max(limit - 60, 20)
-    head_chars, tail_chars = keep * 2 // 5, keep - keep * 2 // 5
-    head = _scrub(text[: head_chars + _MARGIN])[:head_chars]
-    tail = _scrub(text[-(tail_chars + _MARGIN) :])[-tail_chars:]
-    head = head[: head.rfind("\n")] if head.rfind("\n") > head_chars // 2 else head
-    tail = tail[tail.find("\n") + 1 :] if -1 < tail.find("\n") < tail_chars // 2 else tail
-    cut = max(len(text) - len(head) - len(tail), 0)
-    return f"{head}\n✂️ … {cut:,} characters cut here …\n{tail}"
-
-
-def _details(summary_html: str, body: str) -> str:
-    return f"<details><summary>{summary_html}</summary>\n\n{body}\n\n</details>"
-
-
-def _link(label: str, url: str) -> str:
-    """A Markdown link to an http(s) address; nothing for anything else."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return ""
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ""
-    safe = quote(parts.geturl(), safe=":/?#&=%+,;@!$'*~-._")
-    return f"[{label}]({safe})"
-
-
-def _person(name: str | None, *, mention: bool = False) -> str:
-    """A GitHub login as @login (a real mention only when asked for), anything else as code."""
-    if name and _LOGIN.match(name):
-        return f"@{name}" if mention else f"@{_ZWJ}{name}"
-    return _code(name or "someone", 80)
-
-
-def _fit_text(text: str, budget: int) -> str:
-    return text if len(text) <= budget else ""
-
-
-def _fit_lines(lines: Sequence[str], budget: int, noun: str) -> list[str]:
-    """The lines within ``budget`` characters: the first and the latest ones, with a line saying
-    how many in between are not shown."""
-    if sum(len(line) + 1 for line in lines) <= budget:
-        return list(lines)
-    room = budget - 60
-    tail: list[str] = []
-    used = 0
-    for line in reversed(lines):
-        if used + len(line) + 1 > room * 2 // 3:
-            break
-        tail.append(line)
-        used += len(line) + 1
-    head: list[str] = []
-    for line in lines[: len(lines) - len(tail)]:
-        if used + len(line) + 1 > room:
-            break
-        head.append(line)
-        used += len(line) + 1
-    hidden = len(lines) - len(head) - len(tail)
-    return [*head, f"- … {hidden:,} more {noun} not shown …", *reversed(tail)]
-
-
-def _fit_blocks(blocks: Sequence[str], budget: int, noun: str) -> list[str]:
-    """As many whole blocks as fit in ``budget``, in order, and a line for the rest."""
-    kept: list[str] = []
-    used = 0
-    for block in blocks:
-        if used + len(block) + 2 > budget - 60:
-            break
-        kept.append(block)
-        used += len(block) + 2
-    hidden = len(blocks) - len(kept)
-    return kept + ([f"… {hidden:,} more {noun} not shown."] if hidden else [])
-
-
-def _duration_s(seconds: float) -> str:
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        return md.fenced(cause, 300)
+    return md.details("Error", md.fenced(cause, 4_000))

@@ -28,8 +28,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from codeloop.domain.frozen import Frozen
 from codeloop.domain.protected_paths import protected_changes
 from codeloop.domain.repo_checks import RepoChecks
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
@@ -62,11 +63,7 @@ FORK_HINT = (
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class CommandResult(_Frozen):
+class CommandResult(Frozen):
     phase: Phase
     command: str
     exit_code: int | None  # None: it did not exit by itself (killed at a limit, or never started)
@@ -91,7 +88,7 @@ class CommandResult(_Frozen):
         return f"`{self.command}` exited with {self.exit_code}"
 
 
-class DeployedCommand(_Frozen):
+class DeployedCommand(Frozen):
     """A ``validation.deploy`` command, run in the background until the validation's end."""
 
     command: str
@@ -100,7 +97,7 @@ class DeployedCommand(_Frozen):
     output_bytes: int
 
 
-class Deployment(_Frozen):
+class Deployment(Frozen):
     """The app started by ``validation.deploy``: where it was reached and whether it got ready."""
 
     urls: list[str] = Field(default_factory=list)  # scheme://host:port of the ready URL and checks
@@ -114,7 +111,7 @@ class Deployment(_Frozen):
         return "\n".join(p.output for p in self.processes if p.output)
 
 
-class CheckResult(_Frozen):
+class CheckResult(Frozen):
     """One ``validation.checks`` HTTP check against the running app."""
 
     name: str
@@ -131,7 +128,7 @@ class CheckResult(_Frozen):
         return f"check `{self.name}` ({self.method} {self.url}) {outcome}"
 
 
-class Annotation(_Frozen):
+class Annotation(Frozen):
     """A check-run annotation, in GitHub's shape."""
 
     path: str
@@ -143,7 +140,7 @@ class Annotation(_Frozen):
     raw_details: str | None = None
 
 
-class ValidationReport(_Frozen):
+class ValidationReport(Frozen):
     verdict: Verdict
     summary: str  # one line for people: the check run's title material
     head_sha: str | None = None

@@ -116,9 +116,9 @@ def codegen_creates(world) -> list:
 def warm_codegen():
     """The process's Codegen provider with the repository's id already looked up, so the next call
     the fake sees from it is the create itself."""
-    from codeloop.domain.providers import RepositoryRef
+    from codeloop.domain.providers import RunRepository
     from codeloop.services.agents.providers import provider_named
 
     codegen = provider_named("codegen")
-    codegen.repo_id_for(RepositoryRef(full_name=REPO))
+    codegen.repo_id_for(RunRepository(full_name=REPO))
     return codegen

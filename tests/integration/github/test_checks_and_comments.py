@@ -101,7 +101,7 @@ def test_output_beyond_githubs_limit_is_trimmed(github_fake: GitHubFake, repo: F
     )
 
     stored = repo.check_runs[run.id]["output"]
-    assert len(stored["summary"]) == len(stored["text"]) == gh.TEXT_LIMIT
+    assert len(stored["summary"]) == len(stored["text"]) == gh.GITHUB_TEXT_LIMIT
     assert stored["text"].endswith("(truncated)")
 
 
@@ -158,7 +158,7 @@ def test_a_body_without_the_marker_gets_it_first_so_trimming_keeps_it(
     comment = gh.upsert_marked_comment(INSTALLATION, REPO, number, marker, "x" * 80_000)
 
     body = repo.comments[comment.id]["body"]
-    assert body.startswith(marker) and len(body) <= gh.TEXT_LIMIT
+    assert body.startswith(marker) and len(body) <= gh.GITHUB_TEXT_LIMIT
     assert gh.find_comment_with_marker(INSTALLATION, REPO, number, marker).id == comment.id
 
 

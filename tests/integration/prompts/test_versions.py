@@ -10,8 +10,9 @@ from codeloop.cli import prompts as prompt_cli
 from codeloop.db import prompts_store
 from codeloop.db.pool import transaction
 from codeloop.domain.prompt_context import PromptInputs, RepositoryInfo, TaskSpec
-from codeloop.domain.prompts import build_prompt, prompts_dir, select_template
+from codeloop.domain.prompts import build_prompt
 from codeloop.domain.repo_config import RepoConfig, parse_repo_config
+from codeloop.services.prompting.templates import prompts_dir
 from codeloop.services.prompting.versions import PromptVersionError, catalog, rollback, sync_templates
 
 SHIPPED = sorted(p.name.removesuffix(".md.j2") for p in prompts_dir().glob("*.md.j2"))
@@ -41,9 +42,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def render(config: RepoConfig) -> tuple[str, int, str]:
     with transaction() as conn:
         templates = catalog(conn)
-    selection = select_template(templates.available, "bug_fix", 2, config)
-    directory = templates.directory_for(selection.template.id, selection.version)
-    prompt = build_prompt(templates.available, BUG, config, 10_000, directory)
+    prompt = build_prompt(templates.available, BUG, config, 10_000)
     return prompt.template_id, prompt.template_version, prompt.text
 
 

@@ -17,8 +17,8 @@ from codeloop.domain.providers import (
     OutcomeUnknown,
     PlanLimitReached,
     RateLimited,
-    RepositoryRef,
     Retryable,
+    RunRepository,
     RunRequest,
     RunStatus,
 )
@@ -28,7 +28,7 @@ from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fixtures import CODEGEN_API_DESCRIPTION
 
 CLIENT_TIMEOUT = httpx.Timeout(0.5, connect=0.5)
-REPO = RepositoryRef(full_name="octo-org/widgets", github_id=1296269)
+REPO = RunRepository(full_name="octo-org/widgets", github_id=1296269)
 
 
 @pytest.fixture
@@ -87,13 +87,13 @@ def test_the_repository_id_is_looked_up_once(fake, provider):
 
 
 def test_a_repository_found_by_github_id_under_a_new_name(fake, provider):
-    renamed = RepositoryRef(full_name="octo-org/gadgets", github_id=1296269)
+    renamed = RunRepository(full_name="octo-org/gadgets", github_id=1296269)
     provider.create_run(request().model_copy(update={"repository": renamed}))
     assert fake.calls[-1].body["repo_id"] == fake.repo_id
 
 
 def test_a_repository_not_connected_to_codegen_is_final_and_nothing_is_created(fake, provider):
-    stranger = RepositoryRef(full_name="someone/else", github_id=1)
+    stranger = RunRepository(full_name="someone/else", github_id=1)
     with pytest.raises(FinalError, match="someone/else is not connected to Codegen organization 42"):
         provider.create_run(request().model_copy(update={"repository": stranger}))
     assert fake.runs == {}

@@ -10,15 +10,15 @@ from codeloop.domain.providers import (
     CodeGenerationProvider,
     FinalError,
     RateLimited,
-    RepositoryRef,
     Retryable,
+    RunRepository,
     RunRequest,
     RunStatus,
 )
 from codeloop.settings import reset_settings
 from tests.fakes.openai_api import FakeOpenAIApi
 
-REPO = RepositoryRef(full_name="octo-org/widgets", ref="feature-branch")
+REPO = RunRepository(full_name="octo-org/widgets", ref="feature-branch")
 FILES = {
     "widgets/cli.py": "import sys\n\n\ndef main():\n    print('hi')\n    return 0\n",
     "OLD.md": "obsolete\n",
@@ -63,7 +63,7 @@ def reads():
 
 @pytest.fixture
 def provider(fake, reads):
-    def read_file(repository: RepositoryRef, path: str) -> str | None:
+    def read_file(repository: RunRepository, path: str) -> str | None:
         reads.append((repository.full_name, repository.ref, path))
         return FILES.get(path)
 

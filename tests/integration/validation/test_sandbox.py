@@ -25,7 +25,7 @@ FAKE_SECRETS = {
 }
 
 
-def run(tmp_path: Path, script: str, timeout: float = 30, **limits) -> sandbox.RunResult:
+def run(tmp_path: Path, script: str, timeout: float = 30, **limits) -> sandbox.CommandRun:
     env = sandbox.sandbox_environment(tmp_path, tmp_path)
     return sandbox.run(
         ["/bin/sh", "-c", script],

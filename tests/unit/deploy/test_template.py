@@ -326,7 +326,7 @@ def test_trusted_functions_get_every_contracted_environment_variable(template):
     assert set(template["Globals"]["Function"]["Environment"]["Variables"]) == SHARED_ENVIRONMENT
     for logical_id in TRUSTED_FUNCTIONS:
         variables = environment_of(template, logical_id)
-        assert ENVIRONMENT <= set(variables), logical_id
+        assert set(variables) >= ENVIRONMENT, logical_id
         assert variables["POWERTOOLS_SERVICE_NAME"] == "codeloop"
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "codeloop"
         assert ref_target(variables["STATE_MACHINE_ARN"]) == "TaskStateMachine"

@@ -62,8 +62,8 @@ def test_repository(payload: dict):
 
 def test_trimming_keeps_texts_within_githubs_limit():
     assert _trim("short") == "short"
-    trimmed = _trim("x" * (gh.TEXT_LIMIT + 1))
-    assert len(trimmed) == gh.TEXT_LIMIT and trimmed.endswith("(truncated)")
+    trimmed = _trim("x" * (gh.GITHUB_TEXT_LIMIT + 1))
+    assert len(trimmed) == gh.GITHUB_TEXT_LIMIT and trimmed.endswith("(truncated)")
 
 
 def test_check_run_actions_follow_githubs_limits():

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from codeloop.domain.prompt_context import (
-    Annotation,
     Commit,
     EarlierAttempt,
     Failure,
@@ -23,6 +22,7 @@ from codeloop.domain.prompt_context import (
     TaskSpec,
 )
 from codeloop.domain.repo_config import RepoConfig, parse_repo_config
+from codeloop.domain.validation import Annotation
 from tests.fixtures import WEBHOOK_EXAMPLES
 
 REPO_CONFIG_TEXT = """
@@ -175,6 +175,8 @@ def failing_checks_task() -> PromptInputs:
                 Annotation(
                     path="test/hello_test.rb",
                     start_line=6,
+                    end_line=6,
+                    annotation_level="failure",
                     title="HelloTest#test_greeting",
                     message='Expected: "Hello, World", Actual: "Hello World"',
                 )

@@ -14,8 +14,9 @@ from codeloop.domain.prompt_context import (
     FileText,
     fit_context,
 )
-from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templates
+from codeloop.domain.prompts import AvailableTemplate, build_prompt
 from codeloop.domain.untrusted import clean, neutralise_fences
+from codeloop.services.prompting.templates import load_templates
 from tests.unit.prompts.fixture_tasks import failing_checks_task, issue_task, repo_config
 
 FENCE_BLOCK = re.compile(

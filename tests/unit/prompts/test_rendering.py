@@ -1,20 +1,16 @@
-"""Loading and rendering templates: strict, sandboxed, loud about what is missing."""
+"""Parsing and rendering templates: strict, sandboxed, loud about what is missing, from text alone."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from codeloop.domain.prompts import (
-    PROMPTS_DIR_ENV,
     PromptRenderError,
     PromptTemplateError,
-    load_templates,
     parse_template,
-    prompts_dir,
     render_template,
 )
+from codeloop.services.prompting.templates import load_templates
 
 HEADER = "{{#---\nid: {id}\ntask_types: [feature]\ndescription: t\nvariables: [{variables}]\n---#}}\n"
 
@@ -95,25 +91,45 @@ def test_rendering_is_sandboxed() -> None:
         render_template(template, {"task": {}})
 
 
-def test_content_hash_covers_included_partials(tmp_path: Path) -> None:
-    (tmp_path / "_partials").mkdir()
-    partial = tmp_path / "_partials" / "part.md.j2"
-    text = source('{% include "_partials/part.md.j2" %}')
-    partial.write_text("version one {{ task }}")
-    first = parse_template(text, directory=tmp_path).sha256
-    partial.write_text("version two {{ task }}")
-    second = parse_template(text, directory=tmp_path).sha256
+PARTIAL = "_partials/greet.md.j2"
+
+
+def test_content_hash_covers_included_partials() -> None:
+    text = source(f'{{% include "{PARTIAL}" %}}')
+    first = parse_template(text, {PARTIAL: "version one {{ task }}"}).sha256
+    second = parse_template(text, {PARTIAL: "version two {{ task }}"}).sha256
     assert first != second
 
 
-def test_prompts_dir_prefers_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(PROMPTS_DIR_ENV, str(tmp_path))
-    assert prompts_dir() == tmp_path
-    monkeypatch.delenv(PROMPTS_DIR_ENV)
-    assert (prompts_dir() / "feature.md.j2").is_file()
+def test_content_hash_is_the_one_stored_versions_carry() -> None:
+    """Computed as before templates carried their partials: stored versions keep their hashes."""
+    text = source(f'{{% include "{PARTIAL}" %}}\n')
+    template = parse_template(text, {PARTIAL: "Hello {{ task }} from the partial\n"})
+    assert template.sha256 == "7618565447e107f078e02cbd99c0992f864c96ae26659897ea1edf08d6eaef02"
 
 
-def test_file_name_and_metadata_id_must_agree(tmp_path: Path) -> None:
-    (tmp_path / "other.md.j2").write_text(source("{{ task }}"))
-    with pytest.raises(PromptTemplateError, match="must match the file name"):
-        load_templates(tmp_path)
+def test_a_template_carries_only_the_partials_it_uses_transitively() -> None:
+    available = {
+        "_partials/layout.md.j2": '[{% include "_partials/inner.md.j2" %}]',
+        "_partials/inner.md.j2": "inner {{ task }}",
+        "_partials/unused.md.j2": "never pulled in",
+    }
+    template = parse_template(source('{% extends "_partials/layout.md.j2" %}'), available)
+    assert template.partials == {
+        "_partials/inner.md.j2": "inner {{ task }}",
+        "_partials/layout.md.j2": '[{% include "_partials/inner.md.j2" %}]',
+    }
+    assert render_template(template, {"task": "x"}) == "[inner x]"
+
+
+def test_a_template_renders_with_the_partials_it_carries_not_others() -> None:
+    text = source(f'{{% include "{PARTIAL}" %}}')
+    old = parse_template(text, {PARTIAL: "old {{ task }}"})
+    new = parse_template(text, {PARTIAL: "new {{ task }}"})
+    assert render_template(old, {"task": "x"}) == "old x"
+    assert render_template(new, {"task": "x"}) == "new x"
+
+
+def test_a_partial_that_is_not_given_is_rejected_at_parse() -> None:
+    with pytest.raises(PromptTemplateError, match=r"partial '_partials/missing.md.j2' cannot be loaded"):
+        parse_template(source('{% include "_partials/missing.md.j2" %}'), {PARTIAL: "{{ task }}"})

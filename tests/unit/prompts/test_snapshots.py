@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templates
+from codeloop.domain.prompts import AvailableTemplate, build_prompt
+from codeloop.services.prompting.templates import load_templates
 from tests.unit.prompts.fixture_tasks import fixture_tasks, repo_config
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"

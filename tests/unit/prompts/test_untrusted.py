@@ -7,8 +7,9 @@ import re
 import pytest
 
 from codeloop.domain.prompt_context import ContextPiece, fit_context
-from codeloop.domain.prompts import AvailableTemplate, build_prompt, load_templates
+from codeloop.domain.prompts import AvailableTemplate, build_prompt
 from codeloop.domain.untrusted import clean, fence, redact_secrets, strip_hidden
+from codeloop.services.prompting.templates import load_templates
 from tests.unit.prompts.fixture_tasks import issue_task, repo_config
 
 FAKE_AWS_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"

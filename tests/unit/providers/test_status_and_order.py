@@ -4,7 +4,7 @@ from codeloop.domain.providers import (
     ATTEMPT_KEY,
     TASK_ID_KEY,
     NoProviderAvailable,
-    RepositoryRef,
+    RunRepository,
     RunRequest,
     RunResult,
     RunStatus,
@@ -53,7 +53,7 @@ def test_run_metadata_carries_task_and_attempt_over_caller_keys():
         task_id="t-1",
         attempt=2,
         prompt="fix it",
-        repository=RepositoryRef(full_name="octo/repo"),
+        repository=RunRepository(full_name="octo/repo"),
         metadata={"source": "comment", TASK_ID_KEY: "spoofed"},
     )
     assert request.run_metadata() == {"source": "comment", TASK_ID_KEY: "t-1", ATTEMPT_KEY: 2}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from codeloop.domain.markdown import GITHUB_TEXT_LIMIT
 from codeloop.domain.report import (
-    TEXT_LIMIT,
     AttemptView,
     FailureInfo,
     render_check_run,
@@ -39,7 +39,7 @@ def test_a_thousand_steps_with_100_kb_errors_fit_in_one_comment() -> None:
         task={"title": "T" * 256},
     )
     body = render_comment(huge)
-    assert len(body) <= TEXT_LIMIT
+    assert len(body) <= GITHUB_TEXT_LIMIT
     assert body.startswith(task_marker(TASK_ID) + "\n")
     assert balanced(body)
     assert "**Latest step:** ⏳ Run the tests (attempt 334)" in body
@@ -54,7 +54,7 @@ def test_a_100_kb_failure_keeps_its_head_and_tail_with_a_marker() -> None:
         "failed", failure=FailureInfo(error="ProviderError", cause=HUGE_ERROR, step="DispatchCodegen")
     )
     body = render_comment(failed)
-    assert len(body) <= TEXT_LIMIT
+    assert len(body) <= GITHUB_TEXT_LIMIT
     outcome = body.split("**Outcome:**")[1]
     assert "EEEE" in outcome and "ZZZZ" in outcome
     assert re.search(r"✂️ … [\d,]+ characters cut here …", outcome)
@@ -94,7 +94,7 @@ def test_a_huge_validation_report_fits_in_the_check_run() -> None:
         steps=[],
     )
     check = render_check_run(huge, 1)
-    assert len(check.summary) <= TEXT_LIMIT and len(check.text or "") <= TEXT_LIMIT
+    assert len(check.summary) <= GITHUB_TEXT_LIMIT and len(check.text or "") <= GITHUB_TEXT_LIMIT
     assert check.text is not None and check.text.startswith("### Failing tests (5000)")
     assert re.search(r"… [\d,]+ more failing tests not shown\.", check.text)
     assert "<summary>Output of <code>pytest part0</code></summary>" in check.text

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from codeloop.adapters.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited, GitHubRetryable
+from codeloop.domain.markdown import GITHUB_TEXT_LIMIT
 from codeloop.settings import get_settings
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 # -- limits and policy -----------------------------------------------------------------------------
 
-TEXT_LIMIT = 65_535  # check run summary/text and comment bodies (characters)
 TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
 JWT_LIFETIME = timedelta(minutes=9)
 JWT_REUSE = timedelta(minutes=8)
@@ -336,7 +336,7 @@ def _url_segment(value: str, whole: str | None = None) -> str:
     return quote(value, safe="")
 
 
-def _trim(text: str, limit: int = TEXT_LIMIT) -> str:
+def _trim(text: str, limit: int = GITHUB_TEXT_LIMIT) -> str:
     if len(text) <= limit:
         return text
     note = "\n\n… (truncated)"

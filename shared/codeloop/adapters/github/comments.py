@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 from codeloop.adapters.github.client import (
     COMMENTS_READ,
     COMMENTS_WRITE,
+    GITHUB_TEXT_LIMIT,
     MAX_PAGES,
     PAGE_SIZE,
-    TEXT_LIMIT,
     Permissions,
     _repo_path,
     _repo_request,
@@ -89,7 +89,7 @@ def upsert_marked_comment(
     """Create or update the one comment that holds ``marker``; the marker survives trimming."""
     body = _trim(body)
     if marker not in body:
-        body = marker + "\n" + _trim(body, TEXT_LIMIT - len(marker) - 1)
+        body = marker + "\n" + _trim(body, GITHUB_TEXT_LIMIT - len(marker) - 1)
     existing = find_comment_with_marker(installation_id, repo, issue_number, marker, permissions=permissions)
     if existing is None:
         return create_issue_comment(installation_id, repo, issue_number, body, permissions=permissions)
@@ -104,31 +104,16 @@ def add_reaction_to_comment(
     comment_id: int,
     content: str = "eyes",
     *,
+    on_review_comment: bool = False,
     permissions: Permissions = COMMENTS_WRITE,
 ) -> None:
+    """React to an issue comment, or (``on_review_comment``) to a comment on a line of a PR's diff."""
+    kind = "pulls" if on_review_comment else "issues"
     _repo_request(
         "POST",
         installation_id,
         repo,
         permissions,
-        _repo_path(repo, f"/issues/comments/{comment_id}/reactions"),
-        json={"content": content},
-    )
-
-
-def add_reaction_to_review_comment(
-    installation_id: int,
-    repo: str,
-    comment_id: int,
-    content: str = "eyes",
-    *,
-    permissions: Permissions = COMMENTS_WRITE,
-) -> None:
-    _repo_request(
-        "POST",
-        installation_id,
-        repo,
-        permissions,
-        _repo_path(repo, f"/pulls/comments/{comment_id}/reactions"),
+        _repo_path(repo, f"/{kind}/comments/{comment_id}/reactions"),
         json={"content": content},
     )

@@ -26,7 +26,7 @@ from typing import Any
 
 from codeloop.adapters import github
 from codeloop.db import dispatch_store as runs
-from codeloop.db import store
+from codeloop.db import prompts_store, store
 from codeloop.db.dispatch_store import CodegenRun
 from codeloop.db.pool import transaction
 from codeloop.domain.diffs import DiffRefused
@@ -39,7 +39,7 @@ from codeloop.domain.providers import (
     OutcomeUnknown,
     PlanLimitReached,
     ProviderError,
-    RepositoryRef,
+    RunRepository,
     RunRequest,
     RunResult,
     RunStatus,
@@ -99,7 +99,7 @@ class _Context:
             task_id=str(self.task.id),
             attempt=self.message.attempt,
             prompt=self.prompt,
-            repository=RepositoryRef(
+            repository=RunRepository(
                 full_name=self.repository.full_name, github_id=self.repository.id, ref=ref
             ),
             metadata={"source": "codeloop", "task_type": str(self.task.type)},
@@ -159,7 +159,7 @@ def _load(message: StepMessage) -> tuple[_Context, CodegenRun | None, CodegenRun
     with transaction() as conn:
         task = store.require_task(conn, message.task_id)
         repository = store.get_repository(conn, task.repository_id)
-        prompt = runs.get_rendered_prompt(conn, prompt_id)
+        prompt = prompts_store.get_rendered(conn, prompt_id)
         existing = runs.get_run(conn, task.id, message.attempt)
         previous = runs.get_run(conn, task.id, message.attempt - 1) if message.attempt > 1 else None
     if prompt is None or str(prompt.task_id) != str(task.id):

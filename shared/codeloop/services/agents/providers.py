@@ -7,7 +7,7 @@ import functools
 from datetime import timedelta
 
 from codeloop.domain.breaker import BreakerPolicy
-from codeloop.domain.providers import CodeGenerationProvider, NoProviderAvailable, RepositoryRef
+from codeloop.domain.providers import CodeGenerationProvider, NoProviderAvailable, RunRepository
 from codeloop.domain.repo_config import RepoConfig
 from codeloop.domain.retry import RetryPolicies
 from codeloop.settings import get_settings
@@ -40,7 +40,7 @@ def reset_providers() -> None:
     provider_named.cache_clear()
 
 
-def read_repository_file(repository: RepositoryRef, path: str) -> str | None:
+def read_repository_file(repository: RunRepository, path: str) -> str | None:
     """A file at ``repository.ref`` through the GitHub App (the diff provider reads its context here)."""
     from codeloop.adapters import github
     from codeloop.db import store

@@ -32,7 +32,7 @@ from codeloop.db.dispatch_store import CodegenRun
 from codeloop.db.pool import transaction
 from codeloop.domain import breaker as breakers
 from codeloop.domain.adoption import PullRequestFacts, adoption_refusal
-from codeloop.domain.providers import ProviderError, PullRequestRef, RunResult, RunStatus
+from codeloop.domain.providers import OpenedPullRequest, ProviderError, RunResult, RunStatus
 from codeloop.observability import logger, metrics
 from codeloop.services.agents.providers import bot_logins, breaker_policy, provider_named
 from codeloop.services.tasks import ledger
@@ -163,7 +163,7 @@ def _stop_check_fixes(run: CodegenRun) -> None:
         )
 
 
-def _answer_with_pull_request(run: CodegenRun, pull: PullRequestRef) -> Literal["succeeded", "failed"] | None:
+def _answer_with_pull_request(run: CodegenRun, pull: OpenedPullRequest) -> Literal["succeeded", "failed"] | None:
     """Answer a completed run with the PR it reports, if that PR is the agent's; None: not answered here."""
     opened = _reported_pull_request(run, pull)
     if isinstance(opened, tuple):
@@ -175,7 +175,7 @@ def _answer_with_pull_request(run: CodegenRun, pull: PullRequestRef) -> Literal[
     )
 
 
-def _reported_pull_request(run: CodegenRun, pull: PullRequestRef) -> tuple[str, str] | github.PullRequest:
+def _reported_pull_request(run: CodegenRun, pull: OpenedPullRequest) -> tuple[str, str] | github.PullRequest:
     """The reported pull request, or the (error, cause) that stops the run being answered with it."""
     match = _PULL_NUMBER.search(pull.url or "")
     if match is None:
@@ -317,7 +317,7 @@ def _with_pull_request(run: CodegenRun, pull: PullRequestFacts) -> list[dict[str
     if known:
         return list(run.pull_requests)
     url = f"{_web_base()}/{pull.repository}/pull/{pull.number}"
-    return [*run.pull_requests, PullRequestRef(url=url, head_branch=pull.head_branch).model_dump()]
+    return [*run.pull_requests, OpenedPullRequest(url=url, head_branch=pull.head_branch).model_dump()]
 
 
 def _web_base() -> str:

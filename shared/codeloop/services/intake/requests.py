@@ -136,12 +136,13 @@ class Conversation:
     def acknowledge(self) -> None:
         """👀 on the comment, once, before the first answer or work."""
         if not self.acknowledged and self.first.source == "comment" and self.first.comment_id is not None:
-            react = (
-                github.add_reaction_to_review_comment
-                if self.first.on_review_comment
-                else github.add_reaction_to_comment
+            github.add_reaction_to_comment(
+                self.installation,
+                self.repo,
+                self.first.comment_id,
+                "eyes",
+                on_review_comment=self.first.on_review_comment,
             )
-            react(self.installation, self.repo, self.first.comment_id, "eyes")
         self.acknowledged = True
 
     def may_reply(self, request: WorkRequest) -> bool:

@@ -27,7 +27,6 @@ from codeloop.domain.prompts import (
     PromptSelectionError,
     RenderedPrompt,
     build_prompt,
-    select_template,
 )
 from codeloop.domain.repo_config import (
     CONFIG_PATH,
@@ -36,7 +35,7 @@ from codeloop.domain.repo_config import (
 from codeloop.domain.steps import StepFailed, StepMessage
 from codeloop.observability import logger, metrics
 from codeloop.services.prompting.context import READ_PERMISSIONS, FixContext, Gathered, gather
-from codeloop.services.prompting.versions import catalog
+from codeloop.services.prompting.versions import TemplateCatalog, catalog
 from codeloop.services.repository_config import load_repo_config
 from codeloop.settings import get_settings
 
@@ -153,14 +152,9 @@ def _first_pr_url(pull_requests: Any) -> str | None:
     return None
 
 
-def _render(templates: Any, gathered: Gathered, config: RepoConfig) -> RenderedPrompt:
-    spec = gathered.inputs.task
+def _render(templates: TemplateCatalog, gathered: Gathered, config: RepoConfig) -> RenderedPrompt:
     try:
-        selection = select_template(templates.available, spec.type, spec.complexity, config)
-        directory = templates.directory_for(selection.template.id, selection.version)
-        return build_prompt(
-            templates.available, gathered.inputs, config, get_settings().max_context_chars, directory
-        )
+        return build_prompt(templates.available, gathered.inputs, config, get_settings().max_context_chars)
     except PromptSelectionError as exc:
         hint = "" if templates.available else " (no templates in the database: run `codeloop prompts sync`)"
         raise StepFailed("PromptSelection", f"{exc}{hint}") from None

@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from codeloop.adapters import github
 from codeloop.domain.models import Repository, Task, TaskSource, TaskType
 from codeloop.domain.prompt_context import (
-    Annotation,
     Commit,
     EarlierAttempt,
     Failure,
@@ -39,7 +38,7 @@ from codeloop.domain.prompt_context import (
     ReviewComment,
     TaskSpec,
 )
-from codeloop.domain.validation import ValidationReport
+from codeloop.domain.validation import Annotation, ValidationReport
 from codeloop.observability import logger
 
 # Caps on raw inputs, applied when fetched.
@@ -469,16 +468,6 @@ def _validation_pieces(run: Any) -> tuple[list[Failure], list[Annotation], str]:
         failures.append(
             Failure(source=f"test {test.name}", output=f"{where}{test.message}\n{test.details}".strip())
         )
-    annotations = [
-        Annotation(
-            path=a.path,
-            start_line=a.start_line,
-            end_line=a.end_line,
-            level=a.annotation_level,
-            title=a.title,
-            message=a.message,
-        )
-        for a in report.annotations[:MAX_ANNOTATIONS]
-    ]
+    annotations = report.annotations[:MAX_ANNOTATIONS]
     note = f"{report.failures_total} failing tests" if report.failures_total else ""
     return failures, annotations, note

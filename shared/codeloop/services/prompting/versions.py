@@ -18,10 +18,6 @@ Versioning rules (the operator's contract):
 
 from __future__ import annotations
 
-import functools
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -30,18 +26,10 @@ from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
 
 from codeloop.db import prompts_store
-from codeloop.domain.prompts import (
-    TEMPLATE_SUFFIX,
-    AvailableTemplate,
-    PromptTemplate,
-    TemplateMeta,
-    load_templates,
-    prompts_dir,
-    template_partials,
-)
+from codeloop.domain.prompts import AvailableTemplate, PromptTemplate, TemplateMeta
+from codeloop.services.prompting.templates import load_templates
 
 Outcome = Literal["created", "new_version", "switched", "unchanged", "retired"]
-RENDER_DIR = Path(tempfile.gettempdir()) / "codeloop-prompt-versions"
 
 
 class TemplateSync(BaseModel):
@@ -79,16 +67,15 @@ def sync_templates(conn: Connection, directory: Path | None = None) -> SyncSumma
 
     Runs in the caller's transaction; call it at deploy (after migrations) and at ``make dev``.
     """
-    directory = directory or prompts_dir()
     shipped = load_templates(directory)  # a broken template fails the sync before anything changes
     prompts_store.lock_sync(conn)
-    results = [_sync_one(conn, template, template_partials(template, directory)) for template in shipped]
+    results = [_sync_one(conn, template) for template in shipped]
     retired = prompts_store.retire_missing(conn, [t.id for t in shipped])
     results += [TemplateSync(template_id=row.id, outcome="retired") for row in retired]
     return SyncSummary(templates=results)
 
 
-def _sync_one(conn: Connection, template: PromptTemplate, partials: dict[str, str]) -> TemplateSync:
+def _sync_one(conn: Connection, template: PromptTemplate) -> TemplateSync:
     meta = template.meta
     row = prompts_store.upsert_template(conn, meta.id, meta.description, meta.task_types, meta.complexity)
     existing = prompts_store.version_by_hash(conn, meta.id, template.sha256)
@@ -97,7 +84,7 @@ def _sync_one(conn: Connection, template: PromptTemplate, partials: dict[str, st
             conn,
             meta.id,
             template.source,
-            {"meta": meta.model_dump(mode="json"), "partials": partials},
+            {"meta": meta.model_dump(mode="json"), "partials": template.partials},
             template.sha256,
         ).version
     else:
@@ -136,49 +123,22 @@ def rollback(conn: Connection, template_id: str, to_version: int | None, *, acto
 
 
 class TemplateCatalog:
-    """The template versions selection may choose, and where each renders from."""
+    """The template versions selection may choose, each with the partials it was stored with."""
 
     def __init__(self, rows: Iterable[prompts_store.PromptVersionRow]):
-        self._rows = {(row.template_id, row.version): row for row in rows}
         self.available = [
             AvailableTemplate(
                 template=PromptTemplate(
                     meta=TemplateMeta.model_validate(row.metadata["meta"]),
                     source=row.body,
+                    partials=row.metadata["partials"],
                     sha256=row.content_hash,
                 ),
                 version=row.version,
             )
-            for row in self._rows.values()
+            for row in rows
         ]
-
-    def directory_for(self, template_id: str, version: int) -> Path:
-        """A prompts directory holding the version's own partials (written once per process)."""
-        row = self._rows[(template_id, version)]
-        return _materialise(
-            row.content_hash, row.template_id, row.body, tuple(sorted(row.metadata["partials"].items()))
-        )
 
 
 def catalog(conn: Connection) -> TemplateCatalog:
     return TemplateCatalog(prompts_store.available_versions(conn))
-
-
-@functools.cache
-def _materialise(
-    content_hash: str, template_id: str, body: str, partials: tuple[tuple[str, str], ...]
-) -> Path:
-    target = RENDER_DIR / content_hash
-    if target.is_dir():
-        return target
-    RENDER_DIR.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=RENDER_DIR, prefix=".staging-"))
-    for name, source in (*partials, (template_id + TEMPLATE_SUFFIX, body)):
-        path = staging / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(source, encoding="utf-8")
-    try:
-        os.rename(staging, target)
-    except OSError:  # another process wrote the same content first
-        shutil.rmtree(staging, ignore_errors=True)
-    return target

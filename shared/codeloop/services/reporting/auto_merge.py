@@ -12,9 +12,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from codeloop.adapters import github
-from codeloop.db import dispatch_store, store
+from codeloop.db import dispatch_store, report_store, store
 from codeloop.db.pool import transaction
-from codeloop.db.queries import query
 from codeloop.domain.adoption import PullRequestFacts, adoption_refusal
 from codeloop.domain.auto_merge import (
     AutoMergeOutcome,
@@ -148,8 +147,8 @@ def _facts(task: Task, installation: int, repo: str, repo_patterns: list[str]) -
 def _validated_head(task: Task) -> str | None:
     """The head commit of the task's last passed validation: the only commit codeloop may merge."""
     with transaction() as conn:
-        rows = conn.execute(query("report.report_validation_runs"), {"task_id": str(task.id)}).fetchall()
-    passed = [row["head_sha"] for row in rows if row["status"] == "passed"]
+        validations = report_store.validations(conn, task.id)
+    passed = [validation.head_sha for validation in validations if validation.status == "passed"]
     return passed[-1] if passed else None
 
 
@@ -157,10 +156,7 @@ def _not_own_reason(task: Task, repo: str, pull: github.MergeState) -> str | Non
     """The adoption rule again, at merge time: a branch the agent created, in the repository, by its bot."""
     with transaction() as conn:
         branches = dispatch_store.agent_branches(conn, task.id)
-        providers = {
-            row["provider"]
-            for row in conn.execute(query("report.report_codegen_runs"), {"task_id": str(task.id)})
-        }
+        providers = {run.provider for run in report_store.agent_runs(conn, task.id)}
     logins = sorted({login for provider in providers for login in bot_logins(provider)})
     facts = PullRequestFacts(
         repository=repo,

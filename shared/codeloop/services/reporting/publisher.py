@@ -13,10 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from codeloop.adapters import github
-from codeloop.db import store
+from codeloop.db import report_store, store
 from codeloop.db.locks import task_lock
 from codeloop.db.pool import transaction
-from codeloop.db.queries import query
 from codeloop.domain.models import Repository, Task
 from codeloop.domain.report import (
     AgentRunView,
@@ -43,35 +42,33 @@ def build_view(task: Task, repository: Repository) -> TaskView:
     """The task as the renderers see it, read from PostgreSQL."""
     with transaction() as conn:
         history = store.task_history(conn, task.id)
-        runs = conn.execute(query("report.report_codegen_runs"), {"task_id": str(task.id)}).fetchall()
-        validations = conn.execute(
-            query("report.report_validation_runs"), {"task_id": str(task.id)}
-        ).fetchall()
-        cancelled = conn.execute(query("report.report_cancelled_by"), {"task_id": str(task.id)}).fetchone()
+        runs = report_store.agent_runs(conn, task.id)
+        validations = report_store.validations(conn, task.id)
+        cancelled_by = report_store.cancelled_by(conn, task.id)
     check_runs: dict[str, dict[str, Any]] = task.metadata.get("check_runs", {})
-    runs_by_attempt = {row["attempt"]: row for row in runs}
-    validations_by_attempt = {row["attempt"]: row for row in validations}
+    runs_by_attempt = {run.attempt: run for run in runs}
+    validations_by_attempt = {validation.attempt: validation for validation in validations}
     attempts = []
     for number in range(1, task.attempt + 1):
         run, validation = runs_by_attempt.get(number), validations_by_attempt.get(number)
         check = check_runs.get(str(number), {})  # the attempt's check run on its latest head
         report = None
-        if validation and validation["results"]:
+        if validation and validation.results:
             try:
-                report = ValidationReport.model_validate(validation["results"])
+                report = ValidationReport.model_validate(validation.results)
             except ValueError:
                 logger.warning("unreadable validation results", extra={"attempt": number})
         attempts.append(
             AttemptView(
                 number=number,
-                agent_run=AgentRunView(provider=run["provider"], web_url=run["web_url"], status=run["status"])
+                agent_run=AgentRunView(provider=run.provider, web_url=run.web_url, status=run.status)
                 if run
                 else None,
-                validation_status=validation["status"] if validation else None,
+                validation_status=validation.status if validation else None,
                 validation=report,
                 check_run_id=check.get("id"),
                 check_run_url=check.get("url"),
-                head_sha=check.get("head_sha") or (validation["head_sha"] if validation else None),
+                head_sha=check.get("head_sha") or (validation.head_sha if validation else None),
             )
         )
     first_attempt = min(
@@ -84,7 +81,7 @@ def build_view(task: Task, repository: Repository) -> TaskView:
         steps=[step for execution in history for step in execution.steps],
         attempts=attempts,
         max_attempts=first_attempt + repository.iteration_budget if history else None,
-        cancelled_by=cancelled["actor"] if cancelled else None,
+        cancelled_by=cancelled_by,
         auto_merge=task.metadata.get("auto_merge"),
     )
 

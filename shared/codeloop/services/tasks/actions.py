@@ -99,7 +99,7 @@ def end_workflow(task: Task, reason: str, waiting_tokens: list[str]) -> None:
     if task.workflow_execution_arn:
         workflows.stop_execution(task.workflow_execution_arn, reason)
     for token in waiting_tokens:
-        workflows.end_wait(token, "Cancelled", reason)
+        workflows.fail_waiting_step(token, "Cancelled", reason)
     answer_batch(task)
 
 
@@ -173,11 +173,11 @@ def answer_batch(task: Task) -> None:
     if not token or not is_terminal(task.status):
         return
     if task.status == TaskStatus.COMPLETED:
-        workflows.finish_wait(token, {})
+        workflows.succeed_waiting_step(token, {})
         return
     reasons = [entry.get("error") for entry in task.error_log if entry.get("error")]
     error = "Cancelled" if task.status == TaskStatus.CANCELLED else "TaskFailed"
-    workflows.end_wait(token, error, reasons[-1] if reasons else f"the task {task.status}")
+    workflows.fail_waiting_step(token, error, reasons[-1] if reasons else f"the task {task.status}")
 
 
 def revalidate(task_id: UUID | str, *, actor: str, head_sha: str | None = None) -> Task:

@@ -22,9 +22,6 @@ select * from rate_buckets where name = %(name)s for update;
 -- name: save_bucket
 update rate_buckets set taken_at = %(taken_at)s where name = %(name)s;
 
--- name: get_rendered_prompt
-select id, task_id, attempt, body from rendered_prompts where id = %(id)s;
-
 -- name: get_codegen_run
 select * from codegen_runs where task_id = %(task_id)s and attempt = %(attempt)s;
 
