@@ -11,7 +11,11 @@
   against ``python -m venv`` installing pip with ensurepip;
 - results: parse a 5,000-test JUnit file (10% failing, with tracebacks) and build the report
   (annotations, failure signature); and the same from a 5,000-assertion TAP output (tape's
-  shape, 10% failing) read by every output parser, as when a run leaves no JUnit file.
+  shape, 10% failing) read by every output parser, as when a run leaves no JUnit file;
+- deploy stage: the fixture web app (tests/fixtures/webapp) started by ``validation.deploy``,
+  ``ready`` polled, three HTTP checks, then everything stopped and reaped; against the same app
+  started bare, polled every 5 ms, the same three requests made, then killed. The difference is
+  the runner's own overhead (aim: <= 1 s).
 
 Aim: <= 2 s in all on loopback. Run: .venv/bin/python bench/validation.py [repeats]
 """
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -32,12 +38,15 @@ from xml.sax.saxutils import escape, quoteattr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codeloop.adapters import git_checkout, sandbox, toolchain
+from codeloop.domain.repo_config import ValidationConfig
 from codeloop.domain.test_results import parse_junit_chunks, parse_test_output
 from codeloop.domain.validation import CommandResult, build_report
+from codeloop.services.validation.deploy import DeployStage, request
 from codeloop.services.validation.run import READ_CHUNK, SandboxDirs, remove_tree
 from codeloop.settings import reset_settings
 from tests.fakes.git_http import GitHttpServer
 
+WEBAPP = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "webapp" / "app.py"
 TOKEN = "ghs_" + secrets.token_hex(16)  # a fresh fake token per run
 FILES = 1_000
 TESTS = 5_000
@@ -231,6 +240,73 @@ def main() -> None:
                 f"parse {TESTS}-assertion TAP output + build report", repeats, parse_output_and_report
             )
             print(f"{'total (medians)':<58} {total * 1000:15.1f} ms   aim <= 2000 ms")
+    deploy_stage_figures(repeats)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def deploy_stage_figures(repeats: int) -> None:
+    """A deploy + a ready URL + three checks through the stage, against the same work done bare."""
+    with tempfile.TemporaryDirectory(prefix="codeloop-bench-deploy-") as scratch:
+        root = Path(scratch)
+        shutil.copy(WEBAPP, root / "app.py")
+        env = sandbox.sandbox_environment(root, root)
+
+        def staged() -> None:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            validation = ValidationConfig.model_validate(
+                {
+                    "deploy": [f"{sys.executable} app.py --port {port}"],
+                    "ready": {"url": f"{base}/health", "timeout_seconds": 30},
+                    "checks": [
+                        {"name": "health", "url": f"{base}/health", "contains": "ok"},
+                        {"name": "mean", "url": f"{base}/api/mean?xs=1,2,3", "contains": "2.0"},
+                        {"name": "missing", "url": f"{base}/nope", "status": 404},
+                    ],
+                }
+            )
+            stage = DeployStage(
+                validation,
+                checkout=root,
+                env=env,
+                limits=sandbox.Limits(),
+                user=None,
+                deadline=time.monotonic() + 60,
+            )
+            with stage:
+                assert stage.ready and all(check.passed for check in stage.checks), stage.checks
+
+        def bare() -> None:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            app = subprocess.Popen(
+                [sys.executable, "app.py", "--port", str(port)],
+                cwd=root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                while True:
+                    try:
+                        request("GET", f"{base}/health", 1.0)
+                        break
+                    except OSError:
+                        time.sleep(0.005)
+                for path in ("/health", "/api/mean?xs=1,2,3", "/nope"):
+                    request("GET", base + path, 10.0)
+            finally:
+                app.kill()
+                app.wait()
+
+        stage_time = timed("deploy + ready + 3 checks through the stage, stopped", repeats, staged)
+        bare_time = timed("the same app, 5 ms polls, 3 requests, killed (bare)", repeats, bare)
+        print(f"{'  the deploy stage adds':<58} {(stage_time - bare_time) * 1000:15.1f} ms   aim <= 1000 ms")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,12 @@ the supervisor's tree. When the command exits, or the supervisor gets SIGTERM (t
 time limit), every descendant is killed with SIGKILL, whatever session or group it made, and
 reaped until none is left; only then does the supervisor exit with the command's status.
 
+With ``--hold`` (a deployment left running in the background) the supervisor does not stop at
+the command's end: what the command started (a server it daemonised) keeps running, reaped as it
+ends, until SIGTERM; then everything is killed and the supervisor exits with the command's status
+if it had ended, else 128 + SIGTERM. When nothing is left to hold it exits by itself, as the
+command did.
+
 With ``--user`` (the runner is root) the command runs as that unprivileged user while the
 supervisor stays root, so the command can neither kill its supervisor nor escape the process
 limit (RLIMIT_NPROC does not hold for root).
@@ -94,15 +100,18 @@ def kill_descendants() -> set[int]:
     return killed
 
 
-def _parse(argv: list[str]) -> tuple[tuple[int, int] | None, list[str]]:
+def _parse(argv: list[str]) -> tuple[tuple[int, int] | None, bool, list[str]]:
     user = None
     if argv[:1] == ["--user"]:
         uid, gid = argv[1].split(":")
         user = (int(uid), int(gid))
         argv = argv[2:]
+    hold = argv[:1] == ["--hold"]
+    if hold:
+        argv = argv[1:]
     if argv[:1] != ["--"] or len(argv) < 2:
-        raise SystemExit("usage: reaper.py [--user UID:GID] -- ARGV...")
-    return user, argv[1:]
+        raise SystemExit("usage: reaper.py [--user UID:GID] [--hold] -- ARGV...")
+    return user, hold, argv[1:]
 
 
 def _program(name: str) -> str:
@@ -131,20 +140,45 @@ def _exec_command(program: str, command: list[str], user: tuple[int, int] | None
     os._exit(127)
 
 
+_command_status: int | None = None  # with --hold: how the command ended, once it has
+
+
+def _exit_as_command() -> None:
+    code = os.waitstatus_to_exitcode(_command_status)
+    os._exit(code if code >= 0 else 128 - code)
+
+
 def _stop(signum: int, _frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     kill_descendants()
+    if _command_status is not None:
+        _exit_as_command()
     os._exit(128 + signum)
 
 
+def _hold_until_stopped(child: int) -> None:
+    """Reap whatever ends (the command, then its daemons) until SIGTERM (:func:`_stop`), or until
+    nothing is left to hold: then exit as the command did."""
+    global _command_status
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            _exit_as_command()
+        if pid == child:
+            _command_status = status
+
+
 def main(argv: list[str]) -> int:
-    user, command = _parse(argv)
+    user, hold, command = _parse(argv)
     program = _program(command[0])
     become_subreaper()
     signal.signal(signal.SIGTERM, _stop)
     child = os.fork()
     if child == 0:
         _exec_command(program, command, user)
+    if hold:
+        _hold_until_stopped(child)
     _, status = os.waitpid(child, 0)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     kill_descendants()

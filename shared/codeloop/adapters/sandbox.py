@@ -31,6 +31,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -233,6 +234,35 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     kill_group(process.pid)
 
 
+def _spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout_seconds: float,
+    limits: Limits,
+    user: SandboxUser | None,
+    hold: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` under its supervisor, with the limits set in the child before exec.
+    ``hold``: the supervisor keeps what the command started alive until it is told to stop."""
+    protect_runner_process()
+    cpu_seconds = limits.cpu_seconds or int(timeout_seconds * (os.cpu_count() or 1)) + 1
+    memory_bytes = limits.memory_bytes or default_memory_bytes()
+    options = [*(["--user", f"{user.uid}:{user.gid}"] if user else []), *(["--hold"] if hold else [])]
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", str(SUPERVISOR), *options, "--", *argv],
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        close_fds=True,
+        preexec_fn=functools.partial(_limit_child, limits, cpu_seconds, memory_bytes),
+    )
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -250,23 +280,9 @@ def run(
     tells Step Functions it is alive). ``user``: run the command as that user (root only).
     """
     limits = limits or Limits()
-    protect_runner_process()
-    cpu_seconds = limits.cpu_seconds or int(timeout_seconds * (os.cpu_count() or 1)) + 1
-    memory_bytes = limits.memory_bytes or default_memory_bytes()
     capture = OutputCapture(limits.output_head_bytes, limits.output_tail_bytes)
     started = time.monotonic()
-    as_user = ["--user", f"{user.uid}:{user.gid}"] if user else []
-    process = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(SUPERVISOR), *as_user, "--", *argv],
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        close_fds=True,
-        preexec_fn=functools.partial(_limit_child, limits, cpu_seconds, memory_bytes),
-    )
+    process = _spawn(argv, cwd=cwd, env=env, timeout_seconds=timeout_seconds, limits=limits, user=user)
     assert process.stdout is not None
     timed_out = False
     try:
@@ -286,6 +302,76 @@ def run(
         output_bytes=capture.total,
         output_cut_bytes=capture.cut,
     )
+
+
+class Background:
+    """A command left running (a web app) under a supervisor that holds everything it starts,
+    daemons included, until :meth:`stop`; its output is read by a thread, head and tail kept.
+    Use it as a context manager so it is stopped and reaped however the caller leaves."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        timeout_seconds: float,
+        limits: Limits | None = None,
+        user: SandboxUser | None = None,
+    ):
+        limits = limits or Limits()
+        self.capture = OutputCapture(limits.output_head_bytes, limits.output_tail_bytes)
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        self.process = _spawn(
+            argv, cwd=cwd, env=env, timeout_seconds=timeout_seconds, limits=limits, user=user, hold=True
+        )
+        self._reader = threading.Thread(target=self._read_all, name="background-output", daemon=True)
+        self._reader.start()
+        self.result: CommandRun | None = None
+
+    def _read_all(self) -> None:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while chunk := os.read(fd, READ_SIZE):
+            with self._lock:
+                self.capture.feed(chunk)
+
+    def output(self) -> str:
+        """What it printed so far (head and tail)."""
+        with self._lock:
+            return self.capture.text()
+
+    def command_running(self) -> bool:
+        """Whether the command or anything it started still runs (the supervisor exits when
+        nothing is left to hold)."""
+        return self.process.poll() is None
+
+    def stop(self) -> CommandRun:
+        """Kill and reap everything the command started; its output and how it ended."""
+        if self.result is None:
+            _stop(self.process)
+            self._reader.join(DRAIN_SECONDS)
+            assert self.process.stdout is not None
+            self.process.stdout.close()
+            code = self.process.wait()
+            with self._lock:
+                self.result = CommandRun(
+                    exit_code=code if code >= 0 else None,
+                    signal=-code if code < 0 else None,
+                    timed_out=False,
+                    duration_seconds=time.monotonic() - self.started,
+                    output=self.capture.text(),
+                    output_bytes=self.capture.total,
+                    output_cut_bytes=self.capture.cut,
+                )
+        return self.result
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 def _pump(

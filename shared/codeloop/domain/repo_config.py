@@ -8,26 +8,103 @@ published at ``schemas/codeloop.schema.json`` is generated from these models
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_PATH = ".github/codeloop.yml"
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The same rule as local_url, for the published schema (editors flag a non-local URL as you type).
+LOCAL_URL_PATTERN = r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?([/?#].*)?$"
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def local_url(url: str) -> str:
+    """``url`` when it is http(s) on this machine: a deployment is only ever reached on loopback,
+    so a check can never be pointed at another host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{url!r} must be an http:// or https:// URL")
+    if parts.hostname not in LOCAL_HOSTS:
+        raise ValueError(
+            f"{url!r} must be on this machine ({', '.join(LOCAL_HOSTS)}), not {parts.hostname or 'no host'!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError(f"{url!r} has an invalid port") from None
+    return url
+
+
+class ReadyConfig(_Strict):
+    url: str | None = Field(
+        default=None,
+        description="Polled until it answers 2xx or 3xx: 127.0.0.1, localhost or ::1 only.",
+        json_schema_extra={"pattern": LOCAL_URL_PATTERN},
+    )
+    command: str | None = Field(default=None, description="Run until it exits 0, in the sandbox.")
+    timeout_seconds: float = Field(default=60, gt=0, le=900)
+
+    @field_validator("url")
+    @classmethod
+    def _local(cls, value: str | None) -> str | None:
+        return value if value is None else local_url(value)
+
+    @model_validator(mode="after")
+    def _url_or_command(self) -> ReadyConfig:
+        if (self.url is None) == (self.command is None):
+            raise ValueError("give either url or command")
+        return self
+
+
+class HttpCheck(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    url: str = Field(
+        description="On this machine: 127.0.0.1, localhost or ::1.",
+        json_schema_extra={"pattern": LOCAL_URL_PATTERN},
+    )
+    method: HttpMethod = "GET"
+    status: int = Field(default=200, ge=100, le=599, description="The status the answer must have.")
+    contains: str | None = Field(default=None, description="Text the answer's body must contain.")
+    timeout_seconds: float = Field(default=10, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _local(cls, value: str) -> str:
+        return local_url(value)
+
+
 class ValidationConfig(_Strict):
     setup: list[str] = Field(default_factory=list, description="Commands run in order in the PR's checkout.")
+    deploy: list[str] = Field(
+        default_factory=list,
+        description="Commands started in the background after setup (the app); stopped when the validation ends.",
+    )
+    ready: ReadyConfig | None = Field(default=None, description="When the deployment is ready to be checked.")
+    checks: list[HttpCheck] = Field(
+        default_factory=list, description="HTTP checks against the running app, before the tests."
+    )
     test: list[str] = Field(default_factory=list, description="Test commands; any non-zero exit fails.")
     junit: list[str] = Field(default_factory=list, description="JUnit XML result files to annotate.")
     timeout_minutes: int = Field(default=20, ge=1, le=120)
     include_repo_checks: bool = Field(default=True, description="Also wait for the repository's own CI.")
     forks: bool = Field(default=False, description="Run code from forks (only if a maintainer opts in).")
+
+    @model_validator(mode="after")
+    def _checks_need_a_deployment(self) -> ValidationConfig:
+        if (self.ready or self.checks) and not self.deploy:
+            raise ValueError("ready and checks need deploy: commands that start the app")
+        names = [check.name for check in self.checks]
+        if len(set(names)) != len(names):
+            raise ValueError("each check needs its own name")
+        return self
 
 
 class CommandsConfig(_Strict):
@@ -83,7 +160,7 @@ class RepoConfig(_Strict):
 
     @property
     def is_validation_configured(self) -> bool:
-        return bool(self.validation.test)
+        return bool(self.validation.test or self.validation.checks)
 
     @property
     def auto_merge_method(self) -> Literal["squash", "merge", "rebase"] | None:
@@ -137,10 +214,15 @@ def json_schema() -> dict:
     return schema
 
 
-def with_stored_commands(config: RepoConfig, setup: list[str], test: list[str]) -> RepoConfig:
-    """The one fallback rule: when the file names no setup or test commands, those stored for the
-    repository (through the task API) fill in, so the prompt and the validator agree on them."""
-    if config.validation.setup or config.validation.test or not test:
+def with_stored_commands(
+    config: RepoConfig, setup: list[str], test: list[str], deploy: list[str] = ()
+) -> RepoConfig:
+    """The one fallback rule: when the file names no setup, deploy or test commands, those stored
+    for the repository (through the task API) fill in, so the prompt and the validator agree."""
+    named = config.validation.setup or config.validation.test or config.validation.deploy
+    if named or not test:
         return config
-    validation = config.validation.model_copy(update={"setup": list(setup), "test": list(test)})
+    validation = config.validation.model_copy(
+        update={"setup": list(setup), "test": list(test), "deploy": list(deploy)}
+    )
     return config.model_copy(update={"validation": validation})

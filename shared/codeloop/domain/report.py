@@ -436,6 +436,9 @@ def _validation_text(report: ValidationReport, limit: int = GITHUB_TEXT_LIMIT) -
             md.fit_text("\n".join(["### Flaky tests (failed, then passed on a rerun)", *flaky]), budget // 4)
         )
         budget -= len(sections[-1]) + 2
+    if report.deployment is not None:
+        sections.append(_deployment_text(report))
+        budget -= len(sections[-1]) + 2
     if report.commands:
         sections.append("\n".join(["### Commands", *(_command_line(c) for c in report.commands)]))
         budget -= len(sections[-1]) + 2
@@ -458,6 +461,34 @@ def _validation_text(report: ValidationReport, limit: int = GITHUB_TEXT_LIMIT) -
         notes = "\n".join(f"- {md.inline(note, 300)}" for note in report.notes)
         sections.append(md.fit_text(f"### Notes\n{notes}", max(budget, 0)))
     return "\n\n".join(s for s in sections if s)
+
+
+def _deployment_text(report: ValidationReport, output_chars: int = 4_000) -> str:
+    """The app ``validation.deploy`` started: where, whether it got ready, each HTTP check, and
+    the deploy output's tail when the app never got ready."""
+    deployment = report.deployment
+    assert deployment is not None
+    where = ", ".join(md.code_span(url, 200) for url in deployment.urls) or "no URL configured"
+    if deployment.ready:
+        after = (
+            f" after {md.duration(deployment.ready_seconds)}" if deployment.ready_seconds is not None else ""
+        )
+        lines = ["### Deployment", f"- ✅ ready at {where}{after}"]
+    else:
+        lines = ["### Deployment", f"- ❌ never ready at {where}: {md.inline(deployment.problem or '', 300)}"]
+    lines += [f"- deploy: {md.code_span(p.command, 300)} {p.ended}" for p in deployment.processes]
+    for check in report.checks:
+        emoji, what = ("✅", "") if check.passed else ("❌", f": {md.inline(check.problem or '', 300)}")
+        answer = f"status {check.status}" if check.status is not None else "no answer"
+        request = md.code_span(f"{check.method} {check.url}", 300)
+        lines.append(
+            f"- {emoji} check {md.code_span(check.name, 100)}: {request} → {answer}{what} · {md.duration(check.duration_seconds)}"
+        )
+    text = "\n".join(lines)
+    if not deployment.ready and deployment.output.strip():
+        tail = strip_ansi(deployment.output)[-output_chars:]
+        text += "\n\n" + md.details("Output of the deploy commands", md.fenced(tail, output_chars + 200))
+    return text
 
 
 def _command_line(command: CommandResult) -> str:

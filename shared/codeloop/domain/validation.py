@@ -5,9 +5,11 @@ results here; the workflow compares ``failure_signature`` between attempts to te
 failure again" from progress.
 
 Verdicts:
-- ``passed``: every setup and test command exited 0 within its time limit.
-- ``failed``: the code's fault: a setup or test command exited non-zero, or hit a time limit.
-  (Exit codes decide; failures parsed from results only explain.)
+- ``passed``: every setup and test command exited 0 within its time limit, the deployment (if
+  any) became ready and every HTTP check passed.
+- ``failed``: the code's fault: a setup or test command exited non-zero, or hit a time limit; the
+  app never became ready; an HTTP check failed. (Exit codes and checks decide; failures parsed
+  from results only explain.)
 - ``error``: ours, not the code's: the checkout or the sandbox could not be set up.
 - ``not_run``: nothing was run, on purpose: a PR that changes protected paths (workflows,
   ``.github/codeloop.yml``, the repository's ``protected_paths``), a fork PR without
@@ -86,6 +88,46 @@ class CommandResult(Frozen):
         return f"`{self.command}` exited with {self.exit_code}"
 
 
+class DeployedCommand(Frozen):
+    """A ``validation.deploy`` command, run in the background until the validation's end."""
+
+    command: str
+    ended: str  # how it ended: stopped at the end, or by itself before
+    output: str  # head and tail, with a line saying what was cut
+    output_bytes: int
+
+
+class Deployment(Frozen):
+    """The app started by ``validation.deploy``: where it was reached and whether it got ready."""
+
+    urls: list[str] = Field(default_factory=list)  # scheme://host:port of the ready URL and checks
+    ready: bool
+    ready_seconds: float | None = None  # from the first deploy command's start to ready
+    problem: str | None = None  # why it never became ready
+    processes: list[DeployedCommand] = Field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return "\n".join(p.output for p in self.processes if p.output)
+
+
+class CheckResult(Frozen):
+    """One ``validation.checks`` HTTP check against the running app."""
+
+    name: str
+    method: str
+    url: str
+    status: int | None  # what the app answered with; None when it did not answer
+    passed: bool
+    problem: str | None = None  # why it failed: the wrong status, the missing text, no answer
+    body: str = ""  # the head of the answer's body
+    duration_seconds: float
+
+    def describe(self) -> str:
+        outcome = "passed" if self.passed else f"failed: {self.problem}"
+        return f"check `{self.name}` ({self.method} {self.url}) {outcome}"
+
+
 class Annotation(Frozen):
     """A check-run annotation, in GitHub's shape."""
 
@@ -114,6 +156,8 @@ class ValidationReport(Frozen):
     notes: list[str] = Field(default_factory=list)  # result files that could not be used, and why
     duration_seconds: float = 0.0
     repo_checks: RepoChecks | None = None  # the repository's own CI, when it was included
+    deployment: Deployment | None = None  # when validation.deploy started an app
+    checks: list[CheckResult] = Field(default_factory=list)  # in order, each a step of the report
 
 
 # -- forks and the cases where nothing runs -------------------------------------------------
@@ -197,31 +241,39 @@ def error_report(summary: str, head_sha: str | None, duration_seconds: float = 0
 # -- verdict ---------------------------------------------------------------------------------
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
 def verdict_for(
-    commands: Sequence[CommandResult], failure_count: int, flaky_count: int = 0
+    commands: Sequence[CommandResult],
+    failure_count: int,
+    deployment: Deployment | None = None,
+    checks: Sequence[CheckResult] = (),
+    flaky_count: int = 0,
 ) -> tuple[Verdict, str]:
-    """The verdict and its one-line summary, from what the commands did. A failing test command
-    whose failing tests all passed on their rerun counts as passed (its tests were flaky)."""
+    """The verdict and its one-line summary, from what the commands and the checks did. A failing
+    test command whose failing tests all passed on their rerun counts as passed (they were flaky)."""
     setup_failure = next((c for c in commands if c.phase == "setup" and not c.succeeded), None)
     if setup_failure is not None:
         return "failed", f"Setup failed: {setup_failure.describe()}"
+    if deployment is not None and not deployment.ready:
+        return "failed", f"Deploy failed: {deployment.problem}"
+    failed_checks = [c.name for c in checks if not c.passed]
     test_failures = [c for c in commands if c.phase == "test" and not c.succeeded]
     if any(c.phase == "rerun" and c.succeeded for c in commands):
         test_failures = []
-    flaky = (
-        f"; {flaky_count} flaky test{'s' if flaky_count != 1 else ''} passed on a rerun"
-        if flaky_count
-        else ""
-    )
-    if not test_failures:
-        ran = sum(1 for c in commands if c.phase == "test")
-        return "passed", f"Passed: {ran} test command{'s' if ran != 1 else ''} succeeded{flaky}"
-    if failure_count:
-        return (
-            "failed",
-            f"Tests failed: {failure_count} failing test{'s' if failure_count != 1 else ''}{flaky}",
-        )
-    return "failed", f"Tests failed: {test_failures[0].describe()}"
+    flaky = f"; {_plural(flaky_count, 'flaky test')} passed on a rerun" if flaky_count else ""
+    parts = [f"Checks failed: {', '.join(failed_checks)}"] if failed_checks else []
+    if test_failures and failure_count:
+        parts.append(f"Tests failed: {_plural(failure_count, 'failing test')}{flaky}")
+    elif test_failures:
+        parts.append(f"Tests failed: {test_failures[0].describe()}")
+    if parts:
+        return "failed", _clip("; ".join(parts), ANNOTATION_TITLE_CHARS)
+    ran = sum(1 for c in commands if c.phase == "test")
+    passed = f"Passed: {_plural(ran, 'test command')} succeeded"
+    return "passed", (f"{passed}, {_plural(len(checks), 'check')} passed" if checks else passed) + flaky
 
 
 def build_report(
@@ -236,8 +288,10 @@ def build_report(
     duration_seconds: float = 0.0,
     notes: Sequence[str] = (),
     flaky: Sequence[TestFailure] = (),
+    deployment: Deployment | None = None,
+    checks: Sequence[CheckResult] = (),
 ) -> ValidationReport:
-    verdict, summary = verdict_for(commands, len(failures), len(flaky))
+    verdict, summary = verdict_for(commands, len(failures), deployment, checks, len(flaky))
     paths = RepoPaths(repo_files, checkout_root)
     failures = [relative_to_checkout(failure, checkout_root) for failure in failures]
     return ValidationReport(
@@ -249,12 +303,14 @@ def build_report(
         failures=list(failures[:MAX_FAILURES]),
         failures_total=len(failures),
         annotations=annotations_for(failures, paths, changed_paths),
-        failure_signature=failure_signature(failures, commands, checkout_root)
+        failure_signature=failure_signature(failures, commands, checkout_root, deployment, checks)
         if verdict == "failed"
         else None,
         flaky_tests=[failure.test_id for failure in flaky],
         notes=list(notes),
         duration_seconds=duration_seconds,
+        deployment=deployment,
+        checks=list(checks),
     )
 
 
@@ -477,11 +533,17 @@ def error_looking_lines(output: str, limit: int = SIGNATURE_ERROR_LINES) -> list
 
 
 def failure_signature(
-    failures: Sequence[TestFailure], commands: Sequence[CommandResult], checkout_root: str | None = None
+    failures: Sequence[TestFailure],
+    commands: Sequence[CommandResult],
+    checkout_root: str | None = None,
+    deployment: Deployment | None = None,
+    checks: Sequence[CheckResult] = (),
 ) -> str:
     """A digest of what failed: each failing test's identity with its normalised error type and
     message; when no test failure was parsed, each failing command with how it ended (and the
-    test it was running when stopped) and its normalised last error-looking lines."""
+    test it was running when stopped) and its normalised last error-looking lines. A failing
+    HTTP check adds its name, its problem and the head of the body it got; an app that never
+    got ready, the deploy output's last error-looking lines."""
     if failures:
         entries = {
             "\t".join(
@@ -506,6 +568,21 @@ def failure_signature(
             for c in commands
             if not c.succeeded
         }
+    entries |= {
+        "\t".join(
+            (
+                "check",
+                c.name,
+                c.problem or "",
+                normalise_message(c.body, checkout_root)[:SIGNATURE_MESSAGE_CHARS],
+            )
+        )
+        for c in checks
+        if not c.passed
+    }
+    if deployment is not None and not deployment.ready:
+        lines = "\n".join(error_looking_lines(deployment.output))
+        entries.add(f"deploy\tnot ready\t{normalise_message(lines, checkout_root)}")
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
 

@@ -12,17 +12,18 @@ the workflow gave for that step).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer
 
 from codeloop.domain.repo_config import ValidationConfig
-from codeloop.domain.validation import CommandResult, ValidationReport
+from codeloop.domain.validation import CommandResult, DeployedCommand, ValidationReport
 
 REPORT_EVENT = "validation_report"
 # SQS takes 256 KiB a message; keep the report well under it (command outputs are cut to fit).
 MAX_REPORT_MESSAGE_BYTES = 200_000
 _CUT_MARKER = "\n… [output cut to fit the report message] …\n"
+_WithOutput = TypeVar("_WithOutput", CommandResult, DeployedCommand)
 
 
 class _Message(BaseModel):
@@ -62,19 +63,25 @@ class ValidationResult(_Message):
 
 
 def fit_report(report: ValidationReport, max_bytes: int = MAX_REPORT_MESSAGE_BYTES) -> ValidationReport:
-    """The report, with command outputs cut in their middle (head and tail kept) until the whole
+    """The report, with command and deploy outputs cut in their middle (head and tail kept) until the whole
     report fits in ``max_bytes`` of JSON."""
-    share = max((len(command.output) for command in report.commands), default=0)
+    processes = report.deployment.processes if report.deployment else []
+    share = max((len(item.output) for item in [*report.commands, *processes]), default=0)
     fitted = report
     while len(fitted.model_dump_json().encode()) > max_bytes and share > 0:
         share //= 2
-        fitted = report.model_copy(update={"commands": [_cut(command, share) for command in report.commands]})
+        update: dict[str, Any] = {"commands": [_cut(command, share) for command in report.commands]}
+        if report.deployment is not None:
+            update["deployment"] = report.deployment.model_copy(
+                update={"processes": [_cut(process, share) for process in processes]}
+            )
+        fitted = report.model_copy(update=update)
     return fitted
 
 
-def _cut(command: CommandResult, keep: int) -> CommandResult:
-    if len(command.output) <= keep:
-        return command
+def _cut(item: _WithOutput, keep: int) -> _WithOutput:
+    if len(item.output) <= keep:
+        return item
     head = keep // 4
-    output = command.output[:head] + _CUT_MARKER + command.output[len(command.output) - (keep - head) :]
-    return command.model_copy(update={"output": output})
+    output = item.output[:head] + _CUT_MARKER + item.output[len(item.output) - (keep - head) :]
+    return item.model_copy(update={"output": output})

@@ -33,4 +33,6 @@ def load_repo_config(
         stored = store.get_repository_by_name(conn, full_name)
     if stored is None:
         return config, None
-    return with_stored_commands(config, stored.setup_commands, stored.test_commands), None
+    return with_stored_commands(
+        config, stored.setup_commands, stored.test_commands, stored.deploy_commands
+    ), None

@@ -76,6 +76,7 @@ def _remember_repository(request: WorkRequest, payload: dict[str, Any], config: 
             ref.id,
             setup_commands=config.validation.setup,
             test_commands=config.validation.test,
+            deploy_commands=config.validation.deploy,
             auto_merge=config.auto_merge_method is not None,
             iteration_budget=config.iterations,
         )

@@ -450,6 +450,23 @@ def _validation_pieces(run: Any) -> tuple[list[Failure], list[Annotation], str]:
         for command in report.commands
         if not command.succeeded
     ]
+    if report.deployment is not None and not report.deployment.ready:
+        failures.append(
+            Failure(
+                source="deploy: the app never became ready",
+                output=_cap(
+                    f"{report.deployment.problem}\n{report.deployment.output}", MAX_LOG_CHARS, "tail"
+                ),
+            )
+        )
+    failures.extend(
+        Failure(
+            source=f"HTTP check {check.name}: {check.method} {check.url}",
+            output=f"{check.problem}\nstatus: {check.status}\nbody:\n{check.body}".strip(),
+        )
+        for check in report.checks
+        if not check.passed
+    )
     for test in report.failures[:MAX_TEST_FAILURES]:
         where = (
             f"{test.file}:{test.line}\n"

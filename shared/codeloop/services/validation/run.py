@@ -1,4 +1,5 @@
-"""Validate a pull request's head: checkout → setup → test → parse results → report.
+"""Validate a pull request's head: checkout → setup → deploy, ready, checks → test → parse results
+→ report.
 
 The caller (the validation_runner handler) supplies the repository's configuration from the
 default branch, never the PR's, an installation token narrowed to the repository and
@@ -32,6 +33,7 @@ from codeloop.domain.validation import (
     not_run_report,
     reason_not_to_run,
 )
+from codeloop.services.validation.deploy import DeployStage
 
 WORKDIR_PREFIX = "codeloop-validation-"
 CHECKOUT_SECONDS = 300.0
@@ -167,9 +169,10 @@ def validate_checkout(
     heartbeat: Callable[[], None] | None = None,
     started: float | None = None,
 ) -> ValidationReport:
-    """Run setup then tests in ``dirs.checkout`` (already checked out), with the validation's own
-    toolchain, and build the report. When one test command failed, its failing tests run once
-    more: those that pass then are flaky, not failures."""
+    """Run setup, the deploy stage (start the app, wait until ready, HTTP checks: ``deploy.py``),
+    then the tests against the running app, in ``dirs.checkout`` (already checked out), with the
+    validation's own toolchain, and build the report. When one test command failed, its failing
+    tests run once more: those that pass then are flaky, not failures."""
     started = started if started is not None else time.monotonic()
     env = sandbox.sandbox_environment(dirs.home, dirs.tmp)
     owner = (dirs.user.uid, dirs.user.gid) if dirs.user else None
@@ -209,13 +212,26 @@ def validate_checkout(
     failures: list[TestFailure] = []
     flaky: list[TestFailure] = []
     source: ResultsSource = "none"
+    deploy = DeployStage(
+        config.validation,
+        checkout=dirs.checkout,
+        env=env,
+        limits=limits.sandbox,
+        user=dirs.user,
+        deadline=deadline,
+        heartbeat=heartbeat,
+    )
     if all(c.succeeded for c in commands):
-        failures, source, notes = run_and_collect("test", config.validation.test)
-        failed = [c for c in commands if c.phase == "test" and not c.succeeded]
-        rerun = len(failed) == 1 and not failed[0].timed_out and rerun_command(failed[0].command, failures)
-        if rerun:
-            rerun_failures, _, _ = run_and_collect("rerun", [rerun])
-            failures, flaky = split_flaky(failures, commands[-1].succeeded, rerun_failures)
+        with deploy:  # the app runs (if validation.deploy starts one) until the tests are done
+            if deploy.ready:
+                failures, source, notes = run_and_collect("test", config.validation.test)
+                failed = [c for c in commands if c.phase == "test" and not c.succeeded]
+                rerun = (
+                    len(failed) == 1 and not failed[0].timed_out and rerun_command(failed[0].command, failures)
+                )
+                if rerun:
+                    rerun_failures, _, _ = run_and_collect("rerun", [rerun])
+                    failures, flaky = split_flaky(failures, commands[-1].succeeded, rerun_failures)
     return build_report(
         head_sha=head_sha,
         commands=commands,
@@ -227,6 +243,8 @@ def validate_checkout(
         duration_seconds=time.monotonic() - started,
         notes=notes,
         flaky=flaky,
+        deployment=deploy.deployment,
+        checks=deploy.checks,
     )
 
 
