@@ -8,6 +8,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from codeloop.adapters.codegen_api import CodegenApiProvider
+from codeloop.domain.call_retries import CallRetryPolicies, CallRetryPolicy, Jitter, next_call_delay
 from codeloop.domain.providers import (
     ATTEMPT_KEY,
     TASK_ID_KEY,
@@ -22,7 +23,6 @@ from codeloop.domain.providers import (
     RunRequest,
     RunStatus,
 )
-from codeloop.domain.retry import Jitter, RetryPolicies, RetryPolicy, next_delay
 from codeloop.settings import reset_settings
 from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fixtures import CODEGEN_API_DESCRIPTION
@@ -204,7 +204,7 @@ def test_402_plan_limit_is_final_and_never_retried(fake, provider):
     with pytest.raises(PlanLimitReached) as caught:
         provider.create_run(request())
     assert caught.value.status_code == 402
-    assert next_delay(RetryPolicies(), caught.value.error_class, 1, 0.0, random_half()) is None
+    assert next_call_delay(CallRetryPolicies(), caught.value.error_class, 1, 0.0, random_half()) is None
 
 
 @pytest.mark.parametrize(("header", "expected"), [("17", 17.0), ("0", 0.0), (None, 60.0)])
@@ -292,12 +292,12 @@ class random_half:
 def test_retries_follow_the_policy_for_each_error_class(fake, provider):
     """What a dispatcher does: on each failure, ask the policy for the wait (re-queue, never sleep)."""
     run_id = provider.create_run(request()).run_id
-    policies = RetryPolicies(
+    policies = CallRetryPolicies(
         by_error_class={
-            ErrorClass.RETRYABLE: RetryPolicy(
+            ErrorClass.RETRYABLE: CallRetryPolicy(
                 base_seconds=1.0, multiplier=2.0, max_attempts=5, jitter=Jitter.EQUAL
             ),
-            ErrorClass.RATE_LIMITED: RetryPolicy(backoff="fixed", base_seconds=5.0, jitter=Jitter.NONE),
+            ErrorClass.RATE_LIMITED: CallRetryPolicy(backoff="fixed", base_seconds=5.0, jitter=Jitter.NONE),
         }
     )
     fake.fail_next(1, "status", status=502)
@@ -310,7 +310,7 @@ def test_retries_follow_the_policy_for_each_error_class(fake, provider):
             result = provider.get_run(run_id)
             break
         except (Retryable, RateLimited) as exc:
-            wait = next_delay(
+            wait = next_call_delay(
                 policies,
                 exc.error_class,
                 attempt,
