@@ -18,7 +18,7 @@ from codeloop.domain.providers import (
     OutcomeUnknown,
     PlanLimitReached,
     RateLimited,
-    Retryable,
+    RetryableCall,
     RunRepository,
     RunRequest,
     RunStatus,
@@ -223,7 +223,7 @@ def test_429_is_rate_limited_with_the_servers_retry_after(fake, provider, header
 def test_server_errors_drops_and_hangs_on_a_read_are_retryable(fake, provider, kind, status):
     run_id = provider.create_run(request()).run_id
     fake.fail_next(1, kind, status=status or 500)
-    with pytest.raises(Retryable):
+    with pytest.raises(RetryableCall):
         provider.get_run(run_id)
     assert provider.get_run(run_id).run_id == run_id  # and the next call goes through
 
@@ -232,7 +232,7 @@ def test_a_refused_connection_is_retryable_even_for_a_create():
     with FakeCodegenApi() as stopped:
         url = stopped.url
     codegen = CodegenApiProvider(base_url=url, api_key="k", org_id=1, timeout=CLIENT_TIMEOUT)
-    with pytest.raises(Retryable):
+    with pytest.raises(RetryableCall):
         codegen.create_run(
             request().model_copy(update={"repository": REPO.model_copy(update={"codegen_repo_id": 5})})
         )
@@ -309,7 +309,7 @@ def test_retries_follow_the_policy_for_each_error_class(fake, provider):
         try:
             result = provider.get_run(run_id)
             break
-        except (Retryable, RateLimited) as exc:
+        except (RetryableCall, RateLimited) as exc:
             wait = next_call_delay(
                 policies,
                 exc.error_class,
