@@ -41,7 +41,7 @@ EXPECTS: dict[str, str] = {
     "codeloop_port": "a TCP port number, 1-65535",
     "max_context_chars": "a positive number of characters",
     "providers": "a comma-separated list of code-generation providers, e.g. codegen,openai",
-    "retry_policies": 'Provider call retries: JSON overrides per error class, e.g. {"retryable": {"max_attempts": 3}}',
+    "retry_policies": 'JSON overrides of provider call retries per error class, e.g. {"retryable": {"max_attempts": 3}}',
     "codegen_runs_per_minute": "a positive number of new Codegen agent runs allowed in any 60 seconds",
     "breaker_failure_threshold": "a positive number of provider failures that opens its circuit breaker",
     "breaker_window_seconds": "seconds within which breaker failures are counted",
@@ -93,9 +93,7 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     database_url_secret_arn: str | None = None
 
-    github_app_id: int | None = (
-        None  # also tells codeloop's own check suites and runs from the repository's CI
-    )
+    github_app_id: int | None = None  # also tells codeloop's own check suites and runs from the repository's CI
     github_app_private_key: SecretStr | None = None
     github_app_private_key_path: Path | None = None
     github_app_private_key_secret_arn: str | None = None
