@@ -41,7 +41,7 @@ EXPECTS: dict[str, str] = {
     "codeloop_port": "a TCP port number, 1-65535",
     "max_context_chars": "a positive number of characters",
     "providers": "a comma-separated list of code-generation providers, e.g. codegen,openai",
-    "retry_policies": 'JSON overrides per error class, e.g. {"retryable": {"max_attempts": 3}}',
+    "retry_policies": 'JSON overrides of provider call retries per error class, e.g. {"retryable": {"max_attempts": 3}}',
     "codegen_runs_per_minute": "a positive number of new Codegen agent runs allowed in any 60 seconds",
     "breaker_failure_threshold": "a positive number of provider failures that opens its circuit breaker",
     "breaker_window_seconds": "seconds within which breaker failures are counted",
@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     openai_api_key_secret_arn: str | None = None
     openai_model: str = "gpt-4o-mini"
     providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["codegen", "openai"])
-    # Provider call retries per error class (domain/retry.py), overridable per repository.
+    # Provider call retries per error class (domain/call_retries.py), overridable per repository.
     retry_policies: dict[str, dict[str, float | int | str]] = Field(default_factory=dict)
     codegen_runs_per_minute: int = Field(default=10, ge=1)
     breaker_failure_threshold: int = Field(default=5, ge=1)

@@ -13,14 +13,12 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from tests.fakes.recording_http import RecordedCall, RecordingServer
+from tests.fakes.recording_http import Failure, RecordedCall, RecordingHandler, RecordingServer
 
 GIT_USER = "x-access-token"
 _AUTHOR = {
@@ -104,8 +102,82 @@ class GitRepository:
         )
 
 
+class GitHandler(RecordingHandler):
+    """Answers through ``git http-backend``, after GitHub's Basic auth check; bodies (packs) are
+    not recorded."""
+
+    fake: GitHttpServer
+
+    def recorded_body(self, raw: bytes) -> None:
+        return None
+
+    def answer(self, call: RecordedCall, raw: bytes) -> None:
+        parts = urlsplit(self.path)
+        if call.headers.get("authorization") != self.fake.expected_authorization():
+            self._send(
+                401,
+                {"WWW-Authenticate": 'Basic realm="GitHub"', "Content-Type": "text/plain"},
+                b"Authentication failed\n",
+            )
+        else:
+            self._backend(parts.path, parts.query, raw)
+
+    def send_failure(self, failure: Failure) -> None:
+        self._send(failure.status, {"Content-Type": "text/plain"}, b"injected failure\n")
+
+    def read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            self.rfile.readline()  # the empty line after the last chunk
+            return b"".join(chunks)
+        return super().read_body()
+
+    def _backend(self, path: str, query: str, body: bytes) -> None:
+        env = _git_env(
+            {
+                "GIT_PROJECT_ROOT": str(self.fake.root),
+                "GIT_HTTP_EXPORT_ALL": "1",
+                "PATH_INFO": path,
+                "QUERY_STRING": query,
+                "REQUEST_METHOD": self.command,
+                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                "CONTENT_LENGTH": str(len(body)),
+                "REMOTE_USER": GIT_USER,
+                "REMOTE_ADDR": self.client_address[0],
+                "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+                "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+            }
+        )
+        result = subprocess.run(
+            ["git", "http-backend"], input=body, capture_output=True, env=env, check=False
+        )
+        head, _, payload = result.stdout.partition(b"\r\n\r\n")
+        status = 200
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name:
+                headers[name] = value.strip()
+        self._send(status, headers, payload)
+
+    def _send(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
 class GitHttpServer(RecordingServer):
     """Serves every repository under ``root`` at ``/<owner>/<name>.git``."""
+
+    handler = GitHandler
 
     def __init__(self, root: Path, token: str, hang_seconds: float = 10.0):
         self.root = root
@@ -124,95 +196,3 @@ class GitHttpServer(RecordingServer):
     def authorized_calls(self) -> list[RecordedCall]:
         expected = self.expected_authorization()
         return [call for call in self.calls if call.headers.get("authorization") == expected]
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:  # quiet
-                pass
-
-            def _serve(self) -> None:
-                parts = urlsplit(self.path)
-                body = self._body()
-                call = RecordedCall(
-                    method=self.command,
-                    path=parts.path,
-                    query=parse_qs(parts.query),
-                    headers={name.lower(): value for name, value in self.headers.items()},
-                    body=None,
-                )
-                with fake._lock:
-                    fake.calls.append(call)
-                failure = fake._take_failure()
-                if failure is not None and failure.kind == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                elif failure is not None and failure.kind == "hang":
-                    fake._stopping.wait(fake.hang_seconds)
-                    self.close_connection = True
-                elif failure is not None:
-                    self._send(failure.status, {"Content-Type": "text/plain"}, b"injected failure\n")
-                elif call.headers.get("authorization") != fake.expected_authorization():
-                    self._send(
-                        401,
-                        {"WWW-Authenticate": 'Basic realm="GitHub"', "Content-Type": "text/plain"},
-                        b"Authentication failed\n",
-                    )
-                else:
-                    self._backend(parts.path, parts.query, body)
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
-                    while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    self.rfile.readline()  # the empty line after the last chunk
-                    return b"".join(chunks)
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
-
-            def _backend(self, path: str, query: str, body: bytes) -> None:
-                env = _git_env(
-                    {
-                        "GIT_PROJECT_ROOT": str(fake.root),
-                        "GIT_HTTP_EXPORT_ALL": "1",
-                        "PATH_INFO": path,
-                        "QUERY_STRING": query,
-                        "REQUEST_METHOD": self.command,
-                        "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                        "CONTENT_LENGTH": str(len(body)),
-                        "REMOTE_USER": GIT_USER,
-                        "REMOTE_ADDR": self.client_address[0],
-                        "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-                        "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-                    }
-                )
-                result = subprocess.run(
-                    ["git", "http-backend"], input=body, capture_output=True, env=env, check=False
-                )
-                head, _, payload = result.stdout.partition(b"\r\n\r\n")
-                status = 200
-                headers = {}
-                for line in head.decode("latin-1").split("\r\n"):
-                    name, _, value = line.partition(":")
-                    if name.lower() == "status":
-                        status = int(value.split()[0])
-                    elif name:
-                        headers[name] = value.strip()
-                self._send(status, headers, payload)
-
-            def _send(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _serve
-
-        return Handler

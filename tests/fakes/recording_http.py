@@ -43,7 +43,84 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class RecordingHandler(BaseHTTPRequestHandler):
+    """Records each request, plays a queued ``Failure`` if there is one, else ``answer``s it.
+
+    Subclasses change how a body is read and recorded (``read_body``, ``recorded_body``), how a
+    request is answered (``answer``) and how an injected status is sent (``send_failure``).
+    """
+
+    fake: RecordingServer
+    protocol_version = "HTTP/1.1"
+    # One buffered write per response, flushed at its end, and no Nagle delay: otherwise
+    # headers and body go out as two segments and delayed ACKs add ~40 ms per call.
+    wbufsize = -1
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def _serve(self) -> None:
+        fake = self.fake
+        parts = urlsplit(self.path)
+        raw = self.read_body()
+        call = RecordedCall(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=self.recorded_body(raw),
+        )
+        with fake._lock:
+            fake.calls.append(call)
+        failure = fake._take_failure()
+        if failure is None:
+            self.answer(call, raw)
+        elif failure.kind == "status":
+            self.send_failure(failure)
+        elif failure.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif failure.kind in ("hang", "after_handling_hang"):
+            if failure.kind == "after_handling_hang":
+                fake.route(call)
+            fake._stopping.wait(fake.hang_seconds)
+            self.close_connection = True
+        else:
+            raise ValueError(f"unknown failure kind {failure.kind!r}")
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def recorded_body(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw.decode(errors="replace")
+
+    def answer(self, call: RecordedCall, raw: bytes) -> None:
+        self._reply(self.fake.route(call))
+
+    def send_failure(self, failure: Failure) -> None:
+        self._reply(Reply(failure.status, failure.body or {"message": "injected"}, failure.headers))
+
+    def _reply(self, reply: Reply) -> None:
+        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+
 class RecordingServer:
+    handler: type[RecordingHandler] = RecordingHandler  # subclasses answer in their own way
+
     def __init__(self, hang_seconds: float = 10.0):
         self.calls: list[RecordedCall] = []
         self.hang_seconds = hang_seconds
@@ -114,64 +191,5 @@ class RecordingServer:
         with self._lock:
             return self._failures.pop(0) if self._failures else None
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # One buffered write per response, flushed at its end, and no Nagle delay: otherwise
-            # headers and body go out as two segments and delayed ACKs add ~40 ms per call.
-            wbufsize = -1
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: object) -> None:  # quiet
-                pass
-
-            def _serve(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw.decode(errors="replace")
-                call = RecordedCall(
-                    method=self.command,
-                    path=parts.path,
-                    query=parse_qs(parts.query),
-                    headers={name.lower(): value for name, value in self.headers.items()},
-                    body=body,
-                )
-                with fake._lock:
-                    fake.calls.append(call)
-                failure = fake._take_failure()
-                if failure is None:
-                    self._reply(fake.route(call))
-                elif failure.kind == "status":
-                    self._reply(
-                        Reply(failure.status, failure.body or {"message": "injected"}, failure.headers)
-                    )
-                elif failure.kind == "drop":
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                elif failure.kind in ("hang", "after_handling_hang"):
-                    if failure.kind == "after_handling_hang":
-                        fake.route(call)
-                    fake._stopping.wait(fake.hang_seconds)
-                    self.close_connection = True
-                else:
-                    raise ValueError(f"unknown failure kind {failure.kind!r}")
-
-            def _reply(self, reply: Reply) -> None:
-                payload = b"" if reply.body is None else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-        return Handler
+    def _handler_class(self) -> type[RecordingHandler]:
+        return type("Handler", (self.handler,), {"fake": self})

@@ -2,7 +2,7 @@
 
 Shared by the Codegen API and the OpenAI-compatible adapters so both classify alike:
 429 → RateLimited (Retry-After honoured), 402 → PlanLimitReached, 5xx / timeouts / refused or
-dropped connections → Retryable, other 4xx → FinalError. A request that creates something and
+dropped connections → RetryableCall, other 4xx → FinalError. A request that creates something and
 fails after it may have reached the server → OutcomeUnknown.
 """
 
@@ -19,7 +19,7 @@ from codeloop.domain.providers import (
     OutcomeUnknown,
     PlanLimitReached,
     RateLimited,
-    Retryable,
+    RetryableCall,
 )
 
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
@@ -73,7 +73,7 @@ def raise_for_status(provider: str, response: httpx.Response) -> None:
     if status == 402:
         raise PlanLimitReached(provider, what, status_code=status)
     if status >= 500 or status == 408:
-        raise Retryable(provider, what, status_code=status)
+        raise RetryableCall(provider, what, status_code=status)
     raise FinalError(provider, what, status_code=status)
 
 
@@ -90,23 +90,23 @@ def request_json(
     """Send one request and return its JSON body, or raise a ``ProviderError``.
 
     ``creates``: the request starts something on the server (not idempotent); a failure after
-    it may have been received raises OutcomeUnknown instead of Retryable.
+    it may have been received raises OutcomeUnknown instead of RetryableCall.
     """
     try:
         response = client.request(method, path, json=json, params=params)
     except _NOT_SENT as exc:
-        raise Retryable(provider, f"{method} {path}: could not connect ({type(exc).__name__})") from exc
+        raise RetryableCall(provider, f"{method} {path}: could not connect ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:
         # Timed out or dropped after sending: the server may have acted on it.
         what = f"{method} {path}: no answer ({type(exc).__name__})"
         if creates:
             raise OutcomeUnknown(provider, what) from exc
-        raise Retryable(provider, what) from exc
+        raise RetryableCall(provider, what) from exc
     raise_for_status(provider, response)
     try:
         return response.json()
     except ValueError as exc:
-        error = OutcomeUnknown if creates else Retryable
+        error = OutcomeUnknown if creates else RetryableCall
         raise error(
             provider, f"{method} {path}: answer is not JSON", status_code=response.status_code
         ) from exc

@@ -72,14 +72,16 @@ class Stats(_Figures):
 
 
 def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | None) -> list[dict[str, Any]]:
-    return conn.execute(
-        query(name),
+    """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``."""
+    (counted,) = conn.execute(
+        query("stats_counted_repositories"),
         {
             "repository": repository,
             "installation_ids": scope.installation_ids if scope else None,
             "repository_ids": scope.repository_ids if scope else None,
         },
     ).fetchall()
+    return conn.execute(query(name), {"counted": counted["ids"]}).fetchall()
 
 
 def template_success(

@@ -29,7 +29,7 @@ FAILURE_EXPLANATIONS: dict[str, FailureExplanation] = {
     ),
     "RateLimited": FailureExplanation(
         headline="The code-generation agent is rate-limiting codeloop (429)",
-        next_step=f"codeloop waited as long as its retry policy allows; in a few minutes, {RETRY}.",
+        next_step=f"codeloop repeated the call as long as its call retry policy allows; in a few minutes, {RETRY}.",
     ),
     "ProviderUnavailable": FailureExplanation(
         headline="The code-generation agent is down: it kept failing until codeloop gave up",

@@ -4,7 +4,7 @@ A provider turns a prompt into code changes for a repository. Some (the Codegen 
 agent that opens its own pull request and is polled later; others (an OpenAI-compatible model)
 answer at once with the changed files, which the caller pushes as a branch and pull request.
 Every provider reports through the same ``RunResult`` and raises the same error classes, so the
-dispatcher and the retry policy never look at HTTP status codes.
+dispatcher and the call retry policy never look at HTTP status codes.
 """
 
 from __future__ import annotations
@@ -185,8 +185,9 @@ class PlanLimitReached(ProviderError):
     error_class = ErrorClass.PLAN_LIMIT
 
 
-class Retryable(ProviderError):
-    """5xx, a timeout before anything was created, a refused or dropped connection."""
+class RetryableCall(ProviderError):
+    """5xx, a timeout before anything was created, a refused or dropped connection: the call may be
+    repeated (per the call retry policy of ``ErrorClass.RETRYABLE``)."""
 
     error_class = ErrorClass.RETRYABLE
 
@@ -194,7 +195,7 @@ class Retryable(ProviderError):
 class OutcomeUnknown(ProviderError):
     """A create may have been received before the call failed: reconcile with ``find_run`` first.
 
-    Deliberately not a ``Retryable``: retrying blindly could start a second run.
+    Deliberately not a ``RetryableCall``: repeating the call blindly could start a second run.
     """
 
     error_class = ErrorClass.OUTCOME_UNKNOWN

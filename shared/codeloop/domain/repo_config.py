@@ -145,7 +145,7 @@ class RepoConfig(_Strict):
     retry: dict[str, dict[str, float | int | str]] = Field(
         default_factory=dict,
         description="Provider call retries per error class (retryable, rate_limited, outcome_unknown), "
-        "e.g. {retryable: {max_attempts: 3}}; fields as in RetryPolicy.",
+        "e.g. {retryable: {max_attempts: 3}}; fields as in CallRetryPolicy.",
     )
 
     @field_validator("retry")
@@ -153,9 +153,9 @@ class RepoConfig(_Strict):
     def _retry_overrides_are_valid(
         cls, value: dict[str, dict[str, float | int | str]]
     ) -> dict[str, dict[str, float | int | str]]:
-        from codeloop.domain.retry import RetryPolicies
+        from codeloop.domain.call_retries import CallRetryPolicies
 
-        RetryPolicies().with_overrides(value)  # raises naming the bad key or value
+        CallRetryPolicies().with_overrides(value)  # raises naming the bad key or value
         return value
 
     @property

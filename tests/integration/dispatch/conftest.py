@@ -3,15 +3,16 @@ OpenAI-compatible fakes, moto's queues and real state machine, and helpers that 
 execution to its DispatchCodegen step with a real task token."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from codeloop.adapters.aws import client
-from codeloop.db import store
+from codeloop.db import dispatch_store, store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
 from codeloop.local.handlers import load
-from codeloop.services.agents.providers import reset_providers
+from codeloop.services.agents.providers import breaker_policy, reset_providers
 from codeloop.services.tasks.actions import create_and_start
 from codeloop.settings import reset_settings
 from tests.conftest import sqs_event
@@ -122,3 +123,12 @@ def warm_codegen():
     codegen = provider_named("codegen")
     codegen.repo_id_for(RunRepository(full_name=REPO))
     return codegen
+
+
+def open_every_breaker() -> None:
+    """Both providers fail as often as the breaker allows, now: each one's circuit breaker opens."""
+    policy = breaker_policy()
+    with transaction() as conn:
+        for provider in ("codegen", "openai"):
+            for _ in range(policy.failure_threshold):
+                dispatch_store.breaker_failure(conn, provider, datetime.now(UTC), policy)

@@ -9,6 +9,7 @@ from tests.conftest import receive_all, wait_for_execution
 from tests.integration.dispatch.conftest import (
     codegen_creates,
     dispatch,
+    open_every_breaker,
     start_task,
     take_one,
     warm_codegen,
@@ -165,14 +166,7 @@ def test_a_diff_that_does_not_apply_is_a_failed_run_with_the_reason(world, monke
 
 
 def test_every_provider_unavailable_leaves_the_task_waiting_visibly(world):
-    from datetime import UTC, datetime
-
-    from codeloop.services.agents.providers import breaker_policy
-
-    with transaction() as conn:
-        for provider in ("codegen", "openai"):
-            for _ in range(2):
-                dispatch_store.breaker_failure(conn, provider, datetime.now(UTC), breaker_policy())
+    open_every_breaker()
     task, message = start_task(world)
 
     assert dispatch(world, message) == {"batchItemFailures": []}

@@ -11,7 +11,7 @@ from codeloop.domain.adoption import PullRequestFacts
 from codeloop.domain.breaker import BreakerPolicy
 from codeloop.services.agents.runs import on_agent_pull_request, sweep_codegen_runs
 from tests.conftest import wait_for_execution
-from tests.integration.dispatch.conftest import dispatch, start_task, take_one
+from tests.integration.dispatch.conftest import dispatch, open_every_breaker, start_task, take_one
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 POLICY = BreakerPolicy(
@@ -96,9 +96,20 @@ def started_run(world):
 AGENT = "codegen-sh[bot]"  # CODEGEN_BOT_LOGINS' default
 
 
-def agent_pull_request(world, branch: str, user: str = AGENT) -> tuple[int, str]:
+def agent_pull_request(
+    world, branch: str, user: str = AGENT, *, reported_by: str | None = None
+) -> tuple[int, str]:
+    """A pull request opened on ``branch``; with ``reported_by``, that Codegen run reports it too."""
     head = world["repo"].commit_files(branch, {"src/widgets/core.py": "def parse(text):\n    return None\n"})
-    return world["repo"].add_pull_request(head=branch, title="Fix parse", user=user), head
+    number = world["repo"].add_pull_request(head=branch, title="Fix parse", user=user)
+    if reported_by is not None:
+        world["codegen"].attach_pull_request(
+            reported_by,
+            url=f"https://github.com/octo/widgets/pull/{number}",
+            title="Fix parse",
+            head_branch=branch,
+        )
+    return number, head
 
 
 def facts(number: int, branch: str, author: str = AGENT, head_repository: str | None = "octo/widgets"):
@@ -114,13 +125,7 @@ def facts(number: int, branch: str, author: str = AGENT, head_repository: str | 
 
 def test_the_sweeper_finishes_a_completed_run_and_the_execution_moves_to_validation(world):
     task, run_id = started_run(world)
-    number, head = agent_pull_request(world, "codegen-bot/fix-parse")
-    world["codegen"].attach_pull_request(
-        run_id,
-        url=f"https://github.com/octo/widgets/pull/{number}",
-        title="Fix parse",
-        head_branch="codegen-bot/fix-parse",
-    )
+    number, head = agent_pull_request(world, "codegen-bot/fix-parse", reported_by=run_id)
     world["codegen"].complete_run(run_id)
 
     summary = sweep_codegen_runs()
@@ -152,13 +157,7 @@ def test_a_silent_run_past_its_deadline_times_out(world):
 
 def test_a_pull_request_reported_by_the_run_ends_the_wait(world):
     _task, run_id = started_run(world)
-    number, head = agent_pull_request(world, "feature/parse-none")
-    world["codegen"].attach_pull_request(
-        run_id,
-        url=f"https://github.com/octo/widgets/pull/{number}",
-        title="Fix",
-        head_branch="feature/parse-none",
-    )
+    number, head = agent_pull_request(world, "feature/parse-none", reported_by=run_id)
     assert sweep_codegen_runs().succeeded == 0  # still running: the poll only records the PR
 
     assert on_agent_pull_request(facts(number, "feature/parse-none"), head)
@@ -171,10 +170,7 @@ def test_a_pull_request_reported_by_the_run_ends_the_wait(world):
 def test_the_sweeper_resumes_a_waiting_task_once_a_breaker_admits_calls(world):
     from codeloop.services.agents.providers import breaker_policy
 
-    with transaction() as conn:
-        for provider in ("codegen", "openai"):
-            for _ in range(2):
-                dispatch_store.breaker_failure(conn, provider, datetime.now(UTC), breaker_policy())
+    open_every_breaker()
     _task, message = start_task(world)
     assert dispatch(world, message) == {"batchItemFailures": []}
     assert sweep_codegen_runs().resumed == 0  # still cooling down

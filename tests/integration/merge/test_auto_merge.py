@@ -150,25 +150,28 @@ def refused(world, reason: str) -> None:
     assert reason in check_run_summary(world)
 
 
-def test_never_for_a_fork(world):
-    green_task(world, fork="stranger/widgets")
+@pytest.mark.parametrize(
+    ("pull_request", "reason"),
+    [
+        pytest.param({"fork": "stranger/widgets"}, "it comes from a fork", id="fork"),
+        pytest.param({"user": "stranger"}, "not this task", id="not the task's own"),
+        pytest.param(
+            {"files": {".github/workflows/ci.yml": "on: push\n"}},
+            "it changes protected paths",
+            id="protected paths",
+        ),
+        pytest.param(
+            {"mergeable_state": "blocked"},
+            "a required review or required check is missing",
+            id="GitHub reports it blocked",
+        ),
+    ],
+)
+def test_never_merged_and_the_reason_is_given(world, pull_request, reason):
+    green_task(world, **pull_request)
     end_green(world)
     assert merge_calls(world) == []
-    refused(world, "it comes from a fork")
-
-
-def test_never_for_a_pull_request_that_is_not_the_task_s_own(world):
-    green_task(world, user="stranger")
-    end_green(world)
-    assert merge_calls(world) == []
-    refused(world, "not this task")
-
-
-def test_never_for_a_pull_request_that_changes_protected_paths(world):
-    green_task(world, files={".github/workflows/ci.yml": "on: push\n"})
-    end_green(world)
-    assert merge_calls(world) == []
-    refused(world, "it changes protected paths")
+    refused(world, reason)
 
 
 def test_never_with_a_red_check(world):
@@ -197,10 +200,3 @@ def test_not_merged_when_github_requires_a_review(world):
         ("PUT", f"/repos/{REPO}/pulls/{world['number']}/merge")
     ]
     refused(world, "At least 1 approving review is required")
-
-
-def test_not_merged_when_github_reports_the_pull_request_blocked(world):
-    green_task(world, mergeable_state="blocked")
-    end_green(world)
-    assert merge_calls(world) == []
-    refused(world, "a required review or required check is missing")

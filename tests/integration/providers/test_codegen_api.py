@@ -8,6 +8,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from codeloop.adapters.codegen_api import CodegenApiProvider
+from codeloop.domain.call_retries import CallRetryPolicies, CallRetryPolicy, Jitter, next_call_delay
 from codeloop.domain.providers import (
     ATTEMPT_KEY,
     TASK_ID_KEY,
@@ -17,12 +18,11 @@ from codeloop.domain.providers import (
     OutcomeUnknown,
     PlanLimitReached,
     RateLimited,
-    Retryable,
+    RetryableCall,
     RunRepository,
     RunRequest,
     RunStatus,
 )
-from codeloop.domain.retry import Jitter, RetryPolicies, RetryPolicy, next_delay
 from codeloop.settings import reset_settings
 from tests.fakes.codegen_api import FakeCodegenApi
 from tests.fixtures import CODEGEN_API_DESCRIPTION
@@ -204,7 +204,7 @@ def test_402_plan_limit_is_final_and_never_retried(fake, provider):
     with pytest.raises(PlanLimitReached) as caught:
         provider.create_run(request())
     assert caught.value.status_code == 402
-    assert next_delay(RetryPolicies(), caught.value.error_class, 1, 0.0, random_half()) is None
+    assert next_call_delay(CallRetryPolicies(), caught.value.error_class, 1, 0.0, random_half()) is None
 
 
 @pytest.mark.parametrize(("header", "expected"), [("17", 17.0), ("0", 0.0), (None, 60.0)])
@@ -223,7 +223,7 @@ def test_429_is_rate_limited_with_the_servers_retry_after(fake, provider, header
 def test_server_errors_drops_and_hangs_on_a_read_are_retryable(fake, provider, kind, status):
     run_id = provider.create_run(request()).run_id
     fake.fail_next(1, kind, status=status or 500)
-    with pytest.raises(Retryable):
+    with pytest.raises(RetryableCall):
         provider.get_run(run_id)
     assert provider.get_run(run_id).run_id == run_id  # and the next call goes through
 
@@ -232,7 +232,7 @@ def test_a_refused_connection_is_retryable_even_for_a_create():
     with FakeCodegenApi() as stopped:
         url = stopped.url
     codegen = CodegenApiProvider(base_url=url, api_key="k", org_id=1, timeout=CLIENT_TIMEOUT)
-    with pytest.raises(Retryable):
+    with pytest.raises(RetryableCall):
         codegen.create_run(
             request().model_copy(update={"repository": REPO.model_copy(update={"codegen_repo_id": 5})})
         )
@@ -292,12 +292,12 @@ class random_half:
 def test_retries_follow_the_policy_for_each_error_class(fake, provider):
     """What a dispatcher does: on each failure, ask the policy for the wait (re-queue, never sleep)."""
     run_id = provider.create_run(request()).run_id
-    policies = RetryPolicies(
+    policies = CallRetryPolicies(
         by_error_class={
-            ErrorClass.RETRYABLE: RetryPolicy(
+            ErrorClass.RETRYABLE: CallRetryPolicy(
                 base_seconds=1.0, multiplier=2.0, max_attempts=5, jitter=Jitter.EQUAL
             ),
-            ErrorClass.RATE_LIMITED: RetryPolicy(backoff="fixed", base_seconds=5.0, jitter=Jitter.NONE),
+            ErrorClass.RATE_LIMITED: CallRetryPolicy(backoff="fixed", base_seconds=5.0, jitter=Jitter.NONE),
         }
     )
     fake.fail_next(1, "status", status=502)
@@ -309,8 +309,8 @@ def test_retries_follow_the_policy_for_each_error_class(fake, provider):
         try:
             result = provider.get_run(run_id)
             break
-        except (Retryable, RateLimited) as exc:
-            wait = next_delay(
+        except (RetryableCall, RateLimited) as exc:
+            wait = next_call_delay(
                 policies,
                 exc.error_class,
                 attempt,

@@ -10,7 +10,7 @@ from codeloop.domain.providers import (
     CodeGenerationProvider,
     FinalError,
     RateLimited,
-    Retryable,
+    RetryableCall,
     RunRepository,
     RunRequest,
     RunStatus,
@@ -169,7 +169,7 @@ def test_429_is_rate_limited(fake, provider):
 @pytest.mark.parametrize("kind", ["hang", "drop"])
 def test_no_answer_is_retryable_because_a_completion_creates_nothing(fake, provider, kind):
     fake.fail_next(1, kind)
-    with pytest.raises(Retryable):
+    with pytest.raises(RetryableCall):
         provider.create_run(request())
 
 

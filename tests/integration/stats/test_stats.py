@@ -80,6 +80,23 @@ class Seeder:
             )
 
 
+def attempt_steps(
+    attempt: int,
+    prompted: float,
+    dispatched: float,
+    validated: float,
+    *,
+    prompt="BuildPrompt",
+    validation="succeeded",
+) -> tuple[tuple[str, int, str, float], ...]:
+    """One attempt's three steps for ``Seeder.steps``, finished after the given seconds."""
+    return (
+        (prompt, attempt, "succeeded", prompted),
+        ("DispatchCodegen", attempt, "succeeded", dispatched),
+        ("ValidatePR", attempt, validation, validated),
+    )
+
+
 @pytest.fixture
 def seeded(conn):
     seed = Seeder(conn)
@@ -90,45 +107,20 @@ def seeded(conn):
     seed.validation(a1, 1, "failed", 110, 150)
     seed.validation(a1, 2, "passed", 500, 600)
     seed.steps(
-        a1,
-        "1",
-        ("BuildPrompt", 1, "succeeded", 5),
-        ("DispatchCodegen", 1, "succeeded", 100),
-        ("ValidatePR", 1, "succeeded", 150),
-        ("BuildFixPrompt", 2, "succeeded", 160),
-        ("DispatchCodegen", 2, "succeeded", 400),
-        ("ValidatePR", 2, "succeeded", 600),
+        a1, "1", *attempt_steps(1, 5, 100, 150), *attempt_steps(2, 160, 400, 600, prompt="BuildFixPrompt")
     )
     a2 = seed.task(1, "failed", attempt=1)  # not validated: not_run says nothing about the prompt
     seed.prompt(a2, 1, ("bug_fix", 1), created=0)  # rebuilt: only the latest rendering counts
     seed.prompt(a2, 1, ("feature", 1), created=10)
     seed.validation(a2, 1, "not_run", 310, 311)
-    seed.steps(
-        a2,
-        "1",
-        ("BuildPrompt", 1, "succeeded", 5),
-        ("DispatchCodegen", 1, "succeeded", 300),
-        ("ValidatePR", 1, "failed", 311),
-    )
+    seed.steps(a2, "1", *attempt_steps(1, 5, 300, 311, validation="failed"))
     a3 = seed.task(1, "completed", attempt=2, retry_count=1)  # retried, then passed
     seed.prompt(a3, 1, ("bug_fix", 1))
     seed.prompt(a3, 2, ("bug_fix", 1))
     seed.validation(a3, 1, "error", 210, 220)
     seed.validation(a3, 2, "passed", 900, 1000)
-    seed.steps(
-        a3,
-        "1",
-        ("BuildPrompt", 1, "succeeded", 5),
-        ("DispatchCodegen", 1, "succeeded", 200),
-        ("ValidatePR", 1, "failed", 220),
-    )
-    seed.steps(
-        a3,
-        "2",
-        ("BuildPrompt", 2, "succeeded", 700),
-        ("DispatchCodegen", 2, "succeeded", 800),
-        ("ValidatePR", 2, "succeeded", 1000),
-    )
+    seed.steps(a3, "1", *attempt_steps(1, 5, 200, 220, validation="failed"))
+    seed.steps(a3, "2", *attempt_steps(2, 700, 800, 1000))
     a4 = seed.task(1, "failed", attempt=3, retry_count=2)  # retried twice, never passed
     for attempt in (1, 2, 3):
         seed.prompt(a4, attempt, ("feature", 2))
@@ -139,13 +131,7 @@ def seeded(conn):
     b1 = seed.task(2, "completed", attempt=1)
     seed.prompt(b1, 1, ("feature", 1))
     seed.validation(b1, 1, "passed", 60, 120)
-    seed.steps(
-        b1,
-        "1",
-        ("BuildPrompt", 1, "succeeded", 5),
-        ("DispatchCodegen", 1, "succeeded", 50),
-        ("ValidatePR", 1, "succeeded", 120),
-    )
+    seed.steps(b1, "1", *attempt_steps(1, 5, 50, 120))
     b2 = seed.task(2, "prompting", attempt=1)
     seed.steps(b2, "1", ("BuildPrompt", 1, "running", 0))
     conn.commit()

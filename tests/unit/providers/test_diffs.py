@@ -278,30 +278,42 @@ def test_a_rename_out_of_a_protected_path_is_refused_too():
         apply_unified_diff(diff, never_read)
 
 
-def test_a_new_symlink_or_submodule_is_refused():
-    symlink = (
-        "diff --git a/link b/link\nnew file mode 120000\n--- /dev/null\n+++ b/link\n"
-        "@@ -0,0 +1 @@\n+../../etc/passwd\n\\ No newline at end of file\n"
-    )
-    with pytest.raises(DiffRefused, match=r"^link: refused: symlinks are refused$"):
-        apply_unified_diff(symlink, never_read)
-    to_symlink = "diff --git a/f b/f\nold mode 100644\nnew mode 120000\n"
-    with pytest.raises(DiffRefused, match=r"^f: refused: symlinks are refused$"):
-        apply_unified_diff(to_symlink, never_read)
-    submodule = "diff --git a/vendor/x b/vendor/x\nnew file mode 160000\n--- /dev/null\n+++ b/vendor/x\n@@ -0,0 +1 @@\n+Subproject commit abc\n"
-    with pytest.raises(DiffRefused, match=r"^vendor/x: refused: submodules are refused$"):
-        apply_unified_diff(submodule, never_read)
-
-
-def test_a_binary_patch_is_refused():
-    diff = "diff --git a/logo.png b/logo.png\nnew file mode 100644\nindex 0000000..1111111\nBinary files /dev/null and b/logo.png differ\n"
-    with pytest.raises(DiffRefused, match=r"^logo\.png: refused: binary patches are refused"):
+@pytest.mark.parametrize(
+    ("diff", "refusal"),
+    [
+        pytest.param(
+            "diff --git a/link b/link\nnew file mode 120000\n--- /dev/null\n+++ b/link\n"
+            "@@ -0,0 +1 @@\n+../../etc/passwd\n\\ No newline at end of file\n",
+            r"^link: refused: symlinks are refused$",
+            id="new symlink",
+        ),
+        pytest.param(
+            "diff --git a/f b/f\nold mode 100644\nnew mode 120000\n",
+            r"^f: refused: symlinks are refused$",
+            id="file made a symlink",
+        ),
+        pytest.param(
+            "diff --git a/vendor/x b/vendor/x\nnew file mode 160000\n--- /dev/null\n+++ b/vendor/x\n"
+            "@@ -0,0 +1 @@\n+Subproject commit abc\n",
+            r"^vendor/x: refused: submodules are refused$",
+            id="new submodule",
+        ),
+        pytest.param(
+            "diff --git a/logo.png b/logo.png\nnew file mode 100644\nindex 0000000..1111111\n"
+            "Binary files /dev/null and b/logo.png differ\n",
+            r"^logo\.png: refused: binary patches are refused",
+            id="binary files differ",
+        ),
+        pytest.param(
+            "diff --git a/a.bin b/a.bin\nindex 1..2 100644\nGIT binary patch\nliteral 5\nMcmZ?wbaG|@0RR91\n\n",
+            r"^a\.bin: refused: binary patches are refused",
+            id="GIT binary patch",
+        ),
+    ],
+)
+def test_a_symlink_submodule_or_binary_patch_is_refused(diff, refusal):
+    with pytest.raises(DiffRefused, match=refusal):
         apply_unified_diff(diff, never_read)
-    git_binary = (
-        "diff --git a/a.bin b/a.bin\nindex 1..2 100644\nGIT binary patch\nliteral 5\nMcmZ?wbaG|@0RR91\n\n"
-    )
-    with pytest.raises(DiffRefused, match=r"^a\.bin: refused: binary patches are refused"):
-        apply_unified_diff(git_binary, never_read)
 
 
 def test_diffs_over_the_caps_on_files_and_bytes_are_refused():

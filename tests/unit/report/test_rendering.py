@@ -22,7 +22,14 @@ from codeloop.domain.report import (
     task_marker,
 )
 from tests.unit.report.markdown import read
-from tests.unit.report.views import TASK_ID, failed_report, passed_report, states, view
+from tests.unit.report.views import (
+    FAILED_TEST_ANNOTATION,
+    TASK_ID,
+    failed_report,
+    passed_report,
+    states,
+    view,
+)
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 STATES = states()
@@ -106,16 +113,7 @@ def test_a_later_attempt_not_started_yet_is_queued() -> None:
 
 def test_failed_attempt_carries_the_validation_annotations_in_githubs_shape() -> None:
     check = render_check_run(STATES["budget_exhausted"], 2)
-    assert check.annotations == [
-        {
-            "path": "tests/test_cli.py",
-            "start_line": 12,
-            "end_line": 12,
-            "annotation_level": "failure",
-            "message": "assert '{' == '['",
-            "title": "tests.test_cli::test_json failed",
-        }
-    ]
+    assert check.annotations == [FAILED_TEST_ANNOTATION]
 
 
 @pytest.mark.parametrize(

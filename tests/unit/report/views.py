@@ -28,6 +28,17 @@ def step(name: str, attempt: int, status: str, start_s: int, seconds: int | None
     )
 
 
+# One failing test, as GitHub's check-run annotation.
+FAILED_TEST_ANNOTATION = {
+    "path": "tests/test_cli.py",
+    "start_line": 12,
+    "end_line": 12,
+    "annotation_level": "failure",
+    "message": "assert '{' == '['",
+    "title": "tests.test_cli::test_json failed",
+}
+
+
 def failed_report(signature: str = "sig-a", **changes: Any) -> ValidationReport:
     report = {
         "verdict": "failed",
@@ -74,21 +85,20 @@ def failed_report(signature: str = "sig-a", **changes: Any) -> ValidationReport:
             },
         ],
         "failures_total": 2,
-        "annotations": [
-            {
-                "path": "tests/test_cli.py",
-                "start_line": 12,
-                "end_line": 12,
-                "annotation_level": "failure",
-                "message": "assert '{' == '['",
-                "title": "tests.test_cli::test_json failed",
-            },
-        ],
+        "annotations": [FAILED_TEST_ANNOTATION],
         "failure_signature": signature,
         "duration_seconds": 16.5,
     }
     report.update(changes)
     return ValidationReport.model_validate(report)
+
+
+def two_failed_attempts(first_signature: str, second_signature: str) -> list[AttemptView]:
+    """Attempts 1 and 2, both failed validation (alike when the signatures are the same)."""
+    return [
+        AttemptView(number=n, agent_run=agent(n), validation=failed_report(signature), check_run_id=776 + n)
+        for n, signature in ((1, first_signature), (2, second_signature))
+    ]
 
 
 def passed_report() -> ValidationReport:
@@ -217,14 +227,7 @@ def states() -> dict[str, TaskView]:
                 cause="Validation still fails after 2 attempt(s): the iteration budget is spent.",
             ),
             steps=[*FIRST_STEPS, *SECOND_STEPS],
-            attempts=[
-                AttemptView(
-                    number=1, agent_run=agent(1), validation=failed_report("sig-a"), check_run_id=777
-                ),
-                AttemptView(
-                    number=2, agent_run=agent(2), validation=failed_report("sig-b"), check_run_id=778
-                ),
-            ],
+            attempts=two_failed_attempts("sig-a", "sig-b"),
         ),
         "repeated_failure": view(
             "failed",
@@ -239,14 +242,7 @@ def states() -> dict[str, TaskView]:
                 ]
             },
             steps=[*FIRST_STEPS, *SECOND_STEPS],
-            attempts=[
-                AttemptView(
-                    number=1, agent_run=agent(1), validation=failed_report("sig-a"), check_run_id=777
-                ),
-                AttemptView(
-                    number=2, agent_run=agent(2), validation=failed_report("sig-a"), check_run_id=778
-                ),
-            ],
+            attempts=two_failed_attempts("sig-a", "sig-a"),
         ),
         "not_configured": view(
             "failed",

@@ -29,6 +29,7 @@ from codeloop.db import dispatch_store as runs
 from codeloop.db import prompts_store, store
 from codeloop.db.dispatch_store import CodegenRun
 from codeloop.db.pool import transaction
+from codeloop.domain.call_retries import CallRetryPolicies, next_call_delay
 from codeloop.domain.diffs import DiffRefused
 from codeloop.domain.lifecycle import TaskStatus
 from codeloop.domain.models import Repository, Task
@@ -46,15 +47,14 @@ from codeloop.domain.providers import (
     order_providers,
 )
 from codeloop.domain.repo_config import RepoConfig
-from codeloop.domain.retry import RetryPolicies, next_delay
 from codeloop.domain.steps import StepFailed, StepMessage, StepPending
 from codeloop.observability import logger, metrics
 from codeloop.services.agents import diff_push
 from codeloop.services.agents.providers import (
     RATE_WINDOW,
     breaker_policy,
+    call_retry_policies,
     provider_named,
-    retry_policies,
     runs_per_window,
 )
 from codeloop.services.tasks import ledger
@@ -403,11 +403,11 @@ def _release(
 
 
 def _failed_call(context: _Context, claim: CodegenRun, provider: str, exc: ProviderError) -> None:
-    """A call that may succeed later: count it, then re-queue after the retry policy's delay, or give up."""
+    """A call that may succeed later: count it, then re-queue after the call retry policy's delay, or give up."""
     released = _release(context, claim, provider, str(exc), maybe_created=isinstance(exc, OutcomeUnknown))
-    policies: RetryPolicies = retry_policies(context.config)
+    policies: CallRetryPolicies = call_retry_policies(context.config)
     elapsed = (utcnow() - claim.created_at).total_seconds()
-    delay = next_delay(
+    delay = next_call_delay(
         policies,
         exc.error_class,
         released.failed_calls,

@@ -1,5 +1,5 @@
 """The code-generation providers this process uses, built from settings at first use, and the
-policies (breaker, rate limit, retries) that govern calls to them."""
+policies (breaker, rate limit, call retries) that govern calls to them."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import functools
 from datetime import timedelta
 
 from codeloop.domain.breaker import BreakerPolicy
+from codeloop.domain.call_retries import CallRetryPolicies
 from codeloop.domain.providers import CodeGenerationProvider, NoProviderAvailable, RunRepository
 from codeloop.domain.repo_config import RepoConfig
-from codeloop.domain.retry import RetryPolicies
 from codeloop.settings import get_settings
 
 # Providers whose API limits how many runs may be created; the shared bucket enforces it.
@@ -82,6 +82,7 @@ def breaker_policy() -> BreakerPolicy:
     )
 
 
-def retry_policies(repo_config: RepoConfig) -> RetryPolicies:
-    """The deployment's retry policies (settings ``RETRY_POLICIES``), then the repository's overrides."""
-    return RetryPolicies().with_overrides(get_settings().retry_policies).with_overrides(repo_config.retry)
+def call_retry_policies(repo_config: RepoConfig) -> CallRetryPolicies:
+    """How provider calls are repeated: the deployment's policies (setting ``RETRY_POLICIES``), then
+    the repository's ``retry:`` overrides."""
+    return CallRetryPolicies().with_overrides(get_settings().retry_policies).with_overrides(repo_config.retry)

@@ -1,7 +1,16 @@
--- The figures behind GET /api/v1/stats. Every query takes %(repository)s: an owner/name to look
--- at one repository, or null for all of them; and an API key's scope, %(installation_ids)s and
--- %(repository_ids)s (null: no bound), outside which no repository counts.
--- Rates are rounded to 4 places, seconds to 1.
+-- The figures behind GET /api/v1/stats. stats_counted_repositories says which repositories
+-- count; every other query takes their ids as %(counted)s. Rates are rounded to 4 places,
+-- seconds to 1.
+
+-- name: stats_counted_repositories
+-- %(repository)s: an owner/name to look at one repository, or null for all of them; an API key's
+-- scope, %(installation_ids)s and %(repository_ids)s (null: no bound), outside which none counts.
+select coalesce(array_agg(r.id), '{}') as ids
+  from repositories r
+ where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
+   and (%(installation_ids)s::bigint[] is null
+        or r.installation_id = any(%(installation_ids)s::bigint[])
+        or r.id = any(%(repository_ids)s::bigint[]));
 
 -- name: stats_template_success
 -- The prompt quality score: of the attempts whose prompt came from a template version, how many
@@ -12,11 +21,7 @@ with prompts as (
     select distinct on (p.task_id, p.attempt) p.task_id, p.attempt, p.template_id, p.template_version
       from rendered_prompts p
       join tasks t on t.id = p.task_id
-      join repositories r on r.id = t.repository_id
-     where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
-       and (%(installation_ids)s::bigint[] is null
-            or r.installation_id = any(%(installation_ids)s::bigint[])
-            or r.id = any(%(repository_ids)s::bigint[]))
+     where t.repository_id = any(%(counted)s::bigint[])
      order by p.task_id, p.attempt, p.created_at desc
 ), judged as (
     select p.template_id, p.template_version, v.status
@@ -50,11 +55,7 @@ with moments as (
            (select min(coalesce(v.finished_at, v.updated_at))
               from validation_runs v where v.task_id = t.id and v.status = 'passed') as green_at
       from tasks t
-      join repositories r on r.id = t.repository_id
-     where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
-       and (%(installation_ids)s::bigint[] is null
-            or r.installation_id = any(%(installation_ids)s::bigint[])
-            or r.id = any(%(repository_ids)s::bigint[]))
+     where t.repository_id = any(%(counted)s::bigint[])
 ), spans as (
     select extract(epoch from pr_at - created_at)::float8 as to_pr,
            extract(epoch from green_at - created_at)::float8 as to_green
@@ -78,11 +79,7 @@ select s.step,
   from workflow_steps s
   join workflow_executions e on e.id = s.execution_id
   join tasks t on t.id = e.task_id
-  join repositories r on r.id = t.repository_id
- where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
-       and (%(installation_ids)s::bigint[] is null
-            or r.installation_id = any(%(installation_ids)s::bigint[])
-            or r.id = any(%(repository_ids)s::bigint[]))
+ where t.repository_id = any(%(counted)s::bigint[])
  group by s.step
  order by s.step;
 
@@ -106,10 +103,6 @@ select coalesce(sum(n), 0) as total,
            sum(t.attempt) filter (where t.attempt > 0) as attempts,
            max(t.attempt) filter (where t.attempt > 0) as attempts_max
       from tasks t
-      join repositories r on r.id = t.repository_id
-     where (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
-       and (%(installation_ids)s::bigint[] is null
-            or r.installation_id = any(%(installation_ids)s::bigint[])
-            or r.id = any(%(repository_ids)s::bigint[]))
+     where t.repository_id = any(%(counted)s::bigint[])
      group by t.status
   ) per_status;

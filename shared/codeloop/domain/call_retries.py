@@ -1,12 +1,11 @@
-"""Retry policy for provider calls, and the strategy a failed attempt's next prompt takes.
+"""Call retries: when to repeat a provider *call* that failed (a 5xx, a 429, a timeout), per
+error class.
 
-Two different loops live here:
-
-* ``next_delay``: how long to wait before repeating a *call* that failed (a 5xx, a 429, a
-  timeout), per error class. The caller re-queues the work with that delay (an SQS delay or a
-  Step Functions wait): a Lambda never sleeps it out.
-* ``choose_fix_strategy``: what the *next iteration's prompt* should ask of the agent when the
-  pull request it produced failed validation.
+Not a task's new attempt (``/codeloop retry``, ``POST /tasks/{id}/retry``, the check run's Retry
+button) and not a state machine's ASL ``Retry`` field. ``next_call_delay`` says how long to wait;
+the caller re-queues the work with that delay (an SQS delay or a Step Functions wait): a Lambda
+never sleeps it out. The deployment's ``RETRY_POLICIES`` setting and a repository's ``retry:``
+key in ``.github/codeloop.yml`` override these policies (their names are kept as contracts).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ class Jitter(StrEnum):
     EQUAL = "equal"  # delay/2 + uniform in [0, delay/2]
 
 
-class RetryPolicy(BaseModel):
+class CallRetryPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     backoff: BackoffKind = BackoffKind.EXPONENTIAL
@@ -43,41 +42,41 @@ class RetryPolicy(BaseModel):
     jitter: Jitter = Jitter.FULL
 
 
-NEVER = RetryPolicy(max_attempts=1)
+NEVER_REPEAT = CallRetryPolicy(max_attempts=1)
 
 # Error classes whose calls are never repeated, whatever a configuration says.
-_NEVER_RETRIED = frozenset({ErrorClass.PLAN_LIMIT, ErrorClass.FINAL})
+_NEVER_REPEATED = frozenset({ErrorClass.PLAN_LIMIT, ErrorClass.FINAL})
 
 
-def _default_policies() -> dict[ErrorClass, RetryPolicy]:
+def _default_policies() -> dict[ErrorClass, CallRetryPolicy]:
     return {
-        ErrorClass.RETRYABLE: RetryPolicy(),
+        ErrorClass.RETRYABLE: CallRetryPolicy(),
         # The server says when; the policy only bounds how often and how long in all.
-        ErrorClass.RATE_LIMITED: RetryPolicy(
+        ErrorClass.RATE_LIMITED: CallRetryPolicy(
             backoff=BackoffKind.FIXED, base_seconds=6.0, max_attempts=10, max_elapsed_seconds=1800.0
         ),
         # Retried only after reconciling (find_run found nothing), so a short fixed wait suffices.
-        ErrorClass.OUTCOME_UNKNOWN: RetryPolicy(
+        ErrorClass.OUTCOME_UNKNOWN: CallRetryPolicy(
             backoff=BackoffKind.FIXED, base_seconds=10.0, max_attempts=3, jitter=Jitter.NONE
         ),
-        ErrorClass.PLAN_LIMIT: NEVER,
-        ErrorClass.FINAL: NEVER,
+        ErrorClass.PLAN_LIMIT: NEVER_REPEAT,
+        ErrorClass.FINAL: NEVER_REPEAT,
     }
 
 
-class RetryPolicies(BaseModel):
+class CallRetryPolicies(BaseModel):
     """One policy per error class. Built from settings, then overridden per repository."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    by_error_class: dict[ErrorClass, RetryPolicy] = Field(default_factory=_default_policies)
+    by_error_class: dict[ErrorClass, CallRetryPolicy] = Field(default_factory=_default_policies)
 
-    def policy_for(self, error_class: ErrorClass) -> RetryPolicy:
-        if error_class in _NEVER_RETRIED:
-            return NEVER
-        return self.by_error_class.get(error_class, NEVER)
+    def policy_for(self, error_class: ErrorClass) -> CallRetryPolicy:
+        if error_class in _NEVER_REPEATED:
+            return NEVER_REPEAT
+        return self.by_error_class.get(error_class, NEVER_REPEAT)
 
-    def with_overrides(self, overrides: dict[str, dict[str, object]] | None) -> RetryPolicies:
+    def with_overrides(self, overrides: dict[str, dict[str, object]] | None) -> CallRetryPolicies:
         """These policies with some fields replaced, e.g. ``{"retryable": {"max_attempts": 2}}``.
 
         Raises ``pydantic.ValidationError`` naming the bad key or value.
@@ -87,14 +86,14 @@ class RetryPolicies(BaseModel):
         merged = {cls.value: policy.model_dump() for cls, policy in self.by_error_class.items()}
         for name, fields in overrides.items():
             merged[name] = {**merged.get(name, {}), **fields}
-        return RetryPolicies.model_validate({"by_error_class": merged})
+        return CallRetryPolicies.model_validate({"by_error_class": merged})
 
 
 class RandomSource(Protocol):
     def random(self) -> float: ...
 
 
-def backoff_delay(policy: RetryPolicy, attempt: int, rng: RandomSource) -> float:
+def backoff_delay(policy: CallRetryPolicy, attempt: int, rng: RandomSource) -> float:
     """The wait after the ``attempt``-th failed call (1-based), capped and jittered."""
     if policy.backoff is BackoffKind.EXPONENTIAL:
         raw = policy.base_seconds * policy.multiplier ** (attempt - 1)
@@ -110,8 +109,8 @@ def backoff_delay(policy: RetryPolicy, attempt: int, rng: RandomSource) -> float
     return capped
 
 
-def next_delay(
-    policies: RetryPolicies,
+def next_call_delay(
+    policies: CallRetryPolicies,
     error_class: ErrorClass,
     attempt: int,
     elapsed: float,
@@ -133,29 +132,3 @@ def next_delay(
     if elapsed + delay > policy.max_elapsed_seconds:
         return None
     return delay
-
-
-# -- what the next iteration's prompt asks for ---------------------------------------------------
-
-
-class FixStrategy(StrEnum):
-    REGENERATE_PROMPT = "regenerate_prompt"  # same goal, the new failure fed back
-    DIFFERENT_APPROACH = "different_approach"  # the last idea did not work: ask for another
-    REDUCED_SCOPE = "reduced_scope"  # stuck: make the smallest change that passes
-
-
-# From this fix attempt on, a failure that keeps repeating narrows the scope.
-REDUCE_SCOPE_FROM_ATTEMPT = 3
-
-
-def choose_fix_strategy(attempt: int, same_failure_as_before: bool) -> FixStrategy:
-    """The strategy for fix attempt ``attempt`` (1 = the first fix after the initial try).
-
-    A new failure means progress: feed it back. The same failure again means the approach is
-    wrong: ask for another, and if it still repeats late in the budget, shrink the task.
-    """
-    if not same_failure_as_before:
-        return FixStrategy.REGENERATE_PROMPT
-    if attempt >= REDUCE_SCOPE_FROM_ATTEMPT:
-        return FixStrategy.REDUCED_SCOPE
-    return FixStrategy.DIFFERENT_APPROACH
