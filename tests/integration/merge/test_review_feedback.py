@@ -58,6 +58,19 @@ def test_fix_in_a_review_comment_makes_a_review_feedback_task_with_each_comment_
     assert "Guard against an empty list here." in fenced
 
 
+def fix_asked_on_pull_request_2(world, comment_id: int) -> list[str]:
+    """A maintainer's ``/codeloop fix`` issue comment on PR 2, delivered and processed."""
+    return deliver(
+        world,
+        "issue_comment/created.payload.json",
+        issue__number=2,
+        issue__pull_request={"url": f"{world['fake'].url}/repos/{REPO}/pulls/2"},
+        comment__body="/codeloop fix",
+        comment__id=comment_id,
+        sender={"login": "maintainer", "type": "User", "id": 1},
+    )
+
+
 def test_fix_in_an_issue_comment_on_a_pr_with_open_threads_brings_only_the_unresolved_one(world):
     repo, fake = world["repo"], world["fake"]
     settled = repo.add_review_comment(2, "Rename this variable.", "src/app.py", 1, login="reviewer")
@@ -66,15 +79,7 @@ def test_fix_in_an_issue_comment_on_a_pr_with_open_threads_brings_only_the_unres
     repo.add_review_comment(2, "Guard against an empty list here.", "src/app.py", 2, login="reviewer")
     asked = repo.add_comment(2, "/codeloop fix", login="maintainer")
 
-    outcome = deliver(
-        world,
-        "issue_comment/created.payload.json",
-        issue__number=2,
-        issue__pull_request={"url": f"{fake.url}/repos/{REPO}/pulls/2"},
-        comment__body="/codeloop fix",
-        comment__id=asked,
-        sender={"login": "maintainer", "type": "User", "id": 1},
-    )
+    outcome = fix_asked_on_pull_request_2(world, asked)
 
     assert outcome[0].startswith("started ")
     [threads_read] = fake.calls_to("POST", "/graphql")
@@ -106,15 +111,7 @@ def test_fix_in_an_issue_comment_on_a_pr_whose_threads_are_all_resolved_stays_a_
     repo.resolve_review_thread(settled)
     asked = repo.add_comment(2, "/codeloop fix", login="maintainer")
 
-    outcome = deliver(
-        world,
-        "issue_comment/created.payload.json",
-        issue__number=2,
-        issue__pull_request={"url": f"{fake.url}/repos/{REPO}/pulls/2"},
-        comment__body="/codeloop fix",
-        comment__id=asked,
-        sender={"login": "maintainer", "type": "User", "id": 1},
-    )
+    outcome = fix_asked_on_pull_request_2(world, asked)
 
     assert outcome[0].startswith("started ")
     assert len(fake.calls_to("POST", "/graphql")) == 1

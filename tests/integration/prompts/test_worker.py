@@ -98,6 +98,36 @@ def step_message(task, attempt: int, **extra) -> StepMessage:
     )
 
 
+def fix_prompt_after(task, report: ValidationReport, head: str, number: int):
+    """Attempt 2's BuildFixPrompt message and its stored prompt, after attempt 1's validation
+    ended with ``report``."""
+    with transaction() as conn:
+        run = validation_store.save_validation_run(
+            conn,
+            task_id=task.id,
+            attempt=1,
+            report=report,
+            status="failed",
+            head_sha=head,
+            started_at=datetime.now(UTC),
+        )
+    message = step_message(
+        task,
+        2,
+        kind="fix",
+        previous_codegen={"run_id": "r-1", "pr_number": number, "head_sha": head},
+        previous_validation={
+            "validation_run_id": str(run.id),
+            "verdict": "failed",
+            "same_failure": False,
+            "passed": False,
+        },
+    )
+    prompt_id = build_prompt_step(message)["prompt_id"]
+    with transaction() as conn:
+        return message, prompts_store.get_rendered(conn, prompt_id)
+
+
 def test_a_fix_prompt_carries_the_failures_annotations_and_earlier_attempts(world):
     repo = world["repo"]
     head = repo.commit_files(
@@ -130,38 +160,14 @@ def test_a_fix_prompt_carries_the_failures_annotations_and_earlier_attempts(worl
         ],
         failure_signature="sig-1",
     )
-    with transaction() as conn:
-        run = validation_store.save_validation_run(
-            conn,
-            task_id=task.id,
-            attempt=1,
-            report=report,
-            status="failed",
-            head_sha=head,
-            started_at=datetime.now(UTC),
-        )
-    message = step_message(
-        task,
-        2,
-        kind="fix",
-        previous_codegen={"run_id": "r-1", "pr_number": number, "head_sha": head},
-        previous_validation={
-            "validation_run_id": str(run.id),
-            "verdict": "failed",
-            "same_failure": False,
-            "passed": False,
-        },
-    )
-    prompt_id = build_prompt_step(message)["prompt_id"]
-    with transaction() as conn:
-        row = prompts_store.get_rendered(conn, prompt_id)
+    message, row = fix_prompt_after(task, report, head, number)
     assert (row.kind, row.attempt, row.template_id) == ("fix", 2, "fix_failing_checks")
     assert "IndexError: string index out of range" in row.body
     assert "src/widgets/core.py:2" in row.body
     assert "Attempt 1: agent run not started; validation failed" in row.body
     assert f"#{number}" in row.body
     # the same message again (a redelivery) answers with the stored prompt
-    assert build_prompt_step(message)["prompt_id"] == prompt_id
+    assert build_prompt_step(message)["prompt_id"] == str(row.id)
 
 
 def test_a_task_without_templates_in_the_database_fails_with_a_hint(world, conn):
