@@ -8,6 +8,7 @@ Powertools' parameters utility, which caches it across warm invocations.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -63,6 +64,10 @@ EXPECTS: dict[str, str] = {
     "work_commands_per_installation": "a positive number of commands that start work per installation per window",
     "replies_per_user": "a positive number of command replies one user may get per window",
     "replies_per_installation": "a positive number of command replies per installation per window",
+    "github_app_client_id": "the GitHub App's OAuth client id (App settings → About; `codeloop app create` writes it)",
+    "github_app_client_secret": "the GitHub App's OAuth client secret (on AWS: GITHUB_APP_CLIENT_SECRET_ARN, "
+    'a secret holding JSON {"client_id", "client_secret"})',
+    "dashboard_session_hours": "hours a dashboard sign-in lasts, e.g. 8",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -73,6 +78,7 @@ SECRET_SETTINGS = (
     "github_webhook_secret_previous",
     "codegen_api_key",
     "openai_api_key",
+    "github_app_client_secret",
 )
 
 
@@ -102,6 +108,12 @@ class Settings(BaseSettings):
     # During a rotation, deliveries signed with the previous secret are still accepted.
     github_webhook_secret_previous: SecretStr | None = None
     github_webhook_secret_previous_secret_arn: str | None = None
+    # The App's OAuth client, for the dashboard's sign-in with GitHub. On AWS the secret named by
+    # GITHUB_APP_CLIENT_SECRET_ARN holds both, as JSON {"client_id", "client_secret"}.
+    github_app_client_id: str | None = None
+    github_app_client_secret: SecretStr | None = None
+    github_app_client_secret_arn: str | None = None
+    dashboard_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
     github_api_url: str = "https://api.github.com"
     # The App's bot (`<slug>[bot]`) authors the pull requests codeloop's own diff provider opens.
     github_app_slug: str = "codeloop"
@@ -229,6 +241,28 @@ class Settings(BaseSettings):
     def github_web_url(self) -> str:
         """GitHub's web origin (new-App and install pages): GITHUB_API_URL's scheme and web host."""
         return f"{urlsplit(self.github_api_url).scheme}://{self.github_web_host}"
+
+    @property
+    def github_oauth_url(self) -> str:
+        """Where sign-in with GitHub happens: ``<web origin>/login/oauth`` (github.com, or a GHES host)."""
+        return f"{self.github_web_url}/login/oauth"
+
+    def oauth_client(self) -> tuple[str, str]:
+        """The App's OAuth client id and secret: from their variables, or the JSON secret by ARN."""
+        secret = self.github_app_client_secret
+        if self.github_app_client_id and secret is not None:
+            return self.github_app_client_id, secret.get_secret_value()
+        if self.github_app_client_secret_arn:
+            try:
+                client = json.loads(_secret_from_aws(self.github_app_client_secret_arn))
+                return str(client["client_id"]), str(client["client_secret"])
+            except (ValueError, KeyError, TypeError):
+                raise SettingsError(
+                    "GITHUB_APP_CLIENT_SECRET_ARN names a secret that is not JSON "
+                    '{"client_id", "client_secret"}'
+                ) from None
+        missing = "GITHUB_APP_CLIENT_ID" if not self.github_app_client_id else "GITHUB_APP_CLIENT_SECRET"
+        raise SettingsError(f"{missing} is not set: expected {EXPECTS[env_name(missing).lower()]}")
 
 
 def _secret_from_aws(arn: str) -> str:
