@@ -111,13 +111,13 @@ def money(cost: Any) -> str:
     return f"${float(cost):.2f}" if isinstance(cost, int | float) else "not recorded"
 
 
-def page(request: Request, template: str, status: int = 200, **context: Any) -> dict[str, Any]:
+def page(request: Request, template: str, http_status: int = 200, **context: Any) -> dict[str, Any]:
     body = _environment().get_template(template).render(session=request.session, request=request, **context)
-    return _respond(status, body, "text/html; charset=utf-8")
+    return _respond(http_status, body, "text/html; charset=utf-8")
 
 
 def problem(request: Request, status: int, message: str) -> dict[str, Any]:
-    return page(request, "problem.html.j2", status, status=status, message=message)
+    return page(request, "problem.html.j2", status, code=status, message=message)
 
 
 # -- routing ------------------------------------------------------------------------------------
