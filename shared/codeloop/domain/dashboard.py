@@ -203,7 +203,7 @@ STYLES = [
     ("#9a6700", "8 3 2 3", "circle"),
     ("#8250df", "4 4", "square"),
 ]
-WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP, PAD_RIGHT = 640, 240, 48, 36, 12, 12
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP, PAD_RIGHT = 640, 240, 72, 36, 12, 12
 
 
 def _escape(text: str) -> str:

@@ -22,7 +22,6 @@ from tests.integration.app.flow import (
 )
 
 
-
 def test_http_client_drives_the_flow_to_a_written_env(github, tmp_path, capsys):
     env = tmp_path / ".env"
     run = start("--env-file", str(env), "--webhook-url", "https://hooks.example.com/webhooks/github")
