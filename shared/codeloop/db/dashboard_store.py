@@ -14,6 +14,7 @@ from uuid import UUID
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
 
+from codeloop.db.prompts_store import RenderedPromptRow
 from codeloop.db.queries import fetch_all, fetch_one, json_params, query
 from codeloop.domain.dashboard import Session, TaskCursor, TaskFilter
 from codeloop.domain.models import Scope
@@ -43,21 +44,6 @@ class RepositoryRow(_Row):
     id: int
     full_name: str
     installation_id: int | None
-
-
-class PromptRow(_Row):
-    id: UUID
-    attempt: int
-    kind: str
-    template_id: str
-    template_version: int
-    selection_reason: str
-    body: str
-    context_manifest: Any
-    size_chars: int
-    context_chars: int
-    context_budget: int | None
-    created_at: datetime
 
 
 class WaitingTask(_Row):
@@ -143,8 +129,8 @@ def repositories(conn: Connection, scope: Scope | None) -> list[RepositoryRow]:
     return [RepositoryRow.model_validate(row) for row in rows]
 
 
-def attempt_prompts(conn: Connection, task_id: UUID | str) -> list[PromptRow]:
-    return fetch_all(conn, "dashboard.attempt_prompts", PromptRow, task_id=task_id)
+def attempt_prompts(conn: Connection, task_id: UUID | str) -> list[RenderedPromptRow]:
+    return fetch_all(conn, "dashboard.attempt_prompts", RenderedPromptRow, task_id=task_id)
 
 
 def oldest_waiting_task(conn: Connection, scope: Scope | None) -> WaitingTask | None:

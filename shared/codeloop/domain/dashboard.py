@@ -19,6 +19,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from codeloop.domain.lifecycle import TaskStatus
+from codeloop.domain.markdown import duration
 from codeloop.domain.models import Scope, TaskType
 
 SESSION_COOKIE = "codeloop_session"
@@ -164,18 +165,10 @@ class TaskCursor(BaseModel):
 
 
 def duration_text(seconds: float | None) -> str:
-    """``850 ms``, ``42 s``, ``3 min 5 s``, ``2 h 4 min``; an en dash when unknown."""
+    """As the PR comment says durations, and ``850 ms`` below a second; an en dash when unknown."""
     if seconds is None:
         return "–"
-    if seconds < 1:
-        return f"{round(seconds * 1000)} ms"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{round(seconds * 1000)} ms" if seconds < 1 else duration(seconds)
 
 
 # -- charts -------------------------------------------------------------------------------------

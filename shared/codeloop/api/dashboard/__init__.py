@@ -282,21 +282,34 @@ def task(request: Request, task_id: str) -> dict[str, Any]:
     return page(request, "task.html.j2", notice=request.query.get("notice"), **data)
 
 
+def _acting(
+    request: Request, missing: str, act: Callable[[], str], conflicts: tuple[type[Exception], ...] = ()
+) -> dict[str, Any]:
+    """Do what a form asks and go where ``act`` says: 404 for what the session does not reach, 403
+    without the permission, 409 when the state forbids it."""
+    from codeloop.services.dashboard import views
+
+    try:
+        return redirect(act())
+    except views.NotVisible:
+        return problem(request, 404, missing)
+    except views.Forbidden as forbidden:
+        return problem(request, 403, str(forbidden))
+    except conflicts as conflict:
+        return problem(request, 409, str(conflict))
+
+
 @route("POST", f"/tasks/(?P<task_id>{UUID})/(?P<action>retry|cancel)")
 def task_action(request: Request, task_id: str, action: str) -> dict[str, Any]:
     from codeloop.services.dashboard import views
     from codeloop.services.tasks.actions import TaskConflict
 
-    try:
+    def act() -> str:
         views.act_on_task(request.session, task_id, action)
-    except views.NotVisible:
-        return problem(request, 404, f"no task {task_id}")
-    except views.Forbidden as forbidden:
-        return problem(request, 403, str(forbidden))
-    except TaskConflict as conflict:
-        return problem(request, 409, str(conflict))
-    done = "retried: a new attempt started" if action == "retry" else "cancelled"
-    return redirect(f"/app/tasks/{task_id}?{urlencode({'notice': done})}")
+        done = "retried: a new attempt started" if action == "retry" else "cancelled"
+        return f"/app/tasks/{task_id}?{urlencode({'notice': done})}"
+
+    return _acting(request, f"no task {task_id}", act, (TaskConflict,))
 
 
 @route("GET", "/deliveries")
@@ -318,13 +331,11 @@ def deliveries(request: Request) -> dict[str, Any]:
 def replay(request: Request, delivery_id: str) -> dict[str, Any]:
     from codeloop.services.dashboard import views
 
-    try:
+    def act() -> str:
         status = views.replay(request.session, delivery_id)
-    except views.NotVisible:
-        return problem(request, 404, f"no delivery {delivery_id}")
-    except views.Forbidden as forbidden:
-        return problem(request, 403, str(forbidden))
-    return redirect(f"/app/deliveries?{urlencode({'notice': f'delivery {delivery_id} replayed: {status}'})}")
+        return f"/app/deliveries?{urlencode({'notice': f'delivery {delivery_id} replayed: {status}'})}"
+
+    return _acting(request, f"no delivery {delivery_id}", act)
 
 
 @route("GET", "/stats")

@@ -1,3 +1,4 @@
+drop view if exists attempt_prompts;
 drop index if exists audit_log_sweeper_idx;
 drop index if exists tasks_repository_created_idx;
 drop index if exists tasks_created_idx;

@@ -28,3 +28,10 @@ create table dashboard_signing_keys (
 create index tasks_created_idx on tasks (created_at desc, id desc);
 create index tasks_repository_created_idx on tasks (repository_id, created_at desc, id desc);
 create index audit_log_sweeper_idx on audit_log (created_at desc, id desc) where actor = 'sweeper';
+
+-- The prompt an attempt went out with: its latest rendering (a prompt rebuilt for the same attempt
+-- counts once). The dashboard's green rate by day reads it; stats_template_success may too.
+create view attempt_prompts as
+select distinct on (task_id, attempt) task_id, attempt, template_id, template_version, created_at
+  from rendered_prompts
+ order by task_id, attempt, created_at desc;

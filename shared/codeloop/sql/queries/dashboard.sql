@@ -62,29 +62,23 @@ select r.id, r.full_name, r.installation_id
 
 -- name: attempt_prompts
 -- The prompts of a task's attempts, latest rendering of each kind first.
-select id, attempt, kind, template_id, template_version, selection_reason, body, context_manifest,
-       size_chars, context_chars, context_budget, created_at
+select *
   from rendered_prompts
  where task_id = %(task_id)s
  order by attempt, created_at desc;
 
 -- name: green_rate_by_day
 -- Per day and template version: attempts whose validation gave a verdict on the code, and how many
--- passed (as stats_template_success counts them), by the day the verdict came.
-with prompts as (
-    select distinct on (p.task_id, p.attempt) p.task_id, p.attempt, p.template_id, p.template_version
-      from rendered_prompts p
-      join tasks t on t.id = p.task_id
-     where t.repository_id = any(%(counted)s::bigint[])
-     order by p.task_id, p.attempt, p.created_at desc
-)
+-- passed (as stats_template_success counts them, over the view attempt_prompts), by the day the
+-- verdict came.
 select date_trunc('day', coalesce(v.finished_at, v.updated_at)) as day,
        p.template_id || ' v' || p.template_version as series,
        count(*) as validated,
        count(*) filter (where v.status = 'passed') as passed
-  from prompts p
+  from attempt_prompts p
+  join tasks t on t.id = p.task_id
   join validation_runs v on v.task_id = p.task_id and v.attempt = p.attempt
- where v.status in ('passed', 'failed')
+ where t.repository_id = any(%(counted)s::bigint[]) and v.status in ('passed', 'failed')
  group by 1, 2
  order by 1, 2;
 
