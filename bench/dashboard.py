@@ -69,6 +69,8 @@ def seed() -> str:
                 "update tasks set status = %s, attempt = 1 + (random() * 3)::int where id = any(%s)",
                 (status, [t.id for t in created if rng.random() < 0.16]),
             )
+        # Requests arrive over time: spread the tasks over the last 30 days.
+        conn.execute("update tasks set created_at = now() - random() * interval '30 days'")
         sync_templates(conn)
         template = prompts_store.templates(conn)[0]
         task = created[-1]

@@ -34,14 +34,19 @@ select secret from dashboard_signing_keys where id = 1;
 
 -- name: task_page
 -- One page of tasks, newest first, strictly after the cursor (%(after_created_at)s, %(after_id)s).
+-- Repositories are looked up in subqueries, not joined, so the page walks tasks_created_idx in
+-- order and stops at the limit.
 select t.id, t.title, t.type, t.status, t.source, t.requested_by, t.attempt, t.pr_number, t.pr_url,
-       t.created_at, t.updated_at, t.completed_at, r.full_name as repository
+       t.created_at, t.updated_at, t.completed_at,
+       (select r.full_name from repositories r where r.id = t.repository_id) as repository
   from tasks t
-  join repositories r on r.id = t.repository_id
  where (%(installation_ids)s::bigint[] is null
-        or r.installation_id = any(%(installation_ids)s::bigint[])
-        or t.repository_id = any(%(repository_ids)s::bigint[]))
-   and (%(repository)s::text is null or lower(r.full_name) = lower(%(repository)s::text))
+        or t.repository_id = any(%(repository_ids)s::bigint[])
+        or t.repository_id in (select r.id from repositories r
+                                where r.installation_id = any(%(installation_ids)s::bigint[])))
+   and (%(repository)s::text is null
+        or t.repository_id in (select r.id from repositories r
+                                where lower(r.full_name) = lower(%(repository)s::text)))
    and (%(status)s::text is null or t.status = %(status)s::text)
    and (%(type)s::text is null or t.type = %(type)s::text)
    and (%(actor)s::text is null or lower(t.requested_by) = lower(%(actor)s::text))
