@@ -49,10 +49,11 @@ class Dashboard:
         return str(task.id)
 
     def sign_in(self, browser: Any, login: str, roles: dict[str, str]) -> Any:
-        """A new browser context signed in as ``login`` through GitHub's (fake) OAuth pages."""
+        """A new browser context signed in as ``login`` through GitHub's (fake) OAuth pages, with
+        JavaScript off: the dashboard needs none."""
         self.github.add_user(login, roles)
         self.github.sign_in_as(login)
-        page = browser.new_context().new_page()
+        page = browser.new_context(java_script_enabled=False).new_page()
         page.goto(f"{self.base}/app/")
         assert "/app/signin" in page.url
         page.click("#signin")
@@ -61,8 +62,7 @@ class Dashboard:
         return page
 
     def task_ids(self, page: Any) -> list[str]:
-        hrefs = page.eval_on_selector_all("#tasks tbody a", "links => links.map(a => a.getAttribute('href'))")
-        return [href.rsplit("/", 1)[1] for href in hrefs]
+        return [link.get_attribute("href").rsplit("/", 1)[1] for link in page.locator("#tasks tbody a").all()]
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -162,7 +162,7 @@ def test_a_fix_then_pass_loop_on_the_task_page(dashboard: Dashboard):
         assert "ValidatePR" in steps and "DispatchCodegen" in steps
         screenshot(page, "task")
         # The agent run and check run links lead to the attempt's own.
-        hrefs = page.eval_on_selector_all("#attempt-1 a", "links => links.map(a => a.href)")
+        hrefs = [link.get_attribute("href") for link in page.locator("#attempt-1 a").all()]
         assert loop.codegen.runs[run["id"]]["web_url"] in hrefs
         first_check = next(c for c in loop.repo.check_runs.values() if c["conclusion"] == "failure")
         assert any(href.endswith(f"/runs/{first_check['id']}") or href == first_check.get("html_url") for href in hrefs)
@@ -183,10 +183,10 @@ def test_cancel_and_retry_from_the_dashboard_make_a_new_attempt(dashboard: Dashb
     with chromium() as browser:
         page = dashboard.sign_in(browser, "maintainer", {REPO: "write"})
         page.goto(f"{dashboard.base}/app/tasks/{task.id}")
-        page.click("#cancel")
+        press_by_keyboard(page, "#cancel")
         page.wait_for_selector("text=cancelled")
         assert loop.task_status() == "cancelled"
-        page.click("#retry")
+        press_by_keyboard(page, "#retry")
         page.wait_for_selector("text=a new attempt started")
         assert page.inner_text("#task-attempts").startswith("2")
 
@@ -197,6 +197,16 @@ def test_cancel_and_retry_from_the_dashboard_make_a_new_attempt(dashboard: Dashb
         executions = store.task_history(conn, task.id)
     assert [e.name.rsplit("-", 1)[1] for e in executions] == ["1", "2"]
     assert {"maintainer"} <= {entry.actor for entry in audit if entry.action == "status_changed"}
+
+
+def press_by_keyboard(page: Any, selector: str) -> None:
+    """Reach a control with Tab alone, as a keyboard user would, and press it with Enter."""
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.locator(f"{selector}:focus").count():
+            page.keyboard.press("Enter")
+            return
+    raise AssertionError(f"{selector} cannot be reached with the keyboard")
 
 
 def agent_requests(loop: Loop) -> list[Any]:
