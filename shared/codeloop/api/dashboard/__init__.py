@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import psycopg
 
@@ -156,7 +156,7 @@ def _dispatch(request: Request) -> dict[str, Any]:
             request.session = access.session_for(request.cookies.get(SESSION_COOKIE))
             if request.session is None:
                 if request.method == "GET":
-                    return redirect(f"/app/signin?next={quote(request.path)}")
+                    return redirect("/app/signin")
                 return problem(request, 403, "sign in first")
             if request.method == "POST" and not same_token(request.form.get("csrf"), request.session.csrf_token):
                 return problem(request, 403, "this form's CSRF token is missing or wrong: reload the page and retry")
