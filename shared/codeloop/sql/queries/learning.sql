@@ -1,0 +1,54 @@
+-- Learning from outcomes: the posteriors template selection samples, the quality score, and
+-- failure memory. task_outcomes (a view, migration 0017) says which tasks count and how.
+
+-- name: template_outcomes
+-- The outcomes of the tasks of one type by template version and complexity; this_repository
+-- splits the given repository's from the others'.
+select template_id, template_version as version, complexity,
+       repository_id = %(repository_id)s as this_repository,
+       count(*) filter (where green) as green,
+       count(*) filter (where not green) as not_green
+  from task_outcomes
+ where type = %(task_type)s
+ group by 1, 2, 3, 4;
+
+-- name: task_first_version
+-- The template version of the task's first prompt: its later prompts keep it.
+select template_id, template_version as version
+  from rendered_prompts
+ where task_id = %(task_id)s
+ order by attempt, created_at
+ limit 1;
+
+-- name: prompt_quality
+-- Per template version, over the repositories that count (%(counted)s, see stats.sql).
+select template_id, template_version as version,
+       count(*) filter (where green) as green,
+       count(*) filter (where not green) as not_green
+  from task_outcomes
+ where repository_id = any(%(counted)s::bigint[])
+ group by 1, 2
+ order by 1, 2;
+
+-- name: remember_fix
+insert into fix_memories (repository_id, task_id, attempt, failure_signature, test_ids, error_types,
+                          files, summary)
+values (%(repository_id)s, %(task_id)s, %(attempt)s, %(failure_signature)s, %(test_ids)s,
+        %(error_types)s, %(files)s, %(summary)s)
+on conflict (task_id, attempt) do nothing
+returning *;
+
+-- name: similar_fixes
+-- The repository's memories of a similar failure: the same signature first, then those sharing
+-- the most failing tests, then error types, then the newest.
+select m.*
+  from fix_memories m
+ where m.repository_id = %(repository_id)s
+   and (m.failure_signature = %(failure_signature)s
+        or m.test_ids && %(test_ids)s::text[]
+        or m.error_types && %(error_types)s::text[])
+ order by m.failure_signature = %(failure_signature)s desc,
+          cardinality(array(select unnest(m.test_ids) intersect select unnest(%(test_ids)s::text[]))) desc,
+          cardinality(array(select unnest(m.error_types) intersect select unnest(%(error_types)s::text[]))) desc,
+          m.created_at desc
+ limit %(limit)s;
