@@ -21,12 +21,15 @@ select template_id, template_version as version
  limit 1;
 
 -- name: prompt_quality
--- Per template version, over the repositories that count (%(counted)s, see stats.sql).
-select template_id, template_version as version,
-       count(*) filter (where green) as green,
-       count(*) filter (where not green) as not_green
-  from task_outcomes
- where repository_id = any(%(counted)s::bigint[])
+-- Every template version with its outcomes over the repositories that count (%(counted)s, see
+-- stats.sql); a version without outcomes has its prior's score.
+select v.template_id, v.version,
+       count(o.task_id) filter (where o.green) as green,
+       count(o.task_id) filter (where not o.green) as not_green
+  from prompt_template_versions v
+  left join task_outcomes o
+         on o.template_id = v.template_id and o.template_version = v.version
+        and o.repository_id = any(%(counted)s::bigint[])
  group by 1, 2
  order by 1, 2;
 
