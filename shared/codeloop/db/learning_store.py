@@ -10,7 +10,7 @@ from uuid import UUID
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.db.queries import fetch_all, fetch_one, query
+from codeloop.db.queries import M, query
 from codeloop.domain.fix_memory import MAX_RECALLED, FailureKeys, FixMemory, FixSummary
 
 
@@ -55,18 +55,22 @@ class FixMemoryRow(_Record):
         )
 
 
-def _text_array_rows(conn: Connection, name: str, **params: Any) -> list[FixMemoryRow]:
-    """Run a fix_memories query whose lists are text[] (``fetch_*`` would send them as jsonb)."""
-    return [FixMemoryRow.model_validate(row) for row in conn.execute(query(name), params).fetchall()]
+def _rows(conn: Connection, name: str, model: type[M], **params: Any) -> list[M]:
+    """Run a query whose lists are text[] (``fetch_all`` would send them as jsonb)."""
+    return [model.model_validate(row) for row in conn.execute(query(name), params).fetchall()]
 
 
-def template_outcomes(conn: Connection, task_type: str, repository_id: int) -> list[OutcomeRow]:
-    return fetch_all(conn, "template_outcomes", OutcomeRow, task_type=task_type, repository_id=repository_id)
+def template_outcomes(conn: Connection, template_ids: list[str], repository_id: int) -> list[OutcomeRow]:
+    return _rows(
+        conn, "template_outcomes", OutcomeRow, template_ids=template_ids, repository_id=repository_id
+    )
 
 
-def task_first_version(conn: Connection, task_id: UUID | str) -> tuple[str, int] | None:
-    row = fetch_one(conn, "task_first_version", VersionRow, task_id=str(task_id))
-    return None if row is None else (row.template_id, row.version)
+def task_versions(conn: Connection, task_id: UUID | str) -> dict[str, int]:
+    """The version of each template the task used first."""
+    return {
+        row.template_id: row.version for row in _rows(conn, "task_versions", VersionRow, task_id=str(task_id))
+    }
 
 
 def remember_fix(
@@ -79,9 +83,10 @@ def remember_fix(
     fix: FixSummary,
 ) -> FixMemoryRow | None:
     """Store a memory; None when this attempt's is already stored (a report concluded twice)."""
-    rows = _text_array_rows(
+    rows = _rows(
         conn,
         "remember_fix",
+        FixMemoryRow,
         repository_id=repository_id,
         task_id=str(task_id),
         attempt=attempt,
@@ -97,9 +102,10 @@ def remember_fix(
 def similar_fixes(
     conn: Connection, repository_id: int, keys: FailureKeys, limit: int = MAX_RECALLED
 ) -> list[FixMemoryRow]:
-    return _text_array_rows(
+    return _rows(
         conn,
         "similar_fixes",
+        FixMemoryRow,
         repository_id=repository_id,
         failure_signature=keys.signature,
         test_ids=keys.test_ids,

@@ -5,7 +5,9 @@ makes every choice reproducible (the tests, ``bench/learning.py``).
 
 - An *outcome* is a task that ended: *green* (validation passed) or *not green* (it ended failed
   after a verdict on its code: out of iterations, the same failure again, stopped by a budget).
-- Each version that may serve a task has, per task type and complexity band, a posterior
+  It counts for the version of each template the task's prompts used.
+- Each version that may serve a task has, per template (each serves a task type) and complexity
+  band, a posterior
   Beta(1 + green, 1 + not green): a uniform prior updated by its outcomes.
 - :func:`choose` draws one sample from each posterior and takes the highest (Thompson sampling):
   a version is chosen as often as it is likely to be the best, so a clearly worse one fades out
@@ -100,15 +102,15 @@ class LearningPolicy(Frozen):
 
 @dataclass(frozen=True)
 class LearningInputs:
-    """What one selection learns from: the outcomes of the task's type and band, everyone's and
-    the task's repository's, by version; the version the task started with, if any (a task keeps
-    its version, so that its outcome is that version's)."""
+    """What one selection learns from: the outcomes in the task's complexity band of the versions
+    of the templates serving its type, everyone's and the task's repository's; the version of each
+    template the task already used (it keeps it, so that its outcome is that version's)."""
 
     rng: random.Random
     policy: LearningPolicy = field(default_factory=LearningPolicy)
     everyone: Mapping[VersionKey, Outcomes] = field(default_factory=dict)
     repository: Mapping[VersionKey, Outcomes] = field(default_factory=dict)
-    started_with: VersionKey | None = None
+    kept: Mapping[str, int] = field(default_factory=dict)  # template id → the version the task used
 
 
 class Choice(Frozen):

@@ -18,6 +18,7 @@ fit. The manifest records, per piece, its sizes and what happened to it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
@@ -112,6 +113,11 @@ class PullRequestRef(Frozen):
     base_branch: str
     head_sha: str | None = None
     author: str | None = None
+
+
+def spec_complexity(db_complexity: int) -> int:
+    """The database's 1-10 on TaskSpec's 1-5 scale."""
+    return min(5, max(1, math.ceil(db_complexity / 2)))
 
 
 class TaskSpec(Frozen):

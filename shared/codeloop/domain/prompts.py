@@ -311,9 +311,10 @@ def _version(
     if learning is None:
         return latest, ""
     keys = [(t.template.id, t.version) for t in versions]
-    if learning.started_with in keys:
-        kept = versions[keys.index(learning.started_with)]
-        return kept, f"; v{kept.version} kept from the task's first prompt (its outcome counts for it)"
+    used = (latest.template.id, learning.kept.get(latest.template.id))
+    if used in keys:
+        kept = versions[keys.index(used)]
+        return kept, f"; v{kept.version} kept: the task used it before (its outcome counts for it)"
     choice = choose(
         [f"v{t.version}" for t in versions],
         [learning.everyone.get(key, Outcomes()) for key in keys],

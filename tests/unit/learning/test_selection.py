@@ -75,7 +75,7 @@ def test_a_rolled_back_template_serves_its_active_version_alone():
 
 
 def test_a_task_keeps_the_version_it_started_with():
-    chosen = {choose(seed, started_with=("bug_fix", 1)).version for seed in range(50)}
+    chosen = {choose(seed, kept={"bug_fix": 1}).version for seed in range(50)}
     assert chosen == {1}
 
 

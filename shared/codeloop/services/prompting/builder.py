@@ -74,10 +74,11 @@ def build_prompt_step(message: StepMessage) -> dict[str, Any]:
         validation_run=validation_run,
         earlier_attempts=attempts,
     )
+    inputs = gathered.inputs.model_copy(update={"fix_memories": memories})
     with transaction() as conn:
         templates = catalog(conn)
-        learning = learning_inputs(conn, task, message.attempt, kind)
-    inputs = gathered.inputs.model_copy(update={"fix_memories": memories})
+        serving = templates.serving(inputs.task.type)
+        learning = learning_inputs(conn, task, message.attempt, kind, serving)
     prompt = _render(templates, inputs, config, learning)
     with transaction(actor="prompt_builder", correlation_id=message.execution_name) as conn:
         row = prompts_store.insert_rendered(

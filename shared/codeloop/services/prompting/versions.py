@@ -140,6 +140,10 @@ class TemplateCatalog:
             for row in rows
         ]
 
+    def serving(self, task_type: str) -> list[str]:
+        """The ids of the templates that serve ``task_type``."""
+        return sorted({t.template.id for t in self.available if t.template.meta.serves(task_type)})
+
 
 def catalog(conn: Connection) -> TemplateCatalog:
     return TemplateCatalog(prompts_store.available_versions(conn))

@@ -1,3 +1,3 @@
 drop table fix_memories;
-drop index tasks_ended_type_idx;
+drop index rendered_prompts_template_idx;
 drop view task_outcomes;

@@ -2,23 +2,22 @@
 -- failure memory. task_outcomes (a view, migration 0017) says which tasks count and how.
 
 -- name: template_outcomes
--- The outcomes of the tasks of one type by template version and complexity; this_repository
--- splits the given repository's from the others'.
+-- The outcomes of the given templates by version and complexity; this_repository splits the
+-- given repository's from the others'.
 select template_id, template_version as version, complexity,
        repository_id = %(repository_id)s as this_repository,
        count(*) filter (where green) as green,
        count(*) filter (where not green) as not_green
   from task_outcomes
- where type = %(task_type)s
+ where template_id = any(%(template_ids)s::text[])
  group by 1, 2, 3, 4;
 
--- name: task_first_version
--- The template version of the task's first prompt: its later prompts keep it.
-select template_id, template_version as version
+-- name: task_versions
+-- The version of each template the task used first: its later prompts keep it.
+select distinct on (template_id) template_id, template_version as version
   from rendered_prompts
  where task_id = %(task_id)s
- order by attempt, created_at
- limit 1;
+ order by template_id, attempt, created_at;
 
 -- name: prompt_quality
 -- Every template version with its outcomes over the repositories that count (%(counted)s, see
