@@ -36,10 +36,10 @@ VersionKey = tuple[str, int]  # (template id, version)
 
 
 def complexity_band(complexity: int) -> str:
-    """The band outcomes are pooled in: tasks of nearby complexity teach each other."""
+    """The band (of TaskSpec's 1-5 complexity) outcomes are pooled in: nearby tasks teach each other."""
     if complexity <= 2:
         return "1-2"
-    return "3" if complexity == 3 else "4+"
+    return "3" if complexity == 3 else "4-5"
 
 
 class Outcomes(Frozen):
