@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+from collections import Counter
 from collections.abc import Callable
 
 from codeloop.domain.learning import LearningInputs, LearningPolicy, Outcomes
@@ -55,20 +56,28 @@ def newest(counts: dict[tuple[str, int], Outcomes], rng: random.Random) -> int:
     return max(RATES)
 
 
-def regret(chooser: Chooser, tasks: int, seed: int) -> float:
-    rng = random.Random(seed)  # the chooser's draws
-    world = random.Random(seed + 1_000_003)  # the outcomes' draws
-    counts: dict[tuple[str, int], Outcomes] = {}
-    best = max(RATES.values())
-    total = 0.0
-    for _ in range(tasks):
-        version = chooser(counts, rng)
-        total += best - RATES[version]
-        green = world.random() < RATES[version]
-        counts[(TEMPLATE, version)] = counts.get((TEMPLATE, version), Outcomes()) + Outcomes(
-            green=int(green), not_green=int(not green)
-        )
-    return total
+class Run:
+    """One simulated sequence of tasks: the cumulative regret at each checkpoint, and which
+    versions served."""
+
+    def __init__(self, chooser: Chooser, tasks: int, seed: int, checkpoints: list[int]):
+        rng = random.Random(seed)  # the chooser's draws
+        world = random.Random(seed + 1_000_003)  # the outcomes' draws
+        counts: dict[tuple[str, int], Outcomes] = {}
+        best = max(RATES.values())
+        total = 0.0
+        self.regret: list[float] = []
+        self.served: Counter[int] = Counter()
+        for task in range(1, tasks + 1):
+            version = chooser(counts, rng)
+            self.served[version] += 1
+            total += best - RATES[version]
+            green = world.random() < RATES[version]
+            counts[(TEMPLATE, version)] = counts.get((TEMPLATE, version), Outcomes()) + Outcomes(
+                green=int(green), not_green=int(not green)
+            )
+            if task in checkpoints:
+                self.regret.append(total)
 
 
 def main() -> None:
@@ -78,9 +87,11 @@ def main() -> None:
     args = parser.parse_args()
     policy = Settings().learning_policy
     seeds = range(1, args.seeds + 1)
+    checkpoints = sorted({args.tasks // 8, args.tasks // 4, args.tasks // 2, args.tasks} - {0})
     choosers = {"codeloop (Thompson)": codeloop(policy), "uniform random": uniform, "always newest": newest}
-    results = {
-        name: [regret(chooser, args.tasks, seed) for seed in seeds] for name, chooser in choosers.items()
+    runs = {
+        name: [Run(chooser, args.tasks, seed, checkpoints) for seed in seeds]
+        for name, chooser in choosers.items()
     }
     print(
         f"{args.tasks} tasks, {args.seeds} seeds; hidden green rates "
@@ -88,13 +99,20 @@ def main() -> None:
         + f"; policy: trial share {policy.trial_share:.0%} per new version until "
         f"{policy.trial_outcomes} outcomes"
     )
-    print(f"{'selection':<22} {'mean regret':>12} {'sd':>8} {'min':>8} {'max':>8}")
-    for name, values in results.items():
+    print("cumulative regret (mean over seeds) after n tasks; sd, min, max and versions served at the end")
+    heads = "".join(f"{'n=' + str(n):>9}" for n in checkpoints)
+    print(f"{'selection':<22}{heads} {'sd':>7} {'min':>7} {'max':>7}  served v1/v2/v3")
+    final: dict[str, list[float]] = {}
+    for name, results in runs.items():
+        means = [statistics.mean(r.regret[i] for r in results) for i in range(len(checkpoints))]
+        final[name] = [r.regret[-1] for r in results]
+        served = sum((r.served for r in results), Counter())
+        shares = "/".join(f"{served[v] / (args.tasks * args.seeds):.0%}" for v in RATES)
         print(
-            f"{name:<22} {statistics.mean(values):>12.1f} {statistics.stdev(values):>8.1f} "
-            f"{min(values):>8.1f} {max(values):>8.1f}"
+            f"{name:<22}{''.join(f'{m:>9.1f}' for m in means)} {statistics.stdev(final[name]):>7.1f} "
+            f"{min(final[name]):>7.1f} {max(final[name]):>7.1f}  {shares}"
         )
-    ratio = statistics.mean(results["codeloop (Thompson)"]) / statistics.mean(results["uniform random"])
+    ratio = statistics.mean(final["codeloop (Thompson)"]) / statistics.mean(final["uniform random"])
     print(f"regret codeloop/uniform = {ratio:.3f}")
 
 
