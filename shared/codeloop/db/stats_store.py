@@ -21,7 +21,8 @@ class _Figures(BaseModel):
 
 
 class TemplateSuccess(_Figures):
-    """The prompt quality score of one template version."""
+    """Per attempt: how often one template version's prompts passed validation (the prompt
+    quality score, per task outcome with its interval, is :class:`PromptQuality`)."""
 
     template_id: str
     template_version: int

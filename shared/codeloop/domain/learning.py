@@ -147,7 +147,7 @@ def choose(
     share = min(policy.trial_share, 1 / len(new)) if new else 0.0  # shares add up to at most all
     draw = rng.random()
     if draw < share * len(new):
-        index = new[int(draw / share)]
+        index = new[min(int(draw / share), len(new) - 1)]  # min: float rounding at the edge
         return Choice(
             index=index,
             reason=f"trial share: {labels[index]} has {counts[index].total} of the "
