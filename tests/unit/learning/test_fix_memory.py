@@ -23,6 +23,17 @@ def failure(name: str, message: str, error: str | None = None) -> TestFailure:
     )
 
 
+def check(name: str, passed: bool) -> CheckResult:
+    return CheckResult(
+        name=name,
+        method="GET",
+        url="http://127.0.0.1/",
+        status=200 if passed else 500,
+        passed=passed,
+        duration_seconds=0.1,
+    )
+
+
 def test_keys_are_the_failing_tests_failed_checks_and_error_types():
     report = ValidationReport(
         verdict="failed",
@@ -33,24 +44,7 @@ def test_keys_are_the_failing_tests_failed_checks_and_error_types():
             failure("test_two", "boom", error="pkg.errors.ParseError"),
             failure("test_one", "AssertionError: again"),
         ],
-        checks=[
-            CheckResult(
-                name="health",
-                method="GET",
-                url="http://127.0.0.1/",
-                status=500,
-                passed=False,
-                duration_seconds=0.1,
-            ),
-            CheckResult(
-                name="home",
-                method="GET",
-                url="http://127.0.0.1/",
-                status=200,
-                passed=True,
-                duration_seconds=0.1,
-            ),
-        ],
+        checks=[check("health", passed=False), check("home", passed=True)],
     )
     keys = failure_keys(report)
     assert keys is not None
