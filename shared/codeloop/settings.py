@@ -63,6 +63,9 @@ EXPECTS: dict[str, str] = {
     "work_commands_per_installation": "a positive number of commands that start work per installation per window",
     "replies_per_user": "a positive number of command replies one user may get per window",
     "replies_per_installation": "a positive number of command replies per installation per window",
+    "linear_webhook_secret": "the signing secret Linear shows for the webhook (Settings → API → Webhooks)",
+    "linear_api_key": "a Linear API key (Settings → API → Personal API keys) or an OAuth token as 'Bearer …'",
+    "linear_api_url": "an http(s) URL such as https://api.linear.app/graphql",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -73,6 +76,8 @@ SECRET_SETTINGS = (
     "github_webhook_secret_previous",
     "codegen_api_key",
     "openai_api_key",
+    "linear_webhook_secret",
+    "linear_api_key",
 )
 
 
@@ -136,6 +141,13 @@ class Settings(BaseSettings):
     replies_per_user: int = Field(default=30, ge=1)
     replies_per_installation: int = Field(default=300, ge=1)
 
+    # Linear (optional): its webhook's signing secret, an API key, and where its API is.
+    linear_webhook_secret: SecretStr | None = None
+    linear_webhook_secret_secret_arn: str | None = None
+    linear_api_key: SecretStr | None = None
+    linear_api_key_secret_arn: str | None = None
+    linear_api_url: str = "https://api.linear.app/graphql"
+
     events_queue_url: str | None = None
     status_queue_url: str | None = None
     prompt_queue_url: str | None = None
@@ -173,7 +185,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("github_api_url", "codegen_api_url", "openai_base_url")
+    @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "linear_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
