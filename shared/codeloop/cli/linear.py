@@ -12,7 +12,9 @@ import re
 import sys
 from typing import Any
 
-_TEAM_KEY = re.compile(r"[A-Za-z0-9]{1,10}")
+from codeloop.domain.linear import TEAM_KEY_PATTERN
+
+_TEAM_KEY = re.compile(TEAM_KEY_PATTERN)
 _REPOSITORY = re.compile(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
 
 
@@ -35,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 
 def _team_key(text: str) -> str:
-    if not _TEAM_KEY.fullmatch(text):
+    if not _TEAM_KEY.match(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a Linear team key (letters and digits, e.g. ENG)")
     return text.upper()
 

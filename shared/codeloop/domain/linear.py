@@ -30,6 +30,8 @@ from codeloop.domain.webhooks import (
 )
 
 SIGNATURE_HEADER = "linear-signature"
+TEAM_KEY_PATTERN = r"^[A-Za-z0-9]{1,10}$"  # Linear's team keys, e.g. ENG
+PROJECT_PATTERN = r"^[^\x00-\x1f]{0,200}$"  # a project id or name
 MAX_CLOCK_SKEW_MS = 60_000
 # The resource types codeloop acts on, and the actions.
 ACTED_ON: dict[str, frozenset[str]] = {

@@ -69,6 +69,9 @@ HTTP_ROUTES = {
     ("GET", "/api/v1/deliveries"),
     ("GET", "/api/v1/deliveries/{id}"),
     ("POST", "/api/v1/deliveries/{id}/replay"),
+    ("PUT", "/api/v1/linear/mappings"),
+    ("GET", "/api/v1/linear/mappings"),
+    ("DELETE", "/api/v1/linear/mappings/{team}"),
 }
 # What every function may know (Globals); the rest of ENVIRONMENT only the trusted functions get.
 SHARED_ENVIRONMENT = {
