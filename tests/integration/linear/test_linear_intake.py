@@ -11,6 +11,7 @@ from codeloop.db import identities_store, linear_store, store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import IdentityProvider, Installation, RepositoryRef
 from codeloop.services.intake.events import process_delivery
+from codeloop.settings import reset_settings
 from tests.conftest import receive_all
 from tests.fakes.linear_api import linear_fake_environment
 from tests.fakes.linear_webhooks import delivery, post
@@ -174,3 +175,16 @@ def test_the_operator_maps_lists_and_unmaps_a_team(db_url, capsys):
     assert "In Review" in listed[0]
     assert cli(["linear", "unmap", "ENG", "--project", "Mobile"]) == 0
     assert cli(["linear", "unmap", "ENG", "--project", "Mobile"]) == 1
+
+
+def test_the_github_work_limits_apply_to_the_linked_login(world, db_url, monkeypatch):
+    monkeypatch.setenv("WORK_COMMANDS_PER_USER", "1")
+    reset_settings()
+    link(delivery("comment_created")["actor"]["id"], WRITER)
+    first, second = (delivery("comment_created"), delivery("comment_created"))
+    second["data"] = second["data"] | {"id": "c-2", "body": "/codeloop fix again, differently"}
+    assert process_delivery(post(first)["body"]["delivery_id"])[0].startswith("started ")
+    assert process_delivery(post(second)["body"]["delivery_id"]) == ["limited"]
+    notes = [c["body"] for c in world.comments_on(first["data"]["issueId"]) if c["body"].startswith("Sorry")]
+    assert len(notes) == 1 and f"@{WRITER}, I have had more commands that start work from you" in notes[0]
+    assert len(tasks(db_url)) == 1

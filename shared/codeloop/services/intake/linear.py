@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codeloop.adapters import github, linear
-from codeloop.db import identities_store, linear_store, store
+from codeloop.db import identities_store, intake_store, linear_store, store
 from codeloop.db.pool import transaction
 from codeloop.domain.commands import (
     RATE_LIMITED_WORK,
@@ -138,6 +138,8 @@ class _Asker:
 
     def handle(self, request: LinearRequest, request_key: str) -> str:
         command = request.command
+        if not command.starts_work and not self.within_limits("replies"):
+            return f"{command.name}: quiet"
         if command.name not in LINEAR_COMMANDS:
             self.reply(github_only_text(command))
             return f"{command.name}: on GitHub"
@@ -159,7 +161,7 @@ class _Asker:
         if problem is not None:
             self.reply(config_text(config, problem))
             return "refused: config"
-        if command.name in RATE_LIMITED_WORK and not self.within_limits():
+        if command.name in RATE_LIMITED_WORK and not self.within_limits("work"):
             return "limited"
         if command.name == "fix":
             return self.start(request, request_key, config)
@@ -178,12 +180,16 @@ class _Asker:
         publish_task(str(task.id))
         return f"{command.name} {task.id}"
 
-    def within_limits(self) -> bool:
+    def within_limits(self, kind: command_limits.Kind) -> bool:
+        """GitHub's command limits for the linked login; over one, a single note until it lifts."""
         now = datetime.now(UTC)
-        refusal = command_limits.take("work", self.login, self.installation, now)
+        refusal = command_limits.take(kind, self.login, self.installation, now)
         if refusal is None:
             return True
-        self.reply(limit_note_text(self.login, "work", refusal.scope, refusal.retry_at, now))
+        with transaction() as conn:
+            first_notice = intake_store.claim_limit_notice(conn, self.login, refusal.retry_at, now)
+        if first_notice:
+            self.reply(limit_note_text(self.login, kind, refusal.scope, refusal.retry_at, now))
         return False
 
     def latest_task(self) -> Task | None:
