@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from codeloop.domain.linear import LinearIssueTask, render_comment
-from codeloop.domain.report import AttemptView, render_comment as render_github_comment
+from codeloop.domain.report import AttemptView
+from codeloop.domain.report import render_comment as render_github_comment
 from tests.unit.report.views import passed_report, states, view
 
-ISSUE = LinearIssueTask(issue_id="i-1", identifier="ENG-123", url="https://linear.app/a/issue/ENG-123", team_id="t-1")
+ISSUE = LinearIssueTask(
+    issue_id="i-1", identifier="ENG-123", url="https://linear.app/a/issue/ENG-123", team_id="t-1"
+)
 
 
 def test_every_state_renders_without_html_and_names_the_issue_and_repository():
     for name, state in states().items():
         body = render_comment(state, ISSUE)
         assert "<details" not in body and "<!--" not in body and "<summary" not in body, name
-        assert "ENG-123" in body and "[octo-org/widgets](https://github.example.com/octo-org/widgets)" in body, name
+        assert (
+            "ENG-123" in body and "[octo-org/widgets](https://github.example.com/octo-org/widgets)" in body
+        ), name
 
 
 def test_the_outcome_and_attempts_are_the_pr_comments():
