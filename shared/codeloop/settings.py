@@ -66,6 +66,7 @@ EXPECTS: dict[str, str] = {
     "linear_webhook_secret": "the signing secret Linear shows for the webhook (Settings → API → Webhooks)",
     "linear_api_key": "a Linear API key (Settings → API → Personal API keys) or an OAuth token as 'Bearer …'",
     "linear_api_url": "an http(s) URL such as https://api.linear.app/graphql",
+    "linear_link_by_email": "true or false",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -147,6 +148,9 @@ class Settings(BaseSettings):
     linear_api_key: SecretStr | None = None
     linear_api_key_secret_arn: str | None = None
     linear_api_url: str = "https://api.linear.app/graphql"
+    # Link an unlinked Linear user by email: to the GitHub account that committed to the mapped
+    # repository from that address (GitHub links commits to accounts by verified emails only).
+    linear_link_by_email: bool = False
 
     events_queue_url: str | None = None
     status_queue_url: str | None = None

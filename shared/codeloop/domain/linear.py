@@ -159,6 +159,7 @@ class LinearRequest(BaseModel):
     issue_id: str
     actor_id: str
     actor_name: str
+    actor_email: str | None = None  # Linear's, verified by its sign-in
     comment_id: str | None = None
     position: int = 0
 
@@ -175,7 +176,12 @@ def requests_from_payload(payload: dict[str, Any]) -> list[LinearRequest]:
     actor_id, name = actor.get("id"), actor.get("name")
     if not isinstance(actor_id, str) or not actor_id or data.get("botActor"):
         return []
-    who = {"actor_id": actor_id, "actor_name": name if isinstance(name, str) and name else actor_id}
+    email = actor.get("email")
+    who = {
+        "actor_id": actor_id,
+        "actor_name": name if isinstance(name, str) and name else actor_id,
+        "actor_email": email if isinstance(email, str) and "@" in email else None,
+    }
     kind, action = payload.get("type"), payload.get("action")
     if kind == "Issue" and _label_added(action, data, payload.get("updatedFrom")):
         return [

@@ -188,3 +188,35 @@ def test_the_github_work_limits_apply_to_the_linked_login(world, db_url, monkeyp
     notes = [c["body"] for c in world.comments_on(first["data"]["issueId"]) if c["body"].startswith("Sorry")]
     assert len(notes) == 1 and f"@{WRITER}, I have had more commands that start work from you" in notes[0]
     assert len(tasks(db_url)) == 1
+
+
+def test_by_email_only_when_allowed_and_only_to_the_account_github_verified(
+    world, db_url, github_fake, monkeypatch
+):
+    repo = github_fake.repos[REPO]
+    email = delivery("issue_labelled")["actor"]["email"]
+    repo.commit_files("main", {"NOTES.md": "hi\n"}, author_email=email)
+    repo.commit_files("main", {"NOTES.md": "spoof\n"}, author_email="someone@else.example")
+    repo.verified_emails[email] = WRITER
+
+    # Not allowed by the operator: still unlinked, whatever GitHub knows.
+    assert process_delivery(post(delivery("issue_labelled"))["body"]["delivery_id"]) == ["unlinked user"]
+
+    monkeypatch.setenv("LINEAR_LINK_BY_EMAIL", "true")
+    reset_settings()
+    stranger = delivery(
+        "issue_labelled",
+        actor=delivery("issue_labelled")["actor"] | {"id": "u-2", "email": "someone@else.example"},
+    )
+    assert process_delivery(post(stranger)["body"]["delivery_id"]) == ["unlinked user"]  # no verified account
+    [outcome] = process_delivery(
+        post(delivery("issue_labelled", createdAt="2026-12-07T02:11:00.000Z"))["body"]["delivery_id"]
+    )
+    assert outcome.startswith("started ")
+    with transaction() as conn:
+        linked = identities_store.get(
+            conn, IdentityProvider.LINEAR, delivery("issue_labelled")["actor"]["id"]
+        )
+        assert identities_store.get(conn, IdentityProvider.LINEAR, "u-2") is None
+    assert (linked.github_login, linked.linked_by) == (WRITER, "email")
+    assert tasks(db_url)[0][2] == WRITER

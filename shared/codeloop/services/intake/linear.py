@@ -100,15 +100,33 @@ def handle_linear_delivery(
     if mapping is None:
         comment_on_issue(issue.id, unmapped_team_text(issue.team.key))
         return ["unmapped team"]
-    if identity is None:
-        comment_on_issue(issue.id, unlinked_user_text(first.actor_name, first.actor_id))
-        return ["unlinked user"]
     if repository is None or repository.installation_id is None or not repository.active:
         comment_on_issue(issue.id, not_installed_text(mapping.repository_full_name))
         return ["not installed"]
-    asker = _Asker(first, identity.github_login, repository, mapping, issue)
+    login = identity.github_login if identity else _link_by_email(first, repository)
+    if login is None:
+        comment_on_issue(issue.id, unlinked_user_text(first.actor_name, first.actor_id))
+        return ["unlinked user"]
+    asker = _Asker(first, login, repository, mapping, issue)
     key_suffix = f":replay:{replay.id}" if replay is not None and replay.new_task else ""
     return [asker.handle(request, f"{delivery_id}:{request.position}{key_suffix}") for request in requests]
+
+
+def _link_by_email(request: LinearRequest, repository: Repository) -> str | None:
+    """With ``LINEAR_LINK_BY_EMAIL``, the GitHub account that committed to the repository from the
+    Linear user's email (GitHub ties a commit to an account only by a verified email of it),
+    linked from now on (``linked_by`` email); None when the operator does not allow it or none did."""
+    if not get_settings().linear_link_by_email or request.actor_email is None:
+        return None
+    commits = github.list_commits(
+        repository.installation_id or 0, repository.full_name, author=request.actor_email, limit=1
+    )
+    login = commits[0].author_login if commits else None
+    if login is not None:
+        with transaction(actor="linear") as conn:
+            identities_store.link(conn, IdentityProvider.LINEAR, request.actor_id, login, linked_by="email")
+        logger.info("Linear user linked by email", extra={"github_login": login})
+    return login
 
 
 class _Asker:
