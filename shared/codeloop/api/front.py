@@ -28,7 +28,7 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         if method != "POST":
             return response(405, {"error": "method not allowed: webhooks are POSTed"}, {"allow": "POST"})
         if path == LINEAR_WEBHOOK_PATH:
-            from codeloop.services.intake.linear import receive_linear_webhook as receive
+            from codeloop.services.intake.linear_receiver import receive_linear_webhook as receive
         else:
             from codeloop.services.intake.receiver import receive_webhook as receive
 

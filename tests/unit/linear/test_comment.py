@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from codeloop.domain.linear import LinearIssueTask, render_comment
+from codeloop.domain.linear import LinearIssueTask
+from codeloop.domain.linear_report import render_comment
 from codeloop.domain.report import AttemptView
 from codeloop.domain.report import render_comment as render_github_comment
 from tests.unit.report.views import passed_report, states, view

@@ -1,8 +1,6 @@
-"""Requests from Linear: ``POST /webhooks/linear`` and the worker that acts on what it stored.
+"""Requests from Linear: the worker that acts on a delivery ``linear_receiver`` stored.
 
-The receiver verifies the ``Linear-Signature`` and the ``webhookTimestamp`` (a minute either
-way), stores the delivery (source ``linear``; a known body is a duplicate) and queues it, like a
-GitHub delivery. The worker asks Linear for the issue, finds the repository the issue's team
+It asks Linear for the issue, finds the repository the issue's team
 (or project) is mapped to and the GitHub login its Linear user is linked to, and then applies
 GitHub's rules for that login: the repository permission ``commands.min_permission``, the same
 work rate limits, the same commands. Whoever cannot start work is told why on the Linear issue.
@@ -11,7 +9,6 @@ work rate limits, the same commands. Whoever cannot start work is told why on th
 from __future__ import annotations
 
 import functools
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,46 +31,22 @@ from codeloop.domain.linear import (
     github_only_text,
     issue_text,
     not_installed_text,
-    parse_delivery,
     refused_text,
     requests_from_payload,
     unlinked_user_text,
     unmapped_team_text,
 )
 from codeloop.domain.models import IdentityProvider, NewTask, Repository, Task, TaskSource, TaskType
-from codeloop.domain.webhooks import DeliveryEnvelope, WebhookRejected, decode_body
 from codeloop.observability import logger
 from codeloop.services.intake import limits as command_limits
-from codeloop.services.intake.receiver import Receipt, accept, refuse
 from codeloop.services.intake.requests import config_text, remember_settings, status_text
 from codeloop.services.linear.report import comment_on_issue
 from codeloop.services.reporting.publisher import publish_task
 from codeloop.services.repository_config import load_repo_config
 from codeloop.services.tasks import actions as tasks
-from codeloop.settings import SettingsError, get_settings
+from codeloop.settings import get_settings
 
 LINEAR_COMMANDS = frozenset({"fix", "retry", "cancel", "status", "help", "unknown"})
-
-
-def receive_linear_webhook(event: dict[str, Any]) -> Receipt:
-    """Handle one API Gateway (payload 2.0) event for ``POST /webhooks/linear``."""
-    try:
-        secret = get_settings().secret("linear_webhook_secret")
-    except SettingsError as exc:
-        logger.error("Linear webhook secret not configured", extra={"error": str(exc)})
-        return Receipt(503, {"error": f"codeloop is not configured for Linear: {exc}"})
-    try:
-        body = decode_body(event.get("body"), bool(event.get("isBase64Encoded")))
-        found, payload = parse_delivery(event.get("headers"), body, secret, time.time() * 1000)
-    except WebhookRejected as rejected:
-        return refuse(rejected)
-    envelope = DeliveryEnvelope(
-        event=found.type,
-        action=found.action,
-        delivery_id=found.delivery_id,
-        group=f"linear:{found.issue_id or found.webhook_id}",
-    )
-    return accept(envelope, payload, body, "act" if found.acted_on else "ignore", source="linear")
 
 
 # -- the worker -------------------------------------------------------------------------------------

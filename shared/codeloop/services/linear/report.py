@@ -13,7 +13,8 @@ from codeloop.adapters import linear
 from codeloop.db import linear_store
 from codeloop.db.pool import transaction
 from codeloop.domain.lifecycle import TaskStatus
-from codeloop.domain.linear import LinearIssueTask, render_comment
+from codeloop.domain.linear import LinearIssueTask
+from codeloop.domain.linear_report import render_comment
 from codeloop.domain.models import Task
 from codeloop.domain.report import TaskView
 from codeloop.observability import logger
