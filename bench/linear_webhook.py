@@ -5,19 +5,16 @@ AWS emulation. The same work as a GitHub delivery: aim for the same warm p99 (<=
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import percentiles, scratch_database
-from webhook import HANDLER_DIR, ROUNDS, drain
+from _support import percentiles
+from webhook import ROUNDS, time_deliveries, warm_receiver
 
-from codeloop.adapters.aws import client as aws_client
 from codeloop.domain.linear import sign
-from codeloop.local import aws as local_aws
 from codeloop.local.sample_events import DEV_WEBHOOK_SECRET as SECRET
 
 FIXTURE = (
@@ -47,29 +44,12 @@ def linear_event(index: int) -> dict:
 
 
 def main() -> None:
-    emulation = local_aws.start_emulation()
-    try:
-        with scratch_database() as url:
-            env = local_aws.provision(emulation.endpoint_url)
-            os.environ.update(env | {"DATABASE_URL": url, "LINEAR_WEBHOOK_SECRET": SECRET})
-            sys.path.insert(0, str(HANDLER_DIR))
-            from app import lambda_handler
-
-            sqs = aws_client("sqs")
-            for index in range(30):
-                lambda_handler(linear_event(-1 - index), None)
-            samples = []
-            for index in range(ROUNDS):
-                if index % 25 == 0:  # keep moto's queue shallow, untimed
-                    drain(sqs, env["EVENTS_QUEUE_URL"])
-                event = linear_event(index)
-                start = time.perf_counter()
-                result = lambda_handler(event, None)
-                samples.append((time.perf_counter() - start) * 1000)
-                assert result["statusCode"] == 202, result
-            print(f"Linear webhook warm, per delivery: {percentiles(samples)}")
-    finally:
-        emulation.stop()
+    warmup = (linear_event(-1 - index) for index in range(30))
+    with warm_receiver({"LINEAR_WEBHOOK_SECRET": SECRET}, warmup) as (lambda_handler, env):
+        # A generator: each delivery is stamped just before it is timed (it has a minute).
+        events = (linear_event(index) for index in range(ROUNDS))
+        samples = time_deliveries(lambda_handler, events, env["EVENTS_QUEUE_URL"])
+        print(f"Linear webhook warm, per delivery: {percentiles(samples)}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.api.auth import authenticate
+from codeloop.db import linear_store, store
+from codeloop.db.pool import transaction
+from codeloop.domain.api_keys import reaches
 from codeloop.domain.linear import PROJECT_PATTERN, TEAM_KEY_PATTERN
+from codeloop.domain.models import ApiKey
 
 router = Router()
 RESPONSES: dict[int | str, Any] = {
@@ -45,10 +49,7 @@ def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
-def _reachable(conn: Any, key: Any, full_name: str) -> bool:
-    from codeloop.db import store
-    from codeloop.domain.api_keys import reaches
-
+def _reachable(conn: Any, key: ApiKey, full_name: str) -> bool:
     repository = store.get_repository_by_name(conn, full_name)
     return repository is not None and reaches(key, repository)
 
@@ -63,9 +64,6 @@ def _reachable(conn: Any, key: Any, full_name: str) -> bool:
     },
 )
 def put_mapping(request: MappingRequest) -> Response[Any]:
-    from codeloop.db import linear_store
-    from codeloop.db.pool import transaction
-
     key = authenticate(router.current_event)
     if isinstance(key, Response):
         return key
@@ -99,9 +97,6 @@ def put_mapping(request: MappingRequest) -> Response[Any]:
     responses={200: {"description": "the mappings"}, **RESPONSES},
 )
 def get_mappings() -> Response[Any]:
-    from codeloop.db import linear_store
-    from codeloop.db.pool import transaction
-
     key = authenticate(router.current_event)
     if isinstance(key, Response):
         return key
@@ -123,9 +118,6 @@ def delete_mapping(
     team: Annotated[str, Path(pattern=TEAM_KEY_PATTERN)],
     project: Annotated[str, Query(pattern=PROJECT_PATTERN)] = "",
 ) -> Response[Any]:
-    from codeloop.db import linear_store
-    from codeloop.db.pool import transaction
-
     key = authenticate(router.current_event)
     if isinstance(key, Response):
         return key

@@ -37,6 +37,7 @@ from codeloop.domain.linear import (
     unmapped_team_text,
 )
 from codeloop.domain.models import IdentityProvider, NewTask, Repository, Task, TaskSource, TaskType
+from codeloop.domain.repo_config import RepoConfig
 from codeloop.observability import logger
 from codeloop.services.intake import limits as command_limits
 from codeloop.services.intake.requests import config_text, remember_settings, status_text
@@ -188,7 +189,7 @@ class _Asker:
             linked = linear_store.latest_task_for_issue(conn, self.issue.id)
             return store.get_task(conn, linked.task_id) if linked and linked.task_id else None
 
-    def start(self, request: LinearRequest, request_key: str, config: Any) -> str:
+    def start(self, request: LinearRequest, request_key: str, config: RepoConfig) -> str:
         issue = self.issue
         repository = remember_settings(self.repository.id, config)
         criteria = acceptance_criteria(issue.description)
