@@ -73,6 +73,10 @@ EXPECTS: dict[str, str] = {
     "learning_trial_share": "the share of choices (0-1) each new prompt template version is guaranteed, e.g. 0.1",
     "learning_trial_outcomes": "the outcomes after which a prompt template version is no longer new, e.g. 10",
     "learning_repository_min_outcomes": "a repository's own task outcomes before its posteriors are used, e.g. 30",
+    "linear_webhook_secret": "the signing secret Linear shows for the webhook (Settings → API → Webhooks)",
+    "linear_api_key": "a Linear API key (Settings → API → Personal API keys) or an OAuth token as 'Bearer …'",
+    "linear_api_url": "an http(s) URL such as https://api.linear.app/graphql",
+    "linear_link_by_email": "true or false",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -84,6 +88,8 @@ SECRET_SETTINGS = (
     "codegen_api_key",
     "openai_api_key",
     "github_app_client_secret",
+    "linear_webhook_secret",
+    "linear_api_key",
 )
 
 
@@ -155,6 +161,16 @@ class Settings(BaseSettings):
     replies_per_user: int = Field(default=30, ge=1)
     replies_per_installation: int = Field(default=300, ge=1)
 
+    # Linear (optional): its webhook's signing secret, an API key, and where its API is.
+    linear_webhook_secret: SecretStr | None = None
+    linear_webhook_secret_secret_arn: str | None = None
+    linear_api_key: SecretStr | None = None
+    linear_api_key_secret_arn: str | None = None
+    linear_api_url: str = "https://api.linear.app/graphql"
+    # Link an unlinked Linear user by email: to the GitHub account that committed to the mapped
+    # repository from that address (GitHub links commits to accounts by verified emails only).
+    linear_link_by_email: bool = False
+
     events_queue_url: str | None = None
     status_queue_url: str | None = None
     prompt_queue_url: str | None = None
@@ -205,7 +221,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("github_api_url", "codegen_api_url", "openai_base_url")
+    @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "linear_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:

@@ -175,6 +175,8 @@ class FakeRepo:
         self.private = True
         self.languages: dict[str, int] = {"Python": 1000}
         self.collaborators: dict[str, tuple[str, str]] = {}  # login → (permission, role_name)
+        # Verified email → login: GitHub links a commit to the account whose verified email wrote it.
+        self.verified_emails: dict[str, str] = {}
         self.blobs: dict[str, bytes] = {}
         self.trees: dict[str, dict[str, str]] = {}
         self.tree_modes: dict[str, dict[str, str]] = {}  # tree sha → path → mode, when not 100644
@@ -207,9 +209,13 @@ class FakeRepo:
         self.tree_modes[sha] = kept
         return sha
 
-    def put_commit(self, tree_sha: str, parents: list[str], message: str) -> str:
+    def put_commit(
+        self, tree_sha: str, parents: list[str], message: str, author_email: str = "octo@example.com"
+    ) -> str:
         sha = _sha("commit", tree_sha, parents, message, next(self.fake.ids))
-        self.commits[sha] = {"tree": tree_sha, "parents": parents, "message": message, "date": _iso(_now())}
+        self.commits[sha] = {
+            "tree": tree_sha, "parents": parents, "message": message, "date": _iso(_now()), "email": author_email,
+        }  # fmt: skip
         return sha
 
     def commit_files(
@@ -218,6 +224,7 @@ class FakeRepo:
         files: dict[str, str | bytes | None],
         message: str = "Update",
         modes: dict[str, str] | None = None,
+        author_email: str = "octo@example.com",
     ) -> str:
         """Commit on ``branch`` (created from the default branch if new); returns the commit sha.
 
@@ -234,7 +241,7 @@ class FakeRepo:
             else:
                 entries[path] = self.put_blob(content.encode() if isinstance(content, str) else content)
         tree = self.put_tree(entries, kept_modes | (modes or {}))
-        sha = self.put_commit(tree, [parent] if parent else [], message)
+        sha = self.put_commit(tree, [parent] if parent else [], message, author_email)
         self.refs[branch] = sha
         return sha
 
@@ -1413,22 +1420,25 @@ def _list_commits(fake: GitHubFake, repo: FakeRepo, _params: dict[str, str], req
     sha = repo.resolve(request.arg("sha"))
     if sha is None:
         raise GitHubApiError(404, "Not Found")
-    path = request.arg("path")
+    path, author = request.arg("path"), request.arg("author")
     history = []
     while sha is not None:
         commit = repo.commits[sha]
         parent = commit["parents"][0] if commit["parents"] else None
-        if path is None or _touches(
+        email = commit.get("email", "octo@example.com")
+        login = repo.verified_emails.get(email)  # GitHub links a commit to an account by verified email
+        if (path is None or _touches(
             repo, commit["tree"], repo.commits[parent]["tree"] if parent else None, path
-        ):
+        )) and author in (None, email, login):  # fmt: skip
             history.append(
                 {
                     "sha": sha,
                     "node_id": f"C_{sha[:10]}",
                     "html_url": f"{fake.web_url}/{repo.full_name}/commit/{sha}",
+                    "author": {"login": login, "type": "User"} if login else None,
                     "commit": {
                         "message": commit["message"],
-                        "author": {"name": "Octo Cat", "email": "octo@example.com", "date": commit["date"]},
+                        "author": {"name": "Octo Cat", "email": email, "date": commit["date"]},
                         "committer": {
                             "name": "Octo Cat",
                             "email": "octo@example.com",

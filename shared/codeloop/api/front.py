@@ -11,6 +11,7 @@ from typing import Any
 
 WEBHOOK_PATH = "/webhooks/github"
 DASHBOARD_PREFIX = "/app"
+LINEAR_WEBHOOK_PATH = "/webhooks/linear"
 
 
 def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -23,13 +24,16 @@ def response(status: int, body: dict[str, Any], headers: dict[str, str] | None =
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     path = event.get("rawPath") or ""
-    if path == WEBHOOK_PATH:
+    if path in (WEBHOOK_PATH, LINEAR_WEBHOOK_PATH):
         method = event.get("requestContext", {}).get("http", {}).get("method", "")
         if method != "POST":
             return response(405, {"error": "method not allowed: webhooks are POSTed"}, {"allow": "POST"})
-        from codeloop.services.intake.receiver import receive_webhook
+        if path == LINEAR_WEBHOOK_PATH:
+            from codeloop.services.intake.linear_receiver import receive_linear_webhook as receive
+        else:
+            from codeloop.services.intake.receiver import receive_webhook as receive
 
-        receipt = receive_webhook(event)
+        receipt = receive(event)
         return response(receipt.status, receipt.body)
     if path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/"):
         from codeloop.api.dashboard import handle as dashboard

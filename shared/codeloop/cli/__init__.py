@@ -276,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     from codeloop.cli.dashboard import register as register_dashboard
     from codeloop.cli.deliveries import register as register_deliveries
     from codeloop.cli.identities import register as register_identities
+    from codeloop.cli.linear import register as register_linear
     from codeloop.cli.prompts import register as register_prompts
 
     register_prompts(commands)
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_deliveries(commands)
     register_dashboard(commands)
     register_identities(commands)
+    register_linear(commands)
 
     config = commands.add_parser("config", help="the per-repository configuration")
     config.add_subparsers(dest="config_command", required=True).add_parser(

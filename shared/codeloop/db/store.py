@@ -214,6 +214,7 @@ def insert_delivery(
     payload: dict[str, Any],
     status: DeliveryStatus = DeliveryStatus.RECEIVED,
     body_sha256: bytes | None = None,
+    source: str = "github",
 ) -> WebhookDelivery | None:
     """Store a delivery; None when its id or its body's SHA-256 was stored before (a duplicate)."""
     return fetch_one(
@@ -229,6 +230,7 @@ def insert_delivery(
         payload=payload,
         status=status.value,
         body_sha256=body_sha256,
+        source=source,
     )
 
 

@@ -22,7 +22,7 @@ MAX_PAGE_SIZE = 200
 
 
 class DeliverySource(StrEnum):
-    """Who sent a delivery. Only GitHub's are stored today; Linear and Slack will follow."""
+    """Who sent a delivery: GitHub or Linear (Slack will follow)."""
 
     GITHUB = "github"
     LINEAR = "linear"

@@ -150,6 +150,7 @@ class WebhookDelivery(Record):
     received_at: datetime
     queued_at: datetime | None
     processed_at: datetime | None
+    source: str = "github"  # or "linear"
 
 
 class WorkflowStep(Record):

@@ -588,8 +588,13 @@ def _steps_section(view: TaskView, budget: int) -> str:
     return latest + "\n\n" + md.details(f"All {len(lines)} steps", "\n".join(folded))
 
 
+def attempt_lines(view: TaskView) -> list[str]:
+    """One Markdown list item per attempt: its result and its links (the comment, Linear's too)."""
+    return [_attempt_summary(view, record) for record in view.attempts]
+
+
 def _attempts_section(view: TaskView, budget: int) -> str:
-    lines = [_attempt_summary(view, record) for record in view.attempts]
+    lines = attempt_lines(view)
     if not lines:
         return ""
     return "**Attempts**\n" + "\n".join(md.fit_lines(lines, budget - 20, "attempts"))

@@ -18,7 +18,7 @@ def _free_port() -> int:
 
 def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
     port = _free_port()
-    env = os.environ | {"CODELOOP_PORT": str(port), "DATABASE_URL": db_url}
+    env = os.environ | {"CODELOOP_PORT": str(port), "DATABASE_URL": db_url, "LINEAR_WEBHOOK_SECRET": "dev"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "codeloop.cli", "dev"],
         env=env,
@@ -44,11 +44,17 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
         assert body["status"] == "ok"
         assert body["database"]["reachable"] is True
         assert body["database"]["migrations_current"] is True
+        # Linear's route is served too, and checks signatures there as on AWS.
+        forged = httpx.post(
+            f"http://127.0.0.1:{port}/webhooks/linear", content=b"{}", headers={"linear-signature": "0" * 64}
+        )
+        assert forged.status_code == 401
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert f"http://127.0.0.1:{port}/health" in output
+    assert f"POST http://127.0.0.1:{port}/webhooks/linear" in output
     assert "stopped" in output
 
 

@@ -57,6 +57,7 @@ ENVIRONMENT = {
 }
 HTTP_ROUTES = {
     ("POST", "/webhooks/github"),
+    ("POST", "/webhooks/linear"),
     ("GET", "/health"),
     ("POST", "/api/v1/tasks"),
     ("POST", "/api/v1/tasks/batch"),
@@ -70,6 +71,9 @@ HTTP_ROUTES = {
     ("POST", "/api/v1/deliveries/{id}/replay"),
     ("ANY", "/app"),
     ("ANY", "/app/{proxy+}"),
+    ("PUT", "/api/v1/linear/mappings"),
+    ("GET", "/api/v1/linear/mappings"),
+    ("DELETE", "/api/v1/linear/mappings/{team}"),
 }
 # What every function may know (Globals); the rest of ENVIRONMENT only the trusted functions get.
 SHARED_ENVIRONMENT = {
@@ -535,3 +539,18 @@ def test_state_machines_never_name_functions(template):
         "BatchStateMachineRole",
     ):
         assert not referenced_ids(template["Resources"][logical_id]) & function_ids, logical_id
+
+
+def test_linear_secrets_go_only_where_they_are_used(template):
+    """The front verifies Linear's deliveries; only the status syncer talks to Linear's API."""
+    holders = {
+        name: {v for v in environment_of(template, name) if v.startswith("LINEAR_")}
+        for name in functions(template)
+    }
+    assert holders["WebhookReceiverFunction"] == {"LINEAR_WEBHOOK_SECRET_SECRET_ARN"}
+    assert holders["StatusSyncerFunction"] == {"LINEAR_API_URL", "LINEAR_API_KEY_SECRET_ARN"}
+    assert all(not found for name, found in holders.items() if name not in (
+        "WebhookReceiverFunction", "StatusSyncerFunction"))  # fmt: skip
+    for name, secret in (("WebhookReceiverFunction", "LinearWebhookSecret"), ("StatusSyncerFunction", "LinearApiKeySecret")):
+        role = role_of(template, template["Resources"][name])
+        assert secret in granted(role, "secretsmanager:GetSecretValue"), name

@@ -21,6 +21,7 @@ from codeloop.domain.delivery_log import ReplayRequest
 from codeloop.domain.models import DeliveryStatus
 from codeloop.domain.webhooks import (
     DeliveryEnvelope,
+    Route,
     WebhookRejected,
     decode_body,
     parse_delivery,
@@ -61,20 +62,31 @@ def receive_webhook(event: dict[str, Any]) -> Receipt:
         body = decode_body(event.get("body"), bool(event.get("isBase64Encoded")))
         envelope, payload = parse_delivery(event.get("headers"), body, secrets)
     except WebhookRejected as rejected:
-        metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
-        logger.info("webhook rejected", extra={"status": rejected.status, "reason": rejected.message})
-        return Receipt(rejected.status, {"error": rejected.message})
+        return refuse(rejected)
+    return accept(envelope, payload, body, route(envelope))
 
+
+def refuse(rejected: WebhookRejected) -> Receipt:
+    """The answer to a delivery that is refused before anything of it is stored."""
+    metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
+    logger.info("webhook rejected", extra={"status": rejected.status, "reason": rejected.message})
+    return Receipt(rejected.status, {"error": rejected.message})
+
+
+def accept(
+    envelope: DeliveryEnvelope, payload: dict[str, Any], body: bytes, decision: Route, *, source: str = "github"
+) -> Receipt:
+    """Store a verified delivery, then queue it when it is acted on (GitHub's and Linear's alike)."""
     if b"\\u0000" in body:  # jsonb cannot hold NUL; GitHub never sends it, a forger with the secret might
         payload = json.loads(body.replace(b"\\u0000", b"\\ufffd"))
     bind(correlation_id=envelope.delivery_id)
-    decision = route(envelope)
     try:
         stored = _store(
             envelope,
             payload,
             DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED,
             hashlib.sha256(body).digest(),
+            source,
         )
     except psycopg.OperationalError as exc:  # down, silent or out of connections: answer now
         metrics.add_metric(name="WebhookDatabaseUnavailable", unit="Count", value=1)
@@ -93,7 +105,7 @@ def receive_webhook(event: dict[str, Any]) -> Receipt:
 
 
 def _store(
-    envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus, body_sha256: bytes
+    envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus, body_sha256: bytes, source: str
 ) -> object | None:
     """The stored delivery, or None for a duplicate: a known id, or a known body under a new id
     (the id is not signed, so a replayed body must not count as new)."""
@@ -109,6 +121,7 @@ def _store(
             payload=payload,
             status=status,
             body_sha256=body_sha256,
+            source=source,
         )
 
 

@@ -72,9 +72,15 @@ def _remember_repository(request: WorkRequest, payload: dict[str, Any], config: 
     with transaction() as conn:
         store.ensure_installation(conn, request.installation_id, ref.full_name.split("/")[0])
         store.upsert_repository(conn, ref, request.installation_id)
+    return remember_settings(ref.id, config)
+
+
+def remember_settings(repository_id: int, config: RepoConfig) -> Repository:
+    """Store what the workflow reads of ``.github/codeloop.yml`` as the task starts."""
+    with transaction() as conn:
         return store.update_repository_settings(
             conn,
-            ref.id,
+            repository_id,
             setup_commands=config.validation.setup,
             test_commands=config.validation.test,
             deploy_commands=config.validation.deploy,
