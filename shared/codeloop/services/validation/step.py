@@ -55,12 +55,14 @@ from codeloop.domain.validation import (
     protected_paths_hint,
     reason_not_to_run,
     with_repo_checks,
+    with_review,
 )
 from codeloop.domain.validation_request import ValidationJob, ValidationRequest, ValidationResult
 from codeloop.observability import logger
 from codeloop.services.repository_config import load_repo_config
 from codeloop.services.tasks import ledger
 from codeloop.services.tasks.steps import answer_step
+from codeloop.services.validation.review import review_pull_request
 from codeloop.settings import get_settings
 
 STEP = "ValidatePR"
@@ -112,6 +114,7 @@ def prepare_validation_step(message: StepMessage) -> dict[str, Any]:
         full_name=context.full_name,
         base_ref=context.pull_request.base_ref,
         include_repo_checks=config.validation.include_repo_checks,
+        review=config.validation.review,
     )
     changed: set[str] = set()
     if report is None:
@@ -156,7 +159,8 @@ def finish_validation(result: ValidationResult) -> None:
         task_id=job.task_id,
         attempt=job.attempt,
     )
-    answer_step(message, lambda _: conclude(job, result.report))
+    report = with_review(result.report, review_pull_request(job, result.report))
+    answer_step(message, lambda _: conclude(job, report))
 
 
 def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
