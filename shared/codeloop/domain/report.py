@@ -377,6 +377,28 @@ def render_superseded_check_run(view: TaskView, attempt: int) -> CheckRunRender:
     )
 
 
+def render_merge_group_check_run(green_on_same_tree: bool) -> CheckRunRender:
+    """codeloop's check run on a merge queue's merge group, concluded at once so a queue that
+    requires it never waits: ``success`` when codeloop validated the same git tree green (the
+    merge changed nothing), else ``neutral`` (codeloop validates pull requests, not merge groups)."""
+    if green_on_same_tree:
+        return CheckRunRender(
+            status="completed",
+            conclusion="success",
+            title="Validated: the same tree passed on its pull request",
+            summary="codeloop validated a pull request whose files are exactly this merge group's "
+            "(the same git tree) and it passed, so the merge queue need not wait.",
+        )
+    return CheckRunRender(
+        status="completed",
+        conclusion="neutral",
+        title="Not validated in the merge queue",
+        summary="codeloop validates pull requests, not merge groups: this merge group's files differ "
+        "from every tree codeloop saw pass, so this check is neutral and the merge queue need not wait. "
+        "The repository's own CI decides.",
+    )
+
+
 def _check_run_title(
     view: TaskView,
     attempt: int,

@@ -174,6 +174,7 @@ def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
         "started_at": job.started_at,
         "pr_number": job.pr_number,
         "execution_name": job.execution_name,
+        "tree_sha": _tree_sha(job) if report.verdict == "passed" else None,
     }
     if report.verdict == "passed" and job.include_repo_checks:
         runs, unfinished = _read_repo_checks(job.installation_id, job.full_name, job.head_sha)
@@ -188,6 +189,16 @@ def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
     if report.verdict == "error":
         raise StepFailed("Retryable", report.summary)
     return output
+
+
+def _tree_sha(job: ValidationJob) -> str | None:
+    """The validated commit's git tree, kept so a merge group of the same tree is known green
+    (``services.reporting.merge_queue``); None when GitHub cannot say (the merge group is then neutral)."""
+    try:
+        return github.commit_tree_sha(job.installation_id, job.full_name, job.head_sha)
+    except github.GitHubError as exc:
+        logger.warning("the validated commit's tree is unknown", extra={"error": str(exc)[:300]})
+        return None
 
 
 def _pull_request_context(task_id: str, pr_number: int) -> PullRequestContext:
