@@ -144,3 +144,11 @@ def validated_green_tree(conn: Connection, full_name: str, tree_sha: str) -> boo
         query("validated_green_tree"), {"full_name": full_name, "tree_sha": tree_sha}
     ).fetchone()
     return bool(row and row["green"])
+
+
+def flaky_in_other_tasks(conn: Connection, full_name: str, task_id: UUID | str, test_ids: list[str]) -> list[str]:
+    """Those of ``test_ids`` that another task's validation of ``full_name`` reported flaky."""
+    rows = conn.execute(
+        query("flaky_in_other_tasks"), {"full_name": full_name, "task_id": str(task_id), "test_ids": test_ids}
+    ).fetchall()
+    return [row["test_id"] for row in rows]

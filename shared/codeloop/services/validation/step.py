@@ -164,8 +164,8 @@ def finish_validation(result: ValidationResult) -> None:
 
 
 def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
-    """Store the report and answer as the step: fold in (or wait for) the repository's CI when
-    our commands passed; fail the step when nothing ran (``ValidationNotRun``) or on our error
+    """Store the report and answer as the step: mark its flaky tests that other tasks' validations
+    of the repository found flaky too; fold in (or wait for) the repository's CI when our commands passed; fail the step when nothing ran (``ValidationNotRun``) or on our error
     (``Retryable``)."""
     saved = {
         "task_id": job.task_id,
@@ -176,6 +176,10 @@ def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
         "execution_name": job.execution_name,
         "tree_sha": _tree_sha(job) if report.verdict == "passed" else None,
     }
+    if report.flaky_tests:
+        with transaction() as conn:
+            elsewhere = validation_store.flaky_in_other_tasks(conn, job.full_name, job.task_id, report.flaky_tests)
+        report = report.model_copy(update={"flaky_elsewhere": elsewhere})
     if report.verdict == "passed" and job.include_repo_checks:
         runs, unfinished = _read_repo_checks(job.installation_id, job.full_name, job.head_sha)
         if unfinished:

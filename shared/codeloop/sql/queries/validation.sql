@@ -80,3 +80,15 @@ select exists (
       join repositories r on r.id = t.repository_id
      where v.status = 'passed' and v.tree_sha = %(tree_sha)s and lower(r.full_name) = lower(%(full_name)s)
 ) as green;
+
+-- name: flaky_in_other_tasks
+-- Which of these tests another task's validation of the same repository also found flaky.
+select distinct f.test_id
+  from validation_runs v
+  join tasks t on t.id = v.task_id
+  join repositories r on r.id = t.repository_id
+  cross join lateral jsonb_array_elements_text(v.results -> 'flaky_tests') as f(test_id)
+ where lower(r.full_name) = lower(%(full_name)s)
+   and v.task_id <> %(task_id)s
+   and f.test_id = any(%(test_ids)s)
+ order by f.test_id;
