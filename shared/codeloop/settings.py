@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from codeloop.domain.learning import LearningPolicy
+
 SECRET_CACHE_SECONDS = 300
 
 # What each setting expects, in words: used in error messages so a missing or malformed value
@@ -63,6 +65,9 @@ EXPECTS: dict[str, str] = {
     "work_commands_per_installation": "a positive number of commands that start work per installation per window",
     "replies_per_user": "a positive number of command replies one user may get per window",
     "replies_per_installation": "a positive number of command replies per installation per window",
+    "learning_trial_share": "the share of choices (0-1) each new prompt template version is guaranteed, e.g. 0.1",
+    "learning_trial_outcomes": "the outcomes after which a prompt template version is no longer new, e.g. 10",
+    "learning_repository_min_outcomes": "a repository's own task outcomes before its posteriors are used, e.g. 30",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -93,7 +98,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     database_url_secret_arn: str | None = None
 
-    github_app_id: int | None = None  # also tells codeloop's own check suites and runs from the repository's CI
+    github_app_id: int | None = (
+        None  # also tells codeloop's own check suites and runs from the repository's CI
+    )
     github_app_private_key: SecretStr | None = None
     github_app_private_key_path: Path | None = None
     github_app_private_key_secret_arn: str | None = None
@@ -165,6 +172,19 @@ class Settings(BaseSettings):
     validation_user: str | None = None
     # Less than the ValidatePR step's TimeoutSeconds (2 h) minus the longest validation (15 min).
     repo_checks_wait_minutes: float = Field(default=60.0, gt=0, le=100)
+
+    # Template versions chosen by outcomes (domain/learning.py; defaults tuned by bench/learning.py).
+    learning_trial_share: float = Field(default=LearningPolicy().trial_share, ge=0, le=1)
+    learning_trial_outcomes: int = Field(default=LearningPolicy().trial_outcomes, ge=0)
+    learning_repository_min_outcomes: int = Field(default=LearningPolicy().repository_min_outcomes, ge=1)
+
+    @property
+    def learning_policy(self) -> LearningPolicy:
+        return LearningPolicy(
+            trial_share=self.learning_trial_share,
+            trial_outcomes=self.learning_trial_outcomes,
+            repository_min_outcomes=self.learning_repository_min_outcomes,
+        )
 
     @field_validator("providers", "codegen_bot_logins", mode="before")
     @classmethod

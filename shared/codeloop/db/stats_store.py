@@ -12,6 +12,7 @@ from psycopg import Connection
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.db.queries import query
+from codeloop.domain.learning import Outcomes, QualityScore, quality_score
 from codeloop.domain.models import ApiKey
 
 
@@ -20,7 +21,8 @@ class _Figures(BaseModel):
 
 
 class TemplateSuccess(_Figures):
-    """The prompt quality score of one template version."""
+    """Per attempt: how often one template version's prompts passed validation (the prompt
+    quality score, per task outcome with its interval, is :class:`PromptQuality`)."""
 
     template_id: str
     template_version: int
@@ -28,6 +30,14 @@ class TemplateSuccess(_Figures):
     validated: int  # of those, attempts whose validation gave a verdict on the code (passed or failed)
     passed: int
     success_rate: float | None  # passed / validated
+
+
+class PromptQuality(QualityScore):
+    """The prompt quality score of one template version: its posterior mean on "green within
+    budget" with a 95 % interval, over the tasks that count (the ``task_outcomes`` view)."""
+
+    template_id: str
+    version: int
 
 
 class Percentiles(_Figures):
@@ -69,6 +79,7 @@ class Stats(_Figures):
     steps: list[StepErrors]
     retries: Retries
     attempts_per_task: AttemptsPerTask
+    prompt_quality: list[PromptQuality] = Field(default_factory=list)
 
 
 def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | None) -> list[dict[str, Any]]:
@@ -90,6 +101,19 @@ def template_success(
     return [
         TemplateSuccess.model_validate(row)
         for row in _rows(conn, "stats_template_success", repository, scope)
+    ]
+
+
+def prompt_quality(
+    conn: Connection, repository: str | None = None, scope: ApiKey | None = None
+) -> list[PromptQuality]:
+    return [
+        PromptQuality(
+            template_id=row["template_id"],
+            version=row["version"],
+            **quality_score(Outcomes(green=row["green"], not_green=row["not_green"])).model_dump(),
+        )
+        for row in _rows(conn, "prompt_quality", repository, scope)
     ]
 
 
@@ -125,4 +149,5 @@ def collect(conn: Connection, repository: str | None = None, scope: ApiKey | Non
         attempts_per_task=AttemptsPerTask(
             tasks=tasks["started"], mean=tasks["attempts_mean"], max=tasks["attempts_max"]
         ),
+        prompt_quality=prompt_quality(conn, repository, scope),
     )
