@@ -75,6 +75,8 @@ def test_a_fix_command_ends_in_a_green_check_run(loop: Loop):
         # the validation's checkout of the agent's head, with a read-only token
         ("GET", "/octo/calc.git/info/refs"),
         ("POST", "/octo/calc.git/git-upload-pack"),
+        # the green head's tree, so a merge group of the same tree gets a success at once
+        ("GET", "/repos/octo/calc/git/commits/SHA"),
     }
     assert calls.count(("POST", "/repos/octo/calc/issues/N/comments")) == 1
     assert calls.count(("POST", "/repos/octo/calc/issues/comments/N/reactions")) == 1

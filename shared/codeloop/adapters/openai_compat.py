@@ -5,6 +5,9 @@ It needs no agent service (hosted models and local servers alike). It answers wi
 and the result carries ``changed_files`` for the caller to push as a branch and pull request.
 A diff that cannot be used is a failed run (its error names the file and hunk, or the path and
 the rule it breaks), which the fix loop treats like any failed attempt.
+
+:class:`OpenAIChat` is the endpoint's one call path: the provider's runs and the validation's
+AI review (``services.validation.review``) both go through it.
 """
 
 from __future__ import annotations
@@ -32,43 +35,29 @@ Outside the block, explain the change in at most five sentences."""
 SUMMARY_LIMIT = 2000
 
 
-class OpenAICompatProvider:
+class OpenAIChat:
+    """One OpenAI-compatible chat-completions endpoint: the one path every call to it takes
+    (the diff provider's runs and the validation's AI review alike)."""
+
     name = "openai"
-    opens_pull_requests = False
 
     def __init__(
         self,
         *,
         base_url: str,
         model: str,
-        read_file: FileReader,
         api_key: str | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        max_files: int = PatchRules.max_files,
-        max_bytes: int = PatchRules.max_bytes,
     ):
         self._base_url = base_url.rstrip("/")
-        self._max_files = max_files
-        self._max_bytes = max_bytes
-        self._model = model
-        self._read_file = read_file
+        self.model = model
         self._api_key = api_key
         self._timeout = timeout
         self._client: httpx.Client | None = None
 
     @classmethod
-    def from_settings(cls, read_file: FileReader) -> OpenAICompatProvider:
-        from codeloop.settings import get_settings
-
-        settings = get_settings()
-        return cls(
-            base_url=str(settings.require("openai_base_url")),
-            model=settings.openai_model,
-            api_key=settings.optional_secret("openai_api_key"),  # local servers may need none
-            read_file=read_file,
-            max_files=settings.diff_max_files,
-            max_bytes=settings.diff_max_bytes,
-        )
+    def from_settings(cls) -> OpenAIChat:
+        return cls(**_endpoint_settings())
 
     @property
     def _http(self) -> httpx.Client:
@@ -84,19 +73,77 @@ class OpenAICompatProvider:
             self._client.close()
             self._client = None
 
+    def complete(self, messages: list[dict[str, str]], **options: Any) -> Any:
+        """The chat completion's answer (JSON) for ``messages`` at temperature 0."""
+        body = {"model": self.model, "temperature": 0, "messages": messages, **options}
+        # A chat completion creates nothing remote: repeating it after a timeout is safe.
+        return request_json(self.name, self._http, "POST", "chat/completions", json=body)
+
+
+def _endpoint_settings() -> dict[str, Any]:
+    from codeloop.settings import get_settings
+
+    settings = get_settings()
+    return {
+        "base_url": str(settings.require("openai_base_url")),
+        "model": settings.openai_model,
+        "api_key": settings.optional_secret("openai_api_key"),  # local servers may need none
+    }
+
+
+def first_message(provider: str, answer: Any) -> tuple[str, dict[str, Any]]:
+    """The text of a chat completion's first choice, and the choice."""
+    try:
+        choice = answer["choices"][0]
+        return choice["message"]["content"] or "", choice
+    except (KeyError, IndexError, TypeError) as exc:
+        raise FinalError(provider, "chat completion without choices[0].message.content") from exc
+
+
+class OpenAICompatProvider:
+    name = "openai"
+    opens_pull_requests = False
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        read_file: FileReader,
+        api_key: str | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        max_files: int = PatchRules.max_files,
+        max_bytes: int = PatchRules.max_bytes,
+    ):
+        self._chat = OpenAIChat(base_url=base_url, model=model, api_key=api_key, timeout=timeout)
+        self._max_files = max_files
+        self._max_bytes = max_bytes
+        self._read_file = read_file
+
+    @classmethod
+    def from_settings(cls, read_file: FileReader) -> OpenAICompatProvider:
+        from codeloop.settings import get_settings
+
+        settings = get_settings()
+        return cls(
+            **_endpoint_settings(),
+            read_file=read_file,
+            max_files=settings.diff_max_files,
+            max_bytes=settings.diff_max_bytes,
+        )
+
+    def close(self) -> None:
+        self._chat.close()
+
     # -- the provider interface ---------------------------------------------------------------
 
     def create_run(self, request: RunRequest) -> RunResult:
-        body = {
-            "model": self._model,
-            "temperature": 0,
-            "messages": [
+        answer = self._chat.complete(
+            [
                 {"role": "system", "content": SYSTEM_PROMPT.format(repository=request.repository.full_name)},
                 {"role": "user", "content": request.prompt},
-            ],
-        }
-        # A chat completion creates nothing remote: repeating it after a timeout is safe.
-        answer = request_json(self.name, self._http, "POST", "chat/completions", json=body)
+            ]
+        )
         return self._result(request, answer)
 
     def resume_run(self, run_id: str, request: RunRequest) -> RunResult:
@@ -112,11 +159,7 @@ class OpenAICompatProvider:
     # -- answers ------------------------------------------------------------------------------
 
     def _result(self, request: RunRequest, answer: Any) -> RunResult:
-        try:
-            choice = answer["choices"][0]
-            content = choice["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError) as exc:
-            raise FinalError(self.name, "chat completion without choices[0].message.content") from exc
+        content, choice = first_message(self.name, answer)
         run_id = str(answer.get("id") or uuid.uuid4())
         base = {"provider": self.name, "run_id": run_id, "metadata": request.run_metadata()}
         diff = extract_diff(content)

@@ -13,7 +13,7 @@ from uuid import UUID
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.db.queries import fetch_all, fetch_one
+from codeloop.db.queries import fetch_all, fetch_one, query
 from codeloop.db.store import required
 from codeloop.domain.validation import ValidationReport
 
@@ -37,6 +37,7 @@ class ValidationRun(BaseModel):
     checks_deadline_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    tree_sha: str | None = None  # the head commit's git tree, kept for a passing validation
 
     @property
     def report(self) -> ValidationReport:
@@ -73,6 +74,7 @@ def save_validation_run(
     execution_name: str | None = None,
     task_token: str | None = None,
     checks_deadline_at: datetime | None = None,
+    tree_sha: str | None = None,
 ) -> ValidationRun:
     return required(
         fetch_one(
@@ -88,6 +90,7 @@ def save_validation_run(
             execution_name=execution_name,
             checks_deadline_at=checks_deadline_at,
             started_at=started_at,
+            tree_sha=tree_sha,
             **_report_columns(report),
         ),
         f"validation run of task {task_id} attempt {attempt}",
@@ -133,3 +136,19 @@ def finish_waiting_run(
         status=status,
         **_report_columns(report),
     )
+
+
+def validated_green_tree(conn: Connection, full_name: str, tree_sha: str) -> bool:
+    """Whether a validation of ``full_name`` passed on the git tree ``tree_sha``."""
+    row = conn.execute(
+        query("validated_green_tree"), {"full_name": full_name, "tree_sha": tree_sha}
+    ).fetchone()
+    return bool(row and row["green"])
+
+
+def flaky_in_other_tasks(conn: Connection, full_name: str, task_id: UUID | str, test_ids: list[str]) -> list[str]:
+    """Those of ``test_ids`` that another task's validation of ``full_name`` reported flaky."""
+    rows = conn.execute(
+        query("flaky_in_other_tasks"), {"full_name": full_name, "task_id": str(task_id), "test_ids": test_ids}
+    ).fetchall()
+    return [row["test_id"] for row in rows]

@@ -36,6 +36,9 @@ APP_PERMISSIONS: dict[str, Permission] = {
         "(auto_merge)",
     ),
     "issues": Permission("write", "Issues", "react to and answer commands, keep the one status comment"),
+    "merge_queues": Permission(
+        "read", "Merge queues", "receive merge_group events, to conclude the codeloop check of a merge group at once"
+    ),
     "metadata": Permission(
         "read", "Metadata", "repository facts and collaborators' permissions; every App has it"
     ),
@@ -46,6 +49,10 @@ APP_PERMISSIONS: dict[str, Permission] = {
         "auto-merge",
     ),
 }
+
+# What the App needs beyond its tokens' requests: GitHub delivers ``merge_group`` only to an App
+# that may read merge queues.
+EVENT_SUBSCRIPTIONS = {"merge_queues": "read"}
 
 # Sent to every App without a subscription (and not accepted in ``default_events``).
 ALWAYS_DELIVERED_EVENTS = frozenset({"installation", "installation_repositories"})

@@ -81,6 +81,19 @@ class HttpCheck(_Strict):
         return local_url(value)
 
 
+class ReviewConfig(_Strict):
+    enabled: bool = Field(
+        default=False, description="Ask the OpenAI-compatible provider to review the pull request."
+    )
+    blocking: bool = Field(
+        default=False,
+        description="A review that requests changes fails the attempt (else it only annotates).",
+    )
+    instructions: str = Field(
+        default="", max_length=4_000, description="What the reviewer should look at, added to its prompt."
+    )
+
+
 class ValidationConfig(_Strict):
     setup: list[str] = Field(default_factory=list, description="Commands run in order in the PR's checkout.")
     deploy: list[str] = Field(
@@ -96,6 +109,10 @@ class ValidationConfig(_Strict):
     timeout_minutes: int = Field(default=20, ge=1, le=120)
     include_repo_checks: bool = Field(default=True, description="Also wait for the repository's own CI.")
     forks: bool = Field(default=False, description="Run code from forks (only if a maintainer opts in).")
+    review: ReviewConfig = Field(
+        default_factory=ReviewConfig,
+        description="An AI review of the diff, the acceptance criteria and the results, after the tests.",
+    )
 
     @model_validator(mode="after")
     def _checks_need_a_deployment(self) -> ValidationConfig:

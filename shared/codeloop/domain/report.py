@@ -24,8 +24,9 @@ from codeloop.domain.failures import UNKNOWN_FAILURE, explain_failure
 from codeloop.domain.lifecycle import TERMINAL, TaskStatus
 from codeloop.domain.markdown import GITHUB_TEXT_LIMIT
 from codeloop.domain.models import WorkflowStep
+from codeloop.domain.review import AIReview
 from codeloop.domain.test_results import TestFailure, strip_ansi
-from codeloop.domain.validation import CommandResult, ValidationReport
+from codeloop.domain.validation import CommandResult, ValidationReport, review_annotations
 
 CHECK_RUN_NAME = "codeloop"
 CHECK_RUN_TITLE_CHARS = 200
@@ -351,7 +352,10 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
         title=title,
         summary="\n\n".join(block for block in blocks if block),
         text=_validation_text(report) if report is not None and report.verdict != "not_run" else None,
-        annotations=[_annotation(a.model_dump(exclude_none=True)) for a in report.annotations]
+        annotations=[
+            _annotation(a.model_dump(exclude_none=True))
+            for a in [*report.annotations, *review_annotations(report.review)]
+        ]
         if report
         else [],
         actions=_actions(view, attempt),
@@ -370,6 +374,28 @@ def render_superseded_check_run(view: TaskView, attempt: int) -> CheckRunRender:
         conclusion="neutral",
         title="Continued on a newer commit",
         summary=f"**{md.inline(view.task.title, 256)}**\nAttempt {attempt} of this task continues on {where}.",
+    )
+
+
+def render_merge_group_check_run(green_on_same_tree: bool) -> CheckRunRender:
+    """codeloop's check run on a merge queue's merge group, concluded at once so a queue that
+    requires it never waits: ``success`` when codeloop validated the same git tree green (the
+    merge changed nothing), else ``neutral`` (codeloop validates pull requests, not merge groups)."""
+    if green_on_same_tree:
+        return CheckRunRender(
+            status="completed",
+            conclusion="success",
+            title="Validated: the same tree passed on its pull request",
+            summary="codeloop validated a pull request whose files are exactly this merge group's "
+            "(the same git tree) and it passed, so the merge queue need not wait.",
+        )
+    return CheckRunRender(
+        status="completed",
+        conclusion="neutral",
+        title="Not validated in the merge queue",
+        summary="codeloop validates pull requests, not merge groups: this merge group's files differ "
+        "from every tree codeloop saw pass, so this check is neutral and the merge queue need not wait. "
+        "The repository's own CI decides.",
     )
 
 
@@ -431,13 +457,21 @@ def _validation_text(report: ValidationReport, limit: int = GITHUB_TEXT_LIMIT) -
         sections.append("\n\n".join([heading, *kept]))
         budget -= sum(len(s) + 2 for s in sections)
     if report.flaky_tests:
-        flaky = [f"- {md.code_span(test_id, 300)}" for test_id in report.flaky_tests]
+        elsewhere = set(report.flaky_elsewhere)
+        flaky = [
+            f"- {md.code_span(test_id, 300)}"
+            + (" (flaky in another validation of this repository too)" if test_id in elsewhere else "")
+            for test_id in report.flaky_tests
+        ]
         sections.append(
             md.fit_text("\n".join(["### Flaky tests (failed, then passed on a rerun)", *flaky]), budget // 4)
         )
         budget -= len(sections[-1]) + 2
     if report.deployment is not None:
         sections.append(_deployment_text(report))
+        budget -= len(sections[-1]) + 2
+    if report.review is not None:
+        sections.append(_review_text(report.review, budget // 4))
         budget -= len(sections[-1]) + 2
     if report.commands:
         sections.append("\n".join(["### Commands", *(_command_line(c) for c in report.commands)]))
@@ -489,6 +523,26 @@ def _deployment_text(report: ValidationReport, output_chars: int = 4_000) -> str
         tail = strip_ansi(deployment.output)[-output_chars:]
         text += "\n\n" + md.details("Output of the deploy commands", md.fenced(tail, output_chars + 200))
     return text
+
+
+def _review_text(review: AIReview, limit: int) -> str:
+    """The AI review's section: codeloop's one line, then the reviewer's (untrusted) words fenced
+    and each finding with its place; the findings on the diff's files are also annotations."""
+    head = ["### AI review", f"{'❌' if review.blocks else 'ℹ️'} {md.inline(review.describe(), 400)}"]
+    if review.status != "reviewed":
+        return "\n".join(head)
+    if review.summary.strip():
+        head.append(md.fenced(review.summary, 2_000))
+    changed = set(review.changed_files)
+    findings = [
+        f"- {md.code_span(f'{f.file}:{f.line}', 300)} {f.severity}"
+        + ("" if f.file in changed else " (not a file of the diff: not annotated)")
+        + f": {md.inline(f.message, 500)}"
+        for f in review.findings
+    ]
+    note = "_The review is a model's opinion; it blocks only with `validation.review.blocking`._"
+    room = max(limit - sum(len(line) + 1 for line in [*head, note]), 400)
+    return "\n".join([*head, *md.fit_lines(findings, room, "findings"), note])
 
 
 def _command_line(command: CommandResult) -> str:

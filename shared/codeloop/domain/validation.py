@@ -34,6 +34,7 @@ from codeloop.domain.frozen import Frozen
 from codeloop.domain.protected_paths import protected_changes
 from codeloop.domain.repo_checks import RepoChecks
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
+from codeloop.domain.review import AIReview
 from codeloop.domain.test_results import SourceLocation, TestFailure, running_test_when_cut, strip_ansi
 
 Verdict = Literal["passed", "failed", "error", "not_run"]
@@ -160,6 +161,8 @@ class ValidationReport(Frozen):
     deployment: Deployment | None = None  # when validation.deploy started an app
     checks: list[CheckResult] = Field(default_factory=list)  # in order, each a step of the report
     changed_paths: list[str] = Field(default_factory=list)  # the PR's files (the first MAX_CHANGED_PATHS)
+    flaky_elsewhere: list[str] = Field(default_factory=list)  # of flaky_tests: flaky in other validations too
+    review: AIReview | None = None  # validation.review, when enabled
 
 
 # -- forks and the cases where nothing runs -------------------------------------------------
@@ -619,3 +622,60 @@ def with_repo_checks(report: ValidationReport, checks: RepoChecks) -> Validation
         if counts:
             update["summary"] = f"{report.summary}; repository checks: {', '.join(counts)}"
     return report.model_copy(update=update)
+
+
+# -- the AI review ---------------------------------------------------------------------------
+
+
+def results_text(report: ValidationReport) -> str:
+    """The validation's results in a few lines, for the reviewer: the verdict, each command and
+    check, and each failing test with its message."""
+    lines = [f"verdict: {report.verdict} ({report.summary})"]
+    lines += [f"{c.phase}: {c.command} -> {'ok' if c.succeeded else c.describe()}" for c in report.commands]
+    lines += [c.describe() for c in report.checks]
+    lines += [f"failing test {f.test_id}: {f.message[:500]}" for f in report.failures[:50]]
+    lines += [f"flaky test {test_id} (passed on a rerun)" for test_id in report.flaky_tests]
+    return "\n".join(lines)
+
+
+def with_review(report: ValidationReport, review: AIReview | None) -> ValidationReport:
+    """The report with the AI review kept; a blocking review that requested changes fails a
+    passing report (its signature names the findings' files and messages)."""
+    if review is None:
+        return report
+    update: dict[str, Any] = {"review": review}
+    if review.blocks and report.verdict == "passed":
+        entries = sorted(f"review\t{f.file}\t{normalise_message(f.message)}" for f in review.findings)
+        update |= {
+            "verdict": "failed",
+            "summary": _clip(review.describe(), ANNOTATION_TITLE_CHARS),
+            "failure_signature": hashlib.sha256("\n".join(entries or ["review"]).encode()).hexdigest(),
+        }
+    elif review.blocks:
+        update["summary"] = _clip(f"{report.summary}; {review.describe()}", ANNOTATION_TITLE_CHARS)
+    return report.model_copy(update=update)
+
+
+def review_annotations(review: AIReview | None) -> list[Annotation]:
+    """The review's findings on files of the diff, as annotations: failures when the review
+    blocks, else warnings and notices. A finding elsewhere is in the report's text only."""
+    if review is None or review.status != "reviewed":
+        return []
+    changed = set(review.changed_files)
+    levels: dict[str, Literal["notice", "warning", "failure"]] = {
+        "error": "warning",
+        "warning": "warning",
+        "notice": "notice",
+    }
+    return [
+        Annotation(
+            path=finding.file,
+            start_line=finding.line,
+            end_line=finding.line,
+            annotation_level="failure" if review.blocks else levels[finding.severity],
+            title=f"AI review: {finding.severity}",
+            message=_clip(finding.message, ANNOTATION_MESSAGE_CHARS),
+        )
+        for finding in review.findings
+        if finding.file in changed
+    ]

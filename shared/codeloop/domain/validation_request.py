@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_serializer
 
-from codeloop.domain.repo_config import ValidationConfig
+from codeloop.domain.repo_config import ReviewConfig, ValidationConfig
 from codeloop.domain.validation import CommandResult, DeployedCommand, ValidationReport
 
 REPORT_EVENT = "validation_report"
@@ -42,6 +42,7 @@ class ValidationJob(_Message):
     full_name: str
     base_ref: str
     include_repo_checks: bool
+    review: ReviewConfig = ReviewConfig()  # asked by the syncer when the report comes back
 
 
 class ValidationRequest(_Message):

@@ -38,6 +38,7 @@ ACTED_ON: dict[str, frozenset[str] | None] = {
     "pull_request": frozenset({"opened", "synchronize", "closed", "reopened", "edited"}),
     "check_suite": frozenset({"completed"}),
     "check_run": frozenset({"requested_action", "rerequested"}),
+    "merge_group": frozenset({"checks_requested"}),  # answered at once: a merge queue never waits on us
     "installation": None,
     "installation_repositories": None,
 }

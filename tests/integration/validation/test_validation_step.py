@@ -171,6 +171,7 @@ def test_a_passing_pull_request_takes_the_execution_to_done(world):
         "validation_run_id": str(row.id),
     }
     assert (row.status, row.head_sha, row.pr_number) == ("passed", head_sha, pr_number)
+    assert row.tree_sha == world["repo"].commits[head_sha]["tree"]  # a merge group of it is green
     assert row.report.commands[0].command.endswith("--junitxml=report.xml")  # main's config
     fake: GitHubWithGit = world["fake"]
     [config_read] = fake.calls_to("GET", f"/repos/{REPO}/contents/.github/codeloop.yml")

@@ -16,6 +16,7 @@ validation:
   timeout_minutes: 20
   include_repo_checks: true
   forks: false
+  review: {enabled: false, blocking: false, instructions: ""}
 iterations: 3
 commands:
   min_permission: write
@@ -50,6 +51,7 @@ def test_no_file_means_defaults(text):
         ("validaton: {}\n", "validaton: Extra inputs are not permitted"),
         ("iterations: 99\n", "iterations: Input should be less than or equal to 10"),
         ("commands: {min_permission: read}\n", "commands.min_permission"),
+        ("validation: {review: {enabled: true, blocks: true}}\n", "validation.review.blocks: Extra inputs"),
         ("validation: [1, 2\n", "not valid YAML at line"),
         ("- a list\n", "must be a mapping"),
     ],

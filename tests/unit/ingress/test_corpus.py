@@ -20,6 +20,7 @@ ACTED_ON = {
     "pull_request/synchronize.payload.json",
     "check_suite/completed.payload.json",
     "check_run/requested_action.payload.json",
+    "merge_group/checks_requested.payload.json",
     "installation/deleted.payload.json",
     "installation_repositories/removed.payload.json",
 }

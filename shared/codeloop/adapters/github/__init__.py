@@ -67,7 +67,7 @@ from codeloop.adapters.github.errors import (
     GitHubRetryable,
     GraphQLRefused,
 )
-from codeloop.adapters.github.git_data import branch_head, push_branch_with_files
+from codeloop.adapters.github.git_data import branch_head, commit_tree_sha, push_branch_with_files
 from codeloop.adapters.github.models import (
     Annotation,
     CheckRun,
@@ -160,6 +160,7 @@ __all__ = [
     "add_reaction_to_comment",
     "branch_head",
     "collaborator_permission",
+    "commit_tree_sha",
     "create_check_run",
     "create_issue_comment",
     "create_pull_request",

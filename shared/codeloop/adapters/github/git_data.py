@@ -33,6 +33,16 @@ def branch_head(
     return response.json()["object"]["sha"]
 
 
+def commit_tree_sha(
+    installation_id: int, repo: str, sha: str, permissions: Permissions = CONTENTS_READ
+) -> str:
+    """The git tree of commit ``sha`` (what its files are, whatever its history)."""
+    response = _repo_request(
+        "GET", installation_id, repo, permissions, _repo_path(repo, f"/git/commits/{_url_segments(sha)}")
+    )
+    return response.json()["tree"]["sha"]
+
+
 def push_branch_with_files(
     installation_id: int,
     repo: str,

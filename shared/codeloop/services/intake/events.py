@@ -86,6 +86,16 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest |
         head_sha = (payload.get("check_suite") or {}).get("head_sha")
         fed = bool(head_sha) and on_check_suite_completed(envelope.repository_full_name or "", head_sha)
         return ["validation resumed" if fed else "no validation waiting"]
+    if envelope.event == "merge_group" and envelope.action == "checks_requested":
+        from codeloop.services.reporting.merge_queue import on_merge_group_checks_requested
+
+        if envelope.installation_id is None or not envelope.repository_full_name:
+            return ["merge group: no installation or repository"]
+        return [
+            on_merge_group_checks_requested(
+                envelope.installation_id, envelope.repository_full_name, payload.get("merge_group") or {}
+            )
+        ]
     return [f"no action for {envelope.event}.{envelope.action}"]
 
 

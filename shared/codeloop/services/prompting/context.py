@@ -471,6 +471,18 @@ def _validation_pieces(run: Any) -> tuple[list[Failure], list[Annotation], str]:
         for check in report.checks
         if not check.passed
     )
+    if report.review is not None and report.review.blocks:
+        failures.append(
+            Failure(
+                source="AI review (blocking): changes requested",
+                output="\n".join(
+                    [
+                        report.review.summary,
+                        *(f"{f.file}:{f.line}: {f.message}" for f in report.review.findings),
+                    ]
+                ).strip(),
+            )
+        )
     for test in report.failures[:MAX_TEST_FAILURES]:
         where = (
             f"{test.file}:{test.line}\n"

@@ -55,6 +55,7 @@ from codeloop.domain.validation import (
     protected_paths_hint,
     reason_not_to_run,
     with_repo_checks,
+    with_review,
 )
 from codeloop.domain.validation_request import ValidationJob, ValidationRequest, ValidationResult
 from codeloop.observability import logger
@@ -62,6 +63,7 @@ from codeloop.services.learning import memory
 from codeloop.services.repository_config import load_repo_config
 from codeloop.services.tasks import ledger
 from codeloop.services.tasks.steps import answer_step
+from codeloop.services.validation.review import review_pull_request
 from codeloop.settings import get_settings
 
 STEP = "ValidatePR"
@@ -113,6 +115,7 @@ def prepare_validation_step(message: StepMessage) -> dict[str, Any]:
         full_name=context.full_name,
         base_ref=context.pull_request.base_ref,
         include_repo_checks=config.validation.include_repo_checks,
+        review=config.validation.review,
     )
     changed: set[str] = set()
     if report is None:
@@ -157,12 +160,13 @@ def finish_validation(result: ValidationResult) -> None:
         task_id=job.task_id,
         attempt=job.attempt,
     )
-    answer_step(message, lambda _: conclude(job, result.report))
+    report = with_review(result.report, review_pull_request(job, result.report))
+    answer_step(message, lambda _: conclude(job, report))
 
 
 def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
-    """Store the report and answer as the step: fold in (or wait for) the repository's CI when
-    our commands passed; fail the step when nothing ran (``ValidationNotRun``) or on our error
+    """Store the report and answer as the step: mark its flaky tests that other tasks' validations
+    of the repository found flaky too; fold in (or wait for) the repository's CI when our commands passed; fail the step when nothing ran (``ValidationNotRun``) or on our error
     (``Retryable``)."""
     saved = {
         "task_id": job.task_id,
@@ -171,7 +175,12 @@ def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
         "started_at": job.started_at,
         "pr_number": job.pr_number,
         "execution_name": job.execution_name,
+        "tree_sha": _tree_sha(job) if report.verdict == "passed" else None,
     }
+    if report.flaky_tests:
+        with transaction() as conn:
+            elsewhere = validation_store.flaky_in_other_tasks(conn, job.full_name, job.task_id, report.flaky_tests)
+        report = report.model_copy(update={"flaky_elsewhere": elsewhere})
     if report.verdict == "passed" and job.include_repo_checks:
         runs, unfinished = _read_repo_checks(job.installation_id, job.full_name, job.head_sha)
         if unfinished:
@@ -185,6 +194,16 @@ def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
     if report.verdict == "error":
         raise StepFailed("Retryable", report.summary)
     return output
+
+
+def _tree_sha(job: ValidationJob) -> str | None:
+    """The validated commit's git tree, kept so a merge group of the same tree is known green
+    (``services.reporting.merge_queue``); None when GitHub cannot say (the merge group is then neutral)."""
+    try:
+        return github.commit_tree_sha(job.installation_id, job.full_name, job.head_sha)
+    except github.GitHubError as exc:
+        logger.warning("the validated commit's tree is unknown", extra={"error": str(exc)[:300]})
+        return None
 
 
 def _pull_request_context(task_id: str, pr_number: int) -> PullRequestContext:

@@ -3,11 +3,11 @@
 -- replaces what the earlier run stored.
 insert into validation_runs (task_id, attempt, head_sha, status, commands, results, summary, annotations,
                              failure_signature, task_token, pr_number, execution_name, checks_deadline_at,
-                             started_at, finished_at)
+                             started_at, finished_at, tree_sha)
 values (%(task_id)s, %(attempt)s, %(head_sha)s, %(status)s, %(commands)s, %(results)s, %(summary)s,
         %(annotations)s, %(failure_signature)s, %(task_token)s, %(pr_number)s, %(execution_name)s,
         %(checks_deadline_at)s, %(started_at)s,
-        case when %(status)s in ('passed', 'failed', 'error', 'not_run') then now() end)
+        case when %(status)s in ('passed', 'failed', 'error', 'not_run') then now() end, %(tree_sha)s)
 on conflict (task_id, attempt) do update
    set head_sha = excluded.head_sha,
        status = excluded.status,
@@ -21,7 +21,8 @@ on conflict (task_id, attempt) do update
        execution_name = excluded.execution_name,
        checks_deadline_at = excluded.checks_deadline_at,
        started_at = excluded.started_at,
-       finished_at = excluded.finished_at
+       finished_at = excluded.finished_at,
+       tree_sha = excluded.tree_sha
 returning *;
 
 -- name: get_validation_run
@@ -68,3 +69,26 @@ select * from validation_runs
  where task_id = %(task_id)s and attempt < %(attempt)s
  order by attempt desc
  limit 1;
+
+-- name: validated_green_tree
+-- Whether a validation of the repository passed on this git tree (a merge group's tree equals
+-- the pull request's when the merge changed nothing).
+select exists (
+    select 1
+      from validation_runs v
+      join tasks t on t.id = v.task_id
+      join repositories r on r.id = t.repository_id
+     where v.status = 'passed' and v.tree_sha = %(tree_sha)s and lower(r.full_name) = lower(%(full_name)s)
+) as green;
+
+-- name: flaky_in_other_tasks
+-- Which of these tests another task's validation of the same repository also found flaky.
+select distinct f.test_id
+  from validation_runs v
+  join tasks t on t.id = v.task_id
+  join repositories r on r.id = t.repository_id
+  cross join lateral jsonb_array_elements_text(v.results -> 'flaky_tests') as f(test_id)
+ where lower(r.full_name) = lower(%(full_name)s)
+   and v.task_id <> %(task_id)s
+   and f.test_id = any(%(test_ids)s)
+ order by f.test_id;
