@@ -68,6 +68,9 @@ EXPECTS: dict[str, str] = {
     "learning_trial_share": "the share of choices (0-1) each new prompt template version is guaranteed, e.g. 0.1",
     "learning_trial_outcomes": "the outcomes after which a prompt template version is no longer new, e.g. 10",
     "learning_repository_min_outcomes": "a repository's own task outcomes before its posteriors are used, e.g. 30",
+    "slack_signing_secret": "the Slack app's signing secret (Basic Information → App Credentials)",
+    "slack_bot_token": "the Slack app's bot token, xoxb-… (OAuth & Permissions)",
+    "slack_api_url": "an http(s) URL such as https://slack.com/api",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -78,6 +81,8 @@ SECRET_SETTINGS = (
     "github_webhook_secret_previous",
     "codegen_api_key",
     "openai_api_key",
+    "slack_signing_secret",
+    "slack_bot_token",
 )
 
 
@@ -143,6 +148,13 @@ class Settings(BaseSettings):
     replies_per_user: int = Field(default=30, ge=1)
     replies_per_installation: int = Field(default=300, ge=1)
 
+    # Slack: the /codeloop slash command and buttons (signing secret), messages (bot token).
+    slack_signing_secret: SecretStr | None = None
+    slack_signing_secret_secret_arn: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_bot_token_secret_arn: str | None = None
+    slack_api_url: str = "https://slack.com/api"
+
     events_queue_url: str | None = None
     status_queue_url: str | None = None
     prompt_queue_url: str | None = None
@@ -193,7 +205,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("github_api_url", "codegen_api_url", "openai_base_url")
+    @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "slack_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:

@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 WEBHOOK_PATH = "/webhooks/github"
+# Slack's slash command and its interactivity (buttons) URLs.
+SLACK_PATHS = {"/webhooks/slack/commands": "command", "/webhooks/slack/interactions": "interaction"}
 
 
 def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -22,13 +24,18 @@ def response(status: int, body: dict[str, Any], headers: dict[str, str] | None =
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     path = event.get("rawPath") or ""
-    if path == WEBHOOK_PATH:
+    if path == WEBHOOK_PATH or path in SLACK_PATHS:
         method = event.get("requestContext", {}).get("http", {}).get("method", "")
         if method != "POST":
             return response(405, {"error": "method not allowed: webhooks are POSTed"}, {"allow": "POST"})
-        from codeloop.services.intake.receiver import receive_webhook
+        if path in SLACK_PATHS:
+            from codeloop.services.intake.slack import receive_slack
 
-        receipt = receive_webhook(event)
+            receipt = receive_slack(SLACK_PATHS[path], event)  # type: ignore[arg-type]
+        else:
+            from codeloop.services.intake.receiver import receive_webhook
+
+            receipt = receive_webhook(event)
         return response(receipt.status, receipt.body)
     from codeloop.api.tasks import app
 

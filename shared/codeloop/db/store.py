@@ -214,8 +214,10 @@ def insert_delivery(
     payload: dict[str, Any],
     status: DeliveryStatus = DeliveryStatus.RECEIVED,
     body_sha256: bytes | None = None,
+    source: str = "github",
 ) -> WebhookDelivery | None:
-    """Store a delivery; None when its id or its body's SHA-256 was stored before (a duplicate)."""
+    """Store a delivery; None when its id or its body's SHA-256 was stored before (a duplicate).
+    ``source``: github, or the other service it came from (slack)."""
     return fetch_one(
         conn,
         "insert_delivery",
@@ -229,6 +231,7 @@ def insert_delivery(
         payload=payload,
         status=status.value,
         body_sha256=body_sha256,
+        source=source,
     )
 
 

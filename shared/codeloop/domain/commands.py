@@ -15,13 +15,14 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from codeloop.domain.webhooks import DeliveryEnvelope
 
 CommandName = Literal["help", "status", "fix", "retry", "validate", "cancel", "config", "unknown"]
-Source = Literal["comment", "label", "check_run"]
+Source = Literal["comment", "label", "check_run", "slack"]
 
 PREFIX = "/codeloop"
 TRIGGER_LABEL = "codeloop"
@@ -39,7 +40,7 @@ PULL_REQUEST_ONLY_COMMANDS: frozenset[str] = frozenset({"validate"})
 BUTTONS: dict[str, CommandName] = {"retry": "retry", "fix": "fix", "cancel": "cancel"}
 
 # (command, arguments shown in help, what it does)
-_HELP: tuple[tuple[str, str, str], ...] = (
+HELP_ENTRIES: tuple[tuple[str, str, str], ...] = (
     ("fix", " [instructions]", "on a pull request: work on it; on an issue: open a pull request for it"),
     ("retry", "", "run the last task again"),
     ("validate", "", "run this pull request's tests and report"),
@@ -177,7 +178,7 @@ def new_commands(old_body: str | None, new_body: str | None) -> list[Command]:
 
 def help_text() -> str:
     lines = ["Here is what I can do; write a command at the start of a line in a comment:", ""]
-    lines += [f"- `{PREFIX} {name}{args}`: {what}" for name, args, what in _HELP]
+    lines += [f"- `{PREFIX} {name}{args}`: {what}" for name, args, what in HELP_ENTRIES]
     lines += [
         "",
         f"Adding the `{TRIGGER_LABEL}` label to an issue works like `{PREFIX} fix` there. "
@@ -277,6 +278,8 @@ class WorkRequest(BaseModel):
     position: int = 0
     # The replay that asked for this request to be a new one (``?new_task=true``), if any.
     replay_id: int | None = None
+    # The task asked about by id (Slack's `status <task id>`, its buttons); else the thread's latest.
+    task_id: UUID | None = None
 
     @property
     def idempotency_key(self) -> str:

@@ -528,7 +528,7 @@ def render_comment(view: TaskView) -> str:
         f"### {outcome.emoji} codeloop: {headline}",
         "",
         f"**{md.inline(task.title, 256)}**",
-        _request_line(view),
+        request_line(view),
     ]
     label = "Outcome" if task.status in TERMINAL else "Now"
     tail = [f"**{label}:** {outcome.emoji} {outcome.headline}"]
@@ -556,11 +556,12 @@ def _merge_line(view: TaskView) -> str:
     return f"**Merge:** {md.inline(outcome_text(view.auto_merge), 1_000)}"
 
 
-def _request_line(view: TaskView) -> str:
+def request_line(view: TaskView) -> str:
     task = view.task
     parts = [task.type.replace("_", " ")]
     if task.requested_by:
         where = {
+            "slack": "in Slack",
             "comment": "in a comment",
             "label": "with a label",
             "api": "through the API",
@@ -589,13 +590,13 @@ def _steps_section(view: TaskView, budget: int) -> str:
 
 
 def _attempts_section(view: TaskView, budget: int) -> str:
-    lines = [_attempt_summary(view, record) for record in view.attempts]
+    lines = [attempt_summary(view, record) for record in view.attempts]
     if not lines:
         return ""
     return "**Attempts**\n" + "\n".join(md.fit_lines(lines, budget - 20, "attempts"))
 
 
-def _attempt_summary(view: TaskView, record: AttemptView) -> str:
+def attempt_summary(view: TaskView, record: AttemptView) -> str:
     report = record.validation
     if report is not None:
         emoji = {"passed": "✅", "failed": "❌", "error": "❌", "not_run": "⚠️"}[report.verdict]

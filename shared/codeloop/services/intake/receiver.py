@@ -70,7 +70,7 @@ def receive_webhook(event: dict[str, Any]) -> Receipt:
     bind(correlation_id=envelope.delivery_id)
     decision = route(envelope)
     try:
-        stored = _store(
+        stored = store_delivery(
             envelope,
             payload,
             DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED,
@@ -92,11 +92,16 @@ def receive_webhook(event: dict[str, Any]) -> Receipt:
     return Receipt(202, {"status": "queued" if queued else "accepted", "delivery_id": envelope.delivery_id})
 
 
-def _store(
-    envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus, body_sha256: bytes
+def store_delivery(
+    envelope: DeliveryEnvelope,
+    payload: dict[str, Any],
+    status: DeliveryStatus,
+    body_sha256: bytes,
+    source: str = "github",
 ) -> object | None:
     """The stored delivery, or None for a duplicate: a known id, or a known body under a new id
-    (the id is not signed, so a replayed body must not count as new)."""
+    (the id is not signed, so a replayed body must not count as new). Waits at most
+    ``FRONT_DB_WAIT_SECONDS`` for a connection (``psycopg.OperationalError`` past it)."""
     with transaction(correlation_id=envelope.delivery_id, wait=front_wait()) as conn:
         return store.insert_delivery(
             conn,
@@ -109,6 +114,7 @@ def _store(
             payload=payload,
             status=status,
             body_sha256=body_sha256,
+            source=source,
         )
 
 

@@ -104,7 +104,7 @@ def _new_task(
         else TaskType.BUG_FIX
         if request.is_pull_request
         else TaskType.ISSUE_TO_PR,
-        source=TaskSource.LABEL if request.source == "label" else TaskSource.COMMENT,
+        source={"label": TaskSource.LABEL, "slack": TaskSource.SLACK}.get(request.source, TaskSource.COMMENT),
         requested_by=request.requester_login,
         request_key=request.idempotency_key,
         issue_number=request.number,
@@ -124,8 +124,9 @@ class Conversation:
     a rate limit gets one note saying when to try again, and silence after it until then.
     """
 
-    def __init__(self, request: WorkRequest, installation_id: int):
+    def __init__(self, request: WorkRequest, installation_id: int, say: Callable[[str], object] | None = None):
         self.first = request
+        self.say = say  # where answers go instead of a comment on the thread (Slack's response_url)
         self.installation = installation_id
         self.repo = request.repository_full_name
         self.login = request.requester_login
@@ -175,6 +176,9 @@ class Conversation:
         return True
 
     def post(self, body: str) -> None:
+        if self.say is not None:
+            self.say(body)
+            return
         self.acknowledge()
         github.create_issue_comment(self.installation, self.repo, self.first.number, body)
 
@@ -192,8 +196,12 @@ class Conversation:
         return False
 
 
-def handle_requests(requests: list[WorkRequest], payload: dict[str, Any]) -> list[str]:
-    """Do what one delivery asks; returns a short outcome per request for the logs and the record."""
+def handle_requests(
+    requests: list[WorkRequest], payload: dict[str, Any], say: Callable[[str], object] | None = None
+) -> list[str]:
+    """Do what one delivery asks; returns a short outcome per request for the logs and the record.
+
+    ``say`` answers somewhere else than the thread (a Slack command's ``response_url``)."""
     if not requests:
         return []
     first = requests[0]
@@ -201,7 +209,7 @@ def handle_requests(requests: list[WorkRequest], payload: dict[str, Any]) -> lis
         return ["ignored: bot"] * len(requests)
     if first.installation_id is None:
         return ["ignored: no installation"] * len(requests)
-    conversation = Conversation(first, first.installation_id)
+    conversation = Conversation(first, first.installation_id, say)
     return [_handle(request, payload, conversation) for request in requests]
 
 
@@ -252,9 +260,12 @@ def _has_open_review_threads(request: WorkRequest) -> bool:
 
 
 def _latest_task(request: WorkRequest) -> Task | None:
+    """The task a request names, else the latest of its thread."""
     if request.repository_id is None:
         return None
     with transaction() as conn:
+        if request.task_id is not None:
+            return store.get_task(conn, request.task_id)
         return store.latest_task_for_thread(conn, request.repository_id, request.number)
 
 

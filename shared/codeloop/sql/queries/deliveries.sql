@@ -1,9 +1,9 @@
 -- name: insert_delivery
 -- Returns nothing when the delivery id, or the same body under another id (a replay), is stored.
 insert into webhook_deliveries (delivery_id, event, action, installation_id, repository_id,
-                                repository_full_name, payload, status, body_sha256)
+                                repository_full_name, payload, status, body_sha256, source)
 values (%(delivery_id)s, %(event)s, %(action)s, %(installation_id)s, %(repository_id)s,
-        %(repository_full_name)s, %(payload)s, %(status)s, %(body_sha256)s)
+        %(repository_full_name)s, %(payload)s, %(status)s, %(body_sha256)s, %(source)s)
 on conflict do nothing
 returning delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
           attempts, received_at, queued_at, processed_at;
