@@ -69,9 +69,10 @@ def web_client() -> Any:
 
 
 def is_configured() -> bool:
-    """Whether codeloop talks to Slack at all (a bot token is set)."""
-    settings = get_settings()
-    return bool(settings.slack_bot_token or settings.slack_bot_token_secret_arn)
+    """Whether codeloop talks to Slack at all: a bot token (``xox…``) is set. A deployed stack's
+    secret holds a placeholder until the operator puts the token in, and counts as unset."""
+    token = get_settings().optional_secret("slack_bot_token")
+    return bool(token and token.startswith("xox"))
 
 
 def post_message(channel: str, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
