@@ -1,11 +1,10 @@
-"""Slack: the ``/codeloop`` slash command's text, its answers, and each task's one message.
+"""Slack: the ``/codeloop`` slash command's text and buttons, its answers, and Slack's mrkdwn.
 
-Pure. The command's words are the GitHub parser's (:func:`codeloop.domain.commands.parse_commands`);
-Slack only adds where: ``owner/repo#123``, a pull request or issue URL, or a task id. The
-message is built from the PR comment's view (:class:`codeloop.domain.report.TaskView`) and its
-Markdown pieces, turned into Slack's mrkdwn by :func:`mrkdwn`. Text from outside arrives already
-made safe by :mod:`codeloop.domain.markdown` (escaped, mentions inert); Slack's own control
-sequences (``<!channel>``, ``<@U…>``) need a ``<``, which that escaping never lets through.
+Pure, and light to import (the HTTP front parses commands with it). The command's words are the
+GitHub parser's (:func:`codeloop.domain.commands.parse_commands`); Slack only adds where:
+``owner/repo#123``, a pull request or issue URL, or a task id. Answers are written in the
+Markdown the GitHub side uses and turned into Slack's mrkdwn by :func:`mrkdwn`. Each task's
+message is :mod:`codeloop.domain.slack_message`.
 """
 
 from __future__ import annotations
@@ -17,14 +16,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.domain import markdown as md
 from codeloop.domain.commands import HELP_ENTRIES, PREFIX, Command, parse_commands
-from codeloop.domain.lifecycle import TERMINAL, TaskStatus
-from codeloop.domain.report import TaskView, attempt_summary, outcome_of, request_line
 
-# Slack's limits: a section's text, a message's fallback text.
-SECTION_CHARS = 3_000
-TEXT_CHARS = 3_000
 # Button action ids (Slack echoes them back in block_actions) -> the command they run.
 ACTION_PREFIX = "codeloop:"
 BUTTONS: dict[str, str] = {"retry": "Retry", "cancel": "Cancel"}
@@ -183,64 +176,15 @@ def _prose(text: str) -> str:
     return _ESCAPED.sub(r"\1", text)
 
 
-# -- the task's one message -------------------------------------------------------------------------
-
-
-def render_message(view: TaskView) -> dict[str, Any]:
-    """``text`` (the notification's fallback) and ``blocks`` for ``chat.postMessage``/``chat.update``."""
-    task = view.task
-    outcome = outcome_of(view)
-    headline = mrkdwn(outcome.headline)
-    if task.status not in TERMINAL and task.attempt:
-        headline += f" (attempt {task.attempt}" + (f" of {view.max_attempts})" if view.max_attempts else ")")
-    number = task.issue_number or task.pr_number
-    thread = view.repository + (f"#{number}" if number else "")
-    thread_url = view.repository_url.rstrip("/") + (f"/issues/{number}" if number else "")
-    title = escape(md.plain(task.title, 200))
-    blocks: list[dict[str, Any]] = [
-        _section(f"{outcome.emoji} *codeloop: {headline}*\n<{thread_url}|{escape(thread)}> {title}"),
-        _context(mrkdwn(request_line(view))),
-    ]
-    lines = [mrkdwn(attempt_summary(view, record)).replace("- ", "• ", 1) for record in view.attempts]
-    if lines:
-        blocks.append(_section("*Attempts*\n" + "\n".join(md.fit_lines(lines, SECTION_CHARS - 100, "attempts"))))
-    label = "Outcome" if task.status in TERMINAL else "Now"
-    blocks.append(_section(f"*{label}:* {outcome.emoji} {headline}"))
-    buttons = _buttons(task.status, str(task.id))
-    if buttons:
-        blocks.append({"type": "actions", "block_id": f"codeloop:{task.id}", "elements": buttons})
-    text = f"{outcome.emoji} codeloop: {mrkdwn(outcome.headline)} · {thread} {title}"
-    return {"text": text[:TEXT_CHARS], "blocks": blocks}
-
-
-def _section(text: str) -> dict[str, Any]:
-    if len(text) > SECTION_CHARS:
-        text = text[: SECTION_CHARS - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_CHARS]}]}
-
-
-def _buttons(status: TaskStatus, task_id: str) -> list[dict[str, Any]]:
-    """Retry for a failed or cancelled task, Cancel for a running one (what the task actions allow)."""
-    if status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-        names = ["retry"]
-    elif status not in TERMINAL:
-        names = ["cancel"]
-    else:
-        names = []
-    return [
-        {
-            "type": "button",
-            "action_id": f"{ACTION_PREFIX}{name}",
-            "text": {"type": "plain_text", "text": BUTTONS[name]},
-            "value": task_id,
-            **({"style": "primary"} if name == "retry" else {"style": "danger"}),
-        }
-        for name in names
-    ]
+def button_ask(payload: dict[str, Any]) -> SlackAsk | None:
+    """The ask of a click on one of a task message's buttons (None: not one of ours)."""
+    actions = payload.get("actions") if payload.get("type") == "block_actions" else None
+    if not actions or not isinstance(actions, list) or not isinstance(actions[0], dict):
+        return None
+    command = button_command(str(actions[0].get("action_id") or ""))
+    if command is None:
+        return None
+    return SlackAsk(command=command, task_id=str(actions[0].get("value") or ""))
 
 
 def button_command(action_id: str) -> Command | None:

@@ -7,7 +7,8 @@ from uuid import UUID
 
 import pytest
 
-from codeloop.domain.slack import SlackUsage, mrkdwn, parse_slack_command, parse_target, render_message
+from codeloop.domain.slack import SlackUsage, mrkdwn, parse_slack_command, parse_target
+from codeloop.domain.slack_message import render_message
 from tests.unit.report.views import TASK_ID, states, view
 
 TASK = UUID(TASK_ID)

@@ -67,7 +67,7 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest |
             apply_installation_event(conn, envelope.event, envelope.action, payload)
         return [f"{envelope.event}.{envelope.action}"]
     if envelope.event.startswith("slack_"):
-        from codeloop.services.intake.slack import handle_slack_delivery
+        from codeloop.services.intake.slack_requests import handle_slack_delivery
 
         return handle_slack_delivery(envelope, payload)
     if envelope.event in REQUEST_EVENTS:

@@ -15,7 +15,7 @@ from codeloop.db import slack_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Repository, Task
 from codeloop.domain.report import TaskView
-from codeloop.domain.slack import render_message
+from codeloop.domain.slack_message import render_message
 from codeloop.observability import logger
 from codeloop.services.repository_config import load_repo_config
 
