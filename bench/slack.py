@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import percentiles, scratch_database
+from _support import drain, percentiles, scratch_database
 
 from codeloop.adapters.aws import client as aws_client
 from codeloop.local import aws as local_aws
@@ -25,14 +25,6 @@ from tests.fakes.slack_api import SIGNING_SECRET, command_body, signed_headers
 
 ROUNDS = 400
 WARMUP = 30
-
-
-def drain(sqs, queue_url: str) -> None:
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-        )
 
 
 def acknowledge(connection: http.client.HTTPConnection, text: str) -> float:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import percentiles, scratch_database
+from _support import drain, percentiles, scratch_database
 
 from codeloop.adapters.aws import client as aws_client
 from codeloop.local import aws as local_aws
@@ -45,17 +45,6 @@ def sample_event(delivery_id: str) -> dict:
     payload = json.loads(template["body"])
     payload["comment"]["node_id"] = delivery_id
     return api_gateway_event("issue_comment", payload, delivery_id, DEV_WEBHOOK_SECRET)
-
-
-def drain(sqs, queue_url: str) -> None:
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
-        )
 
 
 def main() -> None:

@@ -198,3 +198,19 @@ def test_the_bot_token_reaches_slack_only_as_a_bearer_header(slack_loop: SlackLo
     web_client().auth_test()
     [call] = slack_loop.slack.api_calls("auth.test")
     assert call.headers["authorization"] == f"Bearer {slack_loop.slack.token}"
+
+
+def test_status_answers_only_who_asked_and_a_task_id_names_its_task(slack_loop: SlackLoop):
+    loop = slack_loop
+    loop.command("status acme/widgets#7", response="before")
+    loop.pump(until=lambda: bool(loop.slack.responses.get("before")))
+    assert loop.slack.texts("before") == ["No codeloop task here yet. `/codeloop fix` starts one."]
+    assert loop.slack.responses["before"][0]["response_type"] == "ephemeral"
+
+    loop.command("fix acme/widgets#7")
+    loop.pump(until=lambda: loop.latest_run() is not None)
+    task = loop.task()
+    loop.command(f"status {task.id}", response="after")
+    loop.pump(until=lambda: bool(loop.slack.responses.get("after")))
+    [status] = loop.slack.texts("after")
+    assert f"Task `{task.id}`" in status and "*generating*" in status

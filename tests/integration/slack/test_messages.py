@@ -98,8 +98,12 @@ def test_no_channel_means_no_message_and_no_second_look(github, fake_slack):
     assert config_reads(github) == 1
 
 
-def test_without_a_bot_token_nothing_happens(github, monkeypatch):
-    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+@pytest.mark.parametrize("token", [None, "REPLACE_WITH_THE_SLACK_BOT_TOKEN"])  # unset, or a stack's placeholder
+def test_without_a_bot_token_nothing_happens(github, monkeypatch, token):
+    if token is None:
+        monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", token)
     reset_settings()
     task_id = task_on_an_issue(github, NOTIFY)
     publish_task(task_id)
