@@ -214,3 +214,31 @@ def test_status_answers_only_who_asked_and_a_task_id_names_its_task(slack_loop: 
     loop.pump(until=lambda: bool(loop.slack.responses.get("after")))
     [status] = loop.slack.texts("after")
     assert f"Task `{task.id}`" in status and "*generating*" in status
+
+
+def test_the_cancel_button_stops_a_running_task_and_the_message_says_who(slack_loop: SlackLoop):
+    loop = slack_loop
+    loop.command("fix acme/widgets#7")
+    loop.pump(until=lambda: loop.latest_run() is not None and "codeloop:cancel" in loop.buttons())
+    task_id = str(loop.task().id)
+    loop.click("codeloop:cancel", task_id, STRANGER, "stranger")
+    loop.pump(until=lambda: bool(loop.slack.responses.get("stranger")))
+    assert "codeloop link slack" in loop.slack.texts("stranger")[0] and loop.task_status() != "cancelled"
+
+    loop.click("codeloop:cancel", task_id, WRITER, "writer")
+    loop.pump(until=lambda: loop.task_status() == "cancelled" and "codeloop:retry" in loop.buttons())
+    assert "Cancelled by @" in loop.message_text() and "maintainer" in loop.message_text()
+    assert len(loop.slack.api_calls("chat.postMessage")) == 1
+
+
+def test_the_command_rate_limits_count_slack_and_github_alike(slack_loop: SlackLoop, monkeypatch):
+    monkeypatch.setenv("WORK_COMMANDS_PER_USER", "1")
+    reset_settings()
+    loop = slack_loop
+    loop.comment(7, "/codeloop fix from GitHub")  # the linked login's one command of the window
+    loop.pump(until=lambda: loop.task() is not None)
+    loop.command("fix acme/widgets#7 from Slack", response="over")
+    loop.pump(until=lambda: bool(loop.slack.responses.get("over")))
+    [note] = loop.slack.texts("over")
+    assert "Sorry @maintainer" in note and "try again after" in note
+    assert len(loop.codegen.runs) <= 1 and loop.task().source == "comment"
