@@ -24,7 +24,7 @@ from tests.fakes.slack_api import FakeSlack, button_body, command_body, signed_h
 
 WIDGETS = "acme/widgets"
 ACME = 8
-WRITER, READER, STRANGER = "U0WRITER", "U0READER", "U0NOBODY"
+WRITER, READER, STRANGER, OUTSIDER = "U0WRITER", "U0READER", "U0NOBODY", "U0OUTSIDE"
 
 
 def widgets_files(calc: str, iterations: int = 2) -> dict[str, str]:
@@ -83,6 +83,7 @@ def slack_loop(loop: Loop, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackLoo
         with transaction() as conn:
             identities_store.link(conn, IdentityProvider.SLACK, WRITER, "maintainer")
             identities_store.link(conn, IdentityProvider.SLACK, READER, "reader")
+            identities_store.link(conn, IdentityProvider.SLACK, OUTSIDER, "outsider")  # no role on the private repo
         driver = SlackLoop(loop.github, loop.codegen, loop.env, repo=WIDGETS)
         driver.slack = slack
         yield driver
@@ -242,3 +243,15 @@ def test_the_command_rate_limits_count_slack_and_github_alike(slack_loop: SlackL
     [note] = loop.slack.texts("over")
     assert "Sorry @maintainer" in note and "try again after" in note
     assert len(loop.codegen.runs) <= 1 and loop.task().source == "comment"
+
+
+def test_who_cannot_see_a_private_repository_learns_nothing_about_its_tasks(slack_loop: SlackLoop):
+    loop = slack_loop
+    loop.command("fix acme/widgets#7 the secret plan")
+    loop.pump(until=lambda: loop.latest_run() is not None)
+    task = loop.task()
+    for number, target in enumerate((str(task.id), "acme/widgets#7")):
+        loop.command(f"status {target}", user=OUTSIDER, response=f"outside-{number}")
+        loop.pump(until=lambda n=number: bool(loop.slack.responses.get(f"outside-{n}")))
+        [answer] = loop.slack.texts(f"outside-{number}")
+        assert "can't see acme/widgets" in answer and str(task.id) not in answer and "generating" not in answer

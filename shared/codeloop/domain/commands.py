@@ -193,6 +193,10 @@ def unknown_command_text(command: Command) -> str:
     return f"I don't know `{PREFIX} {word}`.\n\n{help_text()}"
 
 
+def unseen_text(user: str, repository: str) -> str:
+    return f"Sorry @{user}, you can't see {repository} on GitHub, so I can't tell you about it."
+
+
 def refusal_text(user: str, min_permission: str) -> str:
     return (
         f"Sorry @{user}, commands that start work here need **{min_permission}** access to this "
@@ -300,13 +304,15 @@ Decision = Literal["allow", "refuse", "ignore"]
 
 
 def decide(request: WorkRequest, user_permission: str | None, min_permission: str) -> Decision:
-    """Bots are ignored (no answer, so bots cannot loop); read-only commands are open to all;
-    commands that start work need ``min_permission``. ``user_permission`` may be None for a
-    read-only command (no need to ask GitHub)."""
+    """Bots are ignored (no answer, so bots cannot loop); read-only commands are open to whoever
+    can see the thread; commands that start work need ``min_permission``. On GitHub only who
+    can see a thread can comment there, so ``user_permission`` may be None for a read-only
+    command (no need to ask GitHub); from Slack the linked login must be able to read it."""
     if request.requester_is_bot:
         return "ignore"
     if not request.command.starts_work:
-        return "allow"
+        outside = request.source == "slack"
+        return "refuse" if outside and not permission_allows(user_permission, "read") else "allow"
     return "allow" if permission_allows(user_permission, min_permission) else "refuse"
 
 

@@ -97,3 +97,18 @@ def test_the_message_carries_the_request_the_attempts_and_the_outcome():
     assert "*Attempts*" in text and "|PR #34>" in text and "|check run>" in text
     assert "*Outcome:* ✅ Passed" in text
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in message["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("source", "permission", "expected"),
+    [("comment", None, "allow"), ("slack", None, "refuse"), ("slack", "none", "refuse"), ("slack", "read", "allow")],
+)
+def test_from_slack_even_reading_a_thread_needs_the_linked_login_to_see_it(source, permission, expected):
+    from codeloop.domain.commands import Command, WorkRequest, decide
+
+    request = WorkRequest(
+        command=Command(name="status", word="status"), source=source, delivery_id="d", installation_id=1,
+        repository_id=2, repository_full_name="acme/widgets", number=7, is_pull_request=False,
+        requester_login="someone", requester_is_bot=False,
+    )  # fmt: skip
+    assert decide(request, permission, "write") == expected

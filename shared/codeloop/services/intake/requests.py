@@ -31,6 +31,7 @@ from codeloop.domain.commands import (
     limit_note_text,
     refusal_text,
     unknown_command_text,
+    unseen_text,
 )
 from codeloop.domain.models import NewTask, Repository, RepositoryRef, Task, TaskSource, TaskType
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
@@ -218,6 +219,10 @@ def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -
     if request.unsupported_reason:
         return "unsupported" if talk.answer(request, request.unsupported_reason) else "unsupported: quiet"
     if not request.command.starts_work:
+        permission = talk.permission if request.source == "slack" else None
+        if decide(request, permission, "read") == "refuse":
+            talk.answer(request, unseen_text(request.requester_login, request.repository_full_name))
+            return f"{command}: refused"
         if not talk.may_reply(request):
             return f"{command}: quiet"
         if command == "help":
