@@ -4,17 +4,20 @@ emulation. Aims: warm p99 <= 15 ms; cold <= 300 ms (a bare interpreter is ~20 ms
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import drain, percentiles, scratch_database
+from _support import percentiles, scratch_database
 
 from codeloop.adapters.aws import client as aws_client
 from codeloop.local import aws as local_aws
@@ -47,69 +50,97 @@ def sample_event(delivery_id: str) -> dict:
     return api_gateway_event("issue_comment", payload, delivery_id, DEV_WEBHOOK_SECRET)
 
 
-def main() -> None:
+def drain(sqs, queue_url: str) -> None:
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
+
+
+def time_deliveries(lambda_handler, events: Iterable[dict], queue_url: str) -> list[float]:
+    """Milliseconds the handler takes per delivery, each answered 202."""
+    sqs = aws_client("sqs")
+    samples = []
+    for index, event in enumerate(events):
+        if index % 25 == 0:  # moto's SQS slows down as a queue grows: keep it shallow, untimed
+            drain(sqs, queue_url)
+        start = time.perf_counter()
+        result = lambda_handler(event, None)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert result["statusCode"] == 202, result
+    return samples
+
+
+@contextlib.contextmanager
+def warm_receiver(settings: dict[str, str], warmup: Iterable[dict]) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The receiver's handler (and the stack's settings) on a scratch database and the local AWS
+    emulation, after the ``warmup`` events."""
     emulation = local_aws.start_emulation()
     try:
         with scratch_database() as url:
             env = local_aws.provision(emulation.endpoint_url)
-            os.environ.update(env | {"DATABASE_URL": url, "GITHUB_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET})
+            os.environ.update(env | {"DATABASE_URL": url} | settings)
             sys.path.insert(0, str(HANDLER_DIR))
             from app import lambda_handler
 
-            for index in range(30):
-                lambda_handler(sample_event(f"warmup-{index}"), None)
-            samples = []
-            events = [sample_event(f"warm-{index}") for index in range(ROUNDS)]
-            sqs = aws_client("sqs")
-            for index, event in enumerate(events):
-                if index % 25 == 0:  # moto's SQS slows down as a queue grows: keep it shallow, untimed
-                    drain(sqs, env["EVENTS_QUEUE_URL"])
-                start = time.perf_counter()
-                result = lambda_handler(event, None)
-                samples.append((time.perf_counter() - start) * 1000)
-                assert result["statusCode"] == 202, result
-            print(f"webhook receiver warm, per delivery: {percentiles(samples)}")
-            sends = []
-            for index in range(ROUNDS):
-                if index % 25 == 0:
-                    drain(sqs, env["EVENTS_QUEUE_URL"])
-                start = time.perf_counter()
-                sqs.send_message(QueueUrl=env["EVENTS_QUEUE_URL"], MessageBody="{}", MessageGroupId="g",
-                                 MessageDeduplicationId=f"send-{index}")  # fmt: skip
-                sends.append((time.perf_counter() - start) * 1000)
-            print(f"  of which the emulated SQS send alone: {percentiles(sends)}")
-
-            child_env = os.environ | {"PYTHONDONTWRITEBYTECODE": "0"}
-            bare = []
-            for _ in range(COLD_RUNS):
-                start = time.perf_counter()
-                subprocess.run([sys.executable, "-c", "pass"], check=True, env=child_env)
-                bare.append((time.perf_counter() - start) * 1000)
-            cold = []
-            for index in range(COLD_RUNS):
-                event = json.dumps(sample_event(f"cold-{index}"))
-                start = time.perf_counter()
-                out = subprocess.run(
-                    [sys.executable, "-c", COLD_SCRIPT, str(HANDLER_DIR), event],
-                    env=child_env,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if out.returncode != 0:
-                    raise SystemExit(f"cold run failed:\n{out.stderr[-3000:]}")
-                total = (time.perf_counter() - start) * 1000
-                inner = json.loads(out.stdout.strip().splitlines()[-1])
-                cold.append((total, inner["import_ms"], inner["first_ms"]))
-            print(f"bare interpreter: median {statistics.median(bare):.0f} ms")
-            print(
-                "cold start (fresh interpreter + import + first delivery): "
-                f"median {statistics.median(c[0] for c in cold):.0f} ms "
-                f"(import {statistics.median(c[1] for c in cold):.0f} ms, "
-                f"first delivery {statistics.median(c[2] for c in cold):.0f} ms)"
-            )
+            for event in warmup:
+                lambda_handler(event, None)
+            yield lambda_handler, env
     finally:
         emulation.stop()
+
+
+def main() -> None:
+    warmup = (sample_event(f"warmup-{index}") for index in range(30))
+    with warm_receiver({"GITHUB_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET}, warmup) as (lambda_handler, env):
+        sqs = aws_client("sqs")
+        samples = time_deliveries(
+            lambda_handler, [sample_event(f"warm-{index}") for index in range(ROUNDS)], env["EVENTS_QUEUE_URL"]
+        )
+        print(f"webhook receiver warm, per delivery: {percentiles(samples)}")
+        sends = []
+        for index in range(ROUNDS):
+            if index % 25 == 0:
+                drain(sqs, env["EVENTS_QUEUE_URL"])
+            start = time.perf_counter()
+            sqs.send_message(QueueUrl=env["EVENTS_QUEUE_URL"], MessageBody="{}", MessageGroupId="g",
+                             MessageDeduplicationId=f"send-{index}")  # fmt: skip
+            sends.append((time.perf_counter() - start) * 1000)
+        print(f"  of which the emulated SQS send alone: {percentiles(sends)}")
+
+        child_env = os.environ | {"PYTHONDONTWRITEBYTECODE": "0"}
+        bare = []
+        for _ in range(COLD_RUNS):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], check=True, env=child_env)
+            bare.append((time.perf_counter() - start) * 1000)
+        cold = []
+        for index in range(COLD_RUNS):
+            event = json.dumps(sample_event(f"cold-{index}"))
+            start = time.perf_counter()
+            out = subprocess.run(
+                [sys.executable, "-c", COLD_SCRIPT, str(HANDLER_DIR), event],
+                env=child_env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if out.returncode != 0:
+                raise SystemExit(f"cold run failed:\n{out.stderr[-3000:]}")
+            total = (time.perf_counter() - start) * 1000
+            inner = json.loads(out.stdout.strip().splitlines()[-1])
+            cold.append((total, inner["import_ms"], inner["first_ms"]))
+        print(f"bare interpreter: median {statistics.median(bare):.0f} ms")
+        print(
+            "cold start (fresh interpreter + import + first delivery): "
+            f"median {statistics.median(c[0] for c in cold):.0f} ms "
+            f"(import {statistics.median(c[1] for c in cold):.0f} ms, "
+            f"first delivery {statistics.median(c[2] for c in cold):.0f} ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Powertools' parameters utility, which caches it across warm invocations.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -65,12 +66,20 @@ EXPECTS: dict[str, str] = {
     "work_commands_per_installation": "a positive number of commands that start work per installation per window",
     "replies_per_user": "a positive number of command replies one user may get per window",
     "replies_per_installation": "a positive number of command replies per installation per window",
+    "github_app_client_id": "the GitHub App's OAuth client id (App settings → About; `codeloop app create` writes it)",
+    "github_app_client_secret": "the GitHub App's OAuth client secret (on AWS: GITHUB_APP_CLIENT_SECRET_ARN, "
+    'a secret holding JSON {"client_id", "client_secret"})',
+    "dashboard_session_hours": "hours a dashboard sign-in lasts, e.g. 8",
     "learning_trial_share": "the share of choices (0-1) each new prompt template version is guaranteed, e.g. 0.1",
     "learning_trial_outcomes": "the outcomes after which a prompt template version is no longer new, e.g. 10",
     "learning_repository_min_outcomes": "a repository's own task outcomes before its posteriors are used, e.g. 30",
     "slack_signing_secret": "the Slack app's signing secret (Basic Information → App Credentials)",
     "slack_bot_token": "the Slack app's bot token, xoxb-… (OAuth & Permissions)",
     "slack_api_url": "an http(s) URL such as https://slack.com/api",
+    "linear_webhook_secret": "the signing secret Linear shows for the webhook (Settings → API → Webhooks)",
+    "linear_api_key": "a Linear API key (Settings → API → Personal API keys) or an OAuth token as 'Bearer …'",
+    "linear_api_url": "an http(s) URL such as https://api.linear.app/graphql",
+    "linear_link_by_email": "true or false",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -83,6 +92,9 @@ SECRET_SETTINGS = (
     "openai_api_key",
     "slack_signing_secret",
     "slack_bot_token",
+    "github_app_client_secret",
+    "linear_webhook_secret",
+    "linear_api_key",
 )
 
 
@@ -114,6 +126,12 @@ class Settings(BaseSettings):
     # During a rotation, deliveries signed with the previous secret are still accepted.
     github_webhook_secret_previous: SecretStr | None = None
     github_webhook_secret_previous_secret_arn: str | None = None
+    # The App's OAuth client, for the dashboard's sign-in with GitHub. On AWS the secret named by
+    # GITHUB_APP_CLIENT_SECRET_ARN holds both, as JSON {"client_id", "client_secret"}.
+    github_app_client_id: str | None = None
+    github_app_client_secret: SecretStr | None = None
+    github_app_client_secret_arn: str | None = None
+    dashboard_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
     github_api_url: str = "https://api.github.com"
     # The App's bot (`<slug>[bot]`) authors the pull requests codeloop's own diff provider opens.
     github_app_slug: str = "codeloop"
@@ -154,6 +172,15 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_bot_token_secret_arn: str | None = None
     slack_api_url: str = "https://slack.com/api"
+    # Linear (optional): its webhook's signing secret, an API key, and where its API is.
+    linear_webhook_secret: SecretStr | None = None
+    linear_webhook_secret_secret_arn: str | None = None
+    linear_api_key: SecretStr | None = None
+    linear_api_key_secret_arn: str | None = None
+    linear_api_url: str = "https://api.linear.app/graphql"
+    # Link an unlinked Linear user by email: to the GitHub account that committed to the mapped
+    # repository from that address (GitHub links commits to accounts by verified emails only).
+    linear_link_by_email: bool = False
 
     events_queue_url: str | None = None
     status_queue_url: str | None = None
@@ -205,7 +232,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "slack_api_url")
+    @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "slack_api_url", "linear_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -261,6 +288,28 @@ class Settings(BaseSettings):
     def github_web_url(self) -> str:
         """GitHub's web origin (new-App and install pages): GITHUB_API_URL's scheme and web host."""
         return f"{urlsplit(self.github_api_url).scheme}://{self.github_web_host}"
+
+    @property
+    def github_oauth_url(self) -> str:
+        """Where sign-in with GitHub happens: ``<web origin>/login/oauth`` (github.com, or a GHES host)."""
+        return f"{self.github_web_url}/login/oauth"
+
+    def oauth_client(self) -> tuple[str, str]:
+        """The App's OAuth client id and secret: from their variables, or the JSON secret by ARN."""
+        secret = self.github_app_client_secret
+        if self.github_app_client_id and secret is not None:
+            return self.github_app_client_id, secret.get_secret_value()
+        if self.github_app_client_secret_arn:
+            try:
+                client = json.loads(_secret_from_aws(self.github_app_client_secret_arn))
+                return str(client["client_id"]), str(client["client_secret"])
+            except (ValueError, KeyError, TypeError):
+                raise SettingsError(
+                    "GITHUB_APP_CLIENT_SECRET_ARN names a secret that is not JSON "
+                    '{"client_id", "client_secret"}'
+                ) from None
+        missing = "GITHUB_APP_CLIENT_ID" if not self.github_app_client_id else "GITHUB_APP_CLIENT_SECRET"
+        raise SettingsError(f"{missing} is not set: expected {EXPECTS[env_name(missing).lower()]}")
 
 
 def _secret_from_aws(arn: str) -> str:

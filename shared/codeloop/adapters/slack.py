@@ -13,6 +13,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from codeloop.domain.webhooks import WebhookRejected
 from codeloop.observability import logger
 from codeloop.settings import get_settings
 
@@ -22,17 +23,8 @@ MAX_AGE_SECONDS = 5 * 60  # Slack's advice, and SignatureVerifier's window
 REQUEST_TIMEOUT_SECONDS = 10
 
 
-class SlackRejected(Exception):
-    """A request that is not Slack's (401) or not readable (400); ``message`` says which."""
-
-    def __init__(self, status: int, message: str):
-        self.status = status
-        self.message = message
-        super().__init__(f"{status}: {message}")
-
-
 def verify_request(headers: dict[str, str], body: bytes, *, now: float | None = None) -> None:
-    """Raise :class:`SlackRejected` unless ``body`` is signed by Slack within the last five minutes.
+    """Raise :class:`WebhookRejected` unless ``body`` is signed by Slack within the last five minutes.
 
     The timestamp is read first so a stale or malformed one gets its own answer; then
     ``SignatureVerifier`` checks the v0 signature (in constant time) with the signing secret.
@@ -41,10 +33,10 @@ def verify_request(headers: dict[str, str], body: bytes, *, now: float | None = 
 
     stamp = headers.get(TIMESTAMP_HEADER, "").strip()
     if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
-        raise SlackRejected(401, f"the {TIMESTAMP_HEADER} header is missing or not a number")
+        raise WebhookRejected(401, f"the {TIMESTAMP_HEADER} header is missing or not a number")
     now = time.time() if now is None else now
     if abs(now - int(stamp)) > MAX_AGE_SECONDS:
-        raise SlackRejected(401, "the request's timestamp is more than five minutes away: a replay, or a wrong clock")
+        raise WebhookRejected(401, "the request's timestamp is more than five minutes away: a replay, or a wrong clock")
 
     class _At(Clock):
         def now(self) -> float:
@@ -52,7 +44,7 @@ def verify_request(headers: dict[str, str], body: bytes, *, now: float | None = 
 
     secret = get_settings().secret("slack_signing_secret")
     if not SignatureVerifier(secret, _At()).is_valid(body, stamp, headers.get(SIGNATURE_HEADER)):
-        raise SlackRejected(401, f"the {SIGNATURE_HEADER} signature is missing or does not match")
+        raise WebhookRejected(401, f"the {SIGNATURE_HEADER} signature is missing or does not match")
 
 
 @functools.cache

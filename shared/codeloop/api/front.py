@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 WEBHOOK_PATH = "/webhooks/github"
+DASHBOARD_PREFIX = "/app"
+LINEAR_WEBHOOK_PATH = "/webhooks/linear"
 # Slack's slash command and its interactivity (buttons) URLs.
 SLACK_PATHS = {"/webhooks/slack/commands": "command", "/webhooks/slack/interactions": "interaction"}
 
@@ -24,7 +26,7 @@ def response(status: int, body: dict[str, Any], headers: dict[str, str] | None =
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     path = event.get("rawPath") or ""
-    if path == WEBHOOK_PATH or path in SLACK_PATHS:
+    if path in (WEBHOOK_PATH, LINEAR_WEBHOOK_PATH) or path in SLACK_PATHS:
         method = event.get("requestContext", {}).get("http", {}).get("method", "")
         if method != "POST":
             return response(405, {"error": "method not allowed: webhooks are POSTed"}, {"allow": "POST"})
@@ -32,11 +34,18 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             from codeloop.services.intake.slack import receive_slack
 
             receipt = receive_slack(SLACK_PATHS[path], event)  # type: ignore[arg-type]
+            return response(receipt.status, receipt.body)
+        if path == LINEAR_WEBHOOK_PATH:
+            from codeloop.services.intake.linear_receiver import receive_linear_webhook as receive
         else:
-            from codeloop.services.intake.receiver import receive_webhook
+            from codeloop.services.intake.receiver import receive_webhook as receive
 
-            receipt = receive_webhook(event)
+        receipt = receive(event)
         return response(receipt.status, receipt.body)
+    if path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/"):
+        from codeloop.api.dashboard import handle as dashboard
+
+        return dashboard(event)
     from codeloop.api.tasks import app
 
     return app.resolve(event, context)

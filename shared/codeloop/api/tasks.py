@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from codeloop.api.auth import authenticate
 from codeloop.api.deliveries import router as deliveries_router
 from codeloop.api.health import health
+from codeloop.api.linear import router as linear_router
 from codeloop.api.stats import router as stats_router
 from codeloop.domain.api_keys import reaches
 from codeloop.domain.models import ApiKey, NewTask, Priority, TaskSource, TaskType
@@ -28,6 +29,7 @@ from codeloop.settings import SettingsError
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(stats_router)
 app.include_router(deliveries_router)
+app.include_router(linear_router)
 app.enable_swagger(path="/api/v1/docs", title="codeloop task API", version="1", openapi_version="3.1.0")
 
 UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"

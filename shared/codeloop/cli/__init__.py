@@ -273,16 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=_dev)
 
     from codeloop.cli.app import register as register_app
+    from codeloop.cli.dashboard import register as register_dashboard
     from codeloop.cli.deliveries import register as register_deliveries
     from codeloop.cli.identities import register as register_identities
+    from codeloop.cli.linear import register as register_linear
     from codeloop.cli.prompts import register as register_prompts
     from codeloop.cli.slack import register as register_slack
 
     register_prompts(commands)
     register_app(commands)
     register_deliveries(commands)
+    register_dashboard(commands)
     register_identities(commands)
     register_slack(commands)
+    register_linear(commands)
 
     config = commands.add_parser("config", help="the per-repository configuration")
     config.add_subparsers(dest="config_command", required=True).add_parser(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.db.queries import query
 from codeloop.domain.learning import Outcomes, QualityScore, quality_score
-from codeloop.domain.models import ApiKey
+from codeloop.domain.models import Scope
 
 
 class _Figures(BaseModel):
@@ -82,7 +82,7 @@ class Stats(_Figures):
     prompt_quality: list[PromptQuality] = Field(default_factory=list)
 
 
-def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | None) -> list[dict[str, Any]]:
+def _rows(conn: Connection, name: str, repository: str | None, scope: Scope | None) -> list[dict[str, Any]]:
     """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``."""
     (counted,) = conn.execute(
         query("stats_counted_repositories"),
@@ -96,7 +96,7 @@ def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | N
 
 
 def template_success(
-    conn: Connection, repository: str | None = None, scope: ApiKey | None = None
+    conn: Connection, repository: str | None = None, scope: Scope | None = None
 ) -> list[TemplateSuccess]:
     return [
         TemplateSuccess.model_validate(row)
@@ -105,7 +105,7 @@ def template_success(
 
 
 def prompt_quality(
-    conn: Connection, repository: str | None = None, scope: ApiKey | None = None
+    conn: Connection, repository: str | None = None, scope: Scope | None = None
 ) -> list[PromptQuality]:
     return [
         PromptQuality(
@@ -117,7 +117,7 @@ def prompt_quality(
     ]
 
 
-def lead_times(conn: Connection, repository: str | None = None, scope: ApiKey | None = None) -> LeadTimes:
+def lead_times(conn: Connection, repository: str | None = None, scope: Scope | None = None) -> LeadTimes:
     (row,) = _rows(conn, "stats_lead_times", repository, scope)
     return LeadTimes(
         to_pull_request=Percentiles(count=row["pr_count"], p50=row["pr_p50"], p90=row["pr_p90"]),
@@ -126,12 +126,12 @@ def lead_times(conn: Connection, repository: str | None = None, scope: ApiKey | 
 
 
 def step_errors(
-    conn: Connection, repository: str | None = None, scope: ApiKey | None = None
+    conn: Connection, repository: str | None = None, scope: Scope | None = None
 ) -> list[StepErrors]:
     return [StepErrors.model_validate(row) for row in _rows(conn, "stats_step_errors", repository, scope)]
 
 
-def collect(conn: Connection, repository: str | None = None, scope: ApiKey | None = None) -> Stats:
+def collect(conn: Connection, repository: str | None = None, scope: Scope | None = None) -> Stats:
     """Every figure, for one repository or for all (within ``scope``)."""
     (tasks,) = _rows(conn, "stats_tasks", repository, scope)
     return Stats(
@@ -151,3 +151,10 @@ def collect(conn: Connection, repository: str | None = None, scope: ApiKey | Non
         ),
         prompt_quality=prompt_quality(conn, repository, scope),
     )
+
+
+def figures(
+    conn: Connection, name: str, repository: str | None = None, scope: Scope | None = None
+) -> list[dict[str, Any]]:
+    """Any named query over the repositories that count (the dashboard's charts read through it)."""
+    return _rows(conn, name, repository, scope)

@@ -102,6 +102,8 @@ class IssueRef(Frozen):
     body: str | None = None
     url: str
     author: str | None = None
+    # How the issue is named where it lives, when not GitHub's ``#number``: a Linear identifier.
+    reference: str | None = None
 
 
 class PullRequestRef(Frozen):

@@ -467,9 +467,10 @@ def template_variables(
             if issue is None
             else {
                 "number": issue.number,
+                "ref": inline(issue.reference) if issue.reference else f"#{issue.number}",
                 "url": issue.url,
                 "block": fence(
-                    f"issue #{issue.number}, title and body",
+                    f"issue {issue.reference or f'#{issue.number}'}, title and body",
                     clean(f"{issue.title}\n\n{issue.body or '(no description)'}").text.strip(),
                 ),
             },

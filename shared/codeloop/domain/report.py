@@ -589,14 +589,19 @@ def _steps_section(view: TaskView, budget: int) -> str:
     return latest + "\n\n" + md.details(f"All {len(lines)} steps", "\n".join(folded))
 
 
+def attempt_lines(view: TaskView) -> list[str]:
+    """One Markdown list item per attempt: its result and its links (the comment, Linear's too)."""
+    return [_attempt_summary(view, record) for record in view.attempts]
+
+
 def _attempts_section(view: TaskView, budget: int) -> str:
-    lines = [attempt_summary(view, record) for record in view.attempts]
+    lines = attempt_lines(view)
     if not lines:
         return ""
     return "**Attempts**\n" + "\n".join(md.fit_lines(lines, budget - 20, "attempts"))
 
 
-def attempt_summary(view: TaskView, record: AttemptView) -> str:
+def _attempt_summary(view: TaskView, record: AttemptView) -> str:
     report = record.validation
     if report is not None:
         emoji = {"passed": "✅", "failed": "❌", "error": "❌", "not_run": "⚠️"}[report.verdict]

@@ -12,7 +12,7 @@ from typing import Any
 
 from codeloop.domain import markdown as md
 from codeloop.domain.lifecycle import TERMINAL, TaskStatus
-from codeloop.domain.report import TaskView, attempt_summary, outcome_of, request_line
+from codeloop.domain.report import TaskView, attempt_lines, outcome_of, request_line
 from codeloop.domain.slack import ACTION_PREFIX, BUTTONS, escape, mrkdwn
 
 # Slack's limits: a section's text, a message's fallback text.
@@ -35,7 +35,7 @@ def render_message(view: TaskView) -> dict[str, Any]:
         _section(f"{outcome.emoji} *codeloop: {headline}*\n<{thread_url}|{escape(thread)}> {title}"),
         _context(mrkdwn(request_line(view))),
     ]
-    lines = [mrkdwn(attempt_summary(view, record)).replace("- ", "• ", 1) for record in view.attempts]
+    lines = [mrkdwn(line).replace("- ", "• ", 1) for line in attempt_lines(view)]
     if lines:
         blocks.append(_section("*Attempts*\n" + "\n".join(md.fit_lines(lines, SECTION_CHARS - 100, "attempts"))))
     label = "Outcome" if task.status in TERMINAL else "Now"

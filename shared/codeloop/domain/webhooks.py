@@ -198,6 +198,7 @@ class DeliveryEnvelope(BaseModel):
     is_pull_request: bool = False
     sender_login: str | None = None
     sender_type: str | None = None
+    group: str | None = None  # the FIFO group, when the sender names it (a Linear issue)
 
     @classmethod
     def from_delivery(cls, event: str, delivery_id: str, payload: dict[str, Any]) -> DeliveryEnvelope:
@@ -231,7 +232,9 @@ class DeliveryEnvelope(BaseModel):
         SQS allows 128 characters; a repository's full name is at most 140, so long ones are
         shortened to a prefix plus a hash.
         """
-        if self.repository_full_name:
+        if self.group:
+            group = self.group
+        elif self.repository_full_name:
             group = self.repository_full_name
             if self.number is not None:
                 group += f"#{self.number}"

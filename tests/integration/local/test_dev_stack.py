@@ -20,7 +20,12 @@ def _free_port() -> int:
 
 def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
     port = _free_port()
-    env = os.environ | {"CODELOOP_PORT": str(port), "DATABASE_URL": db_url, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    env = os.environ | {
+        "CODELOOP_PORT": str(port),
+        "DATABASE_URL": db_url,
+        "LINEAR_WEBHOOK_SECRET": "dev",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "codeloop.cli", "dev"],
         env=env,
@@ -52,12 +57,18 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
         answer = httpx.post(slack, content=help_body, headers=signed_headers(help_body), timeout=10)
         assert answer.status_code == 200 and answer.json()["response_type"] == "ephemeral"
         assert httpx.post(slack, content=help_body, timeout=10).status_code == 401
+        # Linear's route is served too, and checks signatures there as on AWS.
+        forged = httpx.post(
+            f"http://127.0.0.1:{port}/webhooks/linear", content=b"{}", headers={"linear-signature": "0" * 64}
+        )
+        assert forged.status_code == 401
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert f"http://127.0.0.1:{port}/health" in output
     assert f"http://127.0.0.1:{port}/webhooks/slack/commands" in output
+    assert f"POST http://127.0.0.1:{port}/webhooks/linear" in output
     assert "stopped" in output
 
 

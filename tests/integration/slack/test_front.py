@@ -73,3 +73,11 @@ def test_without_a_signing_secret_the_routes_say_so(db_url, monkeypatch):
 def test_the_routes_take_only_post(front):
     result = handle(to_event("GET", "/webhooks/slack/commands", {}, b""), None)
     assert result["statusCode"] == 405
+
+
+def test_a_nul_in_the_text_is_stored_replaced(front):
+    body = command_body("status acme/widgets#7 a\x00b", user_id="U1", response_url="https://hooks.slack.com/x")
+    assert post("/webhooks/slack/commands", body)[0] == 200
+    with psycopg.connect(front) as conn:
+        (payload,) = conn.execute("select payload from webhook_deliveries").fetchone()
+    assert payload["text"] == "status acme/widgets#7 a\ufffdb"

@@ -59,6 +59,7 @@ HTTP_ROUTES = {
     ("POST", "/webhooks/github"),
     ("POST", "/webhooks/slack/commands"),
     ("POST", "/webhooks/slack/interactions"),
+    ("POST", "/webhooks/linear"),
     ("GET", "/health"),
     ("POST", "/api/v1/tasks"),
     ("POST", "/api/v1/tasks/batch"),
@@ -70,6 +71,11 @@ HTTP_ROUTES = {
     ("GET", "/api/v1/deliveries"),
     ("GET", "/api/v1/deliveries/{id}"),
     ("POST", "/api/v1/deliveries/{id}/replay"),
+    ("ANY", "/app"),
+    ("ANY", "/app/{proxy+}"),
+    ("PUT", "/api/v1/linear/mappings"),
+    ("GET", "/api/v1/linear/mappings"),
+    ("DELETE", "/api/v1/linear/mappings/{team}"),
 }
 # What every function may know (Globals); the rest of ENVIRONMENT only the trusted functions get.
 SHARED_ENVIRONMENT = {
@@ -390,8 +396,12 @@ def test_functions_receive_only_from_the_queues_they_consume(template):
     for logical_id, function in functions(template).items():
         role = role_of(template, function)
         own = {queue for queue, consumer in consumers.items() if consumer == logical_id}
-        for action in RECEIVE_ACTIONS:
+        # The dashboard's Health page reads every queue's depth; reading attributes receives nothing.
+        reads_depths = {"sqs:GetQueueAttributes"} if logical_id == "WebhookReceiverFunction" else set()
+        for action in RECEIVE_ACTIONS - reads_depths:
             assert granted(role, action) == own, f"{logical_id}: {action}"
+    receiver = role_of(template, template["Resources"]["WebhookReceiverFunction"])
+    assert granted(receiver, "sqs:GetQueueAttributes") == set(queues(template))
 
 
 # A task's end answers its batch item: the syncer (workflow notes, sweeper) and the API (cancel).
@@ -546,3 +556,18 @@ def test_state_machines_never_name_functions(template):
         "BatchStateMachineRole",
     ):
         assert not referenced_ids(template["Resources"][logical_id]) & function_ids, logical_id
+
+
+def test_linear_secrets_go_only_where_they_are_used(template):
+    """The front verifies Linear's deliveries; only the status syncer talks to Linear's API."""
+    holders = {
+        name: {v for v in environment_of(template, name) if v.startswith("LINEAR_")}
+        for name in functions(template)
+    }
+    assert holders["WebhookReceiverFunction"] == {"LINEAR_WEBHOOK_SECRET_SECRET_ARN"}
+    assert holders["StatusSyncerFunction"] == {"LINEAR_API_URL", "LINEAR_API_KEY_SECRET_ARN"}
+    assert all(not found for name, found in holders.items() if name not in (
+        "WebhookReceiverFunction", "StatusSyncerFunction"))  # fmt: skip
+    for name, secret in (("WebhookReceiverFunction", "LinearWebhookSecret"), ("StatusSyncerFunction", "LinearApiKeySecret")):
+        role = role_of(template, template["Resources"][name])
+        assert secret in granted(role, "secretsmanager:GetSecretValue"), name

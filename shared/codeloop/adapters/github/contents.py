@@ -62,11 +62,15 @@ def list_commits(
     *,
     path: str | None = None,
     ref: str | None = None,
+    author: str | None = None,
     limit: int = 10,
     permissions: Permissions = CONTENTS_READ,
 ) -> list[Commit]:
-    """The most recent commits (newest first), optionally only those touching ``path``."""
-    params = {"per_page": min(limit, PAGE_SIZE)} | {k: v for k, v in {"path": path, "sha": ref}.items() if v}
+    """The most recent commits (newest first), optionally only those touching ``path`` or written
+    by ``author`` (a login or an email address)."""
+    params = {"per_page": min(limit, PAGE_SIZE)} | {
+        k: v for k, v in {"path": path, "sha": ref, "author": author}.items() if v
+    }
     commits: list[Commit] = []
     for page in _pages(installation_id, repo, permissions, _repo_path(repo, "/commits"), params):
         commits.extend(Commit.model_validate(item) for item in page)

@@ -92,6 +92,8 @@ class Commit(_FromApi):
     message: str = Field(validation_alias=AliasPath("commit", "message"))
     author_name: str | None = Field(default=None, validation_alias=AliasPath("commit", "author", "name"))
     authored_at: datetime | None = Field(default=None, validation_alias=AliasPath("commit", "author", "date"))
+    # The GitHub account GitHub linked the commit to (by a verified email of it), if any.
+    author_login: str | None = Field(default=None, validation_alias=AliasPath("author", "login"))
     html_url: str | None = None
 
 

@@ -18,6 +18,7 @@ from codeloop.adapters import github
 from codeloop.db import dispatch_store
 from codeloop.db.pool import transaction
 from codeloop.domain.diffs import DiffRefused, PatchRules, path_refusal, push_mode, push_refusal
+from codeloop.domain.linear import linear_reference
 from codeloop.domain.models import Task
 from codeloop.domain.providers import RunResult
 from codeloop.settings import get_settings
@@ -99,6 +100,7 @@ def push_as_pull_request(
         for part in (
             f"codeloop task `{task.id}` (attempt {attempt}), {result.provider} run `{result.run_id}`.",
             (result.summary or "")[:SUMMARY_LIMIT],
+            linear_reference(task.metadata),
         )
         if part
     )

@@ -38,7 +38,12 @@ def process_delivery(delivery_id: str, replay: ReplayRequest | None = None) -> l
         payload = store.get_delivery_payload(conn, delivery_id)
     envelope = DeliveryEnvelope.from_delivery(delivery.event, delivery_id, payload)
     try:
-        outcomes = _dispatch(envelope, payload, replay)
+        if delivery.source == "linear":
+            from codeloop.services.intake.linear import handle_linear_delivery
+
+            outcomes = handle_linear_delivery(delivery_id, payload, replay)
+        else:
+            outcomes = _dispatch(envelope, payload, replay)
     except SettingsError as missing:
         # Retrying cannot help until an operator sets it: fail the delivery visibly, once.
         logger.error("delivery needs a setting", extra={"error": str(missing)})

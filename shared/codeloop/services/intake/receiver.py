@@ -21,6 +21,7 @@ from codeloop.domain.delivery_log import ReplayRequest
 from codeloop.domain.models import DeliveryStatus
 from codeloop.domain.webhooks import (
     DeliveryEnvelope,
+    Route,
     WebhookRejected,
     decode_body,
     parse_delivery,
@@ -61,20 +62,31 @@ def receive_webhook(event: dict[str, Any]) -> Receipt:
         body = decode_body(event.get("body"), bool(event.get("isBase64Encoded")))
         envelope, payload = parse_delivery(event.get("headers"), body, secrets)
     except WebhookRejected as rejected:
-        metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
-        logger.info("webhook rejected", extra={"status": rejected.status, "reason": rejected.message})
-        return Receipt(rejected.status, {"error": rejected.message})
+        return refuse(rejected)
+    return accept(envelope, payload, body, route(envelope))
 
+
+def refuse(rejected: WebhookRejected) -> Receipt:
+    """The answer to a delivery that is refused before anything of it is stored."""
+    metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
+    logger.info("webhook rejected", extra={"status": rejected.status, "reason": rejected.message})
+    return Receipt(rejected.status, {"error": rejected.message})
+
+
+def accept(
+    envelope: DeliveryEnvelope, payload: dict[str, Any], body: bytes, decision: Route, *, source: str = "github"
+) -> Receipt:
+    """Store a verified delivery, then queue it when it is acted on (GitHub's and Linear's alike)."""
     if b"\\u0000" in body:  # jsonb cannot hold NUL; GitHub never sends it, a forger with the secret might
         payload = json.loads(body.replace(b"\\u0000", b"\\ufffd"))
     bind(correlation_id=envelope.delivery_id)
-    decision = route(envelope)
     try:
-        stored = store_delivery(
+        stored = _store(
             envelope,
             payload,
             DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED,
             hashlib.sha256(body).digest(),
+            source,
         )
     except psycopg.OperationalError as exc:  # down, silent or out of connections: answer now
         metrics.add_metric(name="WebhookDatabaseUnavailable", unit="Count", value=1)
@@ -92,16 +104,11 @@ def receive_webhook(event: dict[str, Any]) -> Receipt:
     return Receipt(202, {"status": "queued" if queued else "accepted", "delivery_id": envelope.delivery_id})
 
 
-def store_delivery(
-    envelope: DeliveryEnvelope,
-    payload: dict[str, Any],
-    status: DeliveryStatus,
-    body_sha256: bytes,
-    source: str = "github",
+def _store(
+    envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus, body_sha256: bytes, source: str
 ) -> object | None:
     """The stored delivery, or None for a duplicate: a known id, or a known body under a new id
-    (the id is not signed, so a replayed body must not count as new). Waits at most
-    ``FRONT_DB_WAIT_SECONDS`` for a connection (``psycopg.OperationalError`` past it)."""
+    (the id is not signed, so a replayed body must not count as new)."""
     with transaction(correlation_id=envelope.delivery_id, wait=front_wait()) as conn:
         return store.insert_delivery(
             conn,

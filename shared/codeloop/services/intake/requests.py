@@ -29,6 +29,7 @@ from codeloop.domain.commands import (
     help_text,
     is_stranger,
     limit_note_text,
+    permission_allows,
     refusal_text,
     unknown_command_text,
     unseen_text,
@@ -72,9 +73,15 @@ def _remember_repository(request: WorkRequest, payload: dict[str, Any], config: 
     with transaction() as conn:
         store.ensure_installation(conn, request.installation_id, ref.full_name.split("/")[0])
         store.upsert_repository(conn, ref, request.installation_id)
+    return remember_settings(ref.id, config)
+
+
+def remember_settings(repository_id: int, config: RepoConfig) -> Repository:
+    """Store what the workflow reads of ``.github/codeloop.yml`` as the task starts."""
+    with transaction() as conn:
         return store.update_repository_settings(
             conn,
-            ref.id,
+            repository_id,
             setup_commands=config.validation.setup,
             test_commands=config.validation.test,
             deploy_commands=config.validation.deploy,
@@ -114,6 +121,14 @@ def _new_task(
         base_branch=repository.default_branch,
         metadata={"subject_body": str(subject.get("body") or "")[:65_535], "instructions": instructions},
     )
+
+
+def may_start_work(installation_id: int, full_name: str, login: str) -> bool:
+    """The rule for commands that start work, for a caller outside a comment (the dashboard): the
+    user's role on the repository reaches its ``commands.min_permission``."""
+    config, _ = load_repo_config(installation_id, full_name)
+    role = github.collaborator_permission(installation_id, full_name, login)
+    return permission_allows(role, config.commands.min_permission)
 
 
 class Conversation:

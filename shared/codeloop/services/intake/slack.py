@@ -15,15 +15,12 @@ import json
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-import psycopg
-
 from codeloop.adapters import slack
 from codeloop.domain.commands import PREFIX
-from codeloop.domain.models import DeliveryStatus
 from codeloop.domain.slack import SlackAsk, SlackUsage, button_ask, help_text, mrkdwn, parse_slack_command
 from codeloop.domain.webhooks import DeliveryEnvelope, WebhookRejected, decode_body, lower_headers
-from codeloop.observability import bind, logger, metrics
-from codeloop.services.intake.receiver import Receipt, enqueue_delivery, store_delivery
+from codeloop.observability import logger
+from codeloop.services.intake.receiver import Receipt, accept, refuse
 from codeloop.settings import SettingsError
 
 Kind = Literal["command", "interaction"]
@@ -51,10 +48,8 @@ def receive_slack(kind: Kind, event: dict[str, Any]) -> Receipt:
     except SettingsError as exc:
         logger.error("Slack signing secret not configured", extra={"error": str(exc)})
         return Receipt(503, {"error": f"codeloop is not configured for Slack: {exc}"})
-    except (WebhookRejected, slack.SlackRejected) as rejected:
-        metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
-        logger.info("Slack request rejected", extra={"status": rejected.status, "reason": rejected.message})
-        return Receipt(rejected.status, {"error": rejected.message})
+    except WebhookRejected as rejected:
+        return refuse(rejected)
     try:
         form = dict(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=100))
         form.pop("token", None)  # Slack's old verification token: never stored
@@ -73,27 +68,23 @@ def receive_slack(kind: Kind, event: dict[str, Any]) -> Receipt:
     if ask is None:
         logger.info("ignored: not a codeloop button")
         return Receipt(200, {})
-    return _accept(kind, payload, ask, hashlib.sha256(body).digest())
+    return _accept(kind, payload, ask, body)
 
 
-def _accept(kind: Kind, payload: dict[str, Any], ask: SlackAsk, body_sha256: bytes) -> Receipt:
+def _accept(kind: Kind, payload: dict[str, Any], ask: SlackAsk, body: bytes) -> Receipt:
+    """Store and queue the request as the receiver does a GitHub delivery; answer as Slack wants."""
     trigger = str(payload.get("trigger_id") or "")[:100]
     envelope = DeliveryEnvelope(
         event=COMMAND_EVENT if kind == "command" else INTERACTION_EVENT,
         action=ask.command.name,
-        delivery_id=f"slack:{trigger or body_sha256.hex()}",
+        delivery_id=f"slack:{trigger or hashlib.sha256(body).hexdigest()}",
         repository_full_name=ask.repository,
         number=ask.number,
     )
-    bind(correlation_id=envelope.delivery_id)
-    try:
-        stored = store_delivery(envelope, payload, DeliveryStatus.RECEIVED, body_sha256, source=SOURCE)
-    except psycopg.OperationalError as exc:
-        metrics.add_metric(name="WebhookDatabaseUnavailable", unit="Count", value=1)
-        logger.error("database unavailable; Slack request refused", extra={"error": type(exc).__name__})
+    # jsonb cannot hold NUL, which a form can carry (%00)
+    payload = json.loads(json.dumps(payload).replace("\\u0000", "\\ufffd"))
+    if accept(envelope, payload, body, "act", source=SOURCE).status == 503:
         return ephemeral("Sorry, codeloop cannot take requests right now. Please try again in a minute.")
-    if stored is not None:
-        enqueue_delivery(envelope)  # a failed enqueue leaves the row to the sweeper
     if kind == "interaction":
         return Receipt(200, {})
     return ephemeral(f"On it: `{PREFIX} {ask.command.name}`; I'll answer here.")

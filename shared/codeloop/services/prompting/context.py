@@ -415,6 +415,15 @@ def _request(task: Task) -> str:
 
 
 def _issue(task: Task, web_url: str) -> IssueRef | None:
+    linear = task.metadata.get("linear")
+    if isinstance(linear, dict):  # a Linear issue: named by its identifier (ENG-123), text fenced
+        return IssueRef(
+            number=int(linear.get("number") or 0),
+            reference=str(linear["identifier"]),
+            title=task.title,
+            body=str(task.metadata.get("subject_body") or "") or None,
+            url=str(linear.get("url") or ""),
+        )
     if task.issue_number is None or task.issue_number == task.pr_number or not _from_thread(task):
         return None
     return IssueRef(

@@ -30,6 +30,7 @@ from codeloop.domain.report import (
 )
 from codeloop.domain.validation import ValidationReport
 from codeloop.observability import logger
+from codeloop.services.linear.report import publish_to_linear
 from codeloop.services.slack.messages import publish_task_message
 from codeloop.settings import get_settings
 
@@ -119,6 +120,7 @@ def _publish(task_id: str) -> None:
             with transaction() as conn:
                 store.update_task(conn, task.id, status_comment_id=comment.id)
     publish_task_message(task, repository, view)
+    publish_to_linear(task, view)
 
 
 def _publish_check_run(task: Task, view: TaskView, installation: int, repo: str) -> None:

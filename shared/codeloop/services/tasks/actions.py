@@ -7,6 +7,7 @@ repeated start is harmless.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,12 +27,23 @@ class TaskConflict(RuntimeError):
     """The task's state does not allow what was asked (e.g. cancelling a finished task)."""
 
 
-def create_and_start(new: NewTask, *, actor: str, correlation_id: str | None = None) -> Task:
-    """Create a task and start its workflow; a request seen before returns the task it made."""
+def create_and_start(
+    new: NewTask,
+    *,
+    actor: str,
+    correlation_id: str | None = None,
+    on_created: Callable[[Connection, Task], None] | None = None,
+) -> Task:
+    """Create a task and start its workflow; a request seen before returns the task it made.
+
+    ``on_created`` records what belongs with a new task (e.g. its Linear issue) in the same
+    transaction, so nothing publishes the task without it."""
     with transaction(actor=actor, correlation_id=correlation_id) as conn:
         task = store.create_task(conn, new)
         if task.status != TaskStatus.PENDING:
             return task
+        if on_created is not None:
+            on_created(conn, task)
         task = _queue(conn, task)
     metrics.add_metric(name="TaskCreated", unit="Count", value=1)
     return launch(task)

@@ -18,8 +18,7 @@ create table slack_messages (
     updated_at timestamptz not null default now()
 );
 
--- Tasks asked for in Slack say so. 'linear' is listed too so that the Linear integration's
--- migration (0012) and this one agree whichever lands first.
+-- Tasks asked for in Slack say so.
 alter table tasks drop constraint tasks_source_check;
 alter table tasks add constraint tasks_source_check
-    check (source in ('comment', 'label', 'api', 'batch', 'linear', 'slack'));
+    check (source in ('comment', 'label', 'api', 'batch', 'slack'));

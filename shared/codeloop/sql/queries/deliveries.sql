@@ -10,7 +10,7 @@ returning delivery_id, event, action, installation_id, repository_id, repository
 
 -- name: get_delivery
 select delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
-       attempts, received_at, queued_at, processed_at
+       attempts, received_at, queued_at, processed_at, source
   from webhook_deliveries where delivery_id = %(delivery_id)s;
 
 -- name: get_delivery_payload

@@ -1,0 +1,2 @@
+drop table linear_issue_tasks;
+drop table linear_mappings;
