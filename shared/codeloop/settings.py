@@ -73,6 +73,9 @@ EXPECTS: dict[str, str] = {
     "learning_trial_share": "the share of choices (0-1) each new prompt template version is guaranteed, e.g. 0.1",
     "learning_trial_outcomes": "the outcomes after which a prompt template version is no longer new, e.g. 10",
     "learning_repository_min_outcomes": "a repository's own task outcomes before its posteriors are used, e.g. 30",
+    "slack_signing_secret": "the Slack app's signing secret (Basic Information → App Credentials)",
+    "slack_bot_token": "the Slack app's bot token, xoxb-… (OAuth & Permissions)",
+    "slack_api_url": "an http(s) URL such as https://slack.com/api",
     "linear_webhook_secret": "the signing secret Linear shows for the webhook (Settings → API → Webhooks)",
     "linear_api_key": "a Linear API key (Settings → API → Personal API keys) or an OAuth token as 'Bearer …'",
     "linear_api_url": "an http(s) URL such as https://api.linear.app/graphql",
@@ -87,6 +90,8 @@ SECRET_SETTINGS = (
     "github_webhook_secret_previous",
     "codegen_api_key",
     "openai_api_key",
+    "slack_signing_secret",
+    "slack_bot_token",
     "github_app_client_secret",
     "linear_webhook_secret",
     "linear_api_key",
@@ -161,6 +166,12 @@ class Settings(BaseSettings):
     replies_per_user: int = Field(default=30, ge=1)
     replies_per_installation: int = Field(default=300, ge=1)
 
+    # Slack: the /codeloop slash command and buttons (signing secret), messages (bot token).
+    slack_signing_secret: SecretStr | None = None
+    slack_signing_secret_secret_arn: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_bot_token_secret_arn: str | None = None
+    slack_api_url: str = "https://slack.com/api"
     # Linear (optional): its webhook's signing secret, an API key, and where its API is.
     linear_webhook_secret: SecretStr | None = None
     linear_webhook_secret_secret_arn: str | None = None
@@ -221,7 +232,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "linear_api_url")
+    @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "slack_api_url", "linear_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:

@@ -45,11 +45,11 @@ def config(iterations: int = 2) -> str:
 class Loop:
     """The stack's pieces, driven step by step by the test."""
 
-    def __init__(self, github: GitHubWithGit, codegen: FakeCodegenApi, env: dict[str, str]):
+    def __init__(self, github: GitHubWithGit, codegen: FakeCodegenApi, env: dict[str, str], repo: str = REPO):
         self.github = github
         self.codegen = codegen
         self.env = env
-        self.repo = github.repos[REPO]
+        self.repo = github.repos[repo]
         handlers = {name: load(name) for name in set(CONSUMERS.values())}
         self.pollers = [
             QueuePoller(queue, env[f"{queue.upper()}_QUEUE_URL"], handlers[function])
@@ -98,7 +98,7 @@ class Loop:
             "user": {"login": login, "type": "User"},
         }
         if pull:
-            issue["pull_request"] = {"url": f"{self.github.url}/repos/{REPO}/pulls/{number}"}
+            issue["pull_request"] = {"url": f"{self.github.url}/repos/{self.repo.full_name}/pulls/{number}"}
         self.webhook(
             "issue_comment",
             {
@@ -106,7 +106,7 @@ class Loop:
                 "issue": issue,
                 "comment": {"id": comment_id, "body": body, "user": {"login": login, "type": "User"}},
                 "repository": repo_json,
-                "installation": {"id": INSTALLATION},
+                "installation": {"id": self.repo.installation_id},
                 "sender": {"login": login, "type": "User", "id": 1},
             },
         )
@@ -122,7 +122,7 @@ class Loop:
                 "number": number,
                 "pull_request": pull,
                 "repository": self.repo.json(),
-                "installation": {"id": INSTALLATION},
+                "installation": {"id": self.repo.installation_id},
                 "sender": {"login": "codegen-sh[bot]", "type": "Bot", "id": 2},
             },
         )
@@ -132,17 +132,20 @@ class Loop:
     def agent_opens_pull_request(
         self, run_id: int, files: dict[str, str], branch: str = "codegen/fix"
     ) -> int:
-        self.github.publish(REPO, branch, files, "The agent's change")
+        self.github.publish(self.repo.full_name, branch, files, "The agent's change")
         number = self.repo.add_pull_request(head=branch, title="Fix add", user="codegen-sh[bot]")
         self.codegen.attach_pull_request(
-            run_id, url=f"{self.github.web_url}/{REPO}/pull/{number}", title="Fix add", head_branch=branch
+            run_id,
+            url=f"{self.github.web_url}/{self.repo.full_name}/pull/{number}",
+            title="Fix add",
+            head_branch=branch,
         )
         self.codegen.complete_run(run_id)
         self.pull_request_event("opened", number)
         return number
 
     def agent_pushes(self, number: int, files: dict[str, str], branch: str = "codegen/fix") -> None:
-        self.github.publish(REPO, branch, files, "The agent's next change")
+        self.github.publish(self.repo.full_name, branch, files, "The agent's next change")
         self.pull_request_event("synchronize", number)
 
     # -- the stack's side -------------------------------------------------------------------------
@@ -205,21 +208,28 @@ def loop(db_url, aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         monkeypatch.setenv("PROVIDERS", "codegen")
         reset_settings()
         reset_providers()
-        repo = github.add_repo(REPO, installation_id=INSTALLATION)
-        github.publish(
-            REPO,
-            "main",
+        add_repository(
+            github, codegen, REPO, INSTALLATION,
             {".github/codeloop.yml": config(), "calc.py": CALC_BROKEN, "tests/test_calc.py": TESTS},
-        )
-        repo.set_permission("maintainer", "write")
-        codegen.add_repo(REPO, repo.id)
+        )  # fmt: skip
         from codeloop.services.prompting.versions import sync_templates
 
         with transaction() as conn:
-            store.upsert_installation(conn, Installation(id=INSTALLATION, account_login="octo"))
-            store.upsert_repository(
-                conn, RepositoryRef(id=repo.id, full_name=REPO, default_branch="main"), INSTALLATION
-            )
             sync_templates(conn)
         yield Loop(github, codegen, aws)
         reset_providers()
+
+
+def add_repository(
+    github: GitHubWithGit, codegen: FakeCodegenApi, full_name: str, installation: int, files: dict[str, str]
+) -> None:
+    """A repository with ``files`` on main, where "maintainer" may write, installed and known to codeloop."""
+    repo = github.add_repo(full_name, installation_id=installation)
+    github.publish(full_name, "main", files)
+    repo.set_permission("maintainer", "write")
+    codegen.add_repo(full_name, repo.id)
+    with transaction() as conn:
+        store.upsert_installation(conn, Installation(id=installation, account_login=full_name.split("/")[0]))
+        store.upsert_repository(
+            conn, RepositoryRef(id=repo.id, full_name=full_name, default_branch="main"), installation
+        )

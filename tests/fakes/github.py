@@ -183,6 +183,7 @@ class FakeRepo:
         self.commits: dict[str, dict[str, Any]] = {}
         self.refs: dict[str, str] = {}  # branch → commit sha
         self.issue_numbers: set[int] = set()
+        self.issues: dict[int, dict[str, str]] = {}  # number → title, body, user (pull requests: in pulls)
         self.comments: dict[int, dict[str, Any]] = {}  # id → comment (with "_issue")
         self.reactions: dict[int, list[dict[str, Any]]] = {}
         self.check_runs: dict[int, dict[str, Any]] = {}
@@ -285,9 +286,10 @@ class FakeRepo:
         """``permission``: admin, write, read or none; ``role_name`` e.g. maintain, triage, or custom."""
         self.collaborators[login] = (permission, role_name or permission)
 
-    def add_issue(self) -> int:
+    def add_issue(self, title: str = "An issue", body: str = "", user: str = "octocat") -> int:
         number = next(self._numbers)
         self.issue_numbers.add(number)
+        self.issues[number] = {"title": title, "body": body, "user": user}
         return number
 
     def add_comment(
@@ -1168,6 +1170,31 @@ def _permission(_fake: GitHubFake, repo: FakeRepo, params: dict[str, str], _requ
 
 
 # -- comments and reactions ------------------------------------------------------------------------
+
+
+@_route("GET", _REPO + r"/issues/(?P<number>\d+)", "token", *ISSUES_READ)
+def _get_issue(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], _request: _Request) -> _Answer:
+    """An issue, or a pull request seen as an issue (with ``pull_request``), as GitHub's REST API has it."""
+    number = int(params["number"])
+    if number not in repo.issue_numbers:
+        raise GitHubApiError(404, "Not Found")
+    facts = repo.pulls.get(number) or repo.issues.get(number) or {"title": f"Issue {number}", "user": "octocat"}
+    issue = {
+        "id": 50_000 + number,
+        "number": number,
+        "title": facts["title"],
+        "body": facts.get("body"),
+        "state": facts.get("state", "open"),
+        "user": {"login": facts["user"], "id": 1000 + len(facts["user"]), "type": "User"},
+        "url": f"{fake.url}/repos/{repo.full_name}/issues/{number}",
+        "html_url": f"{fake.web_url}/{repo.full_name}/issues/{number}",
+    }
+    if number in repo.pulls:
+        issue["pull_request"] = {
+            "url": f"{fake.url}/repos/{repo.full_name}/pulls/{number}",
+            "html_url": f"{fake.web_url}/{repo.full_name}/pull/{number}",
+        }
+    return _ok(issue)
 
 
 @_route("GET", _REPO + r"/issues/(?P<number>\d+)/comments", "token", *ISSUES_READ)

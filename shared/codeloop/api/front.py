@@ -12,6 +12,8 @@ from typing import Any
 WEBHOOK_PATH = "/webhooks/github"
 DASHBOARD_PREFIX = "/app"
 LINEAR_WEBHOOK_PATH = "/webhooks/linear"
+# Slack's slash command and its interactivity (buttons) URLs.
+SLACK_PATHS = {"/webhooks/slack/commands": "command", "/webhooks/slack/interactions": "interaction"}
 
 
 def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -24,10 +26,15 @@ def response(status: int, body: dict[str, Any], headers: dict[str, str] | None =
 
 def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     path = event.get("rawPath") or ""
-    if path in (WEBHOOK_PATH, LINEAR_WEBHOOK_PATH):
+    if path in (WEBHOOK_PATH, LINEAR_WEBHOOK_PATH) or path in SLACK_PATHS:
         method = event.get("requestContext", {}).get("http", {}).get("method", "")
         if method != "POST":
             return response(405, {"error": "method not allowed: webhooks are POSTed"}, {"allow": "POST"})
+        if path in SLACK_PATHS:
+            from codeloop.services.intake.slack import receive_slack
+
+            receipt = receive_slack(SLACK_PATHS[path], event)  # type: ignore[arg-type]
+            return response(receipt.status, receipt.body)
         if path == LINEAR_WEBHOOK_PATH:
             from codeloop.services.intake.linear_receiver import receive_linear_webhook as receive
         else:

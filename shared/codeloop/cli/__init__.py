@@ -278,12 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     from codeloop.cli.identities import register as register_identities
     from codeloop.cli.linear import register as register_linear
     from codeloop.cli.prompts import register as register_prompts
+    from codeloop.cli.slack import register as register_slack
 
     register_prompts(commands)
     register_app(commands)
     register_deliveries(commands)
     register_dashboard(commands)
     register_identities(commands)
+    register_slack(commands)
     register_linear(commands)
 
     config = commands.add_parser("config", help="the per-repository configuration")

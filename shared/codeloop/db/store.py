@@ -216,7 +216,8 @@ def insert_delivery(
     body_sha256: bytes | None = None,
     source: str = "github",
 ) -> WebhookDelivery | None:
-    """Store a delivery; None when its id or its body's SHA-256 was stored before (a duplicate)."""
+    """Store a delivery; None when its id or its body's SHA-256 was stored before (a duplicate).
+    ``source``: github, or the other service it came from (slack)."""
     return fetch_one(
         conn,
         "insert_delivery",

@@ -15,13 +15,14 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from codeloop.domain.webhooks import DeliveryEnvelope
 
 CommandName = Literal["help", "status", "fix", "retry", "validate", "cancel", "config", "unknown"]
-Source = Literal["comment", "label", "check_run"]
+Source = Literal["comment", "label", "check_run", "slack"]
 
 PREFIX = "/codeloop"
 TRIGGER_LABEL = "codeloop"
@@ -39,7 +40,7 @@ PULL_REQUEST_ONLY_COMMANDS: frozenset[str] = frozenset({"validate"})
 BUTTONS: dict[str, CommandName] = {"retry": "retry", "fix": "fix", "cancel": "cancel"}
 
 # (command, arguments shown in help, what it does)
-_HELP: tuple[tuple[str, str, str], ...] = (
+HELP_ENTRIES: tuple[tuple[str, str, str], ...] = (
     ("fix", " [instructions]", "on a pull request: work on it; on an issue: open a pull request for it"),
     ("retry", "", "run the last task again"),
     ("validate", "", "run this pull request's tests and report"),
@@ -177,7 +178,7 @@ def new_commands(old_body: str | None, new_body: str | None) -> list[Command]:
 
 def help_text() -> str:
     lines = ["Here is what I can do; write a command at the start of a line in a comment:", ""]
-    lines += [f"- `{PREFIX} {name}{args}`: {what}" for name, args, what in _HELP]
+    lines += [f"- `{PREFIX} {name}{args}`: {what}" for name, args, what in HELP_ENTRIES]
     lines += [
         "",
         f"Adding the `{TRIGGER_LABEL}` label to an issue works like `{PREFIX} fix` there. "
@@ -190,6 +191,10 @@ def help_text() -> str:
 def unknown_command_text(command: Command) -> str:
     word = command.word.replace("`", "'")
     return f"I don't know `{PREFIX} {word}`.\n\n{help_text()}"
+
+
+def unseen_text(user: str, repository: str) -> str:
+    return f"Sorry @{user}, you can't see {repository} on GitHub, so I can't tell you about it."
 
 
 def refusal_text(user: str, min_permission: str) -> str:
@@ -277,6 +282,8 @@ class WorkRequest(BaseModel):
     position: int = 0
     # The replay that asked for this request to be a new one (``?new_task=true``), if any.
     replay_id: int | None = None
+    # The task asked about by id (Slack's `status <task id>`, its buttons); else the thread's latest.
+    task_id: UUID | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -297,13 +304,15 @@ Decision = Literal["allow", "refuse", "ignore"]
 
 
 def decide(request: WorkRequest, user_permission: str | None, min_permission: str) -> Decision:
-    """Bots are ignored (no answer, so bots cannot loop); read-only commands are open to all;
-    commands that start work need ``min_permission``. ``user_permission`` may be None for a
-    read-only command (no need to ask GitHub)."""
+    """Bots are ignored (no answer, so bots cannot loop); read-only commands are open to whoever
+    can see the thread; commands that start work need ``min_permission``. On GitHub only who
+    can see a thread can comment there, so ``user_permission`` may be None for a read-only
+    command (no need to ask GitHub); from Slack the linked login must be able to read it."""
     if request.requester_is_bot:
         return "ignore"
     if not request.command.starts_work:
-        return "allow"
+        outside = request.source == "slack"
+        return "refuse" if outside and not permission_allows(user_permission, "read") else "allow"
     return "allow" if permission_allows(user_permission, min_permission) else "refuse"
 
 

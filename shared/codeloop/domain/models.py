@@ -35,6 +35,7 @@ class TaskSource(StrEnum):
     LABEL = "label"
     API = "api"
     BATCH = "batch"
+    SLACK = "slack"
 
 
 class Record(BaseModel):

@@ -134,6 +134,19 @@ class AutoMergeConfig(_Strict):
     )
 
 
+class SlackNotifyConfig(_Strict):
+    channel: str = Field(
+        min_length=1,
+        max_length=80,
+        pattern=r"^(#[a-z0-9][a-z0-9._-]*|[CG][A-Z0-9]+)$",
+        description="The Slack channel each task's one message goes to: #name or a channel id (C…).",
+    )
+
+
+class NotifyConfig(_Strict):
+    slack: SlackNotifyConfig | None = Field(default=None, description="One Slack message per task, kept up to date.")
+
+
 class PromptPin(_Strict):
     template: str = Field(description="A template id from prompts/.")
     version: int | None = Field(default=None, ge=1, description="Pin a version; latest when absent.")
@@ -159,6 +172,7 @@ class RepoConfig(_Strict):
         description="Globs (** crosses directories) of paths no agent may change unreviewed, added to "
         ".github/workflows/** and .github/codeloop.yml: a pull request changing one is not validated.",
     )
+    notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Where else tasks are reported.")
     retry: dict[str, dict[str, float | int | str]] = Field(
         default_factory=dict,
         description="Provider call retries per error class (retryable, rate_limited, outcome_unknown), "

@@ -582,7 +582,7 @@ def render_comment(view: TaskView) -> str:
         f"### {outcome.emoji} codeloop: {headline}",
         "",
         f"**{md.inline(task.title, 256)}**",
-        _request_line(view),
+        request_line(view),
     ]
     label = "Outcome" if task.status in TERMINAL else "Now"
     tail = [f"**{label}:** {outcome.emoji} {outcome.headline}"]
@@ -610,11 +610,12 @@ def _merge_line(view: TaskView) -> str:
     return f"**Merge:** {md.inline(outcome_text(view.auto_merge), 1_000)}"
 
 
-def _request_line(view: TaskView) -> str:
+def request_line(view: TaskView) -> str:
     task = view.task
     parts = [task.type.replace("_", " ")]
     if task.requested_by:
         where = {
+            "slack": "in Slack",
             "comment": "in a comment",
             "label": "with a label",
             "api": "through the API",

@@ -158,6 +158,11 @@ def run() -> int:
             f"  webhooks     POST {base}/webhooks/github   (try: codeloop replay events/webhook_issue_comment_fix.json)",
             flush=True,
         )
+        print(
+            f"  Slack        POST {base}/webhooks/slack/commands and {base}/webhooks/slack/interactions"
+            f"  ({'signing secret set' if settings.slack_signing_secret else 'set SLACK_SIGNING_SECRET to use them'})",
+            flush=True,
+        )
         print(f"  Linear       POST {base}/webhooks/linear   (with LINEAR_WEBHOOK_SECRET and LINEAR_API_KEY)", flush=True)
         print(f"  validation   {sandbox_note}", flush=True)
         print(f"  task API     {base}/api/v1/tasks  (OpenAPI: {base}/api/v1/openapi.json)", flush=True)

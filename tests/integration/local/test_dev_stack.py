@@ -9,6 +9,8 @@ import time
 
 import httpx
 
+from tests.fakes.slack_api import SIGNING_SECRET, command_body, signed_headers
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -18,7 +20,12 @@ def _free_port() -> int:
 
 def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
     port = _free_port()
-    env = os.environ | {"CODELOOP_PORT": str(port), "DATABASE_URL": db_url, "LINEAR_WEBHOOK_SECRET": "dev"}
+    env = os.environ | {
+        "CODELOOP_PORT": str(port),
+        "DATABASE_URL": db_url,
+        "LINEAR_WEBHOOK_SECRET": "dev",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "codeloop.cli", "dev"],
         env=env,
@@ -44,6 +51,12 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
         assert body["status"] == "ok"
         assert body["database"]["reachable"] is True
         assert body["database"]["migrations_current"] is True
+        # Slack's slash command is served too: a signed `help` is answered, an unsigned one refused.
+        help_body = command_body("help", user_id="U1", response_url="https://hooks.slack.com/commands/T1/1/x")
+        slack = f"http://127.0.0.1:{port}/webhooks/slack/commands"
+        answer = httpx.post(slack, content=help_body, headers=signed_headers(help_body), timeout=10)
+        assert answer.status_code == 200 and answer.json()["response_type"] == "ephemeral"
+        assert httpx.post(slack, content=help_body, timeout=10).status_code == 401
         # Linear's route is served too, and checks signatures there as on AWS.
         forged = httpx.post(
             f"http://127.0.0.1:{port}/webhooks/linear", content=b"{}", headers={"linear-signature": "0" * 64}
@@ -54,6 +67,7 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
         output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert f"http://127.0.0.1:{port}/health" in output
+    assert f"http://127.0.0.1:{port}/webhooks/slack/commands" in output
     assert f"POST http://127.0.0.1:{port}/webhooks/linear" in output
     assert "stopped" in output
 

@@ -57,6 +57,8 @@ ENVIRONMENT = {
 }
 HTTP_ROUTES = {
     ("POST", "/webhooks/github"),
+    ("POST", "/webhooks/slack/commands"),
+    ("POST", "/webhooks/slack/interactions"),
     ("POST", "/webhooks/linear"),
     ("GET", "/health"),
     ("POST", "/api/v1/tasks"),
@@ -478,6 +480,21 @@ def test_functions_read_only_secrets_of_this_stack(template):
         assert "DatabaseCredentialsSecret" not in readable, f"{logical_id} reads the master credentials"
     receiver = role_of(template, template["Resources"]["WebhookReceiverFunction"])
     assert "GitHubWebhookSecret" in granted(receiver, "secretsmanager:GetSecretValue")
+
+
+def test_slack_secrets_reach_only_the_function_that_uses_each(template):
+    """The front verifies Slack's requests (signing secret); the syncer writes messages (bot token)."""
+    owners = {"SlackSigningSecret": "WebhookReceiverFunction", "SlackBotTokenSecret": "StatusSyncerFunction"}
+    for secret, owner in owners.items():
+        readers = {
+            logical_id
+            for logical_id, function in functions(template).items()
+            if secret in granted(role_of(template, function), "secretsmanager:GetSecretValue")
+        }
+        assert readers == {owner}, secret
+        variable = {"SlackSigningSecret": "SLACK_SIGNING_SECRET_SECRET_ARN", "SlackBotTokenSecret": "SLACK_BOT_TOKEN_SECRET_ARN"}[secret]
+        holders = {logical_id for logical_id in functions(template) if variable in environment_of(template, logical_id)}
+        assert holders == {owner}, variable
 
 
 def test_secret_variables_name_secrets_of_this_stack(template):

@@ -55,6 +55,7 @@ from codeloop.adapters.github.comments import (
     add_reaction_to_comment,
     create_issue_comment,
     find_comment_with_marker,
+    get_issue,
     update_issue_comment,
     upsert_marked_comment,
 )
@@ -167,6 +168,7 @@ __all__ = [
     "enable_auto_merge",
     "find_comment_with_marker",
     "get_file_content",
+    "get_issue",
     "get_languages",
     "get_merge_state",
     "get_pull_request",

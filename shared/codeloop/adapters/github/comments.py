@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from codeloop.adapters.github.client import (
@@ -16,6 +17,14 @@ from codeloop.adapters.github.client import (
     _trim,
 )
 from codeloop.adapters.github.models import IssueComment
+
+
+def get_issue(
+    installation_id: int, repo: str, number: int, *, permissions: Permissions = COMMENTS_READ
+) -> dict[str, Any]:
+    """An issue or pull request as ``GET /repos/{o}/{r}/issues/{n}`` returns it (title, body, and
+    ``pull_request`` when it is one): the shape a comment webhook carries as ``issue``."""
+    return _repo_request("GET", installation_id, repo, permissions, _repo_path(repo, f"/issues/{number}")).json()
 
 
 def create_issue_comment(

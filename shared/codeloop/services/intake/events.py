@@ -71,6 +71,10 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest |
         with transaction(actor="github", correlation_id=envelope.delivery_id) as conn:
             apply_installation_event(conn, envelope.event, envelope.action, payload)
         return [f"{envelope.event}.{envelope.action}"]
+    if envelope.event.startswith("slack_"):
+        from codeloop.services.intake.slack_requests import handle_slack_delivery
+
+        return handle_slack_delivery(envelope, payload)
     if envelope.event in REQUEST_EVENTS:
         from codeloop.services.intake.requests import handle_requests
 

@@ -32,6 +32,7 @@ from codeloop.domain.commands import (
     permission_allows,
     refusal_text,
     unknown_command_text,
+    unseen_text,
 )
 from codeloop.domain.models import NewTask, Repository, RepositoryRef, Task, TaskSource, TaskType
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
@@ -111,7 +112,7 @@ def _new_task(
         else TaskType.BUG_FIX
         if request.is_pull_request
         else TaskType.ISSUE_TO_PR,
-        source=TaskSource.LABEL if request.source == "label" else TaskSource.COMMENT,
+        source={"label": TaskSource.LABEL, "slack": TaskSource.SLACK}.get(request.source, TaskSource.COMMENT),
         requested_by=request.requester_login,
         request_key=request.idempotency_key,
         issue_number=request.number,
@@ -139,8 +140,9 @@ class Conversation:
     a rate limit gets one note saying when to try again, and silence after it until then.
     """
 
-    def __init__(self, request: WorkRequest, installation_id: int):
+    def __init__(self, request: WorkRequest, installation_id: int, say: Callable[[str], object] | None = None):
         self.first = request
+        self.say = say  # where answers go instead of a comment on the thread (Slack's response_url)
         self.installation = installation_id
         self.repo = request.repository_full_name
         self.login = request.requester_login
@@ -190,6 +192,9 @@ class Conversation:
         return True
 
     def post(self, body: str) -> None:
+        if self.say is not None:
+            self.say(body)
+            return
         self.acknowledge()
         github.create_issue_comment(self.installation, self.repo, self.first.number, body)
 
@@ -207,8 +212,12 @@ class Conversation:
         return False
 
 
-def handle_requests(requests: list[WorkRequest], payload: dict[str, Any]) -> list[str]:
-    """Do what one delivery asks; returns a short outcome per request for the logs and the record."""
+def handle_requests(
+    requests: list[WorkRequest], payload: dict[str, Any], say: Callable[[str], object] | None = None
+) -> list[str]:
+    """Do what one delivery asks; returns a short outcome per request for the logs and the record.
+
+    ``say`` answers somewhere else than the thread (a Slack command's ``response_url``)."""
     if not requests:
         return []
     first = requests[0]
@@ -216,7 +225,7 @@ def handle_requests(requests: list[WorkRequest], payload: dict[str, Any]) -> lis
         return ["ignored: bot"] * len(requests)
     if first.installation_id is None:
         return ["ignored: no installation"] * len(requests)
-    conversation = Conversation(first, first.installation_id)
+    conversation = Conversation(first, first.installation_id, say)
     return [_handle(request, payload, conversation) for request in requests]
 
 
@@ -225,6 +234,10 @@ def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -
     if request.unsupported_reason:
         return "unsupported" if talk.answer(request, request.unsupported_reason) else "unsupported: quiet"
     if not request.command.starts_work:
+        permission = talk.permission if request.source == "slack" else None
+        if decide(request, permission, "read") == "refuse":
+            talk.answer(request, unseen_text(request.requester_login, request.repository_full_name))
+            return f"{command}: refused"
         if not talk.may_reply(request):
             return f"{command}: quiet"
         if command == "help":
@@ -267,9 +280,12 @@ def _has_open_review_threads(request: WorkRequest) -> bool:
 
 
 def _latest_task(request: WorkRequest) -> Task | None:
+    """The task a request names, else the latest of its thread."""
     if request.repository_id is None:
         return None
     with transaction() as conn:
+        if request.task_id is not None:
+            return store.get_task(conn, request.task_id)
         return store.latest_task_for_thread(conn, request.repository_id, request.number)
 
 

@@ -398,8 +398,8 @@ def _task_texts(task: Task) -> list[str]:
 
 
 def _from_thread(task: Task) -> bool:
-    """Comment and label tasks take their title from the issue or PR: third-party text."""
-    return task.source in (TaskSource.COMMENT, TaskSource.LABEL)
+    """Comment, label and Slack tasks take their title from the issue or PR: third-party text."""
+    return task.source in (TaskSource.COMMENT, TaskSource.LABEL, TaskSource.SLACK)
 
 
 def _request(task: Task) -> str:

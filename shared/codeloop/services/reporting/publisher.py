@@ -31,6 +31,7 @@ from codeloop.domain.report import (
 from codeloop.domain.validation import ValidationReport
 from codeloop.observability import logger
 from codeloop.services.linear.report import publish_to_linear
+from codeloop.services.slack.messages import publish_task_message
 from codeloop.settings import get_settings
 
 
@@ -118,6 +119,7 @@ def _publish(task_id: str) -> None:
             comment = github.upsert_marked_comment(installation, repo, number, task_marker(task.id), body)
             with transaction() as conn:
                 store.update_task(conn, task.id, status_comment_id=comment.id)
+    publish_task_message(task, repository, view)
     publish_to_linear(task, view)
 
 
