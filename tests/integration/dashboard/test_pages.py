@@ -1,5 +1,5 @@
-"""The dashboard's pages over plain HTTP: keyset pages of tasks, and what a user (not an operator)
-is shown on the Health page."""
+"""The dashboard's pages over plain HTTP: keyset pages of tasks, what a user (not an operator) is
+shown on the Health page, and links that try to cross the pages' boundaries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from codeloop.adapters.github_oauth import UserRepository
 from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
@@ -35,6 +36,17 @@ def base(db_url) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         access.signing_key.cache_clear()
+
+
+def user(*repository_ids: int) -> str:
+    """The session cookie of a user GitHub said can read ``repository_ids``."""
+    return access._new_session(
+        "alice",
+        operator=False,
+        repositories=[
+            UserRepository(id=n, full_name=f"octo/r{n}", installation_id=1, permission="read") for n in repository_ids
+        ],
+    )
 
 
 @contextmanager
@@ -76,9 +88,41 @@ def test_a_user_sees_no_sweeper_work_and_only_their_own_oldest_task(base):
     with transaction() as conn:
         store.create_task(conn, NewTask(repository_id=2, title="theirs"))
         mine = store.create_task(conn, NewTask(repository_id=1, title="mine"))
-        cookie = access._new_session("alice", operator=False, repositories=[])
-        conn.execute("update dashboard_sessions set repository_ids = '{1}'")
-    page = httpx.get(f"{base}/app/health", cookies={"codeloop_session": cookie})
+    page = httpx.get(f"{base}/app/health", cookies={"codeloop_session": user(1)})
     assert page.status_code == 200
     assert "What the sweeper ended" not in page.text
     assert f"/app/tasks/{mine.id}" in page.text
+
+
+def test_a_user_sees_no_counts_of_every_installations_work_on_the_health_page(base):
+    """Rate windows and queue depths count the work of every installation: an operator's view."""
+    page = httpx.get(f"{base}/app/health", cookies={"codeloop_session": user(1)})
+    assert page.status_code == 200 and 'id="breakers"' in page.text
+    assert 'id="rate-windows"' not in page.text and 'id="queues"' not in page.text
+    with operator(base) as client:
+        seen = client.get("/app/health").text
+    assert 'id="rate-windows"' in seen and 'id="queues"' in seen
+
+
+def test_a_link_cannot_make_a_page_say_what_the_dashboard_did_not(base):
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=1, title="mine"))
+    phish = "Your session expired: sign in again at https://evil.example"
+    with httpx.Client(base_url=base, cookies={"codeloop_session": user(1)}) as client:
+        for path in (f"/app/tasks/{task.id}", "/app/deliveries"):
+            for forged in (phish, f"{phish}.c2lnbmF0dXJl", "\u00e9.x"):
+                page = client.get(path, params={"notice": forged})
+                assert page.status_code == 200 and "evil.example" not in page.text
+                assert 'class="notice"' not in page.text
+    with operator(base) as client:  # what the dashboard did, it still says
+        csrf = client.get(f"/app/tasks/{task.id}").text.split('name="csrf" value="')[1].split('"')[0]
+        done = client.post(f"/app/tasks/{task.id}/cancel", data={"csrf": csrf}, follow_redirects=True)
+    assert done.status_code == 200 and '<p class="notice" role="status">cancelled</p>' in done.text
+
+
+def test_a_task_id_that_is_no_uuid_is_a_404(base):
+    with operator(base) as client:
+        csrf = client.get("/app/tasks").text.split('name="csrf" value="')[1].split('"')[0]
+        for mangled in ("-" * 36, "0" * 35 + "-", "00000000-0000-0000-0000-00000000000-"):
+            assert client.get(f"/app/tasks/{mangled}").status_code == 404
+            assert client.post(f"/app/tasks/{mangled}/cancel", data={"csrf": csrf}).status_code == 404

@@ -122,3 +122,17 @@ def test_an_operator_link_works_once_and_signing_out_ends_the_session(front):
         assert client.post(f"{base}/app/signout", data={"csrf": csrf}).status_code == 303
     # The cookie kept from before names a session that no longer exists.
     assert httpx.get(f"{base}/app/tasks", cookies={"codeloop_session": signed}).status_code == 303
+
+
+def test_a_github_account_that_can_access_no_repository_of_the_app_is_not_signed_in(front):
+    github, base = front
+    github.add_user("mallory", {})  # any GitHub account may authorize the App
+    github.sign_in_as("mallory")
+    with httpx.Client() as client:
+        authorize, _ = start(client, base)
+        refused = client.get(client.get(authorize).headers["location"])
+        assert refused.status_code == 403 and "no repository" in refused.text
+        assert "codeloop_session" not in client.cookies
+        assert client.get(f"{base}/app/health").status_code == 303
+    with transaction() as conn:
+        assert conn.execute("select count(*) as n from dashboard_sessions").fetchone()["n"] == 0

@@ -111,6 +111,11 @@ def oauth_finish(code: str | None, state: str | None, state_cookie: str | None, 
         )
     except github_oauth.SignInFailed as failed:
         raise SignInRefused(str(failed)) from None
+    if not user.repositories:  # any GitHub account can authorize the App; only its users get in
+        raise SignInRefused(
+            "GitHub says you can access no repository where the codeloop App is installed; "
+            "once you can, sign in again"
+        )
     return _new_session(user.login, operator=False, repositories=user.repositories)
 
 
