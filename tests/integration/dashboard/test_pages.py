@@ -15,7 +15,7 @@ from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.dashboard import PAGE_SIZE
-from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.domain.models import DeliveryStatus, Installation, NewTask, RepositoryRef
 from codeloop.local.http import serve
 from codeloop.services.dashboard import access
 
@@ -126,3 +126,31 @@ def test_a_task_id_that_is_no_uuid_is_a_404(base):
         for mangled in ("-" * 36, "0" * 35 + "-", "00000000-0000-0000-0000-00000000000-"):
             assert client.get(f"/app/tasks/{mangled}").status_code == 404
             assert client.post(f"/app/tasks/{mangled}/cancel", data={"csrf": csrf}).status_code == 404
+
+
+SCRIPT = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def test_text_from_outside_is_shown_as_text_on_pages_that_send_the_strict_headers(base):
+    """Titles, requesters, events and delivery errors come from issues and webhooks: escaped
+    everywhere, on pages whose policy would run no script even if one slipped through."""
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=1, title=SCRIPT, requested_by=SCRIPT))
+        store.insert_delivery(
+            conn, delivery_id="d-1", event="issue_comment", action=SCRIPT, installation_id=1,
+            repository_id=1, repository_full_name="octo/r1", payload={},
+        )  # fmt: skip
+        store.set_delivery_status(conn, "d-1", DeliveryStatus.FAILED, error=SCRIPT)
+    with httpx.Client(base_url=base, cookies={"codeloop_session": user(1)}) as client:
+        pages = [client.get(path) for path in ("/app/tasks", f"/app/tasks/{task.id}", "/app/deliveries")]
+        pages += [client.get("/app/tasks/00000000-0000-0000-0000-000000000000"), client.get("/app/signin")]
+    assert [page.status_code for page in pages] == [200, 200, 200, 404, 200]
+    for page in pages:
+        assert "<script>" not in page.text and "<img" not in page.text
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert "script-src" not in policy and "unsafe-inline" not in policy
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["referrer-policy"] == "same-origin"
+    assert pages[1].text.count("&lt;script&gt;") >= 3  # the title (twice) and who asked
