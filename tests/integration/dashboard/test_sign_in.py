@@ -12,7 +12,7 @@ import pytest
 from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
-from codeloop.domain.models import Installation, RepositoryRef
+from codeloop.domain.models import Installation, NewTask, RepositoryRef
 from codeloop.local.http import serve
 from codeloop.services.dashboard import access
 from codeloop.settings import reset_settings
@@ -136,3 +136,21 @@ def test_a_github_account_that_can_access_no_repository_of_the_app_is_not_signed
         assert client.get(f"{base}/app/health").status_code == 303
     with transaction() as conn:
         assert conn.execute("select count(*) as n from dashboard_sessions").fetchone()["n"] == 0
+
+
+def test_a_reader_cannot_make_the_app_ask_github_about_a_repository(front):
+    """Acting asks GitHub with the App's key for the user's role and the repository's rule; a
+    user GitHub called a reader at sign-in is refused before that, however often they try."""
+    github, base = front
+    github.add_user("rita", {"octo/one": "read"})
+    github.sign_in_as("rita")
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=github.repos["octo/one"].id, title="t"))
+    github.clear_calls()
+    with httpx.Client(base_url=base) as client:
+        authorize, _ = start(client, f"{base}")
+        assert client.get(client.get(authorize).headers["location"]).status_code == 303
+        csrf = client.get(f"/app/tasks/{task.id}").text.split('name="csrf" value="')[1].split('"')[0]
+        refused = [client.post(f"/app/tasks/{task.id}/{action}", data={"csrf": csrf}) for action in ("cancel", "retry")]
+    assert [answer.status_code for answer in refused] == [403, 403]
+    assert not [call.path for call in github.calls if call.path.startswith(("/app/", "/repos/"))]
