@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -14,7 +15,8 @@ from codeloop.adapters.github_oauth import UserRepository
 from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
-from codeloop.domain.dashboard import PAGE_SIZE
+from codeloop.domain.dashboard import PAGE_SIZE, TaskCursor
+from codeloop.domain.delivery_log import Cursor
 from codeloop.domain.models import DeliveryStatus, Installation, NewTask, RepositoryRef
 from codeloop.local.http import serve
 from codeloop.services.dashboard import access
@@ -36,6 +38,11 @@ def base(db_url) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         access.signing_key.cache_clear()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    return html.split('name="csrf" value="')[1].split('"')[0]
 
 
 def user(*repository_ids: int) -> str:
@@ -115,14 +122,14 @@ def test_a_link_cannot_make_a_page_say_what_the_dashboard_did_not(base):
                 assert page.status_code == 200 and "evil.example" not in page.text
                 assert 'class="notice"' not in page.text
     with operator(base) as client:  # what the dashboard did, it still says
-        csrf = client.get(f"/app/tasks/{task.id}").text.split('name="csrf" value="')[1].split('"')[0]
+        csrf = csrf_of(client.get(f"/app/tasks/{task.id}").text)
         done = client.post(f"/app/tasks/{task.id}/cancel", data={"csrf": csrf}, follow_redirects=True)
     assert done.status_code == 200 and '<p class="notice" role="status">cancelled</p>' in done.text
 
 
 def test_a_task_id_that_is_no_uuid_is_a_404(base):
     with operator(base) as client:
-        csrf = client.get("/app/tasks").text.split('name="csrf" value="')[1].split('"')[0]
+        csrf = csrf_of(client.get("/app/tasks").text)
         for mangled in ("-" * 36, "0" * 35 + "-", "00000000-0000-0000-0000-00000000000-"):
             assert client.get(f"/app/tasks/{mangled}").status_code == 404
             assert client.post(f"/app/tasks/{mangled}/cancel", data={"csrf": csrf}).status_code == 404
@@ -154,3 +161,43 @@ def test_text_from_outside_is_shown_as_text_on_pages_that_send_the_strict_header
         assert page.headers["cache-control"] == "no-store"
         assert page.headers["referrer-policy"] == "same-origin"
     assert pages[1].text.count("&lt;script&gt;") >= 3  # the title (twice) and who asked
+
+
+def test_a_user_sees_only_their_repositories_rows_whatever_the_cursor_or_filter(base):
+    """Guessed cursors and filters move within the session's repositories, and the figures on the
+    Stats page count only them."""
+    far = datetime(2999, 1, 1, tzinfo=UTC)
+    with transaction() as conn:
+        mine = store.create_task(conn, NewTask(repository_id=1, title="mine"))
+        for n in range(3):
+            store.create_task(conn, NewTask(repository_id=2, title=f"theirs {n}"))
+            store.insert_delivery(
+                conn, delivery_id=f"theirs-{n}", event="issues", action="opened", installation_id=1,
+                repository_id=2, repository_full_name="octo/r2", payload={},
+            )  # fmt: skip
+        conn.execute("update tasks set attempt = 1")
+    with httpx.Client(base_url=base, cookies={"codeloop_session": user(1)}) as client:
+        tasks = client.get("/app/tasks", params={"cursor": TaskCursor(created_at=far, id=mine.id).encode()})
+        narrowed = client.get("/app/tasks", params={"repository": "octo/r2", "status": "pending"})
+        deliveries = client.get("/app/deliveries", params={"cursor": Cursor(received_at=far, delivery_id="~").encode()})
+        stats = client.get("/app/stats")
+    assert LINK.findall(tasks.text) == [str(mine.id)] and LINK.findall(narrowed.text) == []
+    assert "theirs" not in tasks.text + deliveries.text
+    assert "<dt>Tasks</dt><dd>1</dd>" in stats.text
+
+
+def test_a_user_replays_nothing_outside_their_repositories_and_a_reader_nothing_at_all(base):
+    with transaction() as conn:
+        for delivery_id, repository_id in (("mine", 1), ("theirs", 2), ("installation", None)):
+            store.insert_delivery(
+                conn, delivery_id=delivery_id, event="issue_comment", action="created", installation_id=1,
+                repository_id=repository_id, repository_full_name=repository_id and f"octo/r{repository_id}",
+                payload={},
+            )  # fmt: skip
+    with httpx.Client(base_url=base, cookies={"codeloop_session": user(1)}) as client:
+        csrf = csrf_of(client.get("/app/deliveries").text)
+        answers = {d: client.post(f"/app/deliveries/{d}/replay", data={"csrf": csrf}).status_code
+                   for d in ("mine", "theirs", "installation", "none-such")}  # fmt: skip
+    assert answers == {"mine": 403, "theirs": 404, "installation": 404, "none-such": 404}
+    with transaction() as conn:
+        assert not conn.execute("select 1 from audit_log where action = 'replayed'").fetchall()

@@ -17,6 +17,7 @@ from codeloop.local.http import serve
 from codeloop.services.dashboard import access
 from codeloop.settings import reset_settings
 from tests.fakes.github import GitHubFake, github_fake_environment
+from tests.integration.dashboard.test_pages import csrf_of
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ def test_an_operator_link_works_once_and_signing_out_ends_the_session(front):
         assert client.get(link).status_code == 303
         assert client.get(f"{base}/app/tasks").status_code == 200
         assert httpx.get(link).status_code == 403
-        csrf = client.get(f"{base}/app/tasks").text.split('name="csrf" value="')[1].split('"')[0]
+        csrf = csrf_of(client.get(f"{base}/app/tasks").text)
         signed = client.cookies["codeloop_session"]
         assert client.post(f"{base}/app/signout", data={"csrf": csrf}).status_code == 303
     # The cookie kept from before names a session that no longer exists.
@@ -150,7 +151,7 @@ def test_a_reader_cannot_make_the_app_ask_github_about_a_repository(front):
     with httpx.Client(base_url=base) as client:
         authorize, _ = start(client, f"{base}")
         assert client.get(client.get(authorize).headers["location"]).status_code == 303
-        csrf = client.get(f"/app/tasks/{task.id}").text.split('name="csrf" value="')[1].split('"')[0]
+        csrf = csrf_of(client.get(f"/app/tasks/{task.id}").text)
         refused = [client.post(f"/app/tasks/{task.id}/{action}", data={"csrf": csrf}) for action in ("cancel", "retry")]
     assert [answer.status_code for answer in refused] == [403, 403]
     assert not [call.path for call in github.calls if call.path.startswith(("/app/", "/repos/"))]
