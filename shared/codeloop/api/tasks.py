@@ -22,7 +22,7 @@ from codeloop.api.health import health
 from codeloop.api.linear import router as linear_router
 from codeloop.api.stats import router as stats_router
 from codeloop.domain.api_keys import reaches
-from codeloop.domain.models import ApiKey, NewTask, Priority, TaskSource, TaskType
+from codeloop.domain.models import UUID_TEXT, ApiKey, NewTask, Priority, TaskSource, TaskType
 from codeloop.observability import logger
 from codeloop.settings import SettingsError
 
@@ -32,7 +32,7 @@ app.include_router(deliveries_router)
 app.include_router(linear_router)
 app.enable_swagger(path="/api/v1/docs", title="codeloop task API", version="1", openapi_version="3.1.0")
 
-UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
+UUID_PATTERN = f"^{UUID_TEXT}$"
 
 
 class TaskRequest(BaseModel):

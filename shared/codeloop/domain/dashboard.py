@@ -74,7 +74,7 @@ def unsign(signed: str | None, key: str) -> str | None:
     if not signed or "." not in signed:
         return None
     value = signed.rsplit(".", 1)[0]
-    return value if hmac.compare_digest(sign(value, key), signed) else None
+    return value if hmac.compare_digest(sign(value, key).encode(), signed.encode()) else None
 
 
 def same_token(presented: str | None, expected: str) -> bool:

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.domain.lifecycle import TaskStatus
 
+# A task id as a path segment: only text PostgreSQL reads as a uuid, so any other is a 404, not a 500.
+UUID_TEXT = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+
 
 class TaskType(StrEnum):
     FEATURE = "feature"

@@ -149,6 +149,7 @@ def test_keys_are_required_and_revocable(api, capsys):
 def test_unknown_and_malformed_task_ids(api):
     assert call("GET", "/api/v1/tasks/00000000-0000-0000-0000-000000000000", key=api["key"])[0] == 404
     assert call("GET", "/api/v1/tasks/not-a-uuid", key=api["key"])[0] == 422
+    assert call("GET", f"/api/v1/tasks/{'-' * 36}", key=api["key"])[0] == 422  # 36 characters, no uuid
     assert call("POST", "/api/v1/tasks/00000000-0000-0000-0000-000000000000/cancel", key=api["key"])[0] == 404
 
 

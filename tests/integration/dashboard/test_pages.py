@@ -1,20 +1,23 @@
-"""The dashboard's pages over plain HTTP: keyset pages of tasks, and what a user (not an operator)
-is shown on the Health page."""
+"""The dashboard's pages over plain HTTP: keyset pages of tasks, what a user (not an operator) is
+shown on the Health page, and links that try to cross the pages' boundaries."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from codeloop.adapters.github_oauth import UserRepository
 from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
-from codeloop.domain.dashboard import PAGE_SIZE
-from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.domain.dashboard import PAGE_SIZE, TaskCursor
+from codeloop.domain.delivery_log import Cursor
+from codeloop.domain.models import DeliveryStatus, Installation, NewTask, RepositoryRef
 from codeloop.local.http import serve
 from codeloop.services.dashboard import access
 
@@ -35,6 +38,22 @@ def base(db_url) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         access.signing_key.cache_clear()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    return html.split('name="csrf" value="')[1].split('"')[0]
+
+
+def user(*repository_ids: int) -> str:
+    """The session cookie of a user GitHub said can read ``repository_ids``."""
+    return access._new_session(
+        "alice",
+        operator=False,
+        repositories=[
+            UserRepository(id=n, full_name=f"octo/r{n}", installation_id=1, permission="read") for n in repository_ids
+        ],
+    )
 
 
 @contextmanager
@@ -76,9 +95,109 @@ def test_a_user_sees_no_sweeper_work_and_only_their_own_oldest_task(base):
     with transaction() as conn:
         store.create_task(conn, NewTask(repository_id=2, title="theirs"))
         mine = store.create_task(conn, NewTask(repository_id=1, title="mine"))
-        cookie = access._new_session("alice", operator=False, repositories=[])
-        conn.execute("update dashboard_sessions set repository_ids = '{1}'")
-    page = httpx.get(f"{base}/app/health", cookies={"codeloop_session": cookie})
+    page = httpx.get(f"{base}/app/health", cookies={"codeloop_session": user(1)})
     assert page.status_code == 200
     assert "What the sweeper ended" not in page.text
     assert f"/app/tasks/{mine.id}" in page.text
+
+
+def test_a_user_sees_no_counts_of_every_installations_work_on_the_health_page(base):
+    """Rate windows and queue depths count the work of every installation: an operator's view."""
+    page = httpx.get(f"{base}/app/health", cookies={"codeloop_session": user(1)})
+    assert page.status_code == 200 and 'id="breakers"' in page.text
+    assert 'id="rate-windows"' not in page.text and 'id="queues"' not in page.text
+    with operator(base) as client:
+        seen = client.get("/app/health").text
+    assert 'id="rate-windows"' in seen and 'id="queues"' in seen
+
+
+def test_a_link_cannot_make_a_page_say_what_the_dashboard_did_not(base):
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=1, title="mine"))
+    phish = "Your session expired: sign in again at https://evil.example"
+    with httpx.Client(base_url=base, cookies={"codeloop_session": user(1)}) as client:
+        for path in (f"/app/tasks/{task.id}", "/app/deliveries"):
+            for forged in (phish, f"{phish}.c2lnbmF0dXJl", "\u00e9.x"):
+                page = client.get(path, params={"notice": forged})
+                assert page.status_code == 200 and "evil.example" not in page.text
+                assert 'class="notice"' not in page.text
+    with operator(base) as client:  # what the dashboard did, it still says
+        csrf = csrf_of(client.get(f"/app/tasks/{task.id}").text)
+        done = client.post(f"/app/tasks/{task.id}/cancel", data={"csrf": csrf}, follow_redirects=True)
+    assert done.status_code == 200 and '<p class="notice" role="status">cancelled</p>' in done.text
+
+
+def test_a_task_id_that_is_no_uuid_is_a_404(base):
+    with operator(base) as client:
+        csrf = csrf_of(client.get("/app/tasks").text)
+        for mangled in ("-" * 36, "0" * 35 + "-", "00000000-0000-0000-0000-00000000000-"):
+            assert client.get(f"/app/tasks/{mangled}").status_code == 404
+            assert client.post(f"/app/tasks/{mangled}/cancel", data={"csrf": csrf}).status_code == 404
+
+
+SCRIPT = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def test_text_from_outside_is_shown_as_text_on_pages_that_send_the_strict_headers(base):
+    """Titles, requesters, events and delivery errors come from issues and webhooks: escaped
+    everywhere, on pages whose policy would run no script even if one slipped through."""
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=1, title=SCRIPT, requested_by=SCRIPT))
+        store.insert_delivery(
+            conn, delivery_id="d-1", event="issue_comment", action=SCRIPT, installation_id=1,
+            repository_id=1, repository_full_name="octo/r1", payload={},
+        )  # fmt: skip
+        store.set_delivery_status(conn, "d-1", DeliveryStatus.FAILED, error=SCRIPT)
+    with httpx.Client(base_url=base, cookies={"codeloop_session": user(1)}) as client:
+        pages = [client.get(path) for path in ("/app/tasks", f"/app/tasks/{task.id}", "/app/deliveries")]
+        pages += [client.get("/app/tasks/00000000-0000-0000-0000-000000000000"), client.get("/app/signin")]
+    assert [page.status_code for page in pages] == [200, 200, 200, 404, 200]
+    for page in pages:
+        assert "<script>" not in page.text and "<img" not in page.text
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert "script-src" not in policy and "unsafe-inline" not in policy
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["referrer-policy"] == "same-origin"
+    assert pages[1].text.count("&lt;script&gt;") >= 3  # the title (twice) and who asked
+
+
+def test_a_user_sees_only_their_repositories_rows_whatever_the_cursor_or_filter(base):
+    """Guessed cursors and filters move within the session's repositories, and the figures on the
+    Stats page count only them."""
+    far = datetime(2999, 1, 1, tzinfo=UTC)
+    with transaction() as conn:
+        mine = store.create_task(conn, NewTask(repository_id=1, title="mine"))
+        for n in range(3):
+            store.create_task(conn, NewTask(repository_id=2, title=f"theirs {n}"))
+            store.insert_delivery(
+                conn, delivery_id=f"theirs-{n}", event="issues", action="opened", installation_id=1,
+                repository_id=2, repository_full_name="octo/r2", payload={},
+            )  # fmt: skip
+        conn.execute("update tasks set attempt = 1")
+    with httpx.Client(base_url=base, cookies={"codeloop_session": user(1)}) as client:
+        tasks = client.get("/app/tasks", params={"cursor": TaskCursor(created_at=far, id=mine.id).encode()})
+        narrowed = client.get("/app/tasks", params={"repository": "octo/r2", "status": "pending"})
+        deliveries = client.get("/app/deliveries", params={"cursor": Cursor(received_at=far, delivery_id="~").encode()})
+        stats = client.get("/app/stats")
+    assert LINK.findall(tasks.text) == [str(mine.id)] and LINK.findall(narrowed.text) == []
+    assert "theirs" not in tasks.text + deliveries.text
+    assert "<dt>Tasks</dt><dd>1</dd>" in stats.text
+
+
+def test_a_user_replays_nothing_outside_their_repositories_and_a_reader_nothing_at_all(base):
+    with transaction() as conn:
+        for delivery_id, repository_id in (("mine", 1), ("theirs", 2), ("installation", None)):
+            store.insert_delivery(
+                conn, delivery_id=delivery_id, event="issue_comment", action="created", installation_id=1,
+                repository_id=repository_id, repository_full_name=repository_id and f"octo/r{repository_id}",
+                payload={},
+            )  # fmt: skip
+    with httpx.Client(base_url=base, cookies={"codeloop_session": user(1)}) as client:
+        csrf = csrf_of(client.get("/app/deliveries").text)
+        answers = {d: client.post(f"/app/deliveries/{d}/replay", data={"csrf": csrf}).status_code
+                   for d in ("mine", "theirs", "installation", "none-such")}  # fmt: skip
+    assert answers == {"mine": 403, "theirs": 404, "installation": 404, "none-such": 404}
+    with transaction() as conn:
+        assert not conn.execute("select 1 from audit_log where action = 'replayed'").fetchall()

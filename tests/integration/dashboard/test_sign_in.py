@@ -12,11 +12,12 @@ import pytest
 from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
-from codeloop.domain.models import Installation, RepositoryRef
+from codeloop.domain.models import Installation, NewTask, RepositoryRef
 from codeloop.local.http import serve
 from codeloop.services.dashboard import access
 from codeloop.settings import reset_settings
 from tests.fakes.github import GitHubFake, github_fake_environment
+from tests.integration.dashboard.test_pages import csrf_of
 
 
 @pytest.fixture
@@ -117,8 +118,40 @@ def test_an_operator_link_works_once_and_signing_out_ends_the_session(front):
         assert client.get(link).status_code == 303
         assert client.get(f"{base}/app/tasks").status_code == 200
         assert httpx.get(link).status_code == 403
-        csrf = client.get(f"{base}/app/tasks").text.split('name="csrf" value="')[1].split('"')[0]
+        csrf = csrf_of(client.get(f"{base}/app/tasks").text)
         signed = client.cookies["codeloop_session"]
         assert client.post(f"{base}/app/signout", data={"csrf": csrf}).status_code == 303
     # The cookie kept from before names a session that no longer exists.
     assert httpx.get(f"{base}/app/tasks", cookies={"codeloop_session": signed}).status_code == 303
+
+
+def test_a_github_account_that_can_access_no_repository_of_the_app_is_not_signed_in(front):
+    github, base = front
+    github.add_user("mallory", {})  # any GitHub account may authorize the App
+    github.sign_in_as("mallory")
+    with httpx.Client() as client:
+        authorize, _ = start(client, base)
+        refused = client.get(client.get(authorize).headers["location"])
+        assert refused.status_code == 403 and "no repository" in refused.text
+        assert "codeloop_session" not in client.cookies
+        assert client.get(f"{base}/app/health").status_code == 303
+    with transaction() as conn:
+        assert conn.execute("select count(*) as n from dashboard_sessions").fetchone()["n"] == 0
+
+
+def test_a_reader_cannot_make_the_app_ask_github_about_a_repository(front):
+    """Acting asks GitHub with the App's key for the user's role and the repository's rule; a
+    user GitHub called a reader at sign-in is refused before that, however often they try."""
+    github, base = front
+    github.add_user("rita", {"octo/one": "read"})
+    github.sign_in_as("rita")
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=github.repos["octo/one"].id, title="t"))
+    github.clear_calls()
+    with httpx.Client(base_url=base) as client:
+        authorize, _ = start(client, f"{base}")
+        assert client.get(client.get(authorize).headers["location"]).status_code == 303
+        csrf = csrf_of(client.get(f"/app/tasks/{task.id}").text)
+        refused = [client.post(f"/app/tasks/{task.id}/{action}", data={"csrf": csrf}) for action in ("cancel", "retry")]
+    assert [answer.status_code for answer in refused] == [403, 403]
+    assert not [call.path for call in github.calls if call.path.startswith(("/app/", "/repos/"))]

@@ -29,13 +29,15 @@ from codeloop.domain.dashboard import (
     parse_filter,
     read_cookies,
     same_token,
+    sign,
+    unsign,
 )
+from codeloop.domain.models import UUID_TEXT
 from codeloop.observability import logger
 from codeloop.settings import SettingsError
 
 HERE = Path(__file__).resolve().parent
 STATIC = {"style.css": "text/css; charset=utf-8"}
-UUID = r"[0-9a-fA-F-]{36}"
 SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -118,6 +120,21 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
 
 def problem(request: Request, status: int, message: str) -> dict[str, Any]:
     return page(request, "problem.html.j2", status, code=status, message=message)
+
+
+def with_notice(path: str, text: str) -> str:
+    """``path`` with a notice for the page to show. The notice is signed: a link from elsewhere
+    cannot make the dashboard say what it did not ("your session expired: sign in at ...")."""
+    from codeloop.services.dashboard import access
+
+    return f"{path}?{urlencode({'notice': sign(text, access.signing_key())})}"
+
+
+def notice(request: Request) -> str | None:
+    """The notice ``with_notice`` put on this page's URL, or None (a forged one included)."""
+    from codeloop.services.dashboard import access
+
+    return unsign(request.query.get("notice"), access.signing_key())
 
 
 # -- routing ------------------------------------------------------------------------------------
@@ -271,7 +288,7 @@ def tasks(request: Request) -> dict[str, Any]:
     )
 
 
-@route("GET", f"/tasks/(?P<task_id>{UUID})")
+@route("GET", f"/tasks/(?P<task_id>{UUID_TEXT})")
 def task(request: Request, task_id: str) -> dict[str, Any]:
     from codeloop.services.dashboard import views
 
@@ -279,7 +296,7 @@ def task(request: Request, task_id: str) -> dict[str, Any]:
         data = views.task_page(request.session, task_id)
     except views.NotVisible:
         return problem(request, 404, f"no task {task_id}")
-    return page(request, "task.html.j2", notice=request.query.get("notice"), **data)
+    return page(request, "task.html.j2", notice=notice(request), **data)
 
 
 def _acting(
@@ -299,7 +316,7 @@ def _acting(
         return problem(request, 409, str(conflict))
 
 
-@route("POST", f"/tasks/(?P<task_id>{UUID})/(?P<action>retry|cancel)")
+@route("POST", f"/tasks/(?P<task_id>{UUID_TEXT})/(?P<action>retry|cancel)")
 def task_action(request: Request, task_id: str, action: str) -> dict[str, Any]:
     from codeloop.services.dashboard import views
     from codeloop.services.tasks.actions import TaskConflict
@@ -307,7 +324,7 @@ def task_action(request: Request, task_id: str, action: str) -> dict[str, Any]:
     def act() -> str:
         views.act_on_task(request.session, task_id, action)
         done = "retried: a new attempt started" if action == "retry" else "cancelled"
-        return f"/app/tasks/{task_id}?{urlencode({'notice': done})}"
+        return with_notice(f"/app/tasks/{task_id}", done)
 
     return _acting(request, f"no task {task_id}", act, (TaskConflict,))
 
@@ -324,7 +341,7 @@ def deliveries(request: Request) -> dict[str, Any]:
     except (ValueError, BadCursor) as bad:
         return problem(request, 400, f"not a valid filter: {type(bad).__name__}")
     listing = views.deliveries_page(request.session, where, after)
-    return page(request, "deliveries.html.j2", filters=fields, notice=request.query.get("notice"), **listing)
+    return page(request, "deliveries.html.j2", filters=fields, notice=notice(request), **listing)
 
 
 @route("POST", r"/deliveries/(?P<delivery_id>[\w.:-]{1,200})/replay")
@@ -333,7 +350,7 @@ def replay(request: Request, delivery_id: str) -> dict[str, Any]:
 
     def act() -> str:
         status = views.replay(request.session, delivery_id)
-        return f"/app/deliveries?{urlencode({'notice': f'delivery {delivery_id} replayed: {status}'})}"
+        return with_notice("/app/deliveries", f"delivery {delivery_id} replayed: {status}")
 
     return _acting(request, f"no delivery {delivery_id}", act)
 

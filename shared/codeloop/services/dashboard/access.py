@@ -111,6 +111,11 @@ def oauth_finish(code: str | None, state: str | None, state_cookie: str | None, 
         )
     except github_oauth.SignInFailed as failed:
         raise SignInRefused(str(failed)) from None
+    if not user.repositories:  # any GitHub account can authorize the App; only its users get in
+        raise SignInRefused(
+            "GitHub says you can access no repository where the codeloop App is installed; "
+            "once you can, sign in again"
+        )
     return _new_session(user.login, operator=False, repositories=user.repositories)
 
 
@@ -118,17 +123,21 @@ def oauth_finish(code: str | None, state: str | None, state_cookie: str | None, 
 
 
 def may_act(session: Session, repository: Repository | None) -> bool:
-    """Retry, cancel and replay follow the rule of commands that start work (an operator may)."""
+    """Retry, cancel and replay follow the rule of commands that start work (an operator may).
+
+    That rule is asked of GitHub with the App's key; a user whose role at sign-in cannot reach any
+    threshold is refused first, so a reader cannot spend the installation's API budget on it."""
     from codeloop.services.intake.requests import may_start_work
 
     if session.operator:
         return True
-    if repository is None or repository.installation_id is None or not session.reaches(repository.id):
+    if repository is None or repository.installation_id is None or not shows_actions(session, repository.id):
         return False
     return may_start_work(repository.installation_id, repository.full_name, session.login)
 
 
 def shows_actions(session: Session, repository_id: int) -> bool:
-    """Whether to offer the buttons: GitHub's role for the user reaches write, the lowest threshold
-    commands may have (the server checks the repository's own rule when the form is sent)."""
+    """Whether to offer the buttons (and to ask GitHub when a form is sent): the role GitHub gave
+    the user on a repository the session reaches reaches write, the lowest threshold commands may
+    have (the server checks the repository's own rule when the form is sent)."""
     return session.operator or permission_allows(session.permissions.get(str(repository_id)), "write")

@@ -189,7 +189,9 @@ QUEUES = ("events", "status", "prompt", "codegen", "validation", "validation_run
 
 
 def health_page(session: Session) -> dict[str, Any]:
-    from codeloop.adapters import queues
+    """The providers' breakers and the session's oldest waiting task; for an operator also the
+    figures that count every installation's work (rate windows, queue depths, the sweeper's work),
+    which a user of one installation has no business seeing."""
     from codeloop.domain.breaker import may_admit
     from codeloop.services.agents.providers import RATE_WINDOW, breaker_policy, runs_per_window
 
@@ -198,13 +200,29 @@ def health_page(session: Session) -> dict[str, Any]:
     policy = breaker_policy()
     with transaction() as conn:
         breakers = [dispatch_store.get_breaker(conn, provider) for provider in settings.providers]
+        oldest = dashboard_store.oldest_waiting_task(conn, session.scope)
         windows = [
             {"provider": p, "taken": dashboard_store.rate_window(conn, p, RATE_WINDOW.total_seconds()), "limit": limit}
-            for p in settings.providers
+            for p in (settings.providers if session.operator else [])
             if (limit := runs_per_window(p)) is not None
         ]
-        oldest = dashboard_store.oldest_waiting_task(conn, session.scope)
         swept = dashboard_store.sweeper_work(conn) if session.operator else []
+    return {
+        "breakers": [{"breaker": b, "admits": may_admit(b, now, policy)} for b in breakers],
+        "windows": windows,
+        "window_seconds": RATE_WINDOW.total_seconds(),
+        "queues": _queue_depths() if session.operator else [],
+        "oldest": oldest,
+        "oldest_age": (now - oldest.updated_at).total_seconds() if oldest else None,
+        "swept": swept,
+        "operator": session.operator,
+    }
+
+
+def _queue_depths() -> list[dict[str, Any]]:
+    from codeloop.adapters import queues
+
+    settings = get_settings()
     depths = []
     for name in QUEUES:
         url = getattr(settings, f"{name}_queue_url", None)
@@ -215,13 +233,4 @@ def health_page(session: Session) -> dict[str, Any]:
         except Exception as exc:  # a queue the front may not read is shown as unknown, not a 500
             logger.warning("dashboard: queue unreadable", extra={"queue": name, "error": type(exc).__name__})
             depths.append({"queue": name, "waiting": None, "in_flight": None, "dead_letters": None})
-    return {
-        "breakers": [{"breaker": b, "admits": may_admit(b, now, policy)} for b in breakers],
-        "windows": windows,
-        "window_seconds": RATE_WINDOW.total_seconds(),
-        "queues": depths,
-        "oldest": oldest,
-        "oldest_age": (now - oldest.updated_at).total_seconds() if oldest else None,
-        "swept": swept,
-        "operator": session.operator,
-    }
+    return depths
