@@ -9,6 +9,7 @@ the rule it breaks), which the fix loop treats like any failed attempt.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -16,11 +17,14 @@ from typing import Any
 import httpx
 
 from codeloop.adapters.provider_http import DEFAULT_TIMEOUT, request_json
+from codeloop.domain.costs import Charge, Usage, openai_usage
 from codeloop.domain.diffs import DiffProblem, PatchRules, apply_unified_diff, extract_diff
 from codeloop.domain.providers import FinalError, RunRepository, RunRequest, RunResult, RunStatus
 
 # Reads a file of the repository at ``repository.ref``; None when it does not exist.
 FileReader = Callable[[RunRepository, str], str | None]
+# Told of every completion's usage, whatever it was asked for (services/costs records it).
+UsageSink = Callable[[Charge, Usage], object]
 
 SYSTEM_PROMPT = """\
 You change code in the git repository {repository}. Answer with the complete change as ONE \
@@ -46,6 +50,7 @@ class OpenAICompatProvider:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         max_files: int = PatchRules.max_files,
         max_bytes: int = PatchRules.max_bytes,
+        usage_sink: UsageSink | None = None,
     ):
         self._base_url = base_url.rstrip("/")
         self._max_files = max_files
@@ -54,10 +59,13 @@ class OpenAICompatProvider:
         self._read_file = read_file
         self._api_key = api_key
         self._timeout = timeout
+        self._usage_sink = usage_sink
         self._client: httpx.Client | None = None
 
     @classmethod
-    def from_settings(cls, read_file: FileReader) -> OpenAICompatProvider:
+    def from_settings(
+        cls, read_file: FileReader, usage_sink: UsageSink | None = None
+    ) -> OpenAICompatProvider:
         from codeloop.settings import get_settings
 
         settings = get_settings()
@@ -68,6 +76,7 @@ class OpenAICompatProvider:
             read_file=read_file,
             max_files=settings.diff_max_files,
             max_bytes=settings.diff_max_bytes,
+            usage_sink=usage_sink,
         )
 
     @property
@@ -84,20 +93,41 @@ class OpenAICompatProvider:
             self._client.close()
             self._client = None
 
+    def complete(self, messages: list[dict[str, str]], charge: Charge) -> Any:
+        """One chat completion (its JSON answer); its usage goes to the sink, charged to ``charge``.
+
+        Every call to the model goes through here, so none escapes the ledger and its telemetry.
+        """
+        body = {"model": self._model, "temperature": 0, "messages": messages}
+        started = time.monotonic()
+        # A chat completion creates nothing remote: repeating it after a timeout is safe.
+        answer = request_json(self.name, self._http, "POST", "chat/completions", json=body)
+        if self._usage_sink is not None:
+            input_tokens, output_tokens = openai_usage(answer)
+            answer_id = answer.get("id") if isinstance(answer, dict) else None
+            self._usage_sink(
+                charge,
+                Usage(
+                    operation="chat",
+                    provider=self.name,
+                    model=self._model,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    duration_seconds=time.monotonic() - started,
+                    external_id=str(answer_id) if answer_id else None,
+                ),
+            )
+        return answer
+
     # -- the provider interface ---------------------------------------------------------------
 
     def create_run(self, request: RunRequest) -> RunResult:
-        body = {
-            "model": self._model,
-            "temperature": 0,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT.format(repository=request.repository.full_name)},
-                {"role": "user", "content": request.prompt},
-            ],
-        }
-        # A chat completion creates nothing remote: repeating it after a timeout is safe.
-        answer = request_json(self.name, self._http, "POST", "chat/completions", json=body)
-        return self._result(request, answer)
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT.format(repository=request.repository.full_name)},
+            {"role": "user", "content": request.prompt},
+        ]
+        charge = Charge(task_id=request.task_id, attempt=request.attempt, prompt_name=request.prompt_name)
+        return self._result(request, self.complete(messages, charge))
 
     def resume_run(self, run_id: str, request: RunRequest) -> RunResult:
         """A fresh completion: the model keeps no run; the prompt carries the failure to fix."""

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.api.auth import authenticate
+from codeloop.api.budgets import router as budgets_router
 from codeloop.api.deliveries import router as deliveries_router
 from codeloop.api.health import health
 from codeloop.api.stats import router as stats_router
@@ -28,6 +29,7 @@ from codeloop.settings import SettingsError
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(stats_router)
 app.include_router(deliveries_router)
+app.include_router(budgets_router)
 app.enable_swagger(path="/api/v1/docs", title="codeloop task API", version="1", openapi_version="3.1.0")
 
 UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
@@ -109,6 +111,8 @@ def _new_tasks(requests: list[TaskRequest], key: ApiKey, source: TaskSource) -> 
     """
     from codeloop.db import store
     from codeloop.db.pool import transaction
+    from codeloop.domain.costs import refusal_text
+    from codeloop.services.costs import budgets
 
     with transaction() as conn:
         repositories = {
@@ -119,6 +123,9 @@ def _new_tasks(requests: list[TaskRequest], key: ApiKey, source: TaskSource) -> 
             raise Refused(403, f"this API key may not create tasks on {name}: it is outside the key's scope")
         if not repository.active:
             raise Refused(422, f"the codeloop App is not installed on {name}")
+    for installation_id in sorted({r.installation_id for r in repositories.values() if r and r.installation_id}):
+        if (over := budgets.installation_refusal(installation_id)) is not None:
+            raise Refused(402, refusal_text(over))
     return [
         NewTask(
             repository_id=repositories[request.repository].id,
@@ -151,6 +158,7 @@ KEY_RESPONSES: dict[int | str, Any] = {
     "/api/v1/tasks",
     responses={
         201: {"description": "created and started"},
+        402: {"description": "the installation reached its spending cap (per day or month)"},
         403: {"description": "the repository is outside the key's scope"},
         422: {"description": "invalid request, or the App is not installed on the repository"},
         **KEY_RESPONSES,
@@ -176,6 +184,7 @@ def post_task(request: TaskRequest) -> Response[Any]:
     "/api/v1/tasks/batch",
     responses={
         202: {"description": "created; the batch machine starts them in turn"},
+        402: {"description": "an installation reached its spending cap; nothing is created"},
         403: {"description": "a repository is outside the key's scope; nothing is created"},
         422: {"description": "invalid request, or the App is not installed on a repository"},
         **KEY_RESPONSES,

@@ -68,6 +68,8 @@ HTTP_ROUTES = {
     ("GET", "/api/v1/deliveries"),
     ("GET", "/api/v1/deliveries/{id}"),
     ("POST", "/api/v1/deliveries/{id}/replay"),
+    ("GET", "/api/v1/installations/{id}/budget"),
+    ("PUT", "/api/v1/installations/{id}/budget"),
 }
 # What every function may know (Globals); the rest of ENVIRONMENT only the trusted functions get.
 SHARED_ENVIRONMENT = {
