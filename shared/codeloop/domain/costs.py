@@ -136,9 +136,11 @@ class TaskCost(_Frozen):
 
 
 def usd_text(usd: Decimal | None) -> str:
+    """Dollars and cents, or four places for amounts below a dollar that cents would round away."""
     if usd is None:
         return "unpriced"
-    return f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
+    cents = usd.quantize(Decimal("0.01"))
+    return f"${cents}" if usd >= 1 or usd == cents else f"${usd.quantize(Decimal('0.0001'))}"
 
 
 def cost_line(totals: CostTotals) -> str:
