@@ -71,8 +71,8 @@ class Stats(_Figures):
     attempts_per_task: AttemptsPerTask
 
 
-def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | None) -> list[dict[str, Any]]:
-    """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``."""
+def counted_repositories(conn: Connection, repository: str | None, scope: ApiKey | None) -> list[int]:
+    """The ids of the repositories that count: ``repository`` (or all), within ``scope``."""
     (counted,) = conn.execute(
         query("stats_counted_repositories"),
         {
@@ -81,7 +81,12 @@ def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | N
             "repository_ids": scope.repository_ids if scope else None,
         },
     ).fetchall()
-    return conn.execute(query(name), {"counted": counted["ids"]}).fetchall()
+    return counted["ids"]
+
+
+def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | None) -> list[dict[str, Any]]:
+    """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``."""
+    return conn.execute(query(name), {"counted": counted_repositories(conn, repository, scope)}).fetchall()
 
 
 def template_success(
