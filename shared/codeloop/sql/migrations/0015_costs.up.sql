@@ -25,8 +25,8 @@ create index usage_records_repository_idx on usage_records (repository_id, recor
 
 create table installation_budgets (
     installation_id    bigint primary key,
-    max_usd_per_day    numeric(14, 6),        -- null: the setting's default applies
-    max_usd_per_month  numeric(14, 6),
+    max_usd_per_day    numeric,               -- null: the setting's default applies
+    max_usd_per_month  numeric,
     updated_by         text,
     updated_at         timestamptz not null default now()
 );
