@@ -274,11 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from codeloop.cli.app import register as register_app
     from codeloop.cli.deliveries import register as register_deliveries
+    from codeloop.cli.identities import register as register_identities
     from codeloop.cli.prompts import register as register_prompts
 
     register_prompts(commands)
     register_app(commands)
     register_deliveries(commands)
+    register_identities(commands)
 
     config = commands.add_parser("config", help="the per-repository configuration")
     config.add_subparsers(dest="config_command", required=True).add_parser(

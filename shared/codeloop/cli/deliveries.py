@@ -57,15 +57,7 @@ def _list(args: argparse.Namespace) -> int:
     except BadCursor as bad:
         print(f"codeloop: {bad}", file=sys.stderr)
         return 2
-    where = DeliveryFilter(
-        source=args.source,
-        event=args.event,
-        action=args.action,
-        repository=args.repository,
-        status=args.status,
-        since=args.since,
-        until=args.until,
-    )
+    where = DeliveryFilter.model_validate(vars(args))  # the options are named as the filter's fields
     with transaction() as conn:
         rows = deliveries_store.page(conn, where, scope=None, limit=args.limit + 1, after=after)
     for delivery in rows[: args.limit]:

@@ -110,9 +110,14 @@ def link(label: str, url: str) -> str:
     return f"[{label}]({safe})"
 
 
+def is_github_login(name: str | None) -> bool:
+    """Whether ``name`` could be a GitHub login (letters, digits and hyphens, at most 39)."""
+    return bool(name and _LOGIN.match(name))
+
+
 def person(name: str | None, *, mention: bool = False) -> str:
     """A GitHub login as @login (a real mention only when asked for), anything else as code."""
-    if name and _LOGIN.match(name):
+    if name and is_github_login(name):
         return f"@{name}" if mention else f"@{_ZWJ}{name}"
     return code_span(name or "someone", 80)
 

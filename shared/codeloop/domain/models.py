@@ -196,3 +196,21 @@ class ApiKey(Record):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+class IdentityProvider(StrEnum):
+    """Where people ask for work besides GitHub."""
+
+    LINEAR = "linear"
+    SLACK = "slack"
+
+
+class ExternalIdentity(Record):
+    """A Linear or Slack user linked to the GitHub login whose permission they act with."""
+
+    provider: IdentityProvider
+    external_id: str
+    github_login: str
+    linked_by: str  # "operator" (`codeloop link`) or "email" (a verified email the operator allowed)
+    created_at: datetime
+    updated_at: datetime

@@ -115,6 +115,10 @@ def _merge(
     return outcome("merged")
 
 
+# What GitHub's pull request says that the merge decision reads as it is.
+_PULL_FACTS = {"number", "state", "merged", "draft", "head_sha", "mergeable", "mergeable_state"}
+
+
 def _facts(task: Task, installation: int, repo: str, repo_patterns: list[str]) -> tuple[MergeFacts, str]:
     assert task.pr_number is not None
     pull = github.get_merge_state(installation, repo, task.pr_number)
@@ -127,19 +131,13 @@ def _facts(task: Task, installation: int, repo: str, repo_patterns: list[str]) -
     ]
     is_fork = pull.head_repo_full_name is None or pull.head_repo_full_name.lower() != repo.lower()
     facts = MergeFacts(
-        number=pull.number,
-        state=pull.state,
-        merged=pull.merged,
-        draft=pull.draft,
-        head_sha=pull.head_sha,
+        **pull.model_dump(include=_PULL_FACTS),
         validated_sha=_validated_head(task),
         is_fork=is_fork,
         not_own_reason=_not_own_reason(task, repo, pull),
         protected_changes=protected_changes(changed, repo_patterns),
         checks=others(checks, own_app),
         allow_auto_merge=github.repository_allows_auto_merge(installation, repo),
-        mergeable=pull.mergeable,
-        mergeable_state=pull.mergeable_state,
     )
     return facts, pull.node_id
 
