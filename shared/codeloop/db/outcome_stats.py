@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
@@ -12,8 +11,6 @@ from pydantic import BaseModel, ConfigDict
 from codeloop.db.queries import query
 from codeloop.db.stats_store import counted_repositories
 from codeloop.domain.models import ApiKey
-
-GroupBy = Literal["template", "repository", "installation", "all"]
 
 
 class OutcomeFigures(BaseModel):
@@ -45,16 +42,6 @@ class Outcomes(BaseModel):
     by_installation: list[OutcomeFigures]
 
 
-def outcomes_by(
-    conn: Connection, group_by: GroupBy, counted: list[int], since: datetime, until: datetime
-) -> list[OutcomeFigures]:
-    rows = conn.execute(
-        query("outcomes.outcomes_by"),
-        {"group_by": group_by, "counted": counted, "since": since, "until": until},
-    )
-    return [OutcomeFigures.model_validate(row) for row in rows]
-
-
 def collect(
     conn: Connection,
     since: datetime,
@@ -63,7 +50,13 @@ def collect(
     scope: ApiKey | None = None,
 ) -> Outcomes:
     """Every grouping over the repositories that count (``repository`` or all, within ``scope``)."""
-    counted = counted_repositories(conn, repository, scope)
+    rows = conn.execute(
+        query("outcomes.outcomes_by"),
+        {"counted": counted_repositories(conn, repository, scope), "since": since, "until": until},
+    ).fetchall()
+    groups: dict[str, list[OutcomeFigures]] = {"template": [], "repository": [], "installation": [], "all": []}
+    for row in rows:
+        groups[row["group_by"]].append(OutcomeFigures.model_validate(row))
     empty = OutcomeFigures(
         key="all", tasks=0, green=0, green_rate=None, attempts_per_task=None, usd=None, unpriced_calls=0,
         usd_per_green=None, tokens_per_attempt=None, seconds_to_green_p50=None, seconds_to_green_mean=None,
@@ -71,8 +64,8 @@ def collect(
     return Outcomes(
         since=since,
         until=until,
-        total=next(iter(outcomes_by(conn, "all", counted, since, until)), empty),
-        by_template=outcomes_by(conn, "template", counted, since, until),
-        by_repository=outcomes_by(conn, "repository", counted, since, until),
-        by_installation=outcomes_by(conn, "installation", counted, since, until),
+        total=next(iter(groups["all"]), empty),
+        by_template=groups["template"],
+        by_repository=groups["repository"],
+        by_installation=groups["installation"],
     )

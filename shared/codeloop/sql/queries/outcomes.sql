@@ -6,7 +6,7 @@
 -- priced calls only; unpriced_calls says how many are not in it.
 
 -- name: outcomes_by
--- %(group_by)s: 'template', 'repository', 'installation' or 'all'.
+-- One row per group: group_by is 'template', 'repository', 'installation' or 'all' (one row).
 with period_tasks as (
     select t.id, t.repository_id, t.attempt, t.created_at
       from tasks t
@@ -32,12 +32,9 @@ with period_tasks as (
       join period_tasks t on t.id = u.task_id
      group by u.task_id
 ), facts as (
-    select case %(group_by)s::text
-               when 'template' then coalesce(f.template, '(no prompt)')
-               when 'repository' then r.full_name
-               when 'installation' then coalesce(r.installation_id::text, '(none)')
-               else 'all'
-           end as key,
+    select coalesce(f.template, '(no prompt)') as template,
+           r.full_name as repository,
+           coalesce(r.installation_id::text, '(none)') as installation,
            t.attempt,
            g.green_at,
            extract(epoch from g.green_at - t.created_at)::float8 as to_green,
@@ -50,7 +47,12 @@ with period_tasks as (
       left join green g on g.task_id = t.id
       left join spend s on s.task_id = t.id
 )
-select key,
+select case when grouping(template) = 0 then 'template'
+            when grouping(repository) = 0 then 'repository'
+            when grouping(installation) = 0 then 'installation'
+            else 'all'
+       end as group_by,
+       coalesce(template, repository, installation, 'all') as key,
        count(*) as tasks,
        count(green_at) as green,
        round(count(green_at)::numeric / nullif(count(*), 0), 4) as green_rate,
@@ -62,5 +64,5 @@ select key,
        round((percentile_cont(0.5) within group (order by to_green))::numeric, 1) as seconds_to_green_p50,
        round(avg(to_green)::numeric, 1) as seconds_to_green_mean
   from facts
- group by key
- order by key;
+ group by grouping sets ((template), (repository), (installation), ())
+ order by group_by, key;
