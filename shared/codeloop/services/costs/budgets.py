@@ -13,6 +13,7 @@ from codeloop.db import costs_store
 from codeloop.db.pool import transaction
 from codeloop.domain.costs import (
     BudgetStop,
+    CostTotals,
     InstallationCaps,
     Spent,
     TaskBudget,
@@ -32,23 +33,20 @@ def installation_caps(conn: Any, installation_id: int) -> InstallationCaps:
     )
 
 
-def _spent(conn: Any, installation_id: int | None, now: datetime, task_id: object = None) -> Spent:
-    day, month = (
-        costs_store.installation_spent(conn, installation_id, now)
-        if installation_id is not None
-        else (Decimal(0), Decimal(0))
-    )
-    task = costs_store.task_cost(conn, task_id).total if task_id is not None else None
-    return Spent(installation_day_usd=day, installation_month_usd=month, **({"task": task} if task else {}))
+def _spent(conn: Any, installation_id: int, now: datetime, task_id: object = None) -> Spent:
+    """What counts against the limits: the installation's today and this month, and the task's."""
+    day, month = costs_store.installation_spent(conn, installation_id, now)
+    task = costs_store.task_cost(conn, task_id).total if task_id is not None else CostTotals()
+    return Spent(task=task, installation_day_usd=day, installation_month_usd=month)
 
 
 def task_stop(
-    task_id: object, installation_id: int | None, budget: TaskBudget, now: datetime | None = None
+    task_id: object, installation_id: int, budget: TaskBudget, now: datetime | None = None
 ) -> BudgetStop | None:
     """The limit that stops the task's next agent call, or None when it may go."""
     now = now or datetime.now(UTC)
     with transaction() as conn:
-        caps = installation_caps(conn, installation_id) if installation_id is not None else InstallationCaps()
+        caps = installation_caps(conn, installation_id)
         spent = _spent(conn, installation_id, now, task_id)
     return budget_stop(budget, caps, spent)
 
