@@ -58,3 +58,6 @@ def test_a_task_request_over_the_cap_gets_one_polite_402_and_nothing_starts(api)
         assert len(store.list_tasks(conn)) == 1
     status, body = call("GET", f"/api/v1/tasks/{task.id}", key=api["key"])
     assert body["cost"]["total"]["usd"] == "3.000000"
+    assert call("POST", f"/api/v1/tasks/{task.id}/cancel", key=api["key"])[0] == 200  # stopping is free
+    status, body = call("POST", f"/api/v1/tasks/{task.id}/retry", key=api["key"])
+    assert status == 402 and "daily cap: spent $3.00 of $2.00" in body["error"]
