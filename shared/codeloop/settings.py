@@ -8,6 +8,7 @@ Powertools' parameters utility, which caches it across warm invocations.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from codeloop.domain.costs import ModelPrice, parse_price_table
+from codeloop.domain.learning import LearningPolicy
 
 SECRET_CACHE_SECONDS = 300
 
@@ -70,6 +72,13 @@ EXPECTS: dict[str, str] = {
     '{"gpt-4o-mini": {"input": 0.15, "output": 0.6}, "codegen": {"minute": 0.05}}',
     "installation_max_usd_per_day": "USD an installation may spend per UTC day, e.g. 50 (unset: no cap)",
     "installation_max_usd_per_month": "USD an installation may spend per UTC month, e.g. 500 (unset: no cap)",
+    "github_app_client_id": "the GitHub App's OAuth client id (App settings → About; `codeloop app create` writes it)",
+    "github_app_client_secret": "the GitHub App's OAuth client secret (on AWS: GITHUB_APP_CLIENT_SECRET_ARN, "
+    'a secret holding JSON {"client_id", "client_secret"})',
+    "dashboard_session_hours": "hours a dashboard sign-in lasts, e.g. 8",
+    "learning_trial_share": "the share of choices (0-1) each new prompt template version is guaranteed, e.g. 0.1",
+    "learning_trial_outcomes": "the outcomes after which a prompt template version is no longer new, e.g. 10",
+    "learning_repository_min_outcomes": "a repository's own task outcomes before its posteriors are used, e.g. 30",
 }
 
 # Settings that may be given as a Secrets Manager ARN instead of a plain value.
@@ -80,6 +89,7 @@ SECRET_SETTINGS = (
     "github_webhook_secret_previous",
     "codegen_api_key",
     "openai_api_key",
+    "github_app_client_secret",
 )
 
 
@@ -100,7 +110,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     database_url_secret_arn: str | None = None
 
-    github_app_id: int | None = None  # also tells codeloop's own check suites and runs from the repository's CI
+    github_app_id: int | None = (
+        None  # also tells codeloop's own check suites and runs from the repository's CI
+    )
     github_app_private_key: SecretStr | None = None
     github_app_private_key_path: Path | None = None
     github_app_private_key_secret_arn: str | None = None
@@ -109,6 +121,12 @@ class Settings(BaseSettings):
     # During a rotation, deliveries signed with the previous secret are still accepted.
     github_webhook_secret_previous: SecretStr | None = None
     github_webhook_secret_previous_secret_arn: str | None = None
+    # The App's OAuth client, for the dashboard's sign-in with GitHub. On AWS the secret named by
+    # GITHUB_APP_CLIENT_SECRET_ARN holds both, as JSON {"client_id", "client_secret"}.
+    github_app_client_id: str | None = None
+    github_app_client_secret: SecretStr | None = None
+    github_app_client_secret_arn: str | None = None
+    dashboard_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
     github_api_url: str = "https://api.github.com"
     # The App's bot (`<slug>[bot]`) authors the pull requests codeloop's own diff provider opens.
     github_app_slug: str = "codeloop"
@@ -176,6 +194,19 @@ class Settings(BaseSettings):
     validation_user: str | None = None
     # Less than the ValidatePR step's TimeoutSeconds (2 h) minus the longest validation (15 min).
     repo_checks_wait_minutes: float = Field(default=60.0, gt=0, le=100)
+
+    # Template versions chosen by outcomes (domain/learning.py; defaults tuned by bench/learning.py).
+    learning_trial_share: float = Field(default=LearningPolicy().trial_share, ge=0, le=1)
+    learning_trial_outcomes: int = Field(default=LearningPolicy().trial_outcomes, ge=0)
+    learning_repository_min_outcomes: int = Field(default=LearningPolicy().repository_min_outcomes, ge=1)
+
+    @property
+    def learning_policy(self) -> LearningPolicy:
+        return LearningPolicy(
+            trial_share=self.learning_trial_share,
+            trial_outcomes=self.learning_trial_outcomes,
+            repository_min_outcomes=self.learning_repository_min_outcomes,
+        )
 
     @field_validator("providers", "codegen_bot_logins", mode="before")
     @classmethod
@@ -245,6 +276,28 @@ class Settings(BaseSettings):
     def github_web_url(self) -> str:
         """GitHub's web origin (new-App and install pages): GITHUB_API_URL's scheme and web host."""
         return f"{urlsplit(self.github_api_url).scheme}://{self.github_web_host}"
+
+    @property
+    def github_oauth_url(self) -> str:
+        """Where sign-in with GitHub happens: ``<web origin>/login/oauth`` (github.com, or a GHES host)."""
+        return f"{self.github_web_url}/login/oauth"
+
+    def oauth_client(self) -> tuple[str, str]:
+        """The App's OAuth client id and secret: from their variables, or the JSON secret by ARN."""
+        secret = self.github_app_client_secret
+        if self.github_app_client_id and secret is not None:
+            return self.github_app_client_id, secret.get_secret_value()
+        if self.github_app_client_secret_arn:
+            try:
+                client = json.loads(_secret_from_aws(self.github_app_client_secret_arn))
+                return str(client["client_id"]), str(client["client_secret"])
+            except (ValueError, KeyError, TypeError):
+                raise SettingsError(
+                    "GITHUB_APP_CLIENT_SECRET_ARN names a secret that is not JSON "
+                    '{"client_id", "client_secret"}'
+                ) from None
+        missing = "GITHUB_APP_CLIENT_ID" if not self.github_app_client_id else "GITHUB_APP_CLIENT_SECRET"
+        raise SettingsError(f"{missing} is not set: expected {EXPECTS[env_name(missing).lower()]}")
 
 
 def _secret_from_aws(arn: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from codeloop.db.pool import transaction
 from tests.e2e.conftest import CALC_BROKEN, CALC_FIXED, REPO, TESTS, Loop, config
 
 FIXED = {".github/codeloop.yml": config(), "calc.py": CALC_FIXED, "tests/test_calc.py": TESTS}
@@ -120,6 +121,9 @@ def test_a_failing_first_attempt_is_fed_back_and_the_second_passes(loop: Loop):
     assert sent and len(sent) == len(set(sent))  # GitHub appends what it is sent: each one once
     [comment] = loop.bot_comments()
     assert "✅" in comment["body"]
+    with transaction() as conn:  # the fix is remembered for the repository's next failure like it
+        [memory] = conn.execute("select test_ids, files from fix_memories").fetchall()
+    assert [test for test in memory["test_ids"] if test.endswith("test_add")] and "calc.py" in memory["files"]
 
 
 def test_the_budget_runs_out_and_says_so(loop: Loop):

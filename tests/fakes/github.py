@@ -15,6 +15,13 @@ request, 3 actions, 65,535-character texts). GET answers carry an ETag and honou
         assert [c.path for c in fake.calls_to("POST")] == [...]
 
 ``github_fake_environment(monkeypatch)`` starts one and points codeloop's settings at it.
+
+Sign-in with GitHub (the App's OAuth web flow) is served on the web host, outside any API prefix
+(``/login/oauth/authorize`` redirects with a one-time code, ``/login/oauth/access_token`` trades
+it for a user-to-server token), and the user's view on the API: ``/user``,
+``/user/installations`` and ``/user/installations/{id}/repositories``. Seed with
+``add_oauth_client``, ``add_user`` (the repositories a user can access, with a role each) and
+``sign_in_as`` (who is signed in on GitHub's web pages).
 """
 
 from __future__ import annotations
@@ -392,6 +399,7 @@ class _Request:
     raw_body: bytes
     url_path: str
     token: IssuedToken | None = None
+    user: str | None = None  # the login a user-to-server token belongs to
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -421,6 +429,7 @@ def _route(
 
 
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+OAUTH_PATH = "/login/oauth/"  # on the web host, never under an API prefix
 ISSUES_READ = (("issues", "read"), ("pull_requests", "read"))
 ISSUES_WRITE = (("issues", "write"), ("pull_requests", "write"))
 
@@ -446,6 +455,13 @@ class GitHubFake:
         self.tokens: dict[str, IssuedToken] = {}
         self.deliveries: list[dict[str, Any]] = []
         self.redelivered: list[int] = []
+        # Sign-in with GitHub: OAuth clients (id → secret), users (login → repository → role), who is
+        # signed in on the web pages, codes handed out (code → (client, login, redirect_uri)), tokens.
+        self.oauth_clients: dict[str, str] = {}
+        self.users: dict[str, dict[str, str]] = {}
+        self.signed_in: str | None = None
+        self.oauth_codes: dict[str, tuple[str, str, str]] = {}
+        self.user_tokens: dict[str, str] = {}
         self.calls: list[GitHubCall] = []
         self.ids = itertools.count(100_000)
         self._faults: list[_Fault] = []
@@ -535,6 +551,24 @@ class GitHubFake:
         self.deliveries.append(delivery)
         return delivery
 
+    def add_oauth_client(self) -> tuple[str, str]:
+        """A new OAuth client of the App: (client id, client secret)."""
+        client_id, secret = f"Iv1.{secrets.token_hex(8)}", secrets.token_hex(20)
+        self.oauth_clients[client_id] = secret
+        return client_id, secret
+
+    def add_user(self, login: str, roles: dict[str, str]) -> None:
+        """A GitHub user who can access ``roles``' repositories (full name → admin, maintain, write,
+        triage or read); the collaborator permission API answers the same."""
+        self.users[login] = dict(roles)
+        for full_name, role in roles.items():
+            base = {"maintain": "write", "triage": "read"}.get(role, role)
+            self.repos[full_name].set_permission(login, base, role)
+
+    def sign_in_as(self, login: str | None) -> None:
+        """Who is signed in on GitHub's web pages (the authorize page answers for them)."""
+        self.signed_in = login
+
     # -- scripting and inspection ------------------------------------------------------------------
 
     def fail_next(
@@ -610,6 +644,13 @@ class GitHubFake:
 
     def _authorize(self, route: _Route, params: dict[str, str], request: _Request) -> FakeRepo | None:
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if route.auth == "web":  # GitHub's web pages: the browser's own session, or the client's secret
+            return None
+        if route.auth == "user":
+            request.user = self.user_tokens.get(credential) if scheme.lower() in ("token", "bearer") else None
+            if request.user is None:
+                raise GitHubApiError(401, "Bad credentials")
+            return None
         if route.auth == "jwt":
             self._verify_jwt(credential if scheme.lower() == "bearer" else "")
             return None
@@ -701,7 +742,7 @@ class GitHubFake:
                 except ValueError:
                     body = raw.decode(errors="replace")
                 path = parts.path
-                if fake.api_prefix:  # outside the prefix nothing matches a route: 404
+                if fake.api_prefix and not path.startswith(OAUTH_PATH):  # outside the prefix: 404
                     path = (
                         path.removeprefix(fake.api_prefix) if path.startswith(fake.api_prefix + "/") else "/-"
                     )
@@ -1016,6 +1057,87 @@ def _redeliver(
         redelivery=True,
     )
     return _ok({}, 202)
+
+
+# -- sign-in with GitHub (the App's OAuth web flow) and the user's view -----------------------------
+
+ROLE_FLAGS = ("pull", "triage", "push", "maintain", "admin")
+ROLE_RANK = {"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
+
+
+@_route("GET", r"/login/oauth/authorize", "web")
+def _authorize(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], request: _Request) -> _Answer:
+    client_id, redirect_uri, state = request.arg("client_id"), request.arg("redirect_uri"), request.arg("state")
+    if client_id not in fake.oauth_clients or not redirect_uri:
+        raise GitHubApiError(404, "Not Found")
+    if fake.signed_in is None:
+        raise GitHubApiError(401, "Sign in to GitHub to continue")
+    code = secrets.token_hex(10)
+    fake.oauth_codes[code] = (client_id, fake.signed_in, redirect_uri)
+    query = urlencode({"code": code, **({"state": state} if state else {})})
+    return _Answer(302, b"", {"Location": f"{redirect_uri}?{query}"}, "text/html; charset=utf-8")
+
+
+@_route("POST", r"/login/oauth/access_token", "web")
+def _access_token(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], request: _Request) -> _Answer:
+    form = {name: values[0] for name, values in parse_qs(request.raw_body.decode()).items()}
+    issued = fake.oauth_codes.pop(form.get("code", ""), None)  # a code works once
+    client_id = form.get("client_id", "")
+    if fake.oauth_clients.get(client_id) is None or fake.oauth_clients[client_id] != form.get("client_secret"):
+        return _ok({"error": "incorrect_client_credentials"})
+    if issued is None or issued[0] != client_id or issued[2] != form.get("redirect_uri", issued[2]):
+        return _ok({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."})
+    token = "ghu_" + secrets.token_urlsafe(27)
+    fake.user_tokens[token] = issued[1]
+    return _ok({"access_token": token, "token_type": "bearer", "scope": ""})
+
+
+@_route("GET", r"/user", "user")
+def _user(_fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], request: _Request) -> _Answer:
+    return _ok({"login": request.user, "id": 1000 + len(request.user or ""), "type": "User"})
+
+
+def _user_repos(fake: GitHubFake, login: str, installation_id: int | None = None) -> list[FakeRepo]:
+    return [
+        fake.repos[name]
+        for name in fake.users.get(login, {})
+        if installation_id is None or fake.repos[name].installation_id == installation_id
+    ]
+
+
+def _paged(request: _Request, items: list[Any], field: str) -> _Answer:
+    per_page, page = min(int(request.arg("per_page", "30")), 100), int(request.arg("page", "1"))
+    return _ok({"total_count": len(items), field: items[(page - 1) * per_page : page * per_page]})
+
+
+@_route("GET", r"/user/installations", "user")
+def _user_installations(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], request: _Request) -> _Answer:
+    ids = sorted({repo.installation_id for repo in _user_repos(fake, request.user or "")})
+    installations = [
+        {
+            "id": i,
+            "app_id": fake.app_id,
+            "app_slug": fake.app_slug,
+            "account": {"login": fake.installations[i].account, "id": 7000 + i, "type": "Organization"},
+            "permissions": fake.installations[i].permissions,
+        }
+        for i in ids
+    ]
+    return _paged(request, installations, "installations")
+
+
+@_route("GET", r"/user/installations/(?P<installation>\d+)/repositories", "user")
+def _user_installation_repos(fake: GitHubFake, _repo: FakeRepo | None, params: dict[str, str], request: _Request) -> _Answer:
+    repos = _user_repos(fake, request.user or "", int(params["installation"]))
+    if not repos:
+        raise GitHubApiError(404, "Not Found")
+    roles = fake.users[request.user or ""]
+    shown = [
+        repo.json()
+        | {"permissions": {flag: ROLE_RANK[roles[repo.full_name]] >= rank for rank, flag in enumerate(ROLE_FLAGS, 1)}}
+        for repo in repos
+    ]
+    return _paged(request, shown, "repositories")
 
 
 # -- repository metadata ---------------------------------------------------------------------------

@@ -18,3 +18,26 @@ def send(
     if dedup_id is not None:
         params["MessageDeduplicationId"] = dedup_id
     return client("sqs").send_message(**params)["MessageId"]
+
+
+def depths(queue_url: str) -> dict[str, int | None]:
+    """Messages waiting and in flight on a queue, and waiting on its dead-letter queue (None: no DLQ)."""
+    sqs = client("sqs")
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "RedrivePolicy"],
+    )["Attributes"]
+    dead = None
+    if redrive := attributes.get("RedrivePolicy"):
+        dlq_name = json.loads(redrive)["deadLetterTargetArn"].rsplit(":", 1)[-1]
+        dlq_url = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+        dead = int(
+            sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        )
+    return {
+        "waiting": int(attributes.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "dead_letters": dead,
+    }

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 WEBHOOK_PATH = "/webhooks/github"
+DASHBOARD_PREFIX = "/app"
 
 
 def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -30,6 +31,10 @@ def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
         receipt = receive_webhook(event)
         return response(receipt.status, receipt.body)
+    if path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/"):
+        from codeloop.api.dashboard import handle as dashboard
+
+        return dashboard(event)
     from codeloop.api.tasks import app
 
     return app.resolve(event, context)

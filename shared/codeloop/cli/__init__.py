@@ -273,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=_dev)
 
     from codeloop.cli.app import register as register_app
+    from codeloop.cli.dashboard import register as register_dashboard
     from codeloop.cli.deliveries import register as register_deliveries
     from codeloop.cli.identities import register as register_identities
     from codeloop.cli.prompts import register as register_prompts
@@ -280,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_prompts(commands)
     register_app(commands)
     register_deliveries(commands)
+    register_dashboard(commands)
     register_identities(commands)
 
     config = commands.add_parser("config", help="the per-repository configuration")

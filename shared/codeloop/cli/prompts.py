@@ -15,9 +15,9 @@ def register(subparsers: Any) -> None:
     prompts.add_parser(
         "sync", help="load prompts/ into the database (new versions for changed templates)"
     ).set_defaults(handler=_sync)
-    prompts.add_parser("list", help="templates, their versions and the active one").set_defaults(
-        handler=_list
-    )
+    prompts.add_parser(
+        "list", help="templates, their versions, the active one, each version's quality score"
+    ).set_defaults(handler=_list)
     rollback = prompts.add_parser("rollback", help="serve an earlier version of a template")
     rollback.add_argument("template_id")
     rollback.add_argument(
@@ -56,11 +56,12 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from codeloop.db import prompts_store
+    from codeloop.db import prompts_store, stats_store
     from codeloop.db.pool import transaction
 
     with transaction() as conn:
         rows = prompts_store.summaries(conn)
+        scores = stats_store.prompt_quality(conn)
     if not rows:
         print("no prompt templates: run `codeloop prompts sync`")
         return 0
@@ -73,6 +74,13 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{row.id:<24} {row.versions:>8} {serving:>8} {synced:>7}  {', '.join(row.task_types)}")
     if any(row.active_version is not None for row in rows):
         print("* rolled back: later versions are withdrawn until the file changes or `--to latest`")
+    if scores:
+        print("\nquality score: green within budget, posterior mean [95 % interval] (green / outcomes)")
+        for score in scores:
+            print(
+                f"{score.template_id + ' v' + str(score.version):<24} {score.mean:.2f} "
+                f"[{score.low:.2f}, {score.high:.2f}]  ({score.green} / {score.green + score.not_green})"
+            )
     return 0
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from codeloop.db.queries import fetch_all, fetch_one, query
 from codeloop.domain.delivery_log import Cursor, DeliveryFilter, LoggedDelivery
-from codeloop.domain.models import ApiKey
+from codeloop.domain.models import Scope
 
 
 class ReplayRecord(BaseModel):
@@ -27,7 +27,7 @@ class ReplayRecord(BaseModel):
 
 
 def page(
-    conn: Connection, where: DeliveryFilter, *, scope: ApiKey | None, limit: int, after: Cursor | None
+    conn: Connection, where: DeliveryFilter, *, scope: Scope | None, limit: int, after: Cursor | None
 ) -> list[LoggedDelivery]:
     """Up to ``limit`` deliveries, newest first, strictly after ``after``.
 

@@ -43,6 +43,10 @@ class PromptVersionRow(_Record):
     created_at: datetime
 
 
+class AvailableVersionRow(PromptVersionRow):
+    active: bool  # the template's explicitly active version (a rollback): it serves alone
+
+
 class RenderedPromptRow(_Record):
     id: UUID
     task_id: UUID
@@ -178,8 +182,8 @@ def summaries(conn: Connection) -> list[PromptTemplateSummary]:
     return fetch_all(conn, "prompt_template_summaries", PromptTemplateSummary)
 
 
-def available_versions(conn: Connection) -> list[PromptVersionRow]:
-    return fetch_all(conn, "available_prompt_versions", PromptVersionRow)
+def available_versions(conn: Connection) -> list[AvailableVersionRow]:
+    return fetch_all(conn, "available_prompt_versions", AvailableVersionRow)
 
 
 # -- rendered prompts ----------------------------------------------------------------------------

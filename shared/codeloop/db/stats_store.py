@@ -12,7 +12,8 @@ from psycopg import Connection
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.db.queries import query
-from codeloop.domain.models import ApiKey
+from codeloop.domain.learning import Outcomes, QualityScore, quality_score
+from codeloop.domain.models import Scope
 
 
 class _Figures(BaseModel):
@@ -20,7 +21,8 @@ class _Figures(BaseModel):
 
 
 class TemplateSuccess(_Figures):
-    """The prompt quality score of one template version."""
+    """Per attempt: how often one template version's prompts passed validation (the prompt
+    quality score, per task outcome with its interval, is :class:`PromptQuality`)."""
 
     template_id: str
     template_version: int
@@ -28,6 +30,14 @@ class TemplateSuccess(_Figures):
     validated: int  # of those, attempts whose validation gave a verdict on the code (passed or failed)
     passed: int
     success_rate: float | None  # passed / validated
+
+
+class PromptQuality(QualityScore):
+    """The prompt quality score of one template version: its posterior mean on "green within
+    budget" with a 95 % interval, over the tasks that count (the ``task_outcomes`` view)."""
+
+    template_id: str
+    version: int
 
 
 class Percentiles(_Figures):
@@ -69,9 +79,10 @@ class Stats(_Figures):
     steps: list[StepErrors]
     retries: Retries
     attempts_per_task: AttemptsPerTask
+    prompt_quality: list[PromptQuality] = Field(default_factory=list)
 
 
-def counted_repositories(conn: Connection, repository: str | None, scope: ApiKey | None) -> list[int]:
+def counted_repositories(conn: Connection, repository: str | None, scope: Scope | None) -> list[int]:
     """The ids of the repositories that count: ``repository`` (or all), within ``scope``."""
     (counted,) = conn.execute(
         query("stats_counted_repositories"),
@@ -84,13 +95,13 @@ def counted_repositories(conn: Connection, repository: str | None, scope: ApiKey
     return counted["ids"]
 
 
-def _rows(conn: Connection, name: str, repository: str | None, scope: ApiKey | None) -> list[dict[str, Any]]:
+def _rows(conn: Connection, name: str, repository: str | None, scope: Scope | None) -> list[dict[str, Any]]:
     """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``."""
     return conn.execute(query(name), {"counted": counted_repositories(conn, repository, scope)}).fetchall()
 
 
 def template_success(
-    conn: Connection, repository: str | None = None, scope: ApiKey | None = None
+    conn: Connection, repository: str | None = None, scope: Scope | None = None
 ) -> list[TemplateSuccess]:
     return [
         TemplateSuccess.model_validate(row)
@@ -98,7 +109,20 @@ def template_success(
     ]
 
 
-def lead_times(conn: Connection, repository: str | None = None, scope: ApiKey | None = None) -> LeadTimes:
+def prompt_quality(
+    conn: Connection, repository: str | None = None, scope: Scope | None = None
+) -> list[PromptQuality]:
+    return [
+        PromptQuality(
+            template_id=row["template_id"],
+            version=row["version"],
+            **quality_score(Outcomes(green=row["green"], not_green=row["not_green"])).model_dump(),
+        )
+        for row in _rows(conn, "prompt_quality", repository, scope)
+    ]
+
+
+def lead_times(conn: Connection, repository: str | None = None, scope: Scope | None = None) -> LeadTimes:
     (row,) = _rows(conn, "stats_lead_times", repository, scope)
     return LeadTimes(
         to_pull_request=Percentiles(count=row["pr_count"], p50=row["pr_p50"], p90=row["pr_p90"]),
@@ -107,12 +131,12 @@ def lead_times(conn: Connection, repository: str | None = None, scope: ApiKey | 
 
 
 def step_errors(
-    conn: Connection, repository: str | None = None, scope: ApiKey | None = None
+    conn: Connection, repository: str | None = None, scope: Scope | None = None
 ) -> list[StepErrors]:
     return [StepErrors.model_validate(row) for row in _rows(conn, "stats_step_errors", repository, scope)]
 
 
-def collect(conn: Connection, repository: str | None = None, scope: ApiKey | None = None) -> Stats:
+def collect(conn: Connection, repository: str | None = None, scope: Scope | None = None) -> Stats:
     """Every figure, for one repository or for all (within ``scope``)."""
     (tasks,) = _rows(conn, "stats_tasks", repository, scope)
     return Stats(
@@ -130,4 +154,12 @@ def collect(conn: Connection, repository: str | None = None, scope: ApiKey | Non
         attempts_per_task=AttemptsPerTask(
             tasks=tasks["started"], mean=tasks["attempts_mean"], max=tasks["attempts_max"]
         ),
+        prompt_quality=prompt_quality(conn, repository, scope),
     )
+
+
+def figures(
+    conn: Connection, name: str, repository: str | None = None, scope: Scope | None = None
+) -> list[dict[str, Any]]:
+    """Any named query over the repositories that count (the dashboard's charts read through it)."""
+    return _rows(conn, name, repository, scope)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from codeloop.domain.models import ApiKey, Repository
+from codeloop.domain.models import ApiKey, Repository, Scope
 
 KEY_PREFIX = "cl_"
 
@@ -34,7 +34,7 @@ def key_from_headers(headers: dict[str, str]) -> str | None:
     return headers.get("x-api-key", "").strip() or None
 
 
-def reaches(key: ApiKey, repository: Repository) -> bool:
+def reaches(key: Scope, repository: Repository) -> bool:
     """Whether the key may see and act on this repository's tasks."""
     return repository.id in key.repository_ids or (
         repository.installation_id is not None and repository.installation_id in key.installation_ids

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal, NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -66,10 +66,17 @@ def build_manifest(
         "description": DESCRIPTION,
         "hook_attributes": {"url": webhook_url, "active": True},
         "redirect_url": redirect_url,
+        "callback_urls": [dashboard_callback_url(webhook_url)],
         "public": public,
         "default_permissions": {name: permission.level for name, permission in APP_PERMISSIONS.items()},
         "default_events": list(APP_EVENTS),
     }
+
+
+def dashboard_callback_url(webhook_url: str) -> str:
+    """Where GitHub sends a user back after sign-in with GitHub: the dashboard on the webhook's host."""
+    parts = urlsplit(webhook_url)
+    return f"{parts.scheme}://{parts.netloc}/app/oauth/callback"
 
 
 def new_app_url(web_url: str, org: str | None = None) -> str:

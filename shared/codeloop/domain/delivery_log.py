@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from codeloop.domain.models import ApiKey, DeliveryStatus, WebhookDelivery
+from codeloop.domain.models import DeliveryStatus, Scope, WebhookDelivery
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -86,7 +86,7 @@ class Cursor(BaseModel):
         return cls(received_at=delivery.received_at, delivery_id=delivery.delivery_id)
 
 
-def reaches_delivery(key: ApiKey, delivery: WebhookDelivery) -> bool:
+def reaches_delivery(key: Scope, delivery: WebhookDelivery) -> bool:
     """Whether a key may see and replay a delivery: its repository is in the key's scope, or its
     installation is. A delivery about no repository (an installation event) needs the installation."""
     return (delivery.repository_id is not None and delivery.repository_id in key.repository_ids) or (

@@ -186,13 +186,20 @@ class AuditEntry(Record):
     created_at: datetime
 
 
-class ApiKey(Record):
+class Scope(Record):
+    """What a caller reaches: the tasks and deliveries of these installations and repositories only.
+
+    An API key is one; a dashboard session (the repositories GitHub says its user can access) is
+    another."""
+
+    installation_ids: list[int]
+    repository_ids: list[int]
+
+
+class ApiKey(Scope):
     id: UUID
     name: str
     prefix: str
-    # The key's scope: it reaches the tasks of these installations and these repositories only.
-    installation_ids: list[int]
-    repository_ids: list[int]
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

@@ -18,12 +18,15 @@ fit. The manifest records, per piece, its sizes and what happened to it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from codeloop.domain.fix_memory import TITLE as FIX_MEMORY_TITLE
+from codeloop.domain.fix_memory import FixMemory
 from codeloop.domain.frozen import Frozen
 from codeloop.domain.models import TaskType
 from codeloop.domain.untrusted import CleanText, clean, fence, fence_overhead, inline, neutralise_fences
@@ -57,6 +60,7 @@ PIECE_KINDS: dict[str, PieceKind] = {
         PieceKind(kind="file", title="File", priority=80),
         PieceKind(kind="diff", title="The pull request's diff", priority=70),
         PieceKind(kind="attempts", title="Earlier attempts", priority=60, keep="tail"),
+        PieceKind(kind="fix_memory", title=FIX_MEMORY_TITLE, priority=50),
         PieceKind(kind="annotations", title="Annotations from the checks", priority=90),
         PieceKind(kind="failure", title="Failure", priority=95, keep="tail"),
         PieceKind(kind="review_comments", title="Review comments to address", priority=100),
@@ -109,6 +113,11 @@ class PullRequestRef(Frozen):
     base_branch: str
     head_sha: str | None = None
     author: str | None = None
+
+
+def spec_complexity(db_complexity: int) -> int:
+    """The database's 1-10 on TaskSpec's 1-5 scale."""
+    return min(5, max(1, math.ceil(db_complexity / 2)))
 
 
 class TaskSpec(Frozen):
@@ -194,6 +203,9 @@ class PromptInputs(Frozen):
     annotations: list[Annotation] = Field(default_factory=list)
     attempts: list[EarlierAttempt] = Field(default_factory=list)
     review_comments: list[ReviewComment] = Field(default_factory=list)
+    fix_memories: list[FixMemory] = Field(
+        default_factory=list, description="What fixed similar failures in this repository before."
+    )
     extra: list[ContextPiece] = Field(default_factory=list, description="Further pieces, as they are.")
 
 
@@ -220,6 +232,15 @@ def context_pieces(inputs: PromptInputs) -> list[ContextPiece]:
         pieces.append(ContextPiece.of("diff", inputs.diff))
     if inputs.attempts:
         pieces.append(ContextPiece.of("attempts", "\n\n".join(_attempt_text(a) for a in inputs.attempts)))
+    pieces += [
+        ContextPiece.of(
+            "fix_memory",
+            m.text(),
+            name=f"fix_memory:{m.id}",
+            title=f"{FIX_MEMORY_TITLE} ({n} of {len(inputs.fix_memories)})",
+        )
+        for n, m in enumerate(inputs.fix_memories, start=1)
+    ]
     if inputs.annotations:
         pieces.append(
             ContextPiece.of("annotations", "\n".join(_annotation_line(a) for a in inputs.annotations))

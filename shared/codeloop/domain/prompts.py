@@ -38,6 +38,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from codeloop.domain.frozen import Frozen
+from codeloop.domain.learning import LearningInputs, Outcomes, choose, complexity_band
 from codeloop.domain.prompt_context import (
     TASK_TYPES,
     ContextManifest,
@@ -121,10 +122,13 @@ class PromptTemplate(Frozen):
 
 
 class AvailableTemplate(Frozen):
-    """A template at one version (versions are assigned by the version store, from 1)."""
+    """A template at one version (versions are assigned by the version store, from 1).
+    ``active``: the version an operator's rollback (or a file reverted to it) made the template's
+    active one; it then serves alone."""
 
     template: PromptTemplate
     version: int = Field(ge=1)
+    active: bool = False
 
 
 class TemplateSelection(Frozen):
@@ -246,18 +250,25 @@ def _partial_source(env: SandboxedEnvironment, name: str) -> str:
 
 
 def select_template(
-    available: Sequence[AvailableTemplate], task_type: str, complexity: int, repo_config: RepoConfig
+    available: Sequence[AvailableTemplate],
+    task_type: str,
+    complexity: int,
+    repo_config: RepoConfig,
+    learning: LearningInputs | None = None,
 ) -> TemplateSelection:
     """The template for a task, and why.
 
     1. A repository pin (``prompts: {<task type>: <id> | {template, version}}``) wins: that
        id at the pinned version, or its latest version. A pin that names nothing available
        is an error (a silent fallback would hide the repository's misconfiguration).
-    2. Otherwise, among the latest version of each template serving the task type, those
-       whose complexity range holds the task's complexity; if none does, those whose range
-       is nearest to it.
+    2. Otherwise, among the templates serving the task type, those whose complexity range
+       holds the task's complexity; if none does, those whose range is nearest to it.
     3. Ties go to the narrowest complexity range (the most specific), then to the template
        serving the fewest task types, then to the smallest id (alphabetical).
+    4. The version: a rolled-back template serves its active version alone. Otherwise, with
+       ``learning``, the version the task started with (its outcome is that version's), else one
+       chosen by Thompson sampling over the versions' posteriors (:mod:`codeloop.domain.learning`);
+       without it, the latest version.
     """
     pin = repo_config.prompt_pin(task_type)
     if pin is not None:
@@ -281,8 +292,38 @@ def select_template(
         if len(fitting) > 1
         else ""
     )
-    reason = f"{chosen.template.id} v{chosen.version} (complexity {low}-{high}): {why}{ties}"
+    chosen, version_reason = _version(available, chosen, complexity, learning)
+    reason = f"{chosen.template.id} v{chosen.version} (complexity {low}-{high}): {why}{ties}{version_reason}"
     return TemplateSelection(template=chosen.template, version=chosen.version, reason=reason)
+
+
+def _version(
+    available: Sequence[AvailableTemplate],
+    latest: AvailableTemplate,
+    complexity: int,
+    learning: LearningInputs | None,
+) -> tuple[AvailableTemplate, str]:
+    """Which version of the chosen template serves, and why (appended to the reason)."""
+    versions = [t for t in available if t.template.id == latest.template.id]
+    held = [t for t in versions if t.active]
+    if held:
+        return held[0], f"; v{held[0].version} is the active version (rolled back), it serves alone"
+    if learning is None:
+        return latest, ""
+    keys = [(t.template.id, t.version) for t in versions]
+    used = (latest.template.id, learning.kept.get(latest.template.id))
+    if used in keys:
+        kept = versions[keys.index(used)]
+        return kept, f"; v{kept.version} kept: the task used it before (its outcome counts for it)"
+    choice = choose(
+        [f"v{t.version}" for t in versions],
+        [learning.everyone.get(key, Outcomes()) for key in keys],
+        [learning.repository.get(key, Outcomes()) for key in keys],
+        learning.policy,
+        learning.rng,
+    )
+    band = complexity_band(complexity)
+    return versions[choice.index], f"; version by outcomes (complexity band {band}): {choice.reason}"
 
 
 def _pinned(available: Sequence[AvailableTemplate], task_type: str, template_id: str, version: int | None):
@@ -372,6 +413,7 @@ def build_prompt(
     inputs: PromptInputs,
     repo_config: RepoConfig,
     max_context_chars: int,
+    learning: LearningInputs | None = None,
 ) -> RenderedPrompt:
     """Select a template, fit the context to the budget, render.
 
@@ -381,7 +423,7 @@ def build_prompt(
     criteria and the validation commands are never cut and are outside it.
     """
     task = inputs.task
-    selection = select_template(templates, task.type, task.complexity, repo_config)
+    selection = select_template(templates, task.type, task.complexity, repo_config, learning)
     budget = repo_config.max_context_chars or max_context_chars
     fitted = fit_context(context_pieces(inputs), budget)
     variables = template_variables(inputs, repo_config, fitted)

@@ -42,6 +42,7 @@ ResultsSource = Literal["junit", "output", "none"]
 Phase = Literal["setup", "test", "rerun"]  # rerun: the failing tests again, once
 
 MAX_FAILURES = 500  # kept in a report; ``failures_total`` counts them all
+MAX_CHANGED_PATHS = 100  # kept in a report (failure memory names the files of a fix)
 MAX_ANNOTATIONS = 200  # GitHub takes 50 per request: the reporter sends them in batches
 ANNOTATION_MESSAGE_CHARS = 4_000
 ANNOTATION_TITLE_CHARS = 255
@@ -158,6 +159,7 @@ class ValidationReport(Frozen):
     repo_checks: RepoChecks | None = None  # the repository's own CI, when it was included
     deployment: Deployment | None = None  # when validation.deploy started an app
     checks: list[CheckResult] = Field(default_factory=list)  # in order, each a step of the report
+    changed_paths: list[str] = Field(default_factory=list)  # the PR's files (the first MAX_CHANGED_PATHS)
 
 
 # -- forks and the cases where nothing runs -------------------------------------------------
@@ -311,6 +313,7 @@ def build_report(
         duration_seconds=duration_seconds,
         deployment=deployment,
         checks=list(checks),
+        changed_paths=sorted(changed_paths)[:MAX_CHANGED_PATHS],
     )
 
 

@@ -6,7 +6,7 @@
 - queue pollers that call the real handlers the way Lambda's SQS event source mapping does, and
   the sweeper on its schedule; the validation runner polls its queue in a process of its own
   (it claims the orphans of its commands, and holds no database URL or App secret);
-- the HTTP front (webhooks, task API, /health) on 127.0.0.1:$CODELOOP_PORT.
+- the HTTP front (webhooks, task API, /health, the dashboard under /app/) on 127.0.0.1:$CODELOOP_PORT.
 
 It prints its URLs and the settings it still needs, and stops cleanly on Ctrl-C.
 """
@@ -160,6 +160,7 @@ def run() -> int:
         )
         print(f"  validation   {sandbox_note}", flush=True)
         print(f"  task API     {base}/api/v1/tasks  (OpenAPI: {base}/api/v1/openapi.json)", flush=True)
+        print(f"  dashboard    {base}/app/  (`codeloop dashboard login` prints a sign-in link)", flush=True)
         for note in missing_settings():
             print(f"  needs        {note}", flush=True)
         print("Ctrl-C stops it.", flush=True)

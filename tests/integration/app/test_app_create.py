@@ -11,6 +11,7 @@ from codeloop.adapters import env_file
 from codeloop.adapters.github_manifest import ManifestConversionError, convert_manifest_code
 from codeloop.domain.app_manifest import APP_EVENTS, APP_PERMISSIONS
 from codeloop.services.setup.app_registration import AppRequest, Registration, StoreError
+from tests.browser import chromium
 from tests.fakes.github_apps import GitHubAppsFake
 from tests.integration.app.flow import (
     FormReader,
@@ -19,17 +20,6 @@ from tests.integration.app.flow import (
     submit_form,
     written_secrets,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def test_http_client_drives_the_flow_to_a_written_env(github, tmp_path, capsys):
@@ -60,21 +50,15 @@ def test_http_client_drives_the_flow_to_a_written_env(github, tmp_path, capsys):
 
 
 def test_a_real_browser_goes_from_the_local_page_to_the_written_env(github, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     env = tmp_path / ".env"
     run = start("--env-file", str(env), "--org", "octo-org")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(run.url)
-            page.click("button[type=submit]")
-            page.wait_for_selector("#install")
-            assert page.inner_text("h1") == "GitHub App created"
-            install_link = page.get_attribute("#install", "href")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(run.url)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#install")
+        assert page.inner_text("h1") == "GitHub App created"
+        install_link = page.get_attribute("#install", "href")
 
     assert run.exit_code() == 0
     assert_env_holds_the_app(env, github)

@@ -171,7 +171,8 @@ def test_console_commands_sync_list_and_rollback(db_url, prompts, monkeypatch, c
     assert run_cli("prompts", "rollback", "docs", "--to", "1") == 0
     assert "now serves v1" in capsys.readouterr().out
     assert run_cli("prompts", "list") == 0
-    listing = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:-1]}
+    table = capsys.readouterr().out.split("\n\n")[0]  # the quality scores follow
+    listing = {line.split()[0]: line.split() for line in table.splitlines()[1:-1]}
     assert listing["docs"][:4] == ["docs", "2", "v1*", "v2"]
     assert listing["bug_fix"][:4] == ["bug_fix", "1", "v1", "v1"]
     assert run_cli("prompts", "rollback", "docs", "--to", "9") == 1

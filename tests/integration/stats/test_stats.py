@@ -240,6 +240,7 @@ def test_an_empty_database_has_no_figures_yet(conn):
         "steps": [],
         "retries": {"retried": 0, "completed": 0, "success_rate": None},
         "attempts_per_task": {"tasks": 0, "mean": None, "max": None},
+        "prompt_quality": [],
     }
 
 

@@ -70,6 +70,8 @@ HTTP_ROUTES = {
     ("POST", "/api/v1/deliveries/{id}/replay"),
     ("GET", "/api/v1/installations/{id}/budget"),
     ("PUT", "/api/v1/installations/{id}/budget"),
+    ("ANY", "/app"),
+    ("ANY", "/app/{proxy+}"),
 }
 # What every function may know (Globals); the rest of ENVIRONMENT only the trusted functions get.
 SHARED_ENVIRONMENT = {
@@ -390,8 +392,12 @@ def test_functions_receive_only_from_the_queues_they_consume(template):
     for logical_id, function in functions(template).items():
         role = role_of(template, function)
         own = {queue for queue, consumer in consumers.items() if consumer == logical_id}
-        for action in RECEIVE_ACTIONS:
+        # The dashboard's Health page reads every queue's depth; reading attributes receives nothing.
+        reads_depths = {"sqs:GetQueueAttributes"} if logical_id == "WebhookReceiverFunction" else set()
+        for action in RECEIVE_ACTIONS - reads_depths:
             assert granted(role, action) == own, f"{logical_id}: {action}"
+    receiver = role_of(template, template["Resources"]["WebhookReceiverFunction"])
+    assert granted(receiver, "sqs:GetQueueAttributes") == set(queues(template))
 
 
 # A task's end answers its batch item: the syncer (workflow notes, sweeper) and the API (cancel).

@@ -201,3 +201,11 @@ def test_credentials_fill_the_app_settings_and_never_show_secrets_in_their_repr(
     }
     shown = repr(credentials) + str(credentials)
     assert not any(secret in shown for secret in ("pem-text", "hook-secret", "client-secret"))
+
+
+def test_the_apps_oauth_callback_is_the_dashboards_on_the_webhook_host():
+    manifest = build_manifest(
+        name="x", homepage_url="h", webhook_url="https://abc.execute-api.us-east-1.amazonaws.com/webhooks/github",
+        redirect_url="r",
+    )  # fmt: skip
+    assert manifest["callback_urls"] == ["https://abc.execute-api.us-east-1.amazonaws.com/app/oauth/callback"]

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from codeloop.db import deliveries_store, store
 from codeloop.db.pool import transaction
 from codeloop.domain.delivery_log import ReplayRequest, reaches_delivery
-from codeloop.domain.models import ApiKey, DeliveryStatus
+from codeloop.domain.models import ApiKey, DeliveryStatus, Scope
 from codeloop.domain.webhooks import DeliveryEnvelope, route
 from codeloop.observability import logger
 
@@ -33,7 +33,7 @@ def replay_delivery(
     delivery_id: str,
     *,
     actor: str,
-    scope: ApiKey | None,
+    scope: Scope | None,
     new_task: bool = False,
     correlation_id: str | None = None,
 ) -> ReplayOutcome | None:
@@ -48,7 +48,7 @@ def replay_delivery(
             delivery.event, delivery_id, store.get_delivery_payload(conn, delivery_id)
         )
         acted_on = route(envelope) == "act"
-        details = {"new_task": new_task, "key_id": str(scope.id) if scope else None, "acted_on": acted_on}
+        details = {"new_task": new_task, "key_id": str(scope.id) if isinstance(scope, ApiKey) else None, "acted_on": acted_on}
         record = deliveries_store.record_replay(
             conn, delivery, actor=actor, details=details, correlation_id=correlation_id
         )

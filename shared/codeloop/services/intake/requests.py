@@ -30,6 +30,7 @@ from codeloop.domain.commands import (
     help_text,
     is_stranger,
     limit_note_text,
+    permission_allows,
     refusal_text,
     unknown_command_text,
 )
@@ -115,6 +116,14 @@ def _new_task(
         base_branch=repository.default_branch,
         metadata={"subject_body": str(subject.get("body") or "")[:65_535], "instructions": instructions},
     )
+
+
+def may_start_work(installation_id: int, full_name: str, login: str) -> bool:
+    """The rule for commands that start work, for a caller outside a comment (the dashboard): the
+    user's role on the repository reaches its ``commands.min_permission``."""
+    config, _ = load_repo_config(installation_id, full_name)
+    role = github.collaborator_permission(installation_id, full_name, login)
+    return permission_allows(role, config.commands.min_permission)
 
 
 class Conversation:

@@ -11,6 +11,8 @@ Failures are classified for the worker shape (:mod:`codeloop.services.tasks.step
 
 Optional context that cannot be read is left out (see :mod:`codeloop.services.prompting.context`).
 A message delivered again for an attempt whose prompt is already stored answers with that prompt.
+The template version is chosen by outcomes (:mod:`codeloop.services.learning.outcomes`), and a fix
+prompt gets what fixed similar failures in the repository before (:mod:`codeloop.services.learning.memory`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any
 
 from codeloop.db import prompts_store, store, validation_store
 from codeloop.db.pool import transaction
+from codeloop.domain.learning import LearningInputs
 from codeloop.domain.models import Repository, Task
-from codeloop.domain.prompt_context import EarlierAttempt
+from codeloop.domain.prompt_context import EarlierAttempt, PromptInputs
 from codeloop.domain.prompts import (
     PromptRenderError,
     PromptSelectionError,
@@ -34,7 +37,9 @@ from codeloop.domain.repo_config import (
 )
 from codeloop.domain.steps import StepFailed, StepMessage
 from codeloop.observability import logger, metrics
-from codeloop.services.prompting.context import READ_PERMISSIONS, FixContext, Gathered, gather
+from codeloop.services.learning import memory
+from codeloop.services.learning.outcomes import learning_inputs
+from codeloop.services.prompting.context import READ_PERMISSIONS, FixContext, gather
 from codeloop.services.prompting.versions import TemplateCatalog, catalog
 from codeloop.services.repository_config import load_repo_config
 from codeloop.settings import get_settings
@@ -56,6 +61,7 @@ def build_prompt_step(message: StepMessage) -> dict[str, Any]:
         fix, validation_run, attempts = (
             _fix_inputs(conn, task, message) if kind == "fix" else (None, None, [])
         )
+        memories = memory.recall(conn, task.repository_id, validation_run)
     if repository is None or repository.installation_id is None:
         raise StepFailed("RepositoryNotInstalled", f"the App is not installed on task {task.id}'s repository")
 
@@ -68,9 +74,12 @@ def build_prompt_step(message: StepMessage) -> dict[str, Any]:
         validation_run=validation_run,
         earlier_attempts=attempts,
     )
+    inputs = gathered.inputs.model_copy(update={"fix_memories": memories})
     with transaction() as conn:
         templates = catalog(conn)
-    prompt = _render(templates, gathered, config)
+        serving = templates.serving(inputs.task.type)
+        learning = learning_inputs(conn, task, message.attempt, kind, serving)
+    prompt = _render(templates, inputs, config, learning)
     with transaction(actor="prompt_builder", correlation_id=message.execution_name) as conn:
         row = prompts_store.insert_rendered(
             conn,
@@ -152,9 +161,11 @@ def _first_pr_url(pull_requests: Any) -> str | None:
     return None
 
 
-def _render(templates: TemplateCatalog, gathered: Gathered, config: RepoConfig) -> RenderedPrompt:
+def _render(
+    templates: TemplateCatalog, inputs: PromptInputs, config: RepoConfig, learning: LearningInputs
+) -> RenderedPrompt:
     try:
-        return build_prompt(templates.available, gathered.inputs, config, get_settings().max_context_chars)
+        return build_prompt(templates.available, inputs, config, get_settings().max_context_chars, learning)
     except PromptSelectionError as exc:
         hint = "" if templates.available else " (no templates in the database: run `codeloop prompts sync`)"
         raise StepFailed("PromptSelection", f"{exc}{hint}") from None

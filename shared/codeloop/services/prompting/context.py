@@ -10,12 +10,11 @@ pieces are skipped rather than spent against the same limit. Raw inputs are capp
 fetched, before any cleaning: the context budget cuts them further.
 
 Task complexity is 1-10 in the database and 1-5 in :class:`TaskSpec`: it is mapped as
-``ceil(c / 2)`` (the database default 5 becomes 3, TaskSpec's default).
+``ceil(c / 2)`` (:func:`~codeloop.domain.prompt_context.spec_complexity`) (the database default 5 becomes 3, TaskSpec's default).
 """
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from codeloop.domain.prompt_context import (
     RepositoryInfo,
     ReviewComment,
     TaskSpec,
+    spec_complexity,
 )
 from codeloop.domain.validation import Annotation, ValidationReport
 from codeloop.observability import logger
@@ -166,11 +166,6 @@ def _cap(text: str, limit: int, keep: Literal["head", "tail"] = "head") -> str:
     if len(text) <= limit:
         return text
     return text[:limit] if keep == "head" else text[-limit:]
-
-
-def spec_complexity(db_complexity: int) -> int:
-    """The database's 1-10 on TaskSpec's 1-5 scale."""
-    return min(5, max(1, math.ceil(db_complexity / 2)))
 
 
 def mentioned_paths(texts: list[str], tree: list[str]) -> list[str]:

@@ -125,7 +125,7 @@ def rollback(conn: Connection, template_id: str, to_version: int | None, *, acto
 class TemplateCatalog:
     """The template versions selection may choose, each with the partials it was stored with."""
 
-    def __init__(self, rows: Iterable[prompts_store.PromptVersionRow]):
+    def __init__(self, rows: Iterable[prompts_store.AvailableVersionRow]):
         self.available = [
             AvailableTemplate(
                 template=PromptTemplate(
@@ -135,9 +135,14 @@ class TemplateCatalog:
                     sha256=row.content_hash,
                 ),
                 version=row.version,
+                active=row.active,
             )
             for row in rows
         ]
+
+    def serving(self, task_type: str) -> list[str]:
+        """The ids of the templates that serve ``task_type``."""
+        return sorted({t.template.id for t in self.available if t.template.meta.serves(task_type)})
 
 
 def catalog(conn: Connection) -> TemplateCatalog:

@@ -58,6 +58,7 @@ from codeloop.domain.validation import (
 )
 from codeloop.domain.validation_request import ValidationJob, ValidationRequest, ValidationResult
 from codeloop.observability import logger
+from codeloop.services.learning import memory
 from codeloop.services.repository_config import load_repo_config
 from codeloop.services.tasks import ledger
 from codeloop.services.tasks.steps import answer_step
@@ -227,8 +228,10 @@ def _changed_paths(context: PullRequestContext) -> set[str]:
 
 
 def step_output(conn: Connection, run: ValidationRun, report: ValidationReport) -> dict[str, Any]:
-    """The step's answer; ``same_failure`` compares with the task's previous validation."""
+    """The step's answer; ``same_failure`` compares with the task's previous validation. A pass
+    right after a failure is remembered (failure memory)."""
     previous = validation_store.previous_validation_run(conn, run.task_id, run.attempt)
+    memory.remember_fix(conn, run, report, previous)
     same_failure = (
         report.verdict == "failed"
         and report.failure_signature is not None

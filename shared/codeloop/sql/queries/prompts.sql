@@ -63,7 +63,8 @@ select t.*, count(v.version)::integer as versions, coalesce(max(v.version), 0) a
 -- name: available_prompt_versions
 -- What selection may choose: every version of a current template up to its active version
 -- (all of them when none is set); a rollback withdraws the later versions, pins included.
-select v.*
+-- active: the version a rollback (or a reverted file) set, which then serves alone.
+select v.*, coalesce(v.version = t.active_version, false) as active
   from prompt_template_versions v
   join prompt_templates t on t.id = v.template_id
  where t.retired_at is null
