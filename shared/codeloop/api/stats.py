@@ -9,7 +9,7 @@ A Powertools router; the task API's resolver includes it (``app.include_router(r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -17,10 +17,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from codeloop.api.auth import authenticate
+from codeloop.domain.costs import STATS_PERIOD
 
 router = Router()
 
-DEFAULT_PERIOD = timedelta(days=30)
 
 
 @router.get(
@@ -61,7 +61,7 @@ def get_stats(
                 )
         stats = stats_store.collect(conn, repository, scope=key)
         until = _utc(until) if until else datetime.now(UTC)
-        since = _utc(since) if since else until - DEFAULT_PERIOD
+        since = _utc(since) if since else until - STATS_PERIOD
         outcomes = outcome_stats.collect(conn, since, until, repository, scope=key)
     body = {**stats.model_dump(mode="json"), "outcomes": outcomes.model_dump(mode="json")}
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from codeloop.db.queries import query
 from codeloop.db.stats_store import counted_repositories
-from codeloop.domain.models import ApiKey
+from codeloop.domain.models import Scope
 
 
 class OutcomeFigures(BaseModel):
@@ -47,14 +47,19 @@ def collect(
     since: datetime,
     until: datetime,
     repository: str | None = None,
-    scope: ApiKey | None = None,
+    scope: Scope | None = None,
 ) -> Outcomes:
     """Every grouping over the repositories that count (``repository`` or all, within ``scope``)."""
     rows = conn.execute(
         query("outcomes.outcomes_by"),
         {"counted": counted_repositories(conn, repository, scope), "since": since, "until": until},
     ).fetchall()
-    groups: dict[str, list[OutcomeFigures]] = {"template": [], "repository": [], "installation": [], "all": []}
+    groups: dict[str, list[OutcomeFigures]] = {
+        "template": [],
+        "repository": [],
+        "installation": [],
+        "all": [],
+    }
     for row in rows:
         groups[row["group_by"]].append(OutcomeFigures.model_validate(row))
     empty = OutcomeFigures(

@@ -12,13 +12,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MILLION = Decimal(1_000_000)
+# The period outcome stats cover when none is asked for: the tasks created in the last 30 days.
+STATS_PERIOD = timedelta(days=30)
 USD_PLACES = Decimal("0.000001")  # what the ledger keeps (numeric(14, 6))
 
 # gen_ai.operation.name values: a chat completion, and a run of an agent.
