@@ -149,7 +149,9 @@ def cost_line(totals: CostTotals) -> str:
     """One plain-text line: ``$0.0123 (1,200 tokens in, 340 out; agents 12.5 min; 1 call unpriced)``."""
     if totals.calls == 0:
         return "nothing spent yet"
-    parts = [f"{totals.input_tokens:,} tokens in, {totals.output_tokens:,} out"]
+    parts = []
+    if totals.input_tokens or totals.output_tokens:  # agents that report none (Codegen) say nothing here
+        parts.append(f"{totals.input_tokens:,} tokens in, {totals.output_tokens:,} out")
     if totals.agent_seconds:
         parts.append(f"agents {totals.agent_minutes:.1f} min")
     if totals.unpriced_calls:

@@ -134,7 +134,10 @@ def test_the_cost_line_separates_what_is_known_from_what_is_not():
                    agent_seconds=750)
     )  # fmt: skip
     assert line == "$0.0123 (1,200 tokens in, 340 out; agents 12.5 min; 1 call unpriced)"
-    assert cost_line(CostTotals(calls=1, unpriced_calls=1, agent_seconds=60)).startswith("unpriced (")
+    assert (
+        cost_line(CostTotals(calls=1, unpriced_calls=1, agent_seconds=60))
+        == "unpriced (agents 1.0 min; 1 call unpriced)"
+    )
 
 
 def test_periods_are_the_utc_day_and_month():
