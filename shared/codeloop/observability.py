@@ -53,3 +53,32 @@ def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
         return handler(event, context)
 
     return metrics.log_metrics(start_clean)
+
+
+# The dimensions of the GenAI metrics: which kind of call, to whom, for which model.
+GEN_AI_DIMENSIONS = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")
+GEN_AI_METRICS = (
+    ("gen_ai.usage.input_tokens", "GenAIInputTokens", "Count"),
+    ("gen_ai.usage.output_tokens", "GenAIOutputTokens", "Count"),
+    ("codeloop.cost.usd", "GenAICostUSD", "None"),
+    ("codeloop.duration.seconds", "GenAICallSeconds", "Seconds"),
+)
+
+
+def emit_gen_ai_metrics(attributes: dict[str, Any]) -> None:
+    """One model or agent call as EMF metrics, dimensioned by operation, provider and model.
+
+    Written at once, apart from the handler's own metrics (whose dimension set the alarms name).
+    A value the call did not report (tokens, an unpriced cost) is not emitted.
+    """
+    from aws_lambda_powertools.metrics import single_metric
+
+    dimensions = {key: str(attributes.get(key) or "unknown") for key in GEN_AI_DIMENSIONS}
+    for attribute, name, unit in GEN_AI_METRICS:
+        value = attributes.get(attribute)
+        if value is None:
+            continue
+        with single_metric(
+            name=name, unit=unit, value=value, namespace="codeloop", default_dimensions=dimensions
+        ):
+            pass

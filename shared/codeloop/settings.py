@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from codeloop.domain.costs import ModelPrice, parse_price_table
 from codeloop.domain.learning import LearningPolicy
 
 SECRET_CACHE_SECONDS = 300
@@ -66,6 +68,10 @@ EXPECTS: dict[str, str] = {
     "work_commands_per_installation": "a positive number of commands that start work per installation per window",
     "replies_per_user": "a positive number of command replies one user may get per window",
     "replies_per_installation": "a positive number of command replies per installation per window",
+    "model_prices": 'JSON prices in USD per million tokens (or per agent minute), e.g. '
+    '{"gpt-4o-mini": {"input": 0.15, "output": 0.6}, "codegen": {"minute": 0.05}}',
+    "installation_max_usd_per_day": "USD an installation may spend per UTC day, e.g. 50 (unset: no cap)",
+    "installation_max_usd_per_month": "USD an installation may spend per UTC month, e.g. 500 (unset: no cap)",
     "github_app_client_id": "the GitHub App's OAuth client id (App settings → About; `codeloop app create` writes it)",
     "github_app_client_secret": "the GitHub App's OAuth client secret (on AWS: GITHUB_APP_CLIENT_SECRET_ARN, "
     'a secret holding JSON {"client_id", "client_secret"})',
@@ -165,6 +171,10 @@ class Settings(BaseSettings):
     work_commands_per_installation: int = Field(default=100, ge=1)
     replies_per_user: int = Field(default=30, ge=1)
     replies_per_installation: int = Field(default=300, ge=1)
+    # Costs (domain/costs.py): the price table, and the installations' caps unless overridden.
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    installation_max_usd_per_day: Decimal | None = Field(default=None, gt=0)
+    installation_max_usd_per_month: Decimal | None = Field(default=None, gt=0)
 
     # Slack: the /codeloop slash command and buttons (signing secret), messages (bot token).
     slack_signing_secret: SecretStr | None = None
@@ -231,6 +241,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("model_prices", mode="before")
+    @classmethod
+    def _price_table(cls, value: object) -> object:
+        return parse_price_table(value) if isinstance(value, dict) else value
 
     @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "slack_api_url", "linear_api_url")
     @classmethod

@@ -12,6 +12,7 @@ AI review (``services.validation.review``) both go through it.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,11 +20,14 @@ from typing import Any
 import httpx
 
 from codeloop.adapters.provider_http import DEFAULT_TIMEOUT, request_json
+from codeloop.domain.costs import Charge, Usage, openai_usage
 from codeloop.domain.diffs import DiffProblem, PatchRules, apply_unified_diff, extract_diff
 from codeloop.domain.providers import FinalError, RunRepository, RunRequest, RunResult, RunStatus
 
 # Reads a file of the repository at ``repository.ref``; None when it does not exist.
 FileReader = Callable[[RunRepository, str], str | None]
+# Told of every completion's usage, whatever it was asked for (services/costs records it).
+UsageSink = Callable[[Charge, Usage], object]
 
 SYSTEM_PROMPT = """\
 You change code in the git repository {repository}. Answer with the complete change as ONE \
@@ -48,16 +52,18 @@ class OpenAIChat:
         model: str,
         api_key: str | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        usage_sink: UsageSink | None = None,
     ):
         self._base_url = base_url.rstrip("/")
         self.model = model
         self._api_key = api_key
         self._timeout = timeout
+        self._usage_sink = usage_sink
         self._client: httpx.Client | None = None
 
     @classmethod
-    def from_settings(cls) -> OpenAIChat:
-        return cls(**_endpoint_settings())
+    def from_settings(cls, usage_sink: UsageSink | None = None) -> OpenAIChat:
+        return cls(**_endpoint_settings(), usage_sink=usage_sink)
 
     @property
     def _http(self) -> httpx.Client:
@@ -73,11 +79,27 @@ class OpenAIChat:
             self._client.close()
             self._client = None
 
-    def complete(self, messages: list[dict[str, str]], **options: Any) -> Any:
-        """The chat completion's answer (JSON) for ``messages`` at temperature 0."""
+    def complete(self, messages: list[dict[str, str]], charge: Charge, **options: Any) -> Any:
+        """The chat completion's answer (JSON) for ``messages`` at temperature 0; its usage goes
+        to the sink, charged to ``charge``, so no call escapes the ledger and its telemetry."""
         body = {"model": self.model, "temperature": 0, "messages": messages, **options}
+        started = time.monotonic()
         # A chat completion creates nothing remote: repeating it after a timeout is safe.
-        return request_json(self.name, self._http, "POST", "chat/completions", json=body)
+        answer = request_json(self.name, self._http, "POST", "chat/completions", json=body)
+        if self._usage_sink is not None:
+            input_tokens, output_tokens = openai_usage(answer)
+            answer_id = answer.get("id") if isinstance(answer, dict) else None
+            usage = Usage(
+                operation="chat",
+                provider=self.name,
+                model=self.model,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                duration_seconds=time.monotonic() - started,
+                external_id=str(answer_id) if answer_id else None,
+            )
+            self._usage_sink(charge, usage)
+        return answer
 
 
 def _endpoint_settings() -> dict[str, Any]:
@@ -114,14 +136,17 @@ class OpenAICompatProvider:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         max_files: int = PatchRules.max_files,
         max_bytes: int = PatchRules.max_bytes,
+        usage_sink: UsageSink | None = None,
     ):
-        self._chat = OpenAIChat(base_url=base_url, model=model, api_key=api_key, timeout=timeout)
+        self._chat = OpenAIChat(
+            base_url=base_url, model=model, api_key=api_key, timeout=timeout, usage_sink=usage_sink
+        )
         self._max_files = max_files
         self._max_bytes = max_bytes
         self._read_file = read_file
 
     @classmethod
-    def from_settings(cls, read_file: FileReader) -> OpenAICompatProvider:
+    def from_settings(cls, read_file: FileReader, usage_sink: UsageSink | None = None) -> OpenAICompatProvider:
         from codeloop.settings import get_settings
 
         settings = get_settings()
@@ -130,6 +155,7 @@ class OpenAICompatProvider:
             read_file=read_file,
             max_files=settings.diff_max_files,
             max_bytes=settings.diff_max_bytes,
+            usage_sink=usage_sink,
         )
 
     def close(self) -> None:
@@ -138,13 +164,12 @@ class OpenAICompatProvider:
     # -- the provider interface ---------------------------------------------------------------
 
     def create_run(self, request: RunRequest) -> RunResult:
-        answer = self._chat.complete(
-            [
-                {"role": "system", "content": SYSTEM_PROMPT.format(repository=request.repository.full_name)},
-                {"role": "user", "content": request.prompt},
-            ]
-        )
-        return self._result(request, answer)
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT.format(repository=request.repository.full_name)},
+            {"role": "user", "content": request.prompt},
+        ]
+        charge = Charge(task_id=request.task_id, attempt=request.attempt, prompt_name=request.prompt_name)
+        return self._result(request, self._chat.complete(messages, charge))
 
     def resume_run(self, run_id: str, request: RunRequest) -> RunResult:
         """A fresh completion: the model keeps no run; the prompt carries the failure to fix."""

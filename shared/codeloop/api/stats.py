@@ -1,10 +1,15 @@
 """``GET /api/v1/stats``: how well the loop works, over the caller's scope or for one repository in it.
 
+``outcomes`` answers the owner's questions over a period (``since``, ``until``): cost per green
+pull request, green rate, attempts per task, time to green and tokens per attempt, in total and
+by template version, repository and installation (``db/outcome_stats.py``).
+
 A Powertools router; the task API's resolver includes it (``app.include_router(router)``).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -12,8 +17,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from codeloop.api.auth import authenticate
+from codeloop.domain.costs import STATS_PERIOD
 
 router = Router()
+
 
 
 @router.get(
@@ -30,8 +37,13 @@ def get_stats(
     repository: Annotated[
         str | None, Query(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/name: one repository's figures")
     ] = None,
+    since: Annotated[
+        datetime | None,
+        Query(description="outcomes and costs of tasks created from then (ISO 8601; default: 30 days ago)"),
+    ] = None,
+    until: Annotated[datetime | None, Query(description="…and before then (ISO 8601; default: now)")] = None,
 ) -> Response[Any]:
-    from codeloop.db import stats_store, store
+    from codeloop.db import outcome_stats, stats_store, store
     from codeloop.db.pool import transaction
     from codeloop.domain.api_keys import reaches
 
@@ -48,6 +60,13 @@ def get_stats(
                     body={"error": f"codeloop does not know the repository {repository}"},
                 )
         stats = stats_store.collect(conn, repository, scope=key)
-    return Response(
-        status_code=200, content_type=content_types.APPLICATION_JSON, body=stats.model_dump(mode="json")
-    )
+        until = _utc(until) if until else datetime.now(UTC)
+        since = _utc(since) if since else until - STATS_PERIOD
+        outcomes = outcome_stats.collect(conn, since, until, repository, scope=key)
+    body = {**stats.model_dump(mode="json"), "outcomes": outcomes.model_dump(mode="json")}
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without an offset is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

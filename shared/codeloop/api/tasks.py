@@ -9,6 +9,7 @@ as if it did not exist.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import psycopg
@@ -17,12 +18,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.api.auth import authenticate
+from codeloop.api.budgets import router as budgets_router
 from codeloop.api.deliveries import router as deliveries_router
 from codeloop.api.health import health
 from codeloop.api.linear import router as linear_router
 from codeloop.api.stats import router as stats_router
 from codeloop.domain.api_keys import reaches
-from codeloop.domain.models import UUID_TEXT, ApiKey, NewTask, Priority, TaskSource, TaskType
+from codeloop.domain.models import UUID_TEXT, ApiKey, NewTask, Priority, Repository, TaskSource, TaskType
 from codeloop.observability import logger
 from codeloop.settings import SettingsError
 
@@ -30,6 +32,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(stats_router)
 app.include_router(deliveries_router)
 app.include_router(linear_router)
+app.include_router(budgets_router)
 app.enable_swagger(path="/api/v1/docs", title="codeloop task API", version="1", openapi_version="3.1.0")
 
 UUID_PATTERN = f"^{UUID_TEXT}$"
@@ -121,6 +124,7 @@ def _new_tasks(requests: list[TaskRequest], key: ApiKey, source: TaskSource) -> 
             raise Refused(403, f"this API key may not create tasks on {name}: it is outside the key's scope")
         if not repository.active:
             raise Refused(422, f"the codeloop App is not installed on {name}")
+    _refuse_over_cap(r.installation_id for r in repositories.values() if r and r.installation_id)
     return [
         NewTask(
             repository_id=repositories[request.repository].id,
@@ -132,15 +136,25 @@ def _new_tasks(requests: list[TaskRequest], key: ApiKey, source: TaskSource) -> 
     ]
 
 
-def _reaches_task(key: ApiKey, task_id: str) -> bool:
-    """Whether the task exists and its repository is in the key's scope (else it is a 404)."""
+def _refuse_over_cap(installation_ids: Iterable[int]) -> None:
+    """A 402, in the polite words of the comment, for the first installation at its spending cap."""
+    from codeloop.domain.costs import refusal_text
+    from codeloop.services.costs import budgets
+
+    for installation_id in sorted(set(installation_ids)):
+        if (over := budgets.installation_refusal(installation_id)) is not None:
+            raise Refused(402, refusal_text(over))
+
+
+def _reaches_task(key: ApiKey, task_id: str) -> Repository | None:
+    """The task's repository when the task exists and the repository is in the key's scope (else a 404)."""
     from codeloop.db import store
     from codeloop.db.pool import transaction
 
     with transaction() as conn:
         task = store.get_task(conn, task_id)
         repository = store.get_repository(conn, task.repository_id) if task else None
-    return repository is not None and reaches(key, repository)
+    return repository if repository is not None and reaches(key, repository) else None
 
 
 KEY_RESPONSES: dict[int | str, Any] = {
@@ -153,6 +167,7 @@ KEY_RESPONSES: dict[int | str, Any] = {
     "/api/v1/tasks",
     responses={
         201: {"description": "created and started"},
+        402: {"description": "the installation reached its spending cap (per day or month)"},
         403: {"description": "the repository is outside the key's scope"},
         422: {"description": "invalid request, or the App is not installed on the repository"},
         **KEY_RESPONSES,
@@ -178,6 +193,7 @@ def post_task(request: TaskRequest) -> Response[Any]:
     "/api/v1/tasks/batch",
     responses={
         202: {"description": "created; the batch machine starts them in turn"},
+        402: {"description": "an installation reached its spending cap; nothing is created"},
         403: {"description": "a repository is outside the key's scope; nothing is created"},
         422: {"description": "invalid request, or the App is not installed on a repository"},
         **KEY_RESPONSES,
@@ -231,10 +247,15 @@ def _act(task_id: str, action: str) -> Response[Any]:
     key = _key()
     if isinstance(key, Response):
         return key
-    if not _reaches_task(key, task_id):
+    repository = _reaches_task(key, task_id)
+    if repository is None:
         return _error(404, f"no task {task_id}")
     try:
+        if action == "retry" and repository.installation_id is not None:
+            _refuse_over_cap([repository.installation_id])
         task = getattr(tasks, action)(task_id, actor=f"api:{key.name}")
+    except Refused as refused:
+        return _error(refused.status, str(refused))
     except NotFound:
         return _error(404, f"no task {task_id}")
     except tasks.TaskConflict as conflict:
@@ -249,7 +270,12 @@ ACTION_RESPONSES: dict[int | str, Any] = {
 
 
 @app.post(
-    "/api/v1/tasks/<task_id>/retry", responses={200: {"description": "a new attempt"}, **ACTION_RESPONSES}
+    "/api/v1/tasks/<task_id>/retry",
+    responses={
+        200: {"description": "a new attempt"},
+        402: {"description": "the installation reached its spending cap"},
+        **ACTION_RESPONSES,
+    },
 )
 def post_retry(task_id: Annotated[str, Path(pattern=UUID_PATTERN)]) -> Response[Any]:
     return _act(task_id, "retry")

@@ -82,8 +82,8 @@ class Stats(_Figures):
     prompt_quality: list[PromptQuality] = Field(default_factory=list)
 
 
-def _rows(conn: Connection, name: str, repository: str | None, scope: Scope | None) -> list[dict[str, Any]]:
-    """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``."""
+def counted_repositories(conn: Connection, repository: str | None, scope: Scope | None) -> list[int]:
+    """The ids of the repositories that count: ``repository`` (or all), within ``scope``."""
     (counted,) = conn.execute(
         query("stats_counted_repositories"),
         {
@@ -92,7 +92,12 @@ def _rows(conn: Connection, name: str, repository: str | None, scope: Scope | No
             "repository_ids": scope.repository_ids if scope else None,
         },
     ).fetchall()
-    return conn.execute(query(name), {"counted": counted["ids"]}).fetchall()
+    return counted["ids"]
+
+
+def _rows(conn: Connection, name: str, repository: str | None, scope: Scope | None) -> list[dict[str, Any]]:
+    """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``."""
+    return conn.execute(query(name), {"counted": counted_repositories(conn, repository, scope)}).fetchall()
 
 
 def template_success(

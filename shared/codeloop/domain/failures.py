@@ -59,6 +59,19 @@ FAILURE_EXPLANATIONS: dict[str, FailureExplanation] = {
         "`.github/codeloop.yml` and comment `/codeloop fix`.",
         quote_cause=False,
     ),
+    "TaskBudgetExceeded": FailureExplanation(
+        headline="The task reached its budget, so codeloop made no further agent call",
+        next_step="Below: which limit, and what was spent. To go on, raise `budget.max_usd` or "
+        "`budget.max_agent_minutes` in `.github/codeloop.yml` on the default branch, then "
+        "comment `/codeloop retry`.",
+    ),
+    "InstallationBudgetExceeded": FailureExplanation(
+        headline="This installation reached its spending cap, so codeloop made no further agent call",
+        next_step="Below: which cap, and what was spent. An operator can raise it (`PUT "
+        "/api/v1/installations/{id}/budget`, or the settings `INSTALLATION_MAX_USD_PER_DAY` and "
+        "`INSTALLATION_MAX_USD_PER_MONTH`); or wait for the next UTC day or month. Then "
+        f"{RETRY}.",
+    ),
     "RepeatedFailure": FailureExplanation(
         headline="Attempt {attempt} failed the same way as attempt {previous}, so codeloop stopped "
         "(another attempt would not help)",

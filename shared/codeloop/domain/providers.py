@@ -88,6 +88,7 @@ class RunRequest(Frozen):
     protected_paths: tuple[str, ...] = Field(
         default=(), description="The repository's protected_paths globs: a diff provider refuses them."
     )
+    prompt_name: str | None = Field(default=None, description="template@version of the prompt (the ledger's).")
 
     def run_metadata(self) -> dict[str, str | int | bool]:
         """What is stored with the run: the caller's metadata plus the keys that match it back."""

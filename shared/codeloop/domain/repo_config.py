@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from codeloop.domain.costs import TaskBudget
+
 CONFIG_PATH = ".github/codeloop.yml"
 
 Permission = Literal["read", "triage", "write", "maintain", "admin"]
@@ -173,6 +175,11 @@ class RepoConfig(_Strict):
         ".github/workflows/** and .github/codeloop.yml: a pull request changing one is not validated.",
     )
     notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Where else tasks are reported.")
+    budget: TaskBudget = Field(
+        default_factory=TaskBudget,
+        description="Per task, over all its attempts: USD (priced by the deployment's MODEL_PRICES) and minutes "
+        "of agent and model calls; the task stops before the agent call that would start over either.",
+    )
     retry: dict[str, dict[str, float | int | str]] = Field(
         default_factory=dict,
         description="Provider call retries per error class (retryable, rate_limited, outcome_unknown), "

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.domain import markdown as md
 from codeloop.domain.auto_merge import AutoMergeOutcome, outcome_text
+from codeloop.domain.costs import TaskCost, cost_line
 from codeloop.domain.failures import UNKNOWN_FAILURE, explain_failure
 from codeloop.domain.lifecycle import TERMINAL, TaskStatus
 from codeloop.domain.markdown import GITHUB_TEXT_LIMIT
@@ -125,6 +126,7 @@ class TaskView(_View):
     failure: FailureInfo | None = None  # else read from the last entry of the task's error log
     cancelled_by: str | None = None  # the actor of the change to 'cancelled' (audit log)
     auto_merge: AutoMergeOutcome | None = None  # what codeloop did about merging (task metadata)
+    cost: TaskCost | None = None  # the usage ledger's totals so far
 
     def attempt_view(self, number: int) -> AttemptView | None:
         return next((a for a in reversed(self.attempts) if a.number == number), None)
@@ -345,6 +347,7 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
         if outcome.kind not in ("passed", "not_run"):  # those the result above says already
             blocks += [f"**Outcome:** {outcome.emoji} {outcome.headline}", outcome.detail]
         blocks.append(_merge_line(view))
+    blocks.append(_cost_line(view))
     blocks.append(_links(view, record, with_check_run=False))
     return CheckRunRender(
         status=status,
@@ -590,6 +593,8 @@ def render_comment(view: TaskView) -> str:
         tail += ["", outcome.detail]
     if view.auto_merge is not None:
         tail += ["", _merge_line(view)]
+    if view.cost is not None:
+        tail += ["", _cost_line(view)]
     fixed = "\n".join(head) + "\n\n" + "\n".join(tail)
 
     room = GITHUB_TEXT_LIMIT - len(fixed) - 100  # separators and headings
@@ -608,6 +613,13 @@ def _merge_line(view: TaskView) -> str:
     if view.auto_merge is None:
         return ""
     return f"**Merge:** {md.inline(outcome_text(view.auto_merge), 1_000)}"
+
+
+def _cost_line(view: TaskView) -> str:
+    """What the task's model and agent calls cost so far, or nothing when the ledger was not read."""
+    if view.cost is None:
+        return ""
+    return f"**Cost so far:** {md.inline(cost_line(view.cost.total), 300)}"
 
 
 def request_line(view: TaskView) -> str:

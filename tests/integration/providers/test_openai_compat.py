@@ -189,3 +189,33 @@ def test_a_local_server_without_a_key_gets_no_authorization_header(monkeypatch):
         (call,) = server.calls
         assert "authorization" not in call.headers
         assert call.body["model"] == "qwen-coder"
+
+
+def test_every_completion_reports_its_usage_to_the_sink_whoever_asks(fake):
+    """The ledger is a property of the call path: the provider's runs and the AI review's chat
+    (OpenAIChat, the endpoint's one call path) alike tell the sink what the API reported."""
+    from codeloop.adapters.openai_compat import OpenAIChat
+    from codeloop.domain.costs import Charge
+
+    told = []
+    sink = lambda charge, usage: told.append((charge, usage))  # noqa: E731
+    provider = OpenAICompatProvider(
+        base_url=fake.base_url, model="local-coder", api_key=fake.api_key, read_file=lambda _repo, path: FILES.get(path),
+        usage_sink=sink,
+    )  # fmt: skip
+    review = OpenAIChat(base_url=fake.base_url, model="local-coder", api_key=fake.api_key, usage_sink=sink)
+    fake.script(ANSWER, tokens=(1500, 250))
+    fake.script("Looks fine.", tokens=None)
+
+    provider.create_run(request().model_copy(update={"prompt_name": "feature@2"}))
+    review.complete([{"role": "user", "content": "Review this diff"}], Charge(task_id="task-9", attempt=2))
+    review.close()
+
+    (run_charge, run_usage), (review_charge, review_usage) = told
+    assert run_charge == Charge(task_id="task-9", attempt=1, prompt_name="feature@2")
+    assert (run_usage.operation, run_usage.provider, run_usage.model) == ("chat", "openai", "local-coder")
+    assert (run_usage.input_tokens, run_usage.output_tokens) == (1500, 250)
+    assert run_usage.external_id.startswith("chatcmpl-") and run_usage.duration_seconds > 0
+    assert review_charge.attempt == 2
+    assert (review_usage.input_tokens, review_usage.output_tokens) == (None, None)  # not reported
+    provider.close()

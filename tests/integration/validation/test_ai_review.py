@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from codeloop.db.pool import transaction
 from codeloop.domain.models import NewTask
 from codeloop.domain.report import AttemptView, CheckRunRender, render_check_run
 from codeloop.domain.validation import ValidationReport
@@ -126,6 +127,9 @@ def test_a_review_that_does_not_block_only_annotates(world, reviewer):
     )
     render = checked(report)
     assert [a["annotation_level"] for a in render.annotations] == ["warning"]
+    with transaction() as conn:  # the review's model call is in the task's cost ledger
+        rows = conn.execute("select prompt_name from usage_records where task_id = %s", (task_id,)).fetchall()
+    assert [row["prompt_name"] for row in rows] == ["ai_review@1"]
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,8 @@ HTTP_ROUTES = {
     ("GET", "/api/v1/deliveries"),
     ("GET", "/api/v1/deliveries/{id}"),
     ("POST", "/api/v1/deliveries/{id}/replay"),
+    ("GET", "/api/v1/installations/{id}/budget"),
+    ("PUT", "/api/v1/installations/{id}/budget"),
     ("ANY", "/app"),
     ("ANY", "/app/{proxy+}"),
     ("PUT", "/api/v1/linear/mappings"),

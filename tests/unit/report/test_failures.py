@@ -102,3 +102,41 @@ def test_a_failure_without_an_error_code_still_gets_a_useful_line():
 
     assert outcome.headline == "Failed at `workflow`"
     assert "`/codeloop retry`" in outcome.detail and "no record of this execution" in outcome.detail
+
+
+@pytest.mark.parametrize(
+    ("cause", "raise_words"),
+    [
+        ("the task's budget.max_usd: spent $5.10 of $5.00", "raise `budget.max_usd`"),
+        ("the task's budget.max_agent_minutes: spent 61.0 min of 60 min", "`budget.max_agent_minutes`"),
+        ("the installation's daily cap: spent $50.00 of $50.00", "INSTALLATION_MAX_USD_PER_DAY"),
+        ("the installation's monthly cap: spent $500.00 of $500.00", "INSTALLATION_MAX_USD_PER_MONTH"),
+    ],
+)
+def test_a_budget_stop_says_which_limit_what_was_spent_and_how_to_raise_it(cause: str, raise_words: str):
+    error = "TaskBudgetExceeded" if "task's" in cause else "InstallationBudgetExceeded"
+    failed = failed_with(f"{error}: {cause}", step="DispatchCodegen")
+
+    comment = render_comment(failed)
+    check = render_check_run(failed, 1)
+
+    outcome = comment.split("**Outcome:**")[-1]
+    assert "made no further agent call" in outcome
+    assert cause.split(": ", 1)[1] in outcome  # what was spent, of what
+    assert raise_words in outcome
+    assert check.conclusion == "failure" and "made no further agent call" in check.title
+    assert raise_words in check.summary
+
+
+def test_the_comment_and_the_check_run_show_the_cost_so_far():
+    from decimal import Decimal
+
+    from codeloop.domain.costs import CostTotals, TaskCost
+
+    cost = TaskCost(total=CostTotals(calls=2, usd=Decimal("0.0420"), input_tokens=3000, output_tokens=200))
+    failed = failed_with("AgentRunFailed: boom").model_copy(update={"cost": cost})
+
+    line = "**Cost so far:** $0.0420 (3,000 tokens in, 200 out)"
+    assert line in render_comment(failed)
+    assert line in render_check_run(failed, 1).summary
+    assert "Cost so far" not in render_comment(failed_with("AgentRunFailed: boom"))

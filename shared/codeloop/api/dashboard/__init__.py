@@ -12,12 +12,14 @@ import base64
 import functools
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import psycopg
 
+from codeloop.domain.costs import CostTotals, cost_line, usd_text
 from codeloop.domain.dashboard import (
     SESSION_COOKIE,
     STATE_COOKIE,
@@ -107,10 +109,14 @@ def _environment() -> Any:
 
 
 def money(cost: Any) -> str:
-    """A cost as the task's JSON gives it: a number of US dollars, or an object holding one."""
+    """A cost as the task's JSON gives it (its ``cost``, or one of ``cost.attempts``), in the words
+    of the PR comment; or an amount of US dollars (a stats figure)."""
     if isinstance(cost, dict):
-        cost = next((cost[k] for k in ("total_usd", "usd", "amount_usd", "total") if k in cost), None)
-    return f"${float(cost):.2f}" if isinstance(cost, int | float) else "not recorded"
+        totals = cost.get("total", cost)
+        return cost_line(CostTotals.model_validate({k: v for k, v in totals.items() if k != "attempt"}))
+    if cost is None or isinstance(cost, bool):
+        return "not recorded"
+    return usd_text(Decimal(str(cost)))
 
 
 def page(request: Request, template: str, http_status: int = 200, **context: Any) -> dict[str, Any]:
@@ -175,8 +181,12 @@ def _dispatch(request: Request) -> dict[str, Any]:
                 if request.method == "GET":
                     return redirect("/app/signin")
                 return problem(request, 403, "sign in first")
-            if request.method == "POST" and not same_token(request.form.get("csrf"), request.session.csrf_token):
-                return problem(request, 403, "this form's CSRF token is missing or wrong: reload the page and retry")
+            if request.method == "POST" and not same_token(
+                request.form.get("csrf"), request.session.csrf_token
+            ):
+                return problem(
+                    request, 403, "this form's CSRF token is missing or wrong: reload the page and retry"
+                )
         return handler(request, **match.groupdict())
     if any(pattern.match(request.path) for _, pattern, _, _ in ROUTES):
         return problem(request, 405, f"{request.method} is not allowed here")

@@ -29,6 +29,7 @@ from codeloop.db import dispatch_store as runs
 from codeloop.db import prompts_store, store
 from codeloop.db.dispatch_store import CodegenRun
 from codeloop.db.pool import transaction
+from codeloop.db.prompts_store import RenderedPromptRow
 from codeloop.domain.call_retries import CallRetryPolicies, next_call_delay
 from codeloop.domain.diffs import DiffRefused
 from codeloop.domain.lifecycle import TaskStatus
@@ -57,6 +58,8 @@ from codeloop.services.agents.providers import (
     provider_named,
     runs_per_window,
 )
+from codeloop.services.costs import budgets
+from codeloop.services.costs.ledger import prompt_name
 from codeloop.services.tasks import ledger
 from codeloop.settings import get_settings
 
@@ -75,12 +78,18 @@ class _Context:
     """What one dispatch needs, loaded once."""
 
     def __init__(
-        self, message: StepMessage, task: Task, repository: Repository, prompt: str, config: RepoConfig
+        self,
+        message: StepMessage,
+        task: Task,
+        repository: Repository,
+        prompt: RenderedPromptRow,
+        config: RepoConfig,
     ):
         self.message = message
         self.task = task
         self.repository = repository
-        self.prompt = prompt
+        self.prompt = prompt.body
+        self.prompt_name = prompt_name(prompt)
         self.config = config
 
     @property
@@ -104,6 +113,7 @@ class _Context:
             ),
             metadata={"source": "codeloop", "task_type": str(self.task.type)},
             protected_paths=tuple(self.config.protected_paths),
+            prompt_name=self.prompt_name,
         )
 
 
@@ -126,6 +136,7 @@ def dispatch_codegen_step(message: StepMessage) -> dict[str, Any]:
                 run = _record_started(conn, context, existing, found)
             return _after_start(context, run, found)
 
+    _stop_if_over_budget(context, now)
     order = _provider_order(context)
     provider = _admitted_provider(order, now)
     if provider is None:
@@ -169,7 +180,17 @@ def _load(message: StepMessage) -> tuple[_Context, CodegenRun | None, CodegenRun
     from codeloop.services.repository_config import load_repo_config
 
     config, _problem = load_repo_config(repository.installation_id, repository.full_name)
-    return _Context(message, task, repository, prompt.body, config), existing, previous
+    return _Context(message, task, repository, prompt, config), existing, previous
+
+
+def _stop_if_over_budget(context: _Context, now: datetime) -> None:
+    """Before any new agent call: a task or installation at its limit ends here, saying which and why."""
+    stop = budgets.task_stop(context.task.id, context.installation_id, context.config.budget, now)
+    if stop is None:
+        return
+    logger.info("budget reached: no further agent call", extra={"limit": stop.limit, "spent": stop.spent})
+    metrics.add_metric(name="BudgetStopped", unit="Count", value=1)
+    raise StepFailed(stop.error, stop.cause)
 
 
 def _provider_order(context: _Context) -> list[str]:

@@ -24,8 +24,9 @@ def provider_named(name: str) -> CodeGenerationProvider:
         return CodegenApiProvider.from_settings()
     if name == "openai":
         from codeloop.adapters.openai_compat import OpenAICompatProvider
+        from codeloop.services.costs.ledger import record
 
-        return OpenAICompatProvider.from_settings(read_file=read_repository_file)
+        return OpenAICompatProvider.from_settings(read_file=read_repository_file, usage_sink=record)
     raise NoProviderAvailable(f"unknown code-generation provider {name!r}")
 
 

@@ -35,6 +35,7 @@ from codeloop.domain.adoption import PullRequestFacts, adoption_refusal
 from codeloop.domain.providers import OpenedPullRequest, ProviderError, RunResult, RunStatus
 from codeloop.observability import logger, metrics
 from codeloop.services.agents.providers import bot_logins, breaker_policy, provider_named
+from codeloop.services.costs import ledger as costs
 from codeloop.services.tasks import ledger
 from codeloop.settings import get_settings
 
@@ -216,6 +217,7 @@ def _answer_success(
         )
         if answered is None:
             return False
+        costs.record_agent_run(conn, run)
         store.update_task(
             conn, run.task_id, pr_number=pr_number, pr_url=pr_url, head_sha=head_sha, branch=branch
         )
@@ -231,6 +233,7 @@ def _answer_failure(run: CodegenRun, error: str, cause: str) -> bool:
     with transaction(actor=ACTOR, correlation_id=run.execution_name) as conn:
         if runs.answer_run(conn, run.id, pr_number=None, head_sha=None) is None:
             return False
+        costs.record_agent_run(conn, run)
     if not _send(run, lambda token: workflows.send_failure(token, error, cause)):
         return False
     ledger.step_finished(

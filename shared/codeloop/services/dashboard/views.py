@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from codeloop.db import dashboard_store, deliveries_store, dispatch_store, stats_store, store
+from codeloop.db import dashboard_store, deliveries_store, dispatch_store, outcome_stats, stats_store, store
 from codeloop.db.pool import transaction
+from codeloop.domain.costs import STATS_PERIOD
 from codeloop.domain.dashboard import (
     PAGE_SIZE,
     Point,
@@ -163,6 +164,8 @@ def stats_page(session: Session) -> dict[str, Any]:
         green = stats_store.figures(conn, "dashboard.green_rate_by_day", None, scope)
         to_green = stats_store.figures(conn, "dashboard.time_to_green_by_day", None, scope)
         attempts = stats_store.figures(conn, "dashboard.attempts_histogram", None, scope)
+        now = datetime.now(UTC)
+        outcomes = outcome_stats.collect(conn, now - STATS_PERIOD, now, None, scope)
     by_series: dict[str, list[Point]] = {}
     for row in green:
         by_series.setdefault(row["series"], []).append(
@@ -173,6 +176,7 @@ def stats_page(session: Session) -> dict[str, Any]:
     attempt_points = [Point(label=str(r["attempts"]), value=r["tasks"]) for r in attempts]
     return {
         "stats": stats,
+        "cost_per_green": outcomes.total.usd_per_green,
         "green_chart": line_chart("Green rate per template version, by day (%)", series, top=100, unit="%"),
         "green_legend": legend(series),
         "green_rows": green,

@@ -21,6 +21,7 @@ import yaml
 from codeloop.adapters import github
 from codeloop.db import intake_store, store
 from codeloop.db.pool import transaction
+from codeloop.domain import costs
 from codeloop.domain.commands import (
     PREFIX,
     RATE_LIMITED_WORK,
@@ -37,6 +38,7 @@ from codeloop.domain.commands import (
 from codeloop.domain.models import NewTask, Repository, RepositoryRef, Task, TaskSource, TaskType
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
 from codeloop.observability import logger
+from codeloop.services.costs import budgets
 from codeloop.services.intake import limits as command_limits
 from codeloop.services.reporting.publisher import publish_task
 from codeloop.services.repository_config import load_repo_config
@@ -229,6 +231,10 @@ def handle_requests(
     return [_handle(request, payload, conversation) for request in requests]
 
 
+# Commands that lead to agent calls: refused while the installation is over its spending cap.
+AGENT_WORK = ("fix", "retry")
+
+
 def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -> str:
     command = request.command.name
     if request.unsupported_reason:
@@ -259,6 +265,9 @@ def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -
         return "refused: config"
     if command in RATE_LIMITED_WORK and not talk.may_work():
         return "limited"
+    if command in AGENT_WORK and (over := budgets.installation_refusal(talk.installation)) is not None:
+        talk.answer(request, costs.refusal_text(over, request.requester_login))
+        return "refused: budget"
     talk.acknowledge()
     return _start_work(request, payload, config, lambda body: talk.answer(request, body))
 

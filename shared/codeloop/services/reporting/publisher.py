@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from codeloop.adapters import github
-from codeloop.db import report_store, store
+from codeloop.db import costs_store, report_store, store
 from codeloop.db.locks import task_lock
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Repository, Task
@@ -47,6 +47,7 @@ def build_view(task: Task, repository: Repository) -> TaskView:
         runs = report_store.agent_runs(conn, task.id)
         validations = report_store.validations(conn, task.id)
         cancelled_by = report_store.cancelled_by(conn, task.id)
+        cost = costs_store.task_cost(conn, task.id)
     check_runs: dict[str, dict[str, Any]] = task.metadata.get("check_runs", {})
     runs_by_attempt = {run.attempt: run for run in runs}
     validations_by_attempt = {validation.attempt: validation for validation in validations}
@@ -85,6 +86,7 @@ def build_view(task: Task, repository: Repository) -> TaskView:
         max_attempts=first_attempt + repository.iteration_budget if history else None,
         cancelled_by=cancelled_by,
         auto_merge=task.metadata.get("auto_merge"),
+        cost=cost,
     )
 
 

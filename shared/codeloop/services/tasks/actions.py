@@ -15,7 +15,7 @@ from psycopg import Connection
 from pydantic import BaseModel
 
 from codeloop.adapters import workflows
-from codeloop.db import store
+from codeloop.db import costs_store, store
 from codeloop.db.pool import transaction
 from codeloop.domain.lifecycle import TaskStatus, is_terminal
 from codeloop.domain.models import NewTask, Priority, Task, TaskSource
@@ -211,15 +211,17 @@ def revalidate(task_id: UUID | str, *, actor: str, head_sha: str | None = None) 
 
 
 def describe(task_id: UUID | str) -> dict[str, Any] | None:
-    """A task with its whole history: executions and their steps, and the audit trail."""
+    """A task with its whole history: executions and their steps, the audit trail, and its cost so far."""
     with transaction() as conn:
         task = store.get_task(conn, task_id)
         if task is None:
             return None
         history = store.task_history(conn, task.id)
         audit = store.task_audit(conn, task.id)
+        cost = costs_store.task_cost(conn, task.id)
     return {
         "task": task.model_dump(mode="json"),
+        "cost": cost.model_dump(mode="json"),
         "executions": [execution.model_dump(mode="json") for execution in history],
         "audit": [entry.model_dump(mode="json") for entry in audit],
     }

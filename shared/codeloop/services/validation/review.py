@@ -13,6 +13,7 @@ from codeloop.adapters import github
 from codeloop.adapters.openai_compat import OpenAIChat, first_message
 from codeloop.db import store
 from codeloop.db.pool import transaction
+from codeloop.domain.costs import Charge
 from codeloop.domain.repo_config import ReviewConfig
 from codeloop.domain.review import (
     AIReview,
@@ -24,9 +25,11 @@ from codeloop.domain.review import (
 from codeloop.domain.validation import ValidationReport, results_text
 from codeloop.domain.validation_request import ValidationJob
 from codeloop.observability import logger
+from codeloop.services.costs.ledger import record as record_usage
 from codeloop.settings import get_settings
 
 REVIEWED_VERDICTS = frozenset({"passed", "failed"})  # the code ran: there are results to review
+REVIEW_PROMPT_NAME = "ai_review@1"  # gen_ai.prompt.name of the review's fixed prompt (domain/review.py)
 NO_PROVIDER = "no OpenAI-compatible provider is configured (OPENAI_BASE_URL)"
 
 
@@ -49,9 +52,10 @@ def review_pull_request(job: ValidationJob, report: ValidationReport) -> AIRevie
             results=results_text(report),
             instructions=config.instructions,
         )
-        chat = OpenAIChat.from_settings()
+        chat = OpenAIChat.from_settings(usage_sink=record_usage)
         try:
-            content, _ = first_message(chat.name, chat.complete(messages))
+            charge = Charge(task_id=job.task_id, attempt=job.attempt, prompt_name=REVIEW_PROMPT_NAME)
+            content, _ = first_message(chat.name, chat.complete(messages, charge))
         finally:
             chat.close()
     except Exception as exc:  # an optional review never fails the validation

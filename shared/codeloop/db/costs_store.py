@@ -1,0 +1,84 @@
+"""The cost and usage ledger and the installations' caps (``sql/queries/costs.sql``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg import Connection
+
+from codeloop.db.queries import query
+from codeloop.domain.costs import (
+    AttemptCost,
+    Charge,
+    CostTotals,
+    InstallationCaps,
+    TaskCost,
+    Usage,
+    period_starts,
+)
+
+
+def record_usage(
+    conn: Connection, charge: Charge, usage: Usage, cost: Decimal | None
+) -> dict[str, Any] | None:
+    """Store one call against ``charge``'s task and attempt; None when it was already stored
+    (an agent run seen ending twice) or the task no longer exists."""
+    return conn.execute(
+        query("costs.record_usage"),
+        {
+            "task_id": charge.task_id,
+            "attempt": charge.attempt,
+            "prompt_name": charge.prompt_name,
+            **usage.model_dump(),
+            "cost_usd": cost,
+        },
+    ).fetchone()
+
+
+def task_cost(conn: Connection, task_id: object) -> TaskCost:
+    """The task's totals so far, per attempt and overall."""
+    attempts = [
+        AttemptCost.model_validate(row)
+        for row in conn.execute(query("costs.task_cost_by_attempt"), {"task_id": str(task_id)})
+    ]
+    priced = [a.usd for a in attempts if a.usd is not None]
+    total = CostTotals(
+        calls=sum(a.calls for a in attempts),
+        usd=sum(priced, Decimal(0)) if priced else None,
+        unpriced_calls=sum(a.unpriced_calls for a in attempts),
+        input_tokens=sum(a.input_tokens for a in attempts),
+        output_tokens=sum(a.output_tokens for a in attempts),
+        agent_seconds=sum(a.agent_seconds for a in attempts),
+    )
+    return TaskCost(total=total, attempts=attempts)
+
+
+def installation_spent(conn: Connection, installation_id: int, now: datetime) -> tuple[Decimal, Decimal]:
+    """USD the installation's priced calls cost today and this month (UTC)."""
+    day_start, month_start = period_starts(now)
+    row = conn.execute(
+        query("costs.installation_spent"),
+        {"installation_id": installation_id, "day_start": day_start, "month_start": month_start},
+    ).fetchone()
+    assert row is not None
+    return Decimal(row["day_usd"]), Decimal(row["month_usd"])
+
+
+def installation_caps_override(conn: Connection, installation_id: int) -> dict[str, Any] | None:
+    """The operator's caps for the installation (a row of installation_budgets), if set."""
+    return conn.execute(
+        query("costs.get_installation_budget"), {"installation_id": installation_id}
+    ).fetchone()
+
+
+def set_installation_caps(
+    conn: Connection, installation_id: int, caps: InstallationCaps, updated_by: str
+) -> dict[str, Any]:
+    row = conn.execute(
+        query("costs.set_installation_budget"),
+        {"installation_id": installation_id, "updated_by": updated_by, **caps.model_dump()},
+    ).fetchone()
+    assert row is not None
+    return row

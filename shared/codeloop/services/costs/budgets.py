@@ -1,0 +1,94 @@
+"""Budgets: may a task make its next agent call, may an installation start new work.
+
+The rules are ``domain/costs.py``'s; this module reads what they need from PostgreSQL and settings.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from codeloop.db import costs_store
+from codeloop.db.pool import transaction
+from codeloop.domain.costs import (
+    BudgetStop,
+    CostTotals,
+    InstallationCaps,
+    Spent,
+    TaskBudget,
+    budget_stop,
+    installation_stop,
+)
+from codeloop.settings import get_settings
+
+
+def installation_caps(conn: Any, installation_id: int) -> InstallationCaps:
+    """The operator's caps for the installation, each falling back to its setting when not set."""
+    settings = get_settings()
+    override = costs_store.installation_caps_override(conn, installation_id) or {}
+    return InstallationCaps(
+        max_usd_per_day=override.get("max_usd_per_day") or settings.installation_max_usd_per_day,
+        max_usd_per_month=override.get("max_usd_per_month") or settings.installation_max_usd_per_month,
+    )
+
+
+def _spent(conn: Any, installation_id: int, now: datetime, task_id: object = None) -> Spent:
+    """What counts against the limits: the installation's today and this month, and the task's."""
+    day, month = costs_store.installation_spent(conn, installation_id, now)
+    task = costs_store.task_cost(conn, task_id).total if task_id is not None else CostTotals()
+    return Spent(task=task, installation_day_usd=day, installation_month_usd=month)
+
+
+def task_stop(
+    task_id: object, installation_id: int, budget: TaskBudget, now: datetime | None = None
+) -> BudgetStop | None:
+    """The limit that stops the task's next agent call, or None when it may go."""
+    now = now or datetime.now(UTC)
+    with transaction() as conn:
+        caps = installation_caps(conn, installation_id)
+        spent = _spent(conn, installation_id, now, task_id)
+    return budget_stop(budget, caps, spent)
+
+
+def installation_refusal(installation_id: int, now: datetime | None = None) -> BudgetStop | None:
+    """Why the installation may not start new work (its cap is reached), or None."""
+    now = now or datetime.now(UTC)
+    with transaction() as conn:
+        caps = installation_caps(conn, installation_id)
+        spent = _spent(conn, installation_id, now)
+    return installation_stop(caps, spent)
+
+
+def installation_budget(installation_id: int, now: datetime | None = None) -> dict[str, Any]:
+    """The installation's caps (and where each comes from) and what it spent today and this month."""
+    now = now or datetime.now(UTC)
+    with transaction() as conn:
+        caps = installation_caps(conn, installation_id)
+        override = costs_store.installation_caps_override(conn, installation_id)
+        spent = _spent(conn, installation_id, now)
+    return {
+        "installation_id": installation_id,
+        "caps": caps.model_dump(mode="json"),
+        "override": {
+            "max_usd_per_day": _text(override["max_usd_per_day"]),
+            "max_usd_per_month": _text(override["max_usd_per_month"]),
+            "updated_by": override["updated_by"],
+        }
+        if override
+        else None,
+        "spent": {
+            "day_usd": str(spent.installation_day_usd),
+            "month_usd": str(spent.installation_month_usd),
+        },
+    }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def set_installation_budget(installation_id: int, caps: InstallationCaps, updated_by: str) -> dict[str, Any]:
+    with transaction(actor=updated_by) as conn:
+        costs_store.set_installation_caps(conn, installation_id, caps, updated_by)
+    return installation_budget(installation_id)

@@ -1,0 +1,2 @@
+drop table if exists installation_budgets;
+drop table if exists usage_records;
