@@ -39,12 +39,14 @@ class QueuePoller(threading.Thread):
         handler: Handler,
         stopping: threading.Event | None = None,
         batch_size: int = 10,
+        wait_seconds: int = 1,
     ):
         super().__init__(name=f"poller-{name}", daemon=True)
         self.queue_url = queue_url
         self.handler = handler
         self.stopping = stopping or threading.Event()
         self.batch_size = batch_size
+        self.wait_seconds = wait_seconds
 
     def run(self) -> None:
         from codeloop.adapters.aws import client
@@ -56,7 +58,7 @@ class QueuePoller(threading.Thread):
         region = arn.split(":")[3]
         while not self.stopping.is_set():
             try:
-                self.poll_once(sqs, arn, region)
+                self.poll_once(sqs, arn, region, self.wait_seconds)
             except Exception:  # keep polling: one bad batch must not stop the local stack
                 logger.exception("poller failed", extra={"queue": self.name})
                 self.stopping.wait(1)
