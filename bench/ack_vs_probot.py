@@ -23,10 +23,12 @@ import httpx
 import psycopg
 from _support import dev_stack, drive, free_port, percentiles, signed_comment
 
+from codeloop.local.sample_events import DEV_WEBHOOK_SECRET as SECRET
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROBOT_APP = Path(__file__).resolve().parent / "probot"
 PROBOT_CACHE = REPO_ROOT / ".codeloop" / "cache" / "probot"
-SECRET = "bench-webhook-secret"
+
 DELIVERIES = 1500
 WARMUP = 50
 CONCURRENCY = 8
@@ -50,7 +52,12 @@ def start_probot(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
 
     port = free_port()
     private_pem, _ = app_key_pair()
-    env = os.environ | {"PORT": str(port), "APP_ID": "4242", "PRIVATE_KEY": private_pem, "WEBHOOK_SECRET": SECRET}
+    env = os.environ | {
+        "PORT": str(port),
+        "APP_ID": "4242",
+        "PRIVATE_KEY": private_pem,
+        "WEBHOOK_SECRET": SECRET,
+    }
     proc = subprocess.Popen(["node", "index.js"], cwd=folder, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -66,14 +73,18 @@ def start_probot(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def run(name: str, url: str, prefix: str) -> tuple[float, float, dict[int, int]]:
     def deliveries(tag: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
-        return [signed_comment(f"{prefix}-{tag}-{i}", i + 1, "Looks good to me", SECRET) for i in range(count)]
+        return [
+            signed_comment(f"{prefix}-{tag}-{i}", i + 1, "Looks good to me", SECRET) for i in range(count)
+        ]
 
     drive(url, deliveries("warmup", WARMUP), CONCURRENCY)
     latencies, statuses, wall = drive(url, deliveries("run", DELIVERIES), CONCURRENCY)
     counts = {status: statuses.count(status) for status in sorted(set(statuses))}
     rate = DELIVERIES / wall
     ordered = sorted(latencies)
-    print(f"{name:10s} {rate:7.1f} /s   {percentiles(latencies)}   max {ordered[-1]:7.1f} ms   statuses {counts}")
+    print(
+        f"{name:10s} {rate:7.1f} /s   {percentiles(latencies)}   max {ordered[-1]:7.1f} ms   statuses {counts}"
+    )
     return rate, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], counts
 
 
@@ -81,12 +92,14 @@ def main() -> None:
     folder = install_probot()
     probot, probot_url = start_probot(folder)
     try:
-        print(f"{DELIVERIES} signed issue_comment deliveries at concurrency {CONCURRENCY} (after {WARMUP} warm-up)")
+        print(
+            f"{DELIVERIES} signed issue_comment deliveries at concurrency {CONCURRENCY} (after {WARMUP} warm-up)"
+        )
         probot_rate, probot_p99, _ = run("Probot 14", f"{probot_url}/webhooks/github", "probot")
     finally:
         probot.send_signal(signal.SIGTERM)
         probot.wait(10)
-    with dev_stack({"GITHUB_WEBHOOK_SECRET": SECRET}) as (base, database):
+    with dev_stack() as (base, database):
         rate, p99, counts = run("codeloop", f"{base}/webhooks/github", "codeloop")
         with psycopg.connect(database) as conn:
             stored, unqueued = conn.execute(
