@@ -13,12 +13,17 @@
   flag is now read alone, and the name conversion is memoised. ReceiveMessage asked
   GetQueueAttributes for the retention period once per message it returned (three such walks
   each); it now reads the queue's retention period.
+- Long polling: a receive that found nothing to deliver waited with ``wait_for(lambda:
+  queue.messages)``, which returns at once while a FIFO queue holds visible messages whose group
+  is in flight, so every waiting poller of that queue spun, walking it, for its whole wait. It
+  now sleeps until a message is added or deleted (either can make one deliverable), or a second
+  passes (a visibility timeout running out).
 
 Upstream, these belong in moto itself: ``backends.list_of_moto_modules`` behind ``functools.cache``,
 ``moto.core.utils.unix_time`` as ``time.time()`` (``sqs/models.py`` reading it once per walk),
 ``camelcase_to_underscores`` behind ``functools.lru_cache``, and ``SQSBackend`` reading
 ``queue.content_based_deduplication`` and ``queue.message_retention_period`` instead of the whole
-``queue.attributes``.
+``queue.attributes``; ``Queue.wait_for_messages`` waiting for a change, not for visible messages.
 """
 
 from __future__ import annotations
@@ -92,3 +97,17 @@ def apply() -> None:
         return period + message.sent_timestamp / 1000 > time.time()
 
     models.SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+
+    def wait_for_messages(queue: Any, timeout: int) -> None:
+        with queue._messages_lock:
+            queue._messages_lock.wait(timeout)
+
+    delete = models.Queue.delete_message
+
+    def delete_message(queue: Any, receipt_handle: str) -> None:
+        delete(queue, receipt_handle)
+        with queue._messages_lock:
+            queue._messages_lock.notify_all()
+
+    models.Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
+    models.Queue.delete_message = delete_message  # type: ignore[method-assign]

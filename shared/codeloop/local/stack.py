@@ -8,7 +8,8 @@
   Lambda's SQS event source mapping does; the status syncer's process also runs the sweeper on
   its schedule; the validation runner's claims the orphans of its commands and holds no
   database URL or App secret;
-- the HTTP front (webhooks, task API, /health) on 127.0.0.1:$CODELOOP_PORT.
+- the HTTP front (webhooks, task API, /health) on 127.0.0.1:$CODELOOP_PORT, from a few processes
+  sharing the port.
 
 It prints its URLs and the settings it still needs, and stops cleanly on Ctrl-C.
 """
@@ -19,6 +20,7 @@ import os
 import signal
 import threading
 from contextlib import ExitStack
+from typing import Any
 
 from codeloop.observability import logger
 
@@ -38,6 +40,9 @@ EVENT_SOURCES = {
 }
 CONSUMERS = {queue: function for queue, (function, _, _) in EVENT_SOURCES.items()}
 RUNNER = "validation_runner"
+# The HTTP front (the webhook receiver function) answers from this many processes sharing its
+# port: Lambda runs concurrent requests in separate execution environments.
+FRONT_PROCESSES = max(2, min(4, os.cpu_count() or 2))
 SWEEPS = "status_syncer"
 
 
@@ -144,7 +149,9 @@ def run() -> int:
             _start_function_process(stack, function, env)
 
         settings = get_settings()
-        server = serve(handle, "127.0.0.1", settings.codeloop_port)
+        server = serve(handle, "127.0.0.1", settings.codeloop_port, shared_port=True)
+        for _ in range(FRONT_PROCESSES - 1):
+            _start_process(stack, run_front, (settings.codeloop_port,), "http-front")
         stack.callback(server.server_close)
         stack.callback(server.shutdown)
         stack.callback(stopping.set)
@@ -170,19 +177,31 @@ def run() -> int:
 def _start_function_process(stack: ExitStack, function: str, env: dict[str, str]) -> None:
     """One process per function, as on AWS: a backlog of one never takes the GIL from another
     (nor from the HTTP front's acknowledgements)."""
-    import multiprocessing
-
     queues = {
         queue: env[f"{queue.upper()}_QUEUE_URL"]
         for queue, (name, _, _) in EVENT_SOURCES.items()
         if name == function
     }
-    process = multiprocessing.get_context("spawn").Process(
-        target=run_function, args=(function, queues), name=function, daemon=True
-    )
+    _start_process(stack, run_function, (function, queues), function)
+
+
+def _start_process(stack: ExitStack, target: Any, args: tuple[Any, ...], name: str) -> None:
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args, name=name, daemon=True)
     process.start()
     stack.callback(process.join, 10)
     stack.callback(process.terminate)
+
+
+def run_front(port: int) -> None:
+    """Another process of the HTTP front, on the same port."""
+    from codeloop.api.front import handle
+    from codeloop.local.http import serve
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
+    serve(handle, "127.0.0.1", port, shared_port=True)
+    threading.Event().wait()
 
 
 def run_function(function: str, queues: dict[str, str]) -> None:
