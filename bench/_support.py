@@ -59,6 +59,7 @@ def free_port() -> int:
 def dev_stack(env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
     """``codeloop dev`` (what ``make dev`` runs) on a scratch database; yields its base URL and the
     database's."""
+    import shutil
     import signal
     import subprocess
     import sys
@@ -96,6 +97,8 @@ def dev_stack(env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
+            if os.environ.get("BENCH_DEV_LOG"):  # where to keep the stack's output
+                shutil.copy(Path(cwd) / "dev.log", os.environ["BENCH_DEV_LOG"])
 
 
 def drive(
@@ -145,7 +148,9 @@ def drive(
     return latencies, statuses, time.perf_counter() - start
 
 
-def signed_comment(delivery_id: str, comment_id: int, text: str, secret: str) -> tuple[bytes, dict[str, str]]:
+def signed_comment(
+    delivery_id: str, comment_id: int, text: str, secret: str, issue: int = 1
+) -> tuple[bytes, dict[str, str]]:
     """GitHub's example issue_comment delivery (events/), with this comment text, made distinct by
     its delivery id (the receiver takes the same body under another id for a replay), signed."""
     import json
@@ -158,6 +163,7 @@ def signed_comment(delivery_id: str, comment_id: int, text: str, secret: str) ->
     payload["comment"]["body"] = text
     payload["comment"]["node_id"] = delivery_id
     payload["comment"]["id"] = comment_id
+    payload["issue"]["number"] = issue
     body = json.dumps(payload).encode()
     headers = {
         "content-type": "application/json",

@@ -1,8 +1,11 @@
 """Lambda: the status syncer — the events and status queues, and the sweeper's schedule."""
 
 from codeloop.observability import lambda_entry
+from codeloop.services import snapstart
 from codeloop.services.syncer import SWEEPER_SOURCE, handle_record
 from codeloop.services.tasks.steps import sqs_batch
+
+snapstart.register(("codeloop.services.intake.events",), ("sqs", "stepfunctions"))
 
 
 @lambda_entry

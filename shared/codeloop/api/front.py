@@ -10,6 +10,10 @@ import json
 from typing import Any
 
 WEBHOOK_PATH = "/webhooks/github"
+# What the first delivery needs (verify, store, enqueue): warmed before a SnapStart snapshot and
+# before a local front process listens; everything else is imported when used.
+FIRST_DELIVERY_MODULES = ("codeloop.services.intake.receiver",)
+FIRST_DELIVERY_CLIENTS = ("sqs",)
 
 
 def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:

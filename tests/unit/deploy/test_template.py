@@ -201,6 +201,19 @@ def test_zip_functions_run_python_3_12_with_the_layer(template):
         assert [ref_target(layer) for layer in properties["Layers"]] == ["DependenciesLayer"], logical_id
 
 
+def test_product_zip_functions_cold_start_from_a_snapstart_snapshot(template):
+    """SnapStart resumes published versions only: the alias is what events and routes invoke.
+    (Not the image-packaged runner, where SnapStart does not apply, nor the once-a-deploy migrator.)"""
+    for logical_id, function in product_functions(template).items():
+        properties = function["Properties"]
+        if properties.get("PackageType") == "Image":
+            assert "SnapStart" not in properties, logical_id
+            continue
+        assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}, logical_id
+        assert properties["AutoPublishAlias"] == "live", logical_id
+        assert int(properties.get("EphemeralStorage", {}).get("Size", 512)) <= 512, logical_id
+
+
 def test_the_validation_runner_is_an_image_built_from_its_dockerfile(template):
     runner = template["Resources"]["ValidationRunnerFunction"]
     assert runner["Properties"]["PackageType"] == "Image"
