@@ -24,7 +24,7 @@ from codeloop.local.sample_events import DEV_WEBHOOK_SECRET
 from tests.fakes.github import GitHubFake, app_key_pair
 
 REPO = "Codertocat/Hello-World"  # the repository of GitHub's example payload (events/)
-COMMENTS = 60
+COMMENTS = 600
 ISSUES = 20
 DUPLICATED = 0.10
 CONCURRENCY = 8
@@ -46,10 +46,13 @@ def main() -> None:
             "REPLIES_PER_USER": str(COMMENTS * 2),
             "REPLIES_PER_INSTALLATION": str(COMMENTS * 2),
         }
-        comments = [
-            signed_comment(f"help-{i}", 10_000 + i, "/codeloop help", DEV_WEBHOOK_SECRET, issues[i % ISSUES])
-            for i in range(COMMENTS)
-        ]
+        comments = []
+        for i in range(COMMENTS):
+            issue = issues[i % ISSUES]
+            comment_id = repo.add_comment(issue, "/codeloop help", login="Codertocat")
+            comments.append(
+                signed_comment(f"help-{i}", comment_id, "/codeloop help", DEV_WEBHOOK_SECRET, issue)
+            )
         rng = random.Random(16)
         requests = list(comments)
         for again in rng.sample(comments, int(COMMENTS * DUPLICATED)):  # redelivered a little later

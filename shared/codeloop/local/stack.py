@@ -149,6 +149,7 @@ def run() -> int:
             _start_function_process(stack, function, env)
 
         settings = get_settings()
+        warm_front()
         server = serve(handle, "127.0.0.1", settings.codeloop_port, shared_port=True)
         for _ in range(FRONT_PROCESSES - 1):
             _start_process(stack, run_front, (settings.codeloop_port,), "http-front")
@@ -194,12 +195,24 @@ def _start_process(stack: ExitStack, target: Any, args: tuple[Any, ...], name: s
     stack.callback(process.terminate)
 
 
+def warm_front() -> None:
+    """What a front process needs for its first delivery, before it takes connections: the kernel
+    hands a process connections as soon as it listens."""
+    from codeloop.api.front import FIRST_DELIVERY_CLIENTS, FIRST_DELIVERY_MODULES
+    from codeloop.db.pool import get_pool
+    from codeloop.services.snapstart import warm
+
+    warm(FIRST_DELIVERY_MODULES, FIRST_DELIVERY_CLIENTS)
+    get_pool().wait(30)
+
+
 def run_front(port: int) -> None:
     """Another process of the HTTP front, on the same port."""
     from codeloop.api.front import handle
     from codeloop.local.http import serve
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
+    warm_front()
     serve(handle, "127.0.0.1", port, shared_port=True)
     threading.Event().wait()
 
