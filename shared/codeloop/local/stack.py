@@ -43,6 +43,9 @@ RUNNER = "validation_runner"
 # The HTTP front (the webhook receiver function) answers from this many processes sharing its
 # port: Lambda runs concurrent requests in separate execution environments.
 FRONT_PROCESSES = max(2, min(4, os.cpu_count() or 2))
+# On AWS each function has CPUs of its own; here the queue workers run at a lower priority, so a
+# backlog of work never takes the CPU from the front's acknowledgements.
+WORKER_NICENESS = 10
 SWEEPS = "status_syncer"
 
 
@@ -227,6 +230,7 @@ def run_function(function: str, queues: dict[str, str]) -> None:
     from codeloop.local.pollers import QueuePoller, Schedule
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
+    os.nice(WORKER_NICENESS)
     if function == RUNNER:
         from codeloop.adapters import sandbox
         from codeloop.settings import SECRET_SETTINGS
