@@ -302,6 +302,31 @@ def test_every_sqs_event_source_reports_partial_failures_and_caps_concurrency(te
             assert 1 <= event["BatchSize"] <= 10, f"{logical_id}.{name}"
 
 
+def test_the_local_stack_polls_like_the_event_source_mappings(template):
+    """make dev's pollers: the template's batch sizes and concurrency, per queue and function."""
+    from codeloop.local.stack import EVENT_SOURCES
+
+    deployed = {}
+    for logical_id, function in functions(template).items():
+        for source in function["Properties"].get("Events", {}).values():
+            if source["Type"] == "SQS":
+                queue = ref_target(source["Properties"]["Queue"])
+                concurrency = source["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+                if isinstance(concurrency, dict):  # a parameter: its default
+                    concurrency = template["Parameters"][ref_target(concurrency)]["Default"]
+                deployed[queue] = (
+                    HANDLER_FOLDERS[logical_id],
+                    source["Properties"]["BatchSize"],
+                    int(concurrency),
+                )
+    local = {
+        "".join(part.title() for part in queue.split("_")) + "Queue": source
+        for queue, source in EVENT_SOURCES.items()
+        if queue != "validation_runner"  # invoked directly on AWS
+    }
+    assert local == deployed
+
+
 def test_codegen_dispatch_runs_at_most_two_at_a_time(template):
     (event,) = sqs_events(template["Resources"]["CodegenDispatcherFunction"]).values()
     assert ref_target(event["Queue"]) == "CodegenQueue"
