@@ -93,9 +93,7 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     database_url_secret_arn: str | None = None
 
-    github_app_id: int | None = (
-        None  # also tells codeloop's own check suites and runs from the repository's CI
-    )
+    github_app_id: int | None = None  # also tells codeloop's own check suites and runs from the repository's CI
     github_app_private_key: SecretStr | None = None
     github_app_private_key_path: Path | None = None
     github_app_private_key_secret_arn: str | None = None

@@ -295,3 +295,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, MigrationError, ScopeError) as exc:  # an operator's mistake: say it, no traceback
         print(f"codeloop: {exc}", file=sys.stderr)
         return 2
+

@@ -11,9 +11,7 @@ from codeloop.db.queries import query
 
 def claim_comment_reply(conn: Connection, comment_id: int) -> bool:
     """True the first time only: the comment's one reply is this caller's to send."""
-    return (
-        conn.execute(query("intake.claim_comment_reply"), {"comment_id": comment_id}).fetchone() is not None
-    )
+    return conn.execute(query("intake.claim_comment_reply"), {"comment_id": comment_id}).fetchone() is not None
 
 
 def claim_limit_notice(conn: Connection, login: str, until: datetime, now: datetime) -> bool:

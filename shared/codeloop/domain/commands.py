@@ -199,9 +199,7 @@ def refusal_text(user: str, min_permission: str) -> str:
     )
 
 
-def limit_note_text(
-    user: str, what: Literal["work", "replies"], scope: str, retry_at: datetime, now: datetime
-) -> str:
+def limit_note_text(user: str, what: Literal["work", "replies"], scope: str, retry_at: datetime, now: datetime) -> str:
     """The one note a user over a command rate limit gets: which limit, and when to try again."""
     asked = "commands that start work" if what == "work" else "commands to answer"
     whose = "from you" if scope == "user" else "on this installation"

@@ -325,9 +325,7 @@ def test_an_edit_adding_commands_gets_a_stranger_nothing_more(world):
 
 
 def test_a_stranger_gets_no_answer_to_unknown_commands(world):
-    assert (
-        comment(world, "/codeloop frobnicate\n/codeloop hello", login="passer-by") == ["unknown: quiet"] * 2
-    )
+    assert comment(world, "/codeloop frobnicate\n/codeloop hello", login="passer-by") == ["unknown: quiet"] * 2
     assert replies(world) == []
     assert calls(world) == [("GET", f"/repos/{REPO}/collaborators/passer-by/permission")]
 
@@ -357,9 +355,7 @@ def test_work_over_the_limits_is_refused_with_one_note(world, monkeypatch):
     assert comment(world, "/codeloop fix", delivery_id="d-2") == ["limited"]  # the user's limit
     assert comment(world, "/codeloop retry", delivery_id="d-3") == ["limited"]
     assert comment(world, "/codeloop cancel", delivery_id="d-4")[0].startswith("cancel ")  # never limited
-    assert comment(world, "/codeloop retry", login="other-maintainer", delivery_id="d-5")[0].startswith(
-        "retry "
-    )
+    assert comment(world, "/codeloop retry", login="other-maintainer", delivery_id="d-5")[0].startswith("retry ")
     assert comment(world, "/codeloop fix", login="third-maintainer", delivery_id="d-6") == ["limited"]
     notes = [reply for reply in replies(world) if reply.startswith("Sorry")]
     assert [note.split(" than ")[0] for note in notes] == [

@@ -1,6 +1,7 @@
 """A failed HTTP check reaches the agent: the fixture web app with a planted bug is deployed and
 checked for real, its report is stored, and the fix prompt built from it shows the failed check."""
 
+
 from tests.integration.prompts.conftest import insert_task
 from tests.integration.prompts.test_worker import fix_prompt_after
 from tests.integration.validation.test_deploy_stage import free_port, run_deployed, webapp_config

@@ -25,9 +25,7 @@ prompts: {bug_fix: bug_fix, feature: {template: feature_large, version: 2}}
 
 
 def test_the_published_schema_is_current():
-    assert json.loads(SCHEMA_FILE.read_text()) == json_schema(), (
-        "run: codeloop config schema > schemas/codeloop.schema.json"
-    )
+    assert json.loads(SCHEMA_FILE.read_text()) == json_schema(), "run: codeloop config schema > schemas/codeloop.schema.json"
 
 
 def test_the_design_example_is_valid_for_the_model_and_the_schema():

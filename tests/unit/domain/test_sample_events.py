@@ -12,9 +12,7 @@ def test_events_are_current_and_signed_with_the_dev_secret(tmp_path):
     assert committed == built, "events/ is stale: run python -m codeloop.local.sample_events"
     for text in built.values():
         event = json.loads(text)
-        envelope, _ = parse_delivery(
-            event["headers"], event["body"].encode(), [sample_events.DEV_WEBHOOK_SECRET]
-        )
+        envelope, _ = parse_delivery(event["headers"], event["body"].encode(), [sample_events.DEV_WEBHOOK_SECRET])
         assert route(envelope) == "act"
 
 

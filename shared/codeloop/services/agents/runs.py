@@ -163,9 +163,7 @@ def _stop_check_fixes(run: CodegenRun) -> None:
         )
 
 
-def _answer_with_pull_request(
-    run: CodegenRun, pull: OpenedPullRequest
-) -> Literal["succeeded", "failed"] | None:
+def _answer_with_pull_request(run: CodegenRun, pull: OpenedPullRequest) -> Literal["succeeded", "failed"] | None:
     """Answer a completed run with the PR it reports, if that PR is the agent's; None: not answered here."""
     opened = _reported_pull_request(run, pull)
     if isinstance(opened, tuple):

@@ -227,9 +227,7 @@ def validate_checkout(
                 failures, source, notes = run_and_collect("test", config.validation.test)
                 failed = [c for c in commands if c.phase == "test" and not c.succeeded]
                 rerun = (
-                    len(failed) == 1
-                    and not failed[0].timed_out
-                    and rerun_command(failed[0].command, failures)
+                    len(failed) == 1 and not failed[0].timed_out and rerun_command(failed[0].command, failures)
                 )
                 if rerun:
                     rerun_failures, _, _ = run_and_collect("rerun", [rerun])
