@@ -9,11 +9,14 @@ Aims: settled <= 30 s, acknowledgement p99 <= 200 ms.
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import sys
 import time
 from collections import Counter
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,45 +35,71 @@ SETTLE_LIMIT_SECONDS = 180
 REPLY_PATH = r"/repos/[^/]+/[^/]+/issues/\d+/comments"
 
 
-def main() -> None:
+def serve_github(pipe: Connection) -> None:
+    """The GitHub fake in a process of its own (its work must not share the GIL with the client
+    that times the acknowledgements): seeds the repository and the comments, then answers counts."""
     private_pem, public_pem = app_key_pair()
     with GitHubFake(public_key_pem=public_pem) as github:
         repo = github.add_repo(REPO, installation_id=1)
         repo.set_permission("Codertocat", "write")
         issues = [repo.add_issue() for _ in range(ISSUES)]
-        env = {
-            "GITHUB_API_URL": github.url,
-            "GITHUB_APP_ID": str(github.app_id),
-            "GITHUB_APP_PRIVATE_KEY": private_pem,
-            # the burst measures throughput, not the reply limits (30 per user an hour by default)
-            "REPLIES_PER_USER": str(COMMENTS * 2),
-            "REPLIES_PER_INSTALLATION": str(COMMENTS * 2),
-        }
-        comments = []
-        for i in range(COMMENTS):
-            issue = issues[i % ISSUES]
-            comment_id = repo.add_comment(issue, "/codeloop help", login="Codertocat")
-            comments.append(
-                signed_comment(f"help-{i}", comment_id, "/codeloop help", DEV_WEBHOOK_SECRET, issue)
-            )
-        rng = random.Random(16)
-        requests = list(comments)
-        for again in rng.sample(comments, int(COMMENTS * DUPLICATED)):  # redelivered a little later
-            requests.insert(min(len(requests), requests.index(again) + rng.randint(1, 40)), again)
-        with dev_stack(env) as (base, _):
-            github.clear_calls()
-            start = time.perf_counter()
-            latencies, statuses, wall = drive(f"{base}/webhooks/github", requests, CONCURRENCY)
-            replies = 0
-            while time.perf_counter() - start < SETTLE_LIMIT_SECONDS:
-                replies = len(github.calls_to("POST", REPLY_PATH))
-                if replies >= COMMENTS:
-                    break
-                time.sleep(0.05)
-            settled = time.perf_counter() - start
-            time.sleep(1)  # any reply a duplicate would wrongly add
-            replies = len(github.calls_to("POST", REPLY_PATH))
-        calls = Counter(f"{call.method} {_shape(call.path)}" for call in github.calls)
+        comments = [
+            (issue, repo.add_comment(issue, "/codeloop help", login="Codertocat"))
+            for issue in (issues[i % ISSUES] for i in range(COMMENTS))
+        ]
+        pipe.send((github.url, github.app_id, private_pem, comments))
+        while (request := pipe.recv()) != "stop":
+            if request == "clear":
+                github.clear_calls()
+                pipe.send(None)
+            elif request == "replies":
+                pipe.send(len(github.calls_to("POST", REPLY_PATH)))
+            else:
+                pipe.send(Counter(f"{call.method} {_shape(call.path)}" for call in github.calls))
+
+
+def main() -> None:
+    here, there = multiprocessing.Pipe()
+    fake = multiprocessing.get_context("spawn").Process(target=serve_github, args=(there,), daemon=True)
+    fake.start()
+
+    def ask(request: str) -> Any:
+        here.send(request)
+        return here.recv()
+
+    url, app_id, private_pem, seeded = here.recv()
+    env = {
+        "GITHUB_API_URL": url,
+        "GITHUB_APP_ID": str(app_id),
+        "GITHUB_APP_PRIVATE_KEY": private_pem,
+        # the burst measures throughput, not the reply limits (30 per user an hour by default)
+        "REPLIES_PER_USER": str(COMMENTS * 2),
+        "REPLIES_PER_INSTALLATION": str(COMMENTS * 2),
+    }
+    comments = [
+        signed_comment(f"help-{i}", comment_id, "/codeloop help", DEV_WEBHOOK_SECRET, issue)
+        for i, (issue, comment_id) in enumerate(seeded)
+    ]
+    rng = random.Random(16)
+    requests = list(comments)
+    for again in rng.sample(comments, int(COMMENTS * DUPLICATED)):  # redelivered a little later
+        requests.insert(min(len(requests), requests.index(again) + rng.randint(1, 40)), again)
+    with dev_stack(env) as (base, _):
+        ask("clear")
+        start = time.perf_counter()
+        latencies, statuses, wall = drive(f"{base}/webhooks/github", requests, CONCURRENCY)
+        replies = 0
+        while time.perf_counter() - start < SETTLE_LIMIT_SECONDS:
+            replies = ask("replies")
+            if replies >= COMMENTS:
+                break
+            time.sleep(0.05)
+        settled = time.perf_counter() - start
+        time.sleep(1)  # any reply a duplicate would wrongly add
+        replies = ask("replies")
+    calls = ask("calls")
+    here.send("stop")
+    fake.join(10)
     print(
         f"{len(requests)} deliveries ({COMMENTS} comments over {ISSUES} issues, "
         f"{len(requests) - COMMENTS} redelivered), concurrency {CONCURRENCY}"

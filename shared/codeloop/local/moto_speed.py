@@ -15,15 +15,18 @@
   each); it now reads the queue's retention period.
 - Long polling: a receive that found nothing to deliver waited with ``wait_for(lambda:
   queue.messages)``, which returns at once while a FIFO queue holds visible messages whose group
-  is in flight, so every waiting poller of that queue spun, walking it, for its whole wait. It
-  now sleeps until a message is added or deleted (either can make one deliverable), or a second
-  passes (a visibility timeout running out).
+  is in flight, so every waiting poller of that queue spun, walking it, for its whole wait. And
+  it read the groups in flight once, at its start, so a group freed meanwhile stayed closed to
+  it until its wait ended (up to 20 s). A long poll is now a series of immediate receives, each
+  reading the groups afresh, sleeping in between until a message is added or deleted (either
+  can make one deliverable), or a second passes (a visibility timeout running out).
 
 Upstream, these belong in moto itself: ``backends.list_of_moto_modules`` behind ``functools.cache``,
 ``moto.core.utils.unix_time`` as ``time.time()`` (``sqs/models.py`` reading it once per walk),
 ``camelcase_to_underscores`` behind ``functools.lru_cache``, and ``SQSBackend`` reading
 ``queue.content_based_deduplication`` and ``queue.message_retention_period`` instead of the whole
-``queue.attributes``; ``Queue.wait_for_messages`` waiting for a change, not for visible messages.
+``queue.attributes``; ``Queue.wait_for_messages`` waiting for a change, not for visible messages,
+and ``receive_message`` reading the pending groups on each pass of its loop.
 """
 
 from __future__ import annotations
@@ -111,3 +114,23 @@ def apply() -> None:
 
     models.Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
     models.Queue.delete_message = delete_message  # type: ignore[method-assign]
+
+    receive = models.SQSBackend.receive_message
+
+    def receive_message(
+        backend: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Any]:
+        deadline = time.monotonic() + wait_seconds_timeout
+        while True:
+            result = receive(backend, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            remaining = deadline - time.monotonic()
+            if result or remaining <= 0:
+                return result
+            backend.get_queue(queue_name).wait_for_messages(min(remaining, 1))
+
+    models.SQSBackend.receive_message = receive_message  # type: ignore[method-assign]

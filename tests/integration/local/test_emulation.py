@@ -48,6 +48,7 @@ def test_fifo_deduplicates_and_holds_a_group_while_a_message_of_it_is_in_flight(
         )
     )
     waiting.start()  # a long poll waiting on the held group gets the next message once it is freed
+    time.sleep(0.5)  # the long poll is under way before the group is freed
     sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
     waiting.join()
     assert got == ["two"]
