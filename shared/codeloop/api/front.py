@@ -14,6 +14,10 @@ DASHBOARD_PREFIX = "/app"
 LINEAR_WEBHOOK_PATH = "/webhooks/linear"
 # Slack's slash command and its interactivity (buttons) URLs.
 SLACK_PATHS = {"/webhooks/slack/commands": "command", "/webhooks/slack/interactions": "interaction"}
+# What the first delivery needs (verify, store, enqueue): warmed before a SnapStart snapshot and
+# before a local front process listens; everything else is imported when used.
+FIRST_DELIVERY_MODULES = ("codeloop.services.intake.receiver",)
+FIRST_DELIVERY_CLIENTS = ("sqs",)
 
 
 def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:

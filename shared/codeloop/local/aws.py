@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 MAX_RECEIVES = 5
 VISIBILITY_SECONDS = 30
@@ -35,35 +36,68 @@ LOCAL_CREDENTIALS = {
 
 @dataclass
 class Emulation:
-    server: Any
+    process: subprocess.Popen[str]
     endpoint_url: str
 
     def stop(self) -> None:
-        self.server.stop()
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def start_emulation(port: int = 0) -> Emulation:
-    """Start moto's server on loopback with real Step Functions executions enabled."""
-    import logging
+    """Start moto's server on loopback in a process of its own, with real Step Functions executions.
 
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated AWS call is noise
-
+    Its own process, as AWS is: a backlog of emulated calls never takes the GIL from the
+    handlers, and the handlers never slow the emulation.
+    """
     for key, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(key, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound = server.get_host_and_port()
-    endpoint = f"http://{host}:{bound}"
-    # moto's state machines call back to localhost:$MOTO_PORT.
-    os.environ["MOTO_PORT"] = str(bound)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codeloop.local.aws", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("http://"):
+        process.kill()
+        raise RuntimeError(f"the AWS emulation did not start (exit {process.wait()})")
     import httpx
 
     httpx.post(
-        f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+        f"{line}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
     ).raise_for_status()
-    return Emulation(server, endpoint)
+    return Emulation(process, line)
+
+
+def serve_emulation(port: int) -> None:
+    """The emulation's process: moto's server, patched for a flat cost per request; prints its URL."""
+    import logging
+    import signal
+    import threading
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    from codeloop.local import moto_speed
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated AWS call is noise
+    moto_speed.apply()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    # moto's state machines call back to localhost:$MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(bound)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
+    print(f"http://{host}:{bound}", flush=True)
+    stopping.wait()
+    server.stop()
 
 
 def reset(endpoint_url: str) -> None:
@@ -149,3 +183,7 @@ def substitute(definition: str, values: dict[str, str]) -> str:
     for key, value in values.items():
         definition = definition.replace("${" + key + "}", value)
     return definition
+
+
+if __name__ == "__main__":
+    serve_emulation(int(sys.argv[1]) if len(sys.argv) > 1 else 0)

@@ -4,6 +4,7 @@ and hands it to the same handler the Lambda runs."""
 from __future__ import annotations
 
 import base64
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,8 +37,14 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes) -> 
     }
 
 
-def serve(handler: LambdaHandler, host: str = "127.0.0.1", port: int = 3000) -> ThreadingHTTPServer:
-    """Start serving in a background thread; ``server.shutdown()`` stops it."""
+def serve(
+    handler: LambdaHandler, host: str = "127.0.0.1", port: int = 3000, *, shared_port: bool = False
+) -> ThreadingHTTPServer:
+    """Start serving in a background thread; ``server.shutdown()`` stops it.
+
+    With ``shared_port``, several processes listen on the same port (``SO_REUSEPORT``) and the
+    kernel spreads connections between them, as API Gateway spreads requests over Lambda
+    execution environments."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -73,7 +80,13 @@ def serve(handler: LambdaHandler, host: str = "127.0.0.1", port: int = 3000) -> 
         def log_message(self, format: str, *args: Any) -> None:  # the stack logs through Powertools
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    class Server(ThreadingHTTPServer):
+        def server_bind(self) -> None:
+            if shared_port:
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            super().server_bind()
+
+    server = Server((host, port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="codeloop-http", daemon=True).start()
     return server

@@ -39,12 +39,14 @@ class QueuePoller(threading.Thread):
         handler: Handler,
         stopping: threading.Event | None = None,
         batch_size: int = 10,
+        wait_seconds: int = 1,
     ):
         super().__init__(name=f"poller-{name}", daemon=True)
         self.queue_url = queue_url
         self.handler = handler
         self.stopping = stopping or threading.Event()
         self.batch_size = batch_size
+        self.wait_seconds = wait_seconds
 
     def run(self) -> None:
         from codeloop.adapters.aws import client
@@ -56,7 +58,7 @@ class QueuePoller(threading.Thread):
         region = arn.split(":")[3]
         while not self.stopping.is_set():
             try:
-                self.poll_once(sqs, arn, region)
+                self.poll_once(sqs, arn, region, self.wait_seconds)
             except Exception:  # keep polling: one bad batch must not stop the local stack
                 logger.exception("poller failed", extra={"queue": self.name})
                 self.stopping.wait(1)
@@ -79,9 +81,12 @@ class QueuePoller(threading.Thread):
         except Exception:  # the whole invocation failed: Lambda retries the whole batch
             logger.exception("handler failed; the batch will be received again", extra={"queue": self.name})
             return len(messages)
-        for message in messages:
-            if message["MessageId"] not in failed:
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        done = [message for message in messages if message["MessageId"] not in failed]
+        if done:  # one request per batch, as Lambda's poller deletes
+            sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
         return len(messages)
 
 

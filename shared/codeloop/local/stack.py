@@ -1,12 +1,15 @@
 """``make dev``: the whole app on one machine, no AWS account.
 
 - PostgreSQL: ``DATABASE_URL``, or an embedded server (data in .codeloop/pgdata);
-- AWS: ``AWS_ENDPOINT_URL``, or moto in-process, with the queues, dead-letter queues and the
-  real state machine definitions executing;
-- queue pollers that call the real handlers the way Lambda's SQS event source mapping does, and
-  the sweeper on its schedule; the validation runner polls its queue in a process of its own
-  (it claims the orphans of its commands, and holds no database URL or App secret);
-- the HTTP front (webhooks, task API, /health, the dashboard under /app/) on 127.0.0.1:$CODELOOP_PORT.
+- AWS: ``AWS_ENDPOINT_URL``, or moto in a process of its own, with the queues, dead-letter queues
+  and the real state machine definitions executing;
+- each function in a process of its own, as on AWS: queue pollers sized like template.yaml's
+  event source mappings (batch size, concurrency, long polling) call the real handlers the way
+  Lambda's SQS event source mapping does; the status syncer's process also runs the sweeper on
+  its schedule; the validation runner's claims the orphans of its commands and holds no
+  database URL or App secret;
+- the HTTP front (webhooks, task API, /health, the dashboard under /app/) on
+  127.0.0.1:$CODELOOP_PORT, from a few processes sharing the port.
 
 It prints its URLs and the settings it still needs, and stops cleanly on Ctrl-C.
 """
@@ -17,21 +20,33 @@ import os
 import signal
 import threading
 from contextlib import ExitStack
+from typing import Any
 
 from codeloop.observability import logger
 
 SWEEP_SECONDS = 60
-# queue → the function its event source mapping feeds (as in template.yaml; on AWS the
-# validation runner is invoked directly, locally it has a queue)
-CONSUMERS = {
-    "events": "status_syncer",
-    "status": "status_syncer",
-    "prompt": "prompt_builder",
-    "codegen": "codegen_dispatcher",
-    "validation": "status_syncer",
-    "validation_runner": "validation_runner",
+# Lambda's SQS pollers long-poll (20 s): an idle queue costs one request per poller and 20 s.
+LONG_POLL_SECONDS = 20
+# queue → (the function its event source mapping feeds, BatchSize, ScalingConfig.MaximumConcurrency),
+# as in template.yaml (ValidationConcurrency at its default); on AWS the validation runner is invoked
+# directly, locally it has a queue of its own.
+EVENT_SOURCES = {
+    "events": ("status_syncer", 10, 5),
+    "status": ("status_syncer", 10, 5),
+    "prompt": ("prompt_builder", 5, 5),
+    "codegen": ("codegen_dispatcher", 1, 2),
+    "validation": ("status_syncer", 1, 5),
+    "validation_runner": ("validation_runner", 1, 1),
 }
-IN_ITS_OWN_PROCESS = "validation_runner"
+CONSUMERS = {queue: function for queue, (function, _, _) in EVENT_SOURCES.items()}
+RUNNER = "validation_runner"
+# The HTTP front (the webhook receiver function) answers from this many processes sharing its
+# port: Lambda runs concurrent requests in separate execution environments.
+FRONT_PROCESSES = max(2, min(4, os.cpu_count() or 2))
+# On AWS each function has CPUs of its own; here the queue workers run at a lower priority, so a
+# backlog of work never takes the CPU from the front's acknowledgements.
+WORKER_NICENESS = 10
+SWEEPS = "status_syncer"
 
 
 def _database(stack: ExitStack) -> tuple[str, str]:
@@ -55,7 +70,7 @@ def _aws(stack: ExitStack) -> tuple[dict[str, str], str]:
     if not endpoint:
         emulation = local_aws.start_emulation()
         stack.callback(emulation.stop)
-        endpoint, where = emulation.endpoint_url, f"moto in-process at {emulation.endpoint_url}"
+        endpoint, where = emulation.endpoint_url, f"moto in its own process at {emulation.endpoint_url}"
     for key, value in local_aws.LOCAL_CREDENTIALS.items():
         os.environ.setdefault(key, value)
     env = local_aws.provision(endpoint)
@@ -111,11 +126,8 @@ def run() -> int:
     from codeloop.adapters import aws as aws_adapter
     from codeloop.api.front import handle
     from codeloop.db import migrations
-    from codeloop.local.handlers import load
     from codeloop.local.http import serve
-    from codeloop.local.pollers import QueuePoller, Schedule
     from codeloop.local.sample_events import DEV_WEBHOOK_SECRET
-    from codeloop.services.syncer import SWEEPER_SOURCE
     from codeloop.settings import get_settings, reset_settings
 
     stopping = threading.Event()
@@ -136,17 +148,14 @@ def run() -> int:
         applied = migrations.migrate(url)
         _sync_prompts()
 
-        handlers = {name: load(name) for name in set(CONSUMERS.values()) - {IN_ITS_OWN_PROCESS}}
-        for queue, function in CONSUMERS.items():
-            if queue != IN_ITS_OWN_PROCESS:
-                QueuePoller(queue, env[f"{queue.upper()}_QUEUE_URL"], handlers[function], stopping).start()
-        _start_runner_process(stack, env[f"{IN_ITS_OWN_PROCESS.upper()}_QUEUE_URL"])
-        Schedule(
-            "sweeper", SWEEP_SECONDS, handlers["status_syncer"], {"source": SWEEPER_SOURCE}, stopping
-        ).start()
+        for function in dict.fromkeys(CONSUMERS.values()):
+            _start_function_process(stack, function, env)
 
         settings = get_settings()
-        server = serve(handle, "127.0.0.1", settings.codeloop_port)
+        warm_front()
+        server = serve(handle, "127.0.0.1", settings.codeloop_port, shared_port=True)
+        for _ in range(FRONT_PROCESSES - 1):
+            _start_process(stack, run_front, (settings.codeloop_port,), "http-front")
         stack.callback(server.server_close)
         stack.callback(server.shutdown)
         stack.callback(stopping.set)
@@ -176,31 +185,78 @@ def run() -> int:
     return 0
 
 
-def _start_runner_process(stack: ExitStack, queue_url: str) -> None:
+def _start_function_process(stack: ExitStack, function: str, env: dict[str, str]) -> None:
+    """One process per function, as on AWS: a backlog of one never takes the GIL from another
+    (nor from the HTTP front's acknowledgements)."""
+    queues = {
+        queue: env[f"{queue.upper()}_QUEUE_URL"]
+        for queue, (name, _, _) in EVENT_SOURCES.items()
+        if name == function
+    }
+    _start_process(stack, run_function, (function, queues), function)
+
+
+def _start_process(stack: ExitStack, target: Any, args: tuple[Any, ...], name: str) -> None:
     import multiprocessing
 
-    process = multiprocessing.get_context("spawn").Process(
-        target=run_validation_runner, args=(queue_url,), name="validation-runner", daemon=True
-    )
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args, name=name, daemon=True)
     process.start()
     stack.callback(process.join, 10)
     stack.callback(process.terminate)
 
 
-def run_validation_runner(queue_url: str) -> None:
-    """The validation runner's own process: no secrets in its environment, and every orphan of
-    its commands reparents to it and is killed between validations."""
-    from codeloop.adapters import sandbox
-    from codeloop.local.handlers import load
-    from codeloop.local.pollers import QueuePoller
-    from codeloop.settings import SECRET_SETTINGS
+def warm_front() -> None:
+    """What a front process needs for its first delivery, before it takes connections: the kernel
+    hands a process connections as soon as it listens."""
+    from codeloop.api.front import FIRST_DELIVERY_CLIENTS, FIRST_DELIVERY_MODULES
+    from codeloop.db.pool import get_pool
+    from codeloop.services.snapstart import warm
+
+    warm(FIRST_DELIVERY_MODULES, FIRST_DELIVERY_CLIENTS)
+    get_pool().wait(30)
+
+
+def run_front(port: int) -> None:
+    """Another process of the HTTP front, on the same port."""
+    from codeloop.api.front import handle
+    from codeloop.local.http import serve
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
-    for field in SECRET_SETTINGS:
-        os.environ.pop(field.upper(), None)
-    os.environ.pop("GITHUB_APP_PRIVATE_KEY_PATH", None)
-    sandbox.claim_runner_process()
-    QueuePoller(IN_ITS_OWN_PROCESS, queue_url, load(IN_ITS_OWN_PROCESS)).run()
+    warm_front()
+    serve(handle, "127.0.0.1", port, shared_port=True)
+    threading.Event().wait()
+
+
+def run_function(function: str, queues: dict[str, str]) -> None:
+    """A function's own process: its handler fed by pollers sized like its event source mappings
+    (and, for the status syncer, the sweeper's schedule) until the stack terminates it.
+
+    The validation runner's process has no secrets in its environment, and every orphan of its
+    commands reparents to it and is killed between validations."""
+    from codeloop.local.handlers import load
+    from codeloop.local.pollers import QueuePoller, Schedule
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
+    os.nice(WORKER_NICENESS)
+    if function == RUNNER:
+        from codeloop.adapters import sandbox
+        from codeloop.settings import SECRET_SETTINGS
+
+        for field in SECRET_SETTINGS:
+            os.environ.pop(field.upper(), None)
+        os.environ.pop("GITHUB_APP_PRIVATE_KEY_PATH", None)
+        sandbox.claim_runner_process()
+    handler = load(function)
+    stopping = threading.Event()
+    for queue, url in queues.items():
+        _, batch_size, concurrency = EVENT_SOURCES[queue]
+        for _ in range(concurrency):
+            QueuePoller(queue, url, handler, stopping, batch_size, LONG_POLL_SECONDS).start()
+    if function == SWEEPS:
+        from codeloop.services.syncer import SWEEPER_SOURCE
+
+        Schedule("sweeper", SWEEP_SECONDS, handler, {"source": SWEEPER_SOURCE}, stopping).start()
+    stopping.wait()
 
 
 def _sync_prompts() -> None:

@@ -211,6 +211,19 @@ def test_zip_functions_run_python_3_12_with_the_layer(template):
         assert [ref_target(layer) for layer in properties["Layers"]] == ["DependenciesLayer"], logical_id
 
 
+def test_product_zip_functions_cold_start_from_a_snapstart_snapshot(template):
+    """SnapStart resumes published versions only: the alias is what events and routes invoke.
+    (Not the image-packaged runner, where SnapStart does not apply, nor the once-a-deploy migrator.)"""
+    for logical_id, function in product_functions(template).items():
+        properties = function["Properties"]
+        if properties.get("PackageType") == "Image":
+            assert "SnapStart" not in properties, logical_id
+            continue
+        assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}, logical_id
+        assert properties["AutoPublishAlias"] == "live", logical_id
+        assert int(properties.get("EphemeralStorage", {}).get("Size", 512)) <= 512, logical_id
+
+
 def test_the_validation_runner_is_an_image_built_from_its_dockerfile(template):
     runner = template["Resources"]["ValidationRunnerFunction"]
     assert runner["Properties"]["PackageType"] == "Image"
@@ -297,6 +310,31 @@ def test_every_sqs_event_source_reports_partial_failures_and_caps_concurrency(te
             assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], f"{logical_id}.{name}"
             assert "MaximumConcurrency" in event["ScalingConfig"], f"{logical_id}.{name}"
             assert 1 <= event["BatchSize"] <= 10, f"{logical_id}.{name}"
+
+
+def test_the_local_stack_polls_like_the_event_source_mappings(template):
+    """make dev's pollers: the template's batch sizes and concurrency, per queue and function."""
+    from codeloop.local.stack import EVENT_SOURCES
+
+    deployed = {}
+    for logical_id, function in functions(template).items():
+        for source in function["Properties"].get("Events", {}).values():
+            if source["Type"] == "SQS":
+                queue = ref_target(source["Properties"]["Queue"])
+                concurrency = source["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+                if isinstance(concurrency, dict):  # a parameter: its default
+                    concurrency = template["Parameters"][ref_target(concurrency)]["Default"]
+                deployed[queue] = (
+                    HANDLER_FOLDERS[logical_id],
+                    source["Properties"]["BatchSize"],
+                    int(concurrency),
+                )
+    local = {
+        "".join(part.title() for part in queue.split("_")) + "Queue": source
+        for queue, source in EVENT_SOURCES.items()
+        if queue != "validation_runner"  # invoked directly on AWS
+    }
+    assert local == deployed
 
 
 def test_codegen_dispatch_runs_at_most_two_at_a_time(template):

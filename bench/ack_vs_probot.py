@@ -1,0 +1,119 @@
+"""bench/ack_vs_probot: acknowledgement under load, codeloop's ``make dev`` stack beside a minimal
+Probot 14 app (bench/probot/: verifies and routes, persists nothing), in one run.
+
+Both get the same signed issue_comment deliveries ("Looks good to me"; a delivery id of its own
+each), ``DELIVERIES`` of them at concurrency ``CONCURRENCY``. codeloop stores and enqueues every
+one (checked after the run). Probot is installed from npm into .codeloop/cache/probot the first
+time. Aims: codeloop's p99 <= Probot's, codeloop's rate >= half of Probot's, no 5xx.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+import psycopg
+from _support import dev_stack, drive, free_port, percentiles, signed_comment
+
+from codeloop.local.sample_events import DEV_WEBHOOK_SECRET as SECRET
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PROBOT_APP = Path(__file__).resolve().parent / "probot"
+PROBOT_CACHE = REPO_ROOT / ".codeloop" / "cache" / "probot"
+
+DELIVERIES = 1500
+WARMUP = 50
+CONCURRENCY = 8
+
+
+def install_probot() -> Path:
+    """Probot 14 and the app's two files in the cache folder (npm install only the first time)."""
+    PROBOT_CACHE.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "index.js"):
+        shutil.copy(PROBOT_APP / name, PROBOT_CACHE / name)
+    if not (PROBOT_CACHE / "node_modules" / "probot").exists():
+        print("installing Probot from npm into .codeloop/cache/probot (first run only)", flush=True)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PROBOT_CACHE, check=True
+        )
+    return PROBOT_CACHE
+
+
+def start_probot(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    from tests.fakes.github import app_key_pair
+
+    port = free_port()
+    private_pem, _ = app_key_pair()
+    env = os.environ | {
+        "PORT": str(port),
+        "APP_ID": "4242",
+        "PRIVATE_KEY": private_pem,
+        "WEBHOOK_SECRET": SECRET,
+    }
+    proc = subprocess.Popen(["node", "index.js"], cwd=folder, env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/", timeout=1)
+            return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("Probot did not start")
+
+
+def run(name: str, url: str, prefix: str) -> tuple[float, float, dict[int, int]]:
+    def deliveries(tag: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
+        return [
+            signed_comment(f"{prefix}-{tag}-{i}", i + 1, "Looks good to me", SECRET) for i in range(count)
+        ]
+
+    drive(url, deliveries("warmup", WARMUP), CONCURRENCY)
+    latencies, statuses, wall = drive(url, deliveries("run", DELIVERIES), CONCURRENCY)
+    counts = {status: statuses.count(status) for status in sorted(set(statuses))}
+    rate = DELIVERIES / wall
+    ordered = sorted(latencies)
+    print(
+        f"{name:10s} {rate:7.1f} /s   {percentiles(latencies)}   max {ordered[-1]:7.1f} ms   statuses {counts}"
+    )
+    return rate, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], counts
+
+
+def main() -> None:
+    folder = install_probot()
+    probot, probot_url = start_probot(folder)
+    try:
+        print(
+            f"{DELIVERIES} signed issue_comment deliveries at concurrency {CONCURRENCY} (after {WARMUP} warm-up)"
+        )
+        probot_rate, probot_p99, _ = run("Probot 14", f"{probot_url}/webhooks/github", "probot")
+    finally:
+        probot.send_signal(signal.SIGTERM)
+        probot.wait(10)
+    with dev_stack() as (base, database):
+        rate, p99, counts = run("codeloop", f"{base}/webhooks/github", "codeloop")
+        with psycopg.connect(database) as conn:
+            stored, unqueued = conn.execute(
+                "select count(*), count(*) filter (where status = 'received') from webhook_deliveries "
+                "where delivery_id like 'codeloop-run-%'"
+            ).fetchone()
+    print(f"codeloop stored {stored} of {DELIVERIES} deliveries; {unqueued} left unqueued")
+    print(
+        f"aims: p99 {p99:.1f} <= {probot_p99:.1f} ms: {'met' if p99 <= probot_p99 else 'MISSED'}; "
+        f"rate {rate:.1f} >= {probot_rate / 2:.1f} /s: {'met' if rate >= probot_rate / 2 else 'MISSED'}; "
+        f"5xx: {sum(n for s, n in counts.items() if s >= 500)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
