@@ -15,6 +15,8 @@ from uuid import UUID
 from psycopg import Connection
 from pydantic import BaseModel
 
+from codeloop.db import delivery_rows
+from codeloop.db.delivery_rows import NotFound
 from codeloop.db.queries import fetch_all, fetch_one, query
 from codeloop.domain.lifecycle import TaskStatus, check_transition
 from codeloop.domain.models import (
@@ -32,10 +34,6 @@ from codeloop.domain.models import (
 )
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class NotFound(LookupError):
-    pass
 
 
 def required(record: M | None, what: str) -> M:
@@ -202,37 +200,10 @@ def task_audit(conn: Connection, task_id: UUID | str) -> list[AuditEntry]:
 # -- webhook deliveries --------------------------------------------------------------------------
 
 
-def insert_delivery(
-    conn: Connection,
-    *,
-    delivery_id: str,
-    event: str,
-    action: str | None,
-    installation_id: int | None,
-    repository_id: int | None,
-    repository_full_name: str | None,
-    payload: dict[str, Any],
-    status: DeliveryStatus = DeliveryStatus.RECEIVED,
-    body_sha256: bytes | None = None,
-    source: str = "github",
-) -> WebhookDelivery | None:
-    """Store a delivery; None when its id or its body's SHA-256 was stored before (a duplicate).
-    ``source``: github, or the other service it came from (slack)."""
-    return fetch_one(
-        conn,
-        "insert_delivery",
-        WebhookDelivery,
-        delivery_id=delivery_id,
-        event=event,
-        action=action,
-        installation_id=installation_id,
-        repository_id=repository_id,
-        repository_full_name=repository_full_name,
-        payload=payload,
-        status=status.value,
-        body_sha256=body_sha256,
-        source=source,
-    )
+def insert_delivery(conn: Connection, **fields: Any) -> WebhookDelivery | None:
+    """Store a delivery (``delivery_rows.insert``'s fields); None for a duplicate."""
+    row = delivery_rows.insert(conn, **fields)
+    return WebhookDelivery.model_validate(row) if row else None
 
 
 def get_delivery(conn: Connection, delivery_id: str) -> WebhookDelivery | None:
@@ -249,17 +220,7 @@ def get_delivery_payload(conn: Connection, delivery_id: str) -> dict[str, Any]:
 def set_delivery_status(
     conn: Connection, delivery_id: str, status: DeliveryStatus, error: str | None = None
 ) -> WebhookDelivery:
-    return required(
-        fetch_one(
-            conn,
-            "set_delivery_status",
-            WebhookDelivery,
-            delivery_id=delivery_id,
-            status=status.value,
-            error=error,
-        ),
-        f"delivery {delivery_id}",
-    )
+    return WebhookDelivery.model_validate(delivery_rows.set_status(conn, delivery_id, status, error))
 
 
 def stuck_deliveries(

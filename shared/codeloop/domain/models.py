@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeloop.domain.delivery_status import DeliveryStatus
 from codeloop.domain.lifecycle import TaskStatus
 
 # A task id as a path segment: only text PostgreSQL reads as a uuid, so any other is a 404, not a 500.
@@ -131,14 +132,6 @@ class Task(Record):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
-
-
-class DeliveryStatus(StrEnum):
-    RECEIVED = "received"  # durable, not yet on the events queue
-    QUEUED = "queued"
-    IGNORED = "ignored"
-    PROCESSED = "processed"
-    FAILED = "failed"
 
 
 class WebhookDelivery(Record):

@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from codeloop.db import store
+from codeloop.db import delivery_rows
 from codeloop.db.pool import front_wait, transaction
-from codeloop.domain.delivery_log import ReplayRequest
-from codeloop.domain.models import DeliveryStatus
+from codeloop.domain.delivery_status import DeliveryStatus
 from codeloop.domain.webhooks import (
     DeliveryEnvelope,
     Route,
@@ -29,6 +28,9 @@ from codeloop.domain.webhooks import (
 )
 from codeloop.observability import bind, logger, metrics
 from codeloop.settings import SettingsError, get_settings
+
+if TYPE_CHECKING:  # a replay's request is built by the replay service; the first delivery needs none
+    from codeloop.domain.delivery_log import ReplayRequest
 
 MAX_DEDUP_ID = 128  # SQS's limit for MessageDeduplicationId
 # GitHub lists a 503 as a failed delivery; the sweeper asks GitHub to redeliver failed ones.
@@ -106,11 +108,11 @@ def accept(
 
 def _store(
     envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus, body_sha256: bytes, source: str
-) -> object | None:
-    """The stored delivery, or None for a duplicate: a known id, or a known body under a new id
+) -> dict[str, Any] | None:
+    """The stored delivery's row, or None for a duplicate: a known id, or a known body under a new id
     (the id is not signed, so a replayed body must not count as new)."""
     with transaction(correlation_id=envelope.delivery_id, wait=front_wait()) as conn:
-        return store.insert_delivery(
+        return delivery_rows.insert(
             conn,
             delivery_id=envelope.delivery_id,
             event=envelope.event,
@@ -159,5 +161,5 @@ def enqueue_delivery(envelope: DeliveryEnvelope, replay: ReplayRequest | None = 
         metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
         return False
     with transaction(correlation_id=envelope.delivery_id) as conn:
-        store.set_delivery_status(conn, envelope.delivery_id, DeliveryStatus.QUEUED)
+        delivery_rows.set_status(conn, envelope.delivery_id, DeliveryStatus.QUEUED)
     return True
