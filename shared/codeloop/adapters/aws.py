@@ -8,6 +8,7 @@ without importing boto3, whose ``compat`` module imports s3transfer (~150 ms of 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from codeloop.settings import get_settings
@@ -54,15 +55,54 @@ def _service_loader() -> type:
     return ServiceLoader
 
 
+# One client created at a time: a creation under way in the background (``prepare``) is waited
+# for and its client taken, not created a second time.
+_creating = threading.Lock()
+_ready: dict[str, Any] = {}  # clients prepare() created, until client() takes them
+_asked: set[str] = set()  # services whose client exists or is being created
+
+
 @functools.cache
 def client(service: str) -> Any:
+    _asked.add(service)
+    with _creating:
+        return _ready.pop(service, None) or _new_client(service)
+
+
+def _new_client(service: str) -> Any:
     settings = get_settings()
     return _session().create_client(
         service, endpoint_url=settings.aws_endpoint_url or None, region_name=settings.aws_region
     )
 
 
+def prepare(service: str) -> None:
+    """Start creating ``service``'s client on a thread of its own unless it exists: its CPU work
+    (importing botocore, loading models) then runs while the caller waits on the database. A
+    failure is left for ``client()`` to meet again where the client is used."""
+    if service in _asked:
+        return
+    _asked.add(service)
+    _creating.acquire()  # released by the thread: client() cannot start a second creation first
+    try:
+        threading.Thread(target=_prepare, args=(service,), name=f"codeloop-aws-{service}", daemon=True).start()
+    except RuntimeError:  # no thread to be had: client() creates it when it is used
+        _creating.release()
+
+
+def _prepare(service: str) -> None:
+    try:
+        _ready[service] = _new_client(service)
+    except Exception:  # noqa: S110 - client() creates it again, and raises there
+        pass
+    finally:
+        _creating.release()
+
+
 def reset_clients() -> None:
     """Forget the clients and the session (its credentials): tests, the local stack, a SnapStart restore."""
-    client.cache_clear()
-    _session.cache_clear()
+    with _creating:
+        client.cache_clear()
+        _session.cache_clear()
+        _ready.clear()
+        _asked.clear()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from codeloop.adapters import aws
 from codeloop.db import delivery_rows
 from codeloop.db.pool import front_wait, transaction
 from codeloop.domain.delivery_status import DeliveryStatus
@@ -82,6 +83,8 @@ def accept(
     if b"\\u0000" in body:  # jsonb cannot hold NUL; GitHub never sends it, a forger with the secret might
         payload = json.loads(body.replace(b"\\u0000", b"\\ufffd"))
     bind(correlation_id=envelope.delivery_id)
+    if decision == "act":  # the queue's client, created while the delivery is stored (a cold start)
+        aws.prepare("sqs")
     try:
         stored = _store(
             envelope,
