@@ -43,6 +43,15 @@ class SilentDatabase:
             self.accepted.append(connection)
 
     def close(self) -> None:
+        """Stop accepting before the socket is closed: a thread left in accept() on a closed
+        socket's number would take the connections of whatever socket is given that number next
+        (in a full run, a GitHub fake's: its clients were reset and its shutdown hung)."""
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() with an error
+        except OSError:
+            pass
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive(), "the silent database kept accepting"
         self.listener.close()
         for connection in self.accepted:
             connection.close()
