@@ -5,6 +5,7 @@ accepts and never speaks (a connect that would hang). The time taken is printed 
 bench/database_down.py, not asserted here.
 """
 
+import contextlib
 import json
 import socket
 import threading
@@ -46,10 +47,8 @@ class SilentDatabase:
         """Stop accepting before the socket is closed: a thread left in accept() on a closed
         socket's number would take the connections of whatever socket is given that number next
         (in a full run, a GitHub fake's: its clients were reset and its shutdown hung)."""
-        try:
+        with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() with an error
-        except OSError:
-            pass
         self.thread.join(timeout=5)
         assert not self.thread.is_alive(), "the silent database kept accepting"
         self.listener.close()
