@@ -76,17 +76,17 @@ def start_emulation(port: int = 0) -> Emulation:
 
 
 def serve_emulation(port: int) -> None:
-    """The emulation's process: moto's server, patched for a flat cost per request; prints its URL."""
+    """The emulation's process: moto's server, patched (``moto_patches``); prints its URL."""
     import logging
     import signal
     import threading
 
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    from codeloop.local import moto_speed
+    from codeloop.local import moto_patches
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated AWS call is noise
-    moto_speed.apply()
+    moto_patches.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

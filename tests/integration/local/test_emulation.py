@@ -1,5 +1,6 @@
-"""The local AWS emulation, patched for a flat cost per request (codeloop/local/moto_speed.py),
-keeps SQS's semantics: delays, visibility, FIFO groups and deduplication, attribute counts."""
+"""The local AWS emulation, patched (codeloop/local/moto_patches.py): a task answered before its
+heartbeat is set up ends its wait, and the flat-cost patches keep SQS's semantics: delays,
+visibility, FIFO groups and deduplication, attribute counts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,32 @@ import pytest
 from botocore.exceptions import ClientError
 
 from codeloop.adapters.aws import client
+
+
+def test_a_task_answered_before_its_heartbeat_is_set_up_stops_waiting(monkeypatch):
+    """The race that left a ValidatePR execution RUNNING for its whole HeartbeatSeconds: the worker
+    answered between the task's SendMessage and the engine setting up the heartbeat it waits on."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, CallbackOutcomeSuccess
+
+    from codeloop.local import moto_patches
+
+    monkeypatch.setattr(CallbackEndpoint, "setup_heartbeat_endpoint", CallbackEndpoint.setup_heartbeat_endpoint)
+    moto_patches.answer_before_heartbeat_ends_the_wait()
+    endpoint = CallbackEndpoint("token")
+    endpoint.notify(CallbackOutcomeSuccess("token", "{}"))  # the worker's SendTaskSuccess
+    heartbeat = endpoint.setup_heartbeat_endpoint(heartbeat_seconds=30)
+    assert heartbeat.clear_and_wait() is True  # unpatched: waits 30 s, then False (HeartbeatTimedOut)
+
+
+def test_a_heartbeat_set_up_before_the_answer_still_waits_for_it(monkeypatch):
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    from codeloop.local import moto_patches
+
+    monkeypatch.setattr(CallbackEndpoint, "setup_heartbeat_endpoint", CallbackEndpoint.setup_heartbeat_endpoint)
+    moto_patches.answer_before_heartbeat_ends_the_wait()
+    heartbeat = CallbackEndpoint("token").setup_heartbeat_endpoint(heartbeat_seconds=1)
+    assert heartbeat.clear_and_wait() is False  # no answer, no heartbeat: the heartbeat times out
 
 
 @pytest.fixture

@@ -1,4 +1,11 @@
-"""Small patches that keep moto's cost per request flat, applied in the emulation's own process.
+"""Small patches to moto, applied in the emulation's own process: one race fixed, and the cost
+per request kept flat.
+
+- Heartbeat race: a ``.waitForTaskToken`` task with ``HeartbeatSeconds`` sends its message, then
+  sets up the heartbeat it waits on. A worker that answers in between (a fast test, a loaded
+  machine) notifies a callback with no heartbeat yet, so the execution waited on the new,
+  unnotified heartbeat for its whole ``HeartbeatSeconds`` (600 s for ValidatePR), RUNNING though
+  answered. A heartbeat set up after the answer now starts notified. (This stopped CI once.)
 
 - Backend discovery: moto's server lists its package folder (``list_of_moto_modules``: a
   ``listdir`` and an ``isdir`` per module) on every request to find the backend for a host. The
@@ -26,7 +33,8 @@ Upstream, these belong in moto itself: ``backends.list_of_moto_modules`` behind 
 ``camelcase_to_underscores`` behind ``functools.lru_cache``, and ``SQSBackend`` reading
 ``queue.content_based_deduplication`` and ``queue.message_retention_period`` instead of the whole
 ``queue.attributes``; ``Queue.wait_for_messages`` waiting for a change, not for visible messages,
-and ``receive_message`` reading the pending groups on each pass of its loop.
+and ``receive_message`` reading the pending groups on each pass of its loop; and
+``CallbackEndpoint.setup_heartbeat_endpoint`` notifying the heartbeat when an outcome is in.
 """
 
 from __future__ import annotations
@@ -69,6 +77,25 @@ class _Attributes(Mapping[str, Any]):
 
 
 def apply() -> None:
+    answer_before_heartbeat_ends_the_wait()
+    keep_costs_flat()
+
+
+def answer_before_heartbeat_ends_the_wait() -> None:
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
+
+    setup = CallbackEndpoint.setup_heartbeat_endpoint
+
+    def setup_heartbeat_endpoint(endpoint: CallbackEndpoint, heartbeat_seconds: int) -> HeartbeatEndpoint:
+        heartbeat = setup(endpoint, heartbeat_seconds)
+        if endpoint.get_outcome() is not None:
+            heartbeat.notify()
+        return heartbeat
+
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
+
+
+def keep_costs_flat() -> None:
     from moto import backends
     from moto.core import responses, utils
     from moto.sqs import models
