@@ -1,4 +1,5 @@
-"""What the benchmarks share: a scratch database built from the migrations, and percentiles."""
+"""What the benchmarks share: a scratch database built from the migrations, percentiles, the
+``make dev`` stack, a load generator, and CPU time per process group (from /proc)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -56,9 +58,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def dev_stack(env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
-    """``codeloop dev`` (what ``make dev`` runs) on a scratch database; yields its base URL and the
-    database's."""
+def dev_stack(env: dict[str, str] | None = None) -> Iterator[tuple[str, str, int]]:
+    """``codeloop dev`` (what ``make dev`` runs) on a scratch database; yields its base URL, the
+    database's, and the stack's process id."""
     import shutil
     import signal
     import subprocess
@@ -89,7 +91,7 @@ def dev_stack(env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.2)
-            yield base, url
+            yield base, url, proc.pid
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -173,3 +175,42 @@ def signed_comment(
         "x-hub-signature-256": sign(body, secret),
     }
     return body, headers
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat's fields after the command name (field 3 onwards), or None once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def cpu_by_group(classify: Any) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every live process, summed per group:
+    ``classify(pid, parent_pid, nice, command_line)`` names a process's group, or None to skip it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or (fields := _stat(entry.name)) is None:
+            continue
+        try:
+            command = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        group = classify(int(entry.name), int(fields[1]), int(fields[16]), command)
+        if group is not None:
+            totals[group] = totals.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+def descendants(root: int) -> set[int]:
+    """``root`` and every process under it."""
+    parents = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (fields := _stat(entry.name)) is not None:
+            parents[int(entry.name)] = int(fields[1])
+    tree = {root}
+    while grown := {pid for pid, parent in parents.items() if parent in tree} - tree:
+        tree |= grown
+    return tree

@@ -5,6 +5,9 @@ Both get the same signed issue_comment deliveries ("Looks good to me"; a deliver
 each), ``DELIVERIES`` of them at concurrency ``CONCURRENCY``. codeloop stores and enqueues every
 one (checked after the run). Probot is installed from npm into .codeloop/cache/probot the first
 time. Aims: codeloop's p99 <= Probot's, codeloop's rate >= half of Probot's, no 5xx.
+
+Each side's CPU time per delivery is printed by process group (from /proc, so run it on an
+otherwise idle machine): on a machine of N cores, N s of CPU a second is the ceiling of the rate.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import psycopg
-from _support import dev_stack, drive, free_port, percentiles, signed_comment
+from _support import cpu_by_group, descendants, dev_stack, drive, free_port, percentiles, signed_comment
 
 from codeloop.local.sample_events import DEV_WEBHOOK_SECRET as SECRET
 
@@ -72,19 +75,50 @@ def start_probot(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("Probot did not start")
 
 
-def run(name: str, url: str, prefix: str) -> tuple[float, float, dict[int, int]]:
+def server_groups(server_pid: int):
+    """A ``cpu_by_group`` classifier for the server under test (its process tree) and PostgreSQL.
+
+    codeloop's tree splits into the HTTP front (what acknowledges), the AWS emulation (moto, which
+    AWS runs on its own machines) and the workers (niced; they act on what was queued)."""
+    tree = descendants(server_pid)
+
+    def classify(pid: int, parent: int, nice: int, command: str) -> str | None:
+        if pid in tree:
+            if "codeloop.local.aws" in command:
+                return "AWS emulation"
+            return "workers" if nice >= 10 else "HTTP front"
+        if command.startswith("postgres"):
+            return "PostgreSQL"
+        return None
+
+    return classify
+
+
+def run(name: str, url: str, prefix: str, server_pid: int) -> tuple[float, float, dict[int, int]]:
     def deliveries(tag: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
         return [
             signed_comment(f"{prefix}-{tag}-{i}", i + 1, "Looks good to me", SECRET) for i in range(count)
         ]
 
     drive(url, deliveries("warmup", WARMUP), CONCURRENCY)
-    latencies, statuses, wall = drive(url, deliveries("run", DELIVERIES), CONCURRENCY)
+    requests = deliveries("run", DELIVERIES)
+    classify = server_groups(server_pid)
+    before, generator = cpu_by_group(classify), time.process_time()
+    latencies, statuses, wall = drive(url, requests, CONCURRENCY)
+    after, generator = cpu_by_group(classify), time.process_time() - generator
     counts = {status: statuses.count(status) for status in sorted(set(statuses))}
     rate = DELIVERIES / wall
     ordered = sorted(latencies)
     print(
         f"{name:10s} {rate:7.1f} /s   {percentiles(latencies)}   max {ordered[-1]:7.1f} ms   statuses {counts}"
+    )
+    spent = {group: (after[group] - before.get(group, 0.0)) * 1000 / DELIVERIES for group in after}
+    spent["load generator"] = generator * 1000 / DELIVERIES
+    total = sum(spent.values())
+    parts = ", ".join(f"{group} {ms:.2f}" for group, ms in sorted(spent.items(), key=lambda item: -item[1]))
+    print(
+        f"{'':10s} CPU per delivery: {total:.2f} ms ({parts}); "
+        f"{os.cpu_count()} cores cap the rate near {os.cpu_count() * 1000 / total:.0f} /s"
     )
     return rate, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], counts
 
@@ -96,12 +130,12 @@ def main() -> None:
         print(
             f"{DELIVERIES} signed issue_comment deliveries at concurrency {CONCURRENCY} (after {WARMUP} warm-up)"
         )
-        probot_rate, probot_p99, _ = run("Probot 14", f"{probot_url}/webhooks/github", "probot")
+        probot_rate, probot_p99, _ = run("Probot 14", f"{probot_url}/webhooks/github", "probot", probot.pid)
     finally:
         probot.send_signal(signal.SIGTERM)
         probot.wait(10)
-    with dev_stack() as (base, database):
-        rate, p99, counts = run("codeloop", f"{base}/webhooks/github", "codeloop")
+    with dev_stack() as (base, database, stack_pid):
+        rate, p99, counts = run("codeloop", f"{base}/webhooks/github", "codeloop", stack_pid)
         with psycopg.connect(database) as conn:
             stored, unqueued = conn.execute(
                 "select count(*), count(*) filter (where status = 'received') from webhook_deliveries "

@@ -84,7 +84,7 @@ def main() -> None:
     requests = list(comments)
     for again in rng.sample(comments, int(COMMENTS * DUPLICATED)):  # redelivered a little later
         requests.insert(min(len(requests), requests.index(again) + rng.randint(1, 40)), again)
-    with dev_stack(env) as (base, _):
+    with dev_stack(env) as (base, _, _):
         ask("clear")
         start = time.perf_counter()
         latencies, statuses, wall = drive(f"{base}/webhooks/github", requests, CONCURRENCY)

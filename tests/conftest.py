@@ -101,7 +101,7 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture(scope="session")
 def aws_emulation() -> Iterator[str]:
-    """moto's server on loopback, once per session: the same boto3 calls as on AWS reach it."""
+    """moto on loopback (its own process), once per session: the same boto3 calls as on AWS reach it."""
     from codeloop.local import aws as local_aws
 
     emulation = local_aws.start_emulation()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_RECEIVES = 5
+# Threads answering AWS calls in the emulation: more than the long polls that can wait at once.
+EMULATION_THREADS = 128
 VISIBILITY_SECONDS = 30
 # validation_runner: local only (on AWS the status syncer invokes the runner function directly).
 QUEUES = {
@@ -49,7 +51,7 @@ class Emulation:
 
 
 def start_emulation(port: int = 0) -> Emulation:
-    """Start moto's server on loopback in a process of its own, with real Step Functions executions.
+    """Start moto on loopback in a process of its own, with real Step Functions executions.
 
     Its own process, as AWS is: a backlog of emulated calls never takes the GIL from the
     handlers, and the handlers never slow the emulation.
@@ -76,28 +78,38 @@ def start_emulation(port: int = 0) -> Emulation:
 
 
 def serve_emulation(port: int) -> None:
-    """The emulation's process: moto's server, patched (``moto_patches``); prints its URL."""
+    """The emulation's process: moto's application, patched (``moto_patches``), served by waitress
+    with keep-alive connections; prints its URL.
+
+    moto's own server (werkzeug's) closes every connection after one answer, so each AWS call
+    paid a TCP connect and a new server thread. Waitress keeps botocore's pooled connections
+    open. Its threads must outnumber the long polls that can wait at once (the stack's pollers,
+    up to 20 s each), or short calls would queue behind them.
+    """
     import logging
     import signal
-    import threading
 
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from waitress import create_server
 
     from codeloop.local import moto_patches
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated AWS call is noise
     moto_patches.apply()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound = server.get_host_and_port()
+    server = create_server(
+        DomainDispatcherApplication(create_backend_app),
+        host="127.0.0.1",
+        port=port,
+        threads=EMULATION_THREADS,
+        connection_limit=1000,
+        channel_timeout=120,
+    )
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" warnings under a burst
+    bound = server.socket.getsockname()[1]
     # moto's state machines call back to localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(bound)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
-    print(f"http://{host}:{bound}", flush=True)
-    stopping.wait()
-    server.stop()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this (SIGTERM)
+    print(f"http://127.0.0.1:{bound}", flush=True)
+    server.run()
 
 
 def reset(endpoint_url: str) -> None:

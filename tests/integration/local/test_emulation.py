@@ -44,6 +44,47 @@ def sqs(aws):
     return client("sqs")
 
 
+def test_the_emulation_keeps_a_connection_open_across_calls(aws):
+    """moto's own server closed every connection after one answer (a TCP connect and a thread per
+    AWS call); served by waitress, one connection carries call after call."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(aws["AWS_ENDPOINT_URL"])
+    conn = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=10)
+    for _ in range(3):
+        conn.request("GET", "/moto-api/data.json")
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200
+        assert response.getheader("connection", "").lower() != "close"
+    sock = conn.sock
+    assert sock is not None  # http.client drops the socket when the server says it will close
+    conn.request("GET", "/moto-api/data.json")
+    conn.getresponse().read()
+    assert conn.sock is sock  # the same connection: nothing was reopened
+    conn.close()
+
+
+def test_long_polls_waiting_at_once_do_not_hold_up_other_calls(sqs):
+    """The stack's pollers long-poll up to 20 s each; the emulation answers other calls meanwhile."""
+    idle = sqs.create_queue(QueueName="speed-idle")["QueueUrl"]
+    busy = sqs.create_queue(QueueName="speed-busy")["QueueUrl"]
+    polls = [
+        threading.Thread(target=lambda: sqs.receive_message(QueueUrl=idle, WaitTimeSeconds=5))
+        for _ in range(40)  # more than the stack's pollers (23)
+    ]
+    for poll in polls:
+        poll.start()
+    time.sleep(0.5)  # the long polls are waiting
+    sqs.send_message(QueueUrl=busy, MessageBody="now")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=busy)["Messages"]] == ["now"]
+    still_waiting = sum(poll.is_alive() for poll in polls)
+    for poll in polls:
+        poll.join()
+    assert still_waiting == len(polls)  # answered while every long poll was still waiting
+
+
 def test_delayed_and_in_flight_messages_are_not_received_until_their_time(sqs):
     url = sqs.create_queue(QueueName="speed-standard", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
