@@ -234,3 +234,25 @@ def test_when_github_cannot_confirm_access_nothing_is_shown_and_the_next_page_as
     assert unchanged["repository_ids"] == [github.repos["octo/one"].id]
     assert again.status_code == 200 and "mine" in again.text
     assert len(permission_calls(github)) == 2
+
+
+def test_a_repository_the_app_was_removed_from_leaves_the_session_at_the_next_recheck(front):
+    """GitHub refuses the App a token for it (422): nobody can confirm the user's access any more."""
+    github, base = front
+    two = github.add_repo("octo/two", installation_id=3)
+    with transaction() as conn:
+        store.upsert_repository(conn, RepositoryRef(id=two.id, full_name="octo/two"), 3)
+        gone = store.create_task(conn, NewTask(repository_id=two.id, title="uninstalled work"))
+    github.add_user("alice", {"octo/one": "maintain", "octo/two": "admin"})
+    with httpx.Client(base_url=base) as client:
+        signed_in(client, base)
+        assert client.get(f"/app/tasks/{gone.id}").status_code == 200
+        two.installation_id = 4  # the repository left installation 3
+        recheck_due()
+        after = client.get(f"/app/tasks/{gone.id}")
+        listing = client.get("/app/tasks")
+    assert after.status_code == 404 and listing.status_code == 200 and "uninstalled work" not in listing.text
+    assert github.calls_to("POST", r"/app/installations/3/access_tokens")
+    with transaction() as conn:
+        (row,) = conn.execute("select repository_ids from dashboard_sessions").fetchall()
+    assert row["repository_ids"] == [github.repos["octo/one"].id]
