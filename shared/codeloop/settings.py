@@ -76,6 +76,7 @@ EXPECTS: dict[str, str] = {
     "github_app_client_secret": "the GitHub App's OAuth client secret (on AWS: GITHUB_APP_CLIENT_SECRET_ARN, "
     'a secret holding JSON {"client_id", "client_secret"})',
     "dashboard_session_hours": "hours a dashboard sign-in lasts, e.g. 8",
+    "dashboard_access_recheck_minutes": "minutes between checks of a dashboard user's repositories, e.g. 10",
     "learning_trial_share": "the share of choices (0-1) each new prompt template version is guaranteed, e.g. 0.1",
     "learning_trial_outcomes": "the outcomes after which a prompt template version is no longer new, e.g. 10",
     "learning_repository_min_outcomes": "a repository's own task outcomes before its posteriors are used, e.g. 30",
@@ -138,6 +139,8 @@ class Settings(BaseSettings):
     github_app_client_secret: SecretStr | None = None
     github_app_client_secret_arn: str | None = None
     dashboard_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    # The App asks GitHub for a signed-in user's role on each of their repositories this often.
+    dashboard_access_recheck_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
     github_api_url: str = "https://api.github.com"
     # The App's bot (`<slug>[bot]`) authors the pull requests codeloop's own diff provider opens.
     github_app_slug: str = "codeloop"

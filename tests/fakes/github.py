@@ -574,6 +574,11 @@ class GitHubFake:
             base = {"maintain": "write", "triage": "read"}.get(role, role)
             self.repos[full_name].set_permission(login, base, role)
 
+    def remove_user(self, login: str, full_name: str) -> None:
+        """The user loses the repository: its listing and the collaborator permission API say so."""
+        self.users.get(login, {}).pop(full_name, None)
+        self.repos[full_name].collaborators.pop(login, None)
+
     def sign_in_as(self, login: str | None) -> None:
         """Who is signed in on GitHub's web pages (the authorize page answers for them)."""
         self.signed_in = login

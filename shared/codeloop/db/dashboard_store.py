@@ -71,13 +71,20 @@ def _scope(scope: Scope | None) -> dict[str, Any]:
 # -- sessions -----------------------------------------------------------------------------------
 
 
+def _session_params(id_hash: str, session: Session) -> dict[str, Any]:
+    return json_params({**session.model_dump(exclude={"repository_ids"}), "id_hash": id_hash}) | {
+        "repository_ids": session.repository_ids
+    }
+
+
 def create_session(conn: Connection, id_hash: str, session: Session) -> Session:
-    row = conn.execute(
-        query("dashboard.create_session"),
-        json_params({**session.model_dump(exclude={"repository_ids"}), "id_hash": id_hash})
-        | {"repository_ids": session.repository_ids},
-    ).fetchone()
+    row = conn.execute(query("dashboard.create_session"), _session_params(id_hash, session)).fetchone()
     return Session.model_validate(row)
+
+
+def update_session_access(conn: Connection, id_hash: str, session: Session) -> None:
+    """Store what a recheck confirmed: the session's repositories, roles and when."""
+    conn.execute(query("dashboard.update_session_access"), _session_params(id_hash, session))
 
 
 def get_session(conn: Connection, id_hash: str) -> Session | None:
@@ -86,7 +93,14 @@ def get_session(conn: Connection, id_hash: str) -> Session | None:
 
 def delete_session(conn: Connection, id_hash: str) -> None:
     conn.execute(query("dashboard.delete_session"), {"id_hash": id_hash})
-    conn.execute(query("dashboard.delete_expired_sessions"))
+
+
+def prune(conn: Connection, now: datetime) -> dict[str, int]:
+    """Delete expired sessions and spent or expired one-time links; how many of each went."""
+    return {
+        "sessions": conn.execute(query("dashboard.delete_expired_sessions"), {"now": now}).rowcount,
+        "login_links": conn.execute(query("dashboard.delete_spent_login_links"), {"now": now}).rowcount,
+    }
 
 
 def create_login_link(conn: Connection, token_hash: str, expires_at: datetime) -> None:

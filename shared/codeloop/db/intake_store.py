@@ -20,3 +20,11 @@ def claim_limit_notice(conn: Connection, login: str, until: datetime, now: datet
         query("intake.claim_limit_notice"), {"login": login, "until": until, "now": now}
     ).fetchone()
     return row is not None
+
+
+def prune(conn: Connection, before: datetime) -> dict[str, int]:
+    """Delete replies given and notices that ran out before ``before``; how many of each went."""
+    return {
+        "comment_replies": conn.execute(query("intake.prune_comment_replies"), {"before": before}).rowcount,
+        "limit_notices": conn.execute(query("intake.prune_limit_notices"), {"before": before}).rowcount,
+    }

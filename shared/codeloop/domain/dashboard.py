@@ -1,8 +1,10 @@
 """The dashboard's pure rules: who a session is and what it reaches, the tasks list's filter and
 cursor, cookie signing, and the SVG charts drawn on the server.
 
-A user's session reaches the repositories GitHub said they can access when they signed in; an
-operator's (a one-time link from ``codeloop dashboard login``) reaches everything.
+A user's session reaches the repositories GitHub said they can access when they signed in, less
+those GitHub no longer gives them a role on when the App asks again (``recheck_due``,
+``confirmed``); an operator's (a one-time link from ``codeloop dashboard login``) reaches
+everything.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from codeloop.domain.commands import permission_allows
 from codeloop.domain.lifecycle import TaskStatus
 from codeloop.domain.markdown import duration
 from codeloop.domain.models import Scope, TaskType
@@ -37,6 +40,7 @@ class Session(BaseModel):
     permissions: dict[str, str] = {}  # repository id → the user's role on it, as GitHub said
     csrf_token: str
     expires_at: datetime
+    access_checked_at: datetime  # when GitHub last confirmed repository_ids (sign-in or a recheck)
 
     @property
     def scope(self) -> Scope | None:
@@ -50,6 +54,26 @@ class Session(BaseModel):
 
     def reaches(self, repository_id: int | None) -> bool:
         return self.operator or (repository_id is not None and repository_id in self.repository_ids)
+
+
+def recheck_due(session: Session, now: datetime, interval: timedelta) -> bool:
+    """Whether a user's repositories were confirmed longer ago than ``interval`` (an operator's
+    reach comes from the one-time link, not from GitHub)."""
+    return not session.operator and now - session.access_checked_at >= interval
+
+
+def confirmed(session: Session, roles: dict[int, str], now: datetime) -> Session:
+    """The session narrowed to the repositories where GitHub now gives the user at least read, with
+    those roles. ``roles``: repository id → the role GitHub just answered; a repository missing
+    from it is one the App could not ask about (uninstalled, removed): it is dropped too."""
+    kept = [rid for rid in session.repository_ids if permission_allows(roles.get(rid), "read")]
+    return session.model_copy(
+        update={
+            "repository_ids": kept,
+            "permissions": {str(rid): roles[rid] for rid in kept},
+            "access_checked_at": now,
+        }
+    )
 
 
 # -- tokens and signatures ----------------------------------------------------------------------

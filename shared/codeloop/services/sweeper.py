@@ -6,7 +6,9 @@
   except batch tasks still waiting for their turn in the batch machine;
 - executions that ended without telling us (timed out, aborted outside codeloop) end their task
   visibly;
-- agent runs and validations waiting past their deadline are ended or resumed by their owners.
+- agent runs and validations waiting past their deadline are ended or resumed by their owners;
+- bookkeeping that no longer serves is deleted: replies to strangers' comments and limit notices
+  older than the command rate window, expired dashboard sessions, spent or expired login links.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def sweep(now: datetime | None = None) -> dict[str, Any]:
         ("ended_executions", end_silent_executions),
         ("codegen", _owned("codeloop.services.agents.runs", "sweep_codegen_runs")),
         ("validation", _owned("codeloop.services.validation.step", "sweep_waiting_validations")),
+        ("pruned_intake", _owned("codeloop.services.intake.limits", "prune")),
+        ("pruned_dashboard", _owned("codeloop.services.dashboard.access", "prune")),
     ):
         try:
             summary[name] = part(now)

@@ -102,12 +102,22 @@ def test_a_user_sees_no_sweeper_work_and_only_their_own_oldest_task(base):
 
 
 def test_a_user_sees_no_counts_of_every_installations_work_on_the_health_page(base):
-    """Rate windows and queue depths count the work of every installation: an operator's view."""
+    """Breaker failures, rate windows and queue depths count the work of every installation: an
+    operator's view. A user sees whether each provider takes calls."""
+    with transaction() as conn:
+        conn.execute(
+            "insert into provider_breakers (provider, state, failures, window_started_at, opened_at)"
+            " values ('codegen', 'open', 7, now(), now())"
+        )
     page = httpx.get(f"{base}/app/health", cookies={"codeloop_session": user(1)})
     assert page.status_code == 200 and 'id="breakers"' in page.text
+    breakers = page.text.split('id="breakers"')[1].split("</table>")[0]
+    assert "codegen" in breakers and "open" in breakers and "✗ no" in breakers
+    assert "Recent failures" not in breakers and 'class="failures"' not in breakers and ">7<" not in breakers
     assert 'id="rate-windows"' not in page.text and 'id="queues"' not in page.text
     with operator(base) as client:
         seen = client.get("/app/health").text
+    assert "Recent failures" in seen and re.findall(r'<td class="failures">(\d+)</td>', seen) == ["7", "0"]
     assert 'id="rate-windows"' in seen and 'id="queues"' in seen
 
 

@@ -15,7 +15,7 @@ from codeloop.db.pool import transaction
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
 from codeloop.local.http import serve
 from codeloop.services.dashboard import access
-from codeloop.settings import reset_settings
+from codeloop.settings import get_settings, reset_settings
 from tests.fakes.github import GitHubFake, github_fake_environment
 from tests.integration.dashboard.test_pages import csrf_of
 
@@ -155,3 +155,104 @@ def test_a_reader_cannot_make_the_app_ask_github_about_a_repository(front):
         refused = [client.post(f"/app/tasks/{task.id}/{action}", data={"csrf": csrf}) for action in ("cancel", "retry")]
     assert [answer.status_code for answer in refused] == [403, 403]
     assert not [call.path for call in github.calls if call.path.startswith(("/app/", "/repos/"))]
+
+
+def signed_in(client: httpx.Client, base: str) -> None:
+    """Sign ``client`` in through the fake's OAuth pages as the user signed in there."""
+    authorize, _ = start(client, base)
+    assert client.get(client.get(authorize).headers["location"]).status_code == 303
+
+
+def recheck_due() -> None:
+    """Make every session's repositories as old as the recheck interval (no clock is waited on)."""
+    minutes = get_settings().dashboard_access_recheck_minutes
+    with transaction() as conn:
+        conn.execute(
+            "update dashboard_sessions set access_checked_at = access_checked_at - make_interval(secs => %s)",
+            [minutes * 60],
+        )
+
+
+def permission_calls(github: GitHubFake) -> list[str]:
+    return [call.path for call in github.calls_to("GET", r"/repos/.+/collaborators/.+/permission")]
+
+
+def test_a_user_removed_from_a_repository_stops_seeing_it_at_the_next_recheck(front):
+    """The token is not kept: the App asks for the user's role on each repository of the session,
+    once per interval whatever the page views, and the repositories they lost leave the session."""
+    github, base = front
+    one = github.repos["octo/one"]
+    two = github.add_repo("octo/two", installation_id=3)
+    with transaction() as conn:
+        store.upsert_repository(conn, RepositoryRef(id=two.id, full_name="octo/two"), 3)
+        kept = store.create_task(conn, NewTask(repository_id=one.id, title="kept work"))
+        lost = store.create_task(conn, NewTask(repository_id=two.id, title="lost work"))
+    github.add_user("alice", {"octo/one": "maintain", "octo/two": "write"})
+    pages = ("/app/tasks", f"/app/tasks/{lost.id}", f"/app/tasks/{kept.id}", "/app/stats", "/app/health")
+    with httpx.Client(base_url=base) as client:
+        signed_in(client, base)
+        github.clear_calls()
+        before = [client.get(path) for path in pages * 3]
+        github.remove_user("alice", "octo/two")
+        github.add_user("alice", {"octo/one": "read"})  # and made a reader of the other
+        within = client.get(f"/app/tasks/{lost.id}")  # the interval has not passed: still shown
+        asked_before = permission_calls(github)
+
+        recheck_due()
+        after = [client.get(path) for path in pages * 3]
+        kept_page = client.get(f"/app/tasks/{kept.id}").text
+
+    assert [page.status_code for page in before] == [200] * 15 and within.status_code == 200
+    assert asked_before == []
+    assert [page.status_code for page in after] == [200, 404, 200, 200, 200] * 3
+    assert "lost work" not in after[0].text and "kept work" in after[0].text
+    assert 'id="cancel"' not in kept_page  # a reader now: no buttons
+    # One question per repository for fifteen page views, with the App's identity.
+    assert sorted(permission_calls(github)) == [
+        "/repos/octo/one/collaborators/alice/permission", "/repos/octo/two/collaborators/alice/permission"
+    ]  # fmt: skip
+    assert not [call.path for call in github.calls if call.path.startswith("/user")]
+    with transaction() as conn:
+        (row,) = conn.execute("select repository_ids, permissions from dashboard_sessions").fetchall()
+    assert (row["repository_ids"], row["permissions"]) == ([one.id], {str(one.id): "read"})
+
+
+def test_when_github_cannot_confirm_access_nothing_is_shown_and_the_next_page_asks_again(front):
+    github, base = front
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=github.repos["octo/one"].id, title="mine"))
+    with httpx.Client(base_url=base) as client:
+        signed_in(client, base)
+        recheck_due()
+        github.fail_next(1, 403, rate_limit_reset_in=600, path_prefix="/repos/octo/one/collaborators")
+        refused = client.get(f"/app/tasks/{task.id}")
+        with transaction() as conn:
+            (unchanged,) = conn.execute("select repository_ids from dashboard_sessions").fetchall()
+        again = client.get(f"/app/tasks/{task.id}")
+    assert refused.status_code == 503 and "could not confirm your access" in refused.text
+    assert "mine" not in refused.text
+    assert unchanged["repository_ids"] == [github.repos["octo/one"].id]
+    assert again.status_code == 200 and "mine" in again.text
+    assert len(permission_calls(github)) == 2
+
+
+def test_a_repository_the_app_was_removed_from_leaves_the_session_at_the_next_recheck(front):
+    """GitHub refuses the App a token for it (422): nobody can confirm the user's access any more."""
+    github, base = front
+    two = github.add_repo("octo/two", installation_id=3)
+    with transaction() as conn:
+        store.upsert_repository(conn, RepositoryRef(id=two.id, full_name="octo/two"), 3)
+        gone = store.create_task(conn, NewTask(repository_id=two.id, title="uninstalled work"))
+    github.add_user("alice", {"octo/one": "maintain", "octo/two": "admin"})
+    with httpx.Client(base_url=base) as client:
+        signed_in(client, base)
+        assert client.get(f"/app/tasks/{gone.id}").status_code == 200
+        two.installation_id = 4  # the repository left installation 3
+        recheck_due()
+        after = client.get(f"/app/tasks/{gone.id}")
+        listing = client.get("/app/tasks")
+    assert after.status_code == 404 and listing.status_code == 200 and "uninstalled work" not in listing.text
+    assert github.calls_to("POST", r"/app/installations/3/access_tokens")
+    with transaction() as conn:
+        (row,) = conn.execute("select repository_ids from dashboard_sessions").fetchall()
+    assert row["repository_ids"] == [github.repos["octo/one"].id]

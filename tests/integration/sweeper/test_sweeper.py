@@ -133,3 +133,66 @@ def sweeper_now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_bookkeeping_past_the_rate_window_is_pruned_and_what_the_limits_still_need_stays(world):
+    """Replies to strangers' comments and limit notices go once they are older than the command
+    rate window; expired dashboard sessions and spent or expired login links go at once."""
+    from datetime import timedelta
+
+    from codeloop.db import intake_store
+    from codeloop.settings import get_settings
+
+    now = sweeper_now()
+    window = timedelta(seconds=get_settings().command_rate_window_seconds)
+    minute = timedelta(minutes=1)
+    with transaction() as conn:
+        for comment_id, replied_at in ((1, now - window - minute), (2, now - window + minute), (3, now)):
+            conn.execute("insert into comment_replies values (%s, %s)", [comment_id, replied_at])
+        notices = (
+            ("gone", now - window - minute),
+            ("over", now - window + minute),
+            ("limited", now + minute),
+        )
+        for login, until in notices:
+            conn.execute("insert into limit_notices values (%s, %s)", [login, until])
+        for token, expires_at, used_at in (
+            ("used", now + minute, now - minute),
+            ("expired", now - minute, None),
+            ("live", now + minute, None),
+        ):
+            conn.execute(
+                "insert into dashboard_login_links (token_hash, expires_at, used_at) values (%s, %s, %s)",
+                [token, expires_at, used_at],
+            )
+        for id_hash, expires_at in (("ended", now - minute), ("signed-in", now + window)):
+            conn.execute(
+                "insert into dashboard_sessions (id_hash, login, csrf_token, expires_at) values (%s, 'alice', 'c', %s)",
+                [id_hash, expires_at],
+            )
+
+    summary = sweeper.sweep(now)
+
+    assert summary["pruned_intake"] == {"comment_replies": 1, "limit_notices": 1}
+    assert summary["pruned_dashboard"] == {"sessions": 1, "login_links": 2}
+    with transaction() as conn:
+        left = {
+            table: sorted(row["k"] for row in conn.execute(sql).fetchall())
+            for table, sql in (
+                ("comment_replies", "select comment_id as k from comment_replies"),
+                ("limit_notices", "select login as k from limit_notices"),
+                ("dashboard_login_links", "select token_hash as k from dashboard_login_links"),
+                ("dashboard_sessions", "select id_hash as k from dashboard_sessions"),
+            )
+        }
+        # What stays still works: the comment within the window gets no second reply, the user
+        # still limited gets no second notice.
+        assert not intake_store.claim_comment_reply(conn, 2)
+        assert not intake_store.claim_limit_notice(conn, "limited", now + window, now)
+    assert left == {
+        "comment_replies": [2, 3],
+        "limit_notices": ["limited", "over"],
+        "dashboard_login_links": ["live"],
+        "dashboard_sessions": ["signed-in"],
+    }
+    assert sweeper.sweep(now)["pruned_intake"] == {"comment_replies": 0, "limit_notices": 0}

@@ -4,7 +4,7 @@ SVG charts (escaped, and never told apart by colour alone)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -13,14 +13,17 @@ from codeloop.domain.dashboard import (
     BadFilter,
     Point,
     Series,
+    Session,
     TaskCursor,
     bar_chart,
+    confirmed,
     cookie,
     duration_text,
     legend,
     line_chart,
     parse_filter,
     read_cookies,
+    recheck_due,
     same_token,
     sign,
     unsign,
@@ -36,6 +39,32 @@ def test_a_signed_value_comes_back_only_unchanged_and_with_the_same_key():
     assert unsign(signed + "x", "key") is None
     assert unsign("no-signature", "key") is None
     assert unsign(None, "key") is None
+
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
+def session_of(checked: datetime, *, operator: bool = False) -> Session:
+    return Session(
+        login="alice", operator=operator, repository_ids=[1, 2, 3],
+        permissions={"1": "admin", "2": "write", "3": "read"}, csrf_token="c",
+        expires_at=NOW + timedelta(hours=8), access_checked_at=checked,
+    )  # fmt: skip
+
+
+def test_a_users_repositories_are_rechecked_once_the_interval_has_passed_an_operators_never():
+    interval = timedelta(minutes=10)
+    assert not recheck_due(session_of(NOW - interval + timedelta(seconds=1)), NOW, interval)
+    assert recheck_due(session_of(NOW - interval), NOW, interval)
+    assert not recheck_due(session_of(NOW - timedelta(days=1), operator=True), NOW, interval)
+
+
+def test_a_recheck_keeps_the_repositories_still_readable_with_their_new_roles():
+    """Read is enough to see; none, an unknown role or a repository nobody asked about is dropped."""
+    checked = confirmed(session_of(NOW - timedelta(hours=1)), {1: "triage", 2: "none", 4: "admin"}, NOW)
+    assert (checked.repository_ids, checked.permissions) == ([1], {"1": "triage"})
+    assert checked.access_checked_at == NOW and checked.reaches(1) and not checked.reaches(3)
+    assert confirmed(session_of(NOW), {1: "custom-role", 2: "read"}, NOW).repository_ids == [2]
 
 
 def test_cookies_are_http_only_lax_for_the_dashboard_and_secure_over_https():

@@ -176,7 +176,10 @@ def _dispatch(request: Request) -> dict[str, Any]:
         if not match or method != request.method:
             continue
         if not public:
-            request.session = access.session_for(request.cookies.get(SESSION_COOKIE))
+            try:
+                request.session = access.session_for(request.cookies.get(SESSION_COOKIE))
+            except access.AccessUnconfirmed as unconfirmed:
+                return problem(request, 503, str(unconfirmed))
             if request.session is None:
                 if request.method == "GET":
                     return redirect("/app/signin")

@@ -3,7 +3,10 @@ session may act on a repository.
 
 A session id is random, stored hashed, and travels in a cookie signed with a key kept in
 PostgreSQL (made once, shared by every instance). The user-to-server token serves the sign-in
-and is dropped: the session keeps the repositories GitHub said the user can access.
+and is dropped: the session keeps the repositories GitHub said the user can access. Without the
+token, a user's access is confirmed again with the App's own identity (their role on each of
+those repositories) once ``DASHBOARD_ACCESS_RECHECK_MINUTES`` have passed; repositories they lost
+leave the session.
 """
 
 from __future__ import annotations
@@ -15,15 +18,31 @@ from codeloop.adapters import github_oauth
 from codeloop.db import dashboard_store
 from codeloop.db.pool import transaction
 from codeloop.domain.commands import permission_allows
-from codeloop.domain.dashboard import OPERATOR, Session, new_token, sign, token_hash, unsign
+from codeloop.domain.dashboard import (
+    OPERATOR,
+    Session,
+    confirmed,
+    new_token,
+    recheck_due,
+    sign,
+    token_hash,
+    unsign,
+)
 from codeloop.domain.models import Repository
+from codeloop.observability import logger
 from codeloop.settings import get_settings
 
 LOGIN_LINK_LIFETIME = timedelta(minutes=15)
+RECHECKS_AT_ONCE = 8  # concurrent role lookups of one recheck
 
 
 class SignInRefused(RuntimeError):
     """The sign-in cannot complete; the message is safe to show."""
+
+
+class AccessUnconfirmed(RuntimeError):
+    """GitHub could not be asked (down, rate-limited) whether the user still has their repositories:
+    nothing is shown until it can; the message is safe to show."""
 
 
 @functools.cache
@@ -35,13 +54,15 @@ def signing_key() -> str:
 def _new_session(login: str, *, operator: bool, repositories: list[github_oauth.UserRepository]) -> str:
     """Store a session; returns the signed cookie value that names it."""
     session_id = new_token()
+    now = datetime.now(UTC)
     session = Session(
         login=login,
         operator=operator,
         repository_ids=[repo.id for repo in repositories],
         permissions={str(repo.id): repo.permission for repo in repositories},
         csrf_token=new_token(),
-        expires_at=datetime.now(UTC) + timedelta(hours=get_settings().dashboard_session_hours),
+        expires_at=now + timedelta(hours=get_settings().dashboard_session_hours),
+        access_checked_at=now,
     )
     with transaction(actor=login) as conn:
         dashboard_store.create_session(conn, token_hash(session_id), session)
@@ -49,12 +70,60 @@ def _new_session(login: str, *, operator: bool, repositories: list[github_oauth.
 
 
 def session_for(signed_cookie: str | None) -> Session | None:
-    """The live session a cookie names, or None."""
+    """The live session a cookie names, or None; a user's repositories confirmed again by GitHub
+    when they were last confirmed ``DASHBOARD_ACCESS_RECHECK_MINUTES`` ago or more."""
     session_id = unsign(signed_cookie, signing_key())
     if session_id is None:
         return None
     with transaction() as conn:
-        return dashboard_store.get_session(conn, token_hash(session_id))
+        session = dashboard_store.get_session(conn, token_hash(session_id))
+    now = datetime.now(UTC)
+    interval = timedelta(minutes=get_settings().dashboard_access_recheck_minutes)
+    if session is None or not recheck_due(session, now, interval):
+        return session
+    return _recheck(token_hash(session_id), session, now)
+
+
+def _recheck(id_hash: str, session: Session, now: datetime) -> Session:
+    """Ask GitHub, as the App, for the user's role on each repository of the session that codeloop
+    knows, and keep those where they still have one. A repository codeloop does not know has
+    nothing stored to show; it leaves the session too (signing in again brings it back)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with transaction() as conn:
+        repositories = dashboard_store.repositories(conn, session.scope)
+    asked = [repo for repo in repositories if repo.installation_id is not None]
+    with ThreadPoolExecutor(max_workers=max(1, min(RECHECKS_AT_ONCE, len(asked)))) as pool:
+        roles = dict(
+            zip([repo.id for repo in asked], pool.map(lambda r: _role(session.login, r), asked), strict=True)
+        )
+    updated = confirmed(session, roles, now)
+    with transaction(actor=session.login) as conn:
+        dashboard_store.update_session_access(conn, id_hash, updated)
+    if lost := len(session.repository_ids) - len(updated.repository_ids):
+        logger.info("dashboard: repositories left a session at its recheck", extra={"lost": lost})
+    return updated
+
+
+def _role(login: str, repository: dashboard_store.RepositoryRow) -> str:
+    """The user's role as GitHub answers the App; "none" when GitHub says the App itself may no
+    longer ask (uninstalled from the repository, suspended: 403, 404, 422)."""
+    from codeloop.adapters import github
+
+    try:
+        return github.collaborator_permission(repository.installation_id, repository.full_name, login)
+    except github.GitHubError as exc:
+        if exc.status in (403, 404, 422) and not isinstance(exc, github.GitHubRateLimited):
+            return "none"
+        raise AccessUnconfirmed(
+            "GitHub could not confirm your access to your repositories just now; try again in a minute"
+        ) from exc
+
+
+def prune(now: datetime) -> dict[str, int]:
+    """Delete expired sessions and spent or expired one-time links (the sweeper's job)."""
+    with transaction() as conn:
+        return dashboard_store.prune(conn, now)
 
 
 def end_session(signed_cookie: str | None) -> None:

@@ -193,9 +193,10 @@ QUEUES = ("events", "status", "prompt", "codegen", "validation", "validation_run
 
 
 def health_page(session: Session) -> dict[str, Any]:
-    """The providers' breakers and the session's oldest waiting task; for an operator also the
-    figures that count every installation's work (rate windows, queue depths, the sweeper's work),
-    which a user of one installation has no business seeing."""
+    """The providers' breakers (whether each takes calls) and the session's oldest waiting task; for
+    an operator also the figures that count every installation's work (the breakers' failure
+    counts, rate windows, queue depths, the sweeper's work), which a user of one installation has
+    no business seeing."""
     from codeloop.domain.breaker import may_admit
     from codeloop.services.agents.providers import RATE_WINDOW, breaker_policy, runs_per_window
 
@@ -212,7 +213,16 @@ def health_page(session: Session) -> dict[str, Any]:
         ]
         swept = dashboard_store.sweeper_work(conn) if session.operator else []
     return {
-        "breakers": [{"breaker": b, "admits": may_admit(b, now, policy)} for b in breakers],
+        "breakers": [
+            {
+                "provider": b.provider,
+                "state": b.state.value,
+                "opened_at": b.opened_at,
+                "admits": may_admit(b, now, policy),
+                "failures": b.failures if session.operator else None,
+            }
+            for b in breakers
+        ],
         "windows": windows,
         "window_seconds": RATE_WINDOW.total_seconds(),
         "queues": _queue_depths() if session.operator else [],

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.db import dispatch_store
+from codeloop.db import dispatch_store, intake_store
 from codeloop.db.pool import transaction
 from codeloop.settings import get_settings
 
@@ -50,15 +50,25 @@ def _limits(kind: Kind, login: str, installation_id: int) -> list[tuple[str, int
     ]
 
 
+def _window() -> timedelta:
+    return timedelta(seconds=get_settings().command_rate_window_seconds)
+
+
 def take(kind: Kind, login: str, installation_id: int, now: datetime) -> Refusal | None:
     """Count one ``kind`` for the user and the installation; a Refusal when either is spent."""
-    window = timedelta(seconds=get_settings().command_rate_window_seconds)
     try:
         with transaction() as conn:
             for bucket, capacity, scope in _limits(kind, login, installation_id):
-                grant = dispatch_store.take_token(conn, bucket, now, capacity, window)
+                grant = dispatch_store.take_token(conn, bucket, now, capacity, _window())
                 if not grant.granted:
                     raise _Refused(Refusal(scope=scope, retry_at=now + timedelta(seconds=grant.wait_seconds)))
     except _Refused as refused:
         return refused.refusal
     return None
+
+
+def prune(now: datetime) -> dict[str, int]:
+    """Forget the stranger replies and limit notices older than the window the limits count over
+    (the sweeper's job): within it they still keep intake quiet, past it the limits alone do."""
+    with transaction() as conn:
+        return intake_store.prune(conn, now - _window())

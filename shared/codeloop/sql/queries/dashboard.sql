@@ -3,10 +3,18 @@
 -- repositories that count (stats_store.figures), like the queries of GET /api/v1/stats.
 
 -- name: create_session
-insert into dashboard_sessions (id_hash, login, operator, repository_ids, permissions, csrf_token, expires_at)
+insert into dashboard_sessions (id_hash, login, operator, repository_ids, permissions, csrf_token, expires_at,
+                                access_checked_at)
 values (%(id_hash)s, %(login)s, %(operator)s, %(repository_ids)s::bigint[], %(permissions)s, %(csrf_token)s,
-        %(expires_at)s)
+        %(expires_at)s, %(access_checked_at)s)
 returning *;
+
+-- name: update_session_access
+-- What GitHub confirmed at a recheck: the repositories the user still reaches, their roles, when.
+update dashboard_sessions
+   set repository_ids = %(repository_ids)s::bigint[], permissions = %(permissions)s,
+       access_checked_at = %(access_checked_at)s
+ where id_hash = %(id_hash)s;
 
 -- name: get_session
 select * from dashboard_sessions where id_hash = %(id_hash)s and expires_at > now();
@@ -15,7 +23,11 @@ select * from dashboard_sessions where id_hash = %(id_hash)s and expires_at > no
 delete from dashboard_sessions where id_hash = %(id_hash)s;
 
 -- name: delete_expired_sessions
-delete from dashboard_sessions where expires_at <= now();
+delete from dashboard_sessions where expires_at <= %(now)s;
+
+-- name: delete_spent_login_links
+-- A link used or expired signs nobody in again.
+delete from dashboard_login_links where used_at is not null or expires_at <= %(now)s;
 
 -- name: create_login_link
 insert into dashboard_login_links (token_hash, expires_at) values (%(token_hash)s, %(expires_at)s);

@@ -10,3 +10,12 @@ insert into limit_notices (login, until) values (lower(%(login)s), %(until)s)
 on conflict (login) do update set until = excluded.until
  where limit_notices.until <= %(now)s
 returning login;
+
+-- name: prune_comment_replies
+-- Replies older than the rate window: an edit of such a comment may be answered once more, and
+-- that reply counts against the reply limits like any other.
+delete from comment_replies where replied_at < %(before)s;
+
+-- name: prune_limit_notices
+-- Notices whose "try again after" passed before the window began: none of them quiets anything.
+delete from limit_notices where until < %(before)s;
