@@ -13,8 +13,9 @@ from uuid import UUID
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.db.queries import fetch_all, fetch_one, query
+from codeloop.db.queries import fetch_all, fetch_one, json_params, query
 from codeloop.db.store import required
+from codeloop.domain.review import AIReview
 from codeloop.domain.validation import ValidationReport
 
 RunStatus = Literal["pending", "running", "waiting_checks", "passed", "failed", "error", "not_run"]
@@ -152,3 +153,23 @@ def flaky_in_other_tasks(conn: Connection, full_name: str, task_id: UUID | str, 
         query("flaky_in_other_tasks"), {"full_name": full_name, "task_id": str(task_id), "test_ids": test_ids}
     ).fetchall()
     return [row["test_id"] for row in rows]
+
+
+def stored_review(conn: Connection, task_id: UUID | str, attempt: int, head_sha: str) -> AIReview | None:
+    """The AI review kept for this validation run's head commit (``validation_reviews``), if any."""
+    row = conn.execute(
+        query("stored_review"), {"task_id": str(task_id), "attempt": attempt, "head_sha": head_sha}
+    ).fetchone()
+    return AIReview.model_validate(row["review"]) if row else None
+
+
+def store_review(
+    conn: Connection, task_id: UUID | str, attempt: int, head_sha: str, review: AIReview
+) -> None:
+    params = {
+        "task_id": str(task_id),
+        "attempt": attempt,
+        "head_sha": head_sha,
+        "review": review.model_dump(mode="json"),
+    }
+    conn.execute(query("store_review"), json_params(params))

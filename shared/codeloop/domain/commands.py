@@ -37,7 +37,7 @@ READ_ONLY_COMMANDS: frozenset[str] = frozenset({"help", "status", "config", "unk
 PULL_REQUEST_ONLY_COMMANDS: frozenset[str] = frozenset({"validate"})
 
 # Check-run button identifiers (GitHub allows at most 20 characters) -> the command they run.
-BUTTONS: dict[str, CommandName] = {"retry": "retry", "fix": "fix", "cancel": "cancel"}
+BUTTONS: dict[str, CommandName] = {"retry": "retry", "fix": "fix", "cancel": "cancel", "validate": "validate"}
 
 # (command, arguments shown in help, what it does)
 HELP_ENTRIES: tuple[tuple[str, str, str], ...] = (

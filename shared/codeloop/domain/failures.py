@@ -91,6 +91,13 @@ FAILURE_EXPLANATIONS: dict[str, FailureExplanation] = {
         headline="codeloop could not validate the pull request",
         next_step=f"The reason, and how to fix it, are below; once it is fixed, {RETRY}.",
     ),
+    "ReviewUnavailable": FailureExplanation(
+        headline="The tests passed, but the blocking AI review could not be obtained",
+        next_step="`validation.review.blocking` is on, so the pull request is not passed without its "
+        "review; why it could not be obtained is below. Once the review's provider answers again, "
+        "press **Re-run** on the check run (or comment `/codeloop validate`): the pull request is "
+        "validated again and reviewed, with no new agent run.",
+    ),
     "States.Timeout": FailureExplanation(
         headline="{step} ran out of time",
         next_step=f"Each step has a time limit in the workflow. To try again, {RETRY}; if it runs out again, "

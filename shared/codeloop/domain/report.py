@@ -142,6 +142,7 @@ OutcomeKind = Literal[
     "budget_exhausted",
     "repeated_failure",
     "not_run",
+    "review_missing",
     "timed_out",
     "step_failed",
     "cancelled",
@@ -211,6 +212,7 @@ def outcome_of(view: TaskView) -> Outcome:
 _FAILURE_KINDS: dict[str, OutcomeKind] = {
     "BudgetExhausted": "budget_exhausted",
     "RepeatedFailure": "repeated_failure",
+    "ReviewUnavailable": "review_missing",
 } | dict.fromkeys(TIMEOUT_ERRORS, "timed_out")
 
 
@@ -283,6 +285,11 @@ ACTIONS = {
         "identifier": "fix",
     },
     "cancel": {"label": "Cancel", "description": "Stop this task", "identifier": "cancel"},
+    "validate": {
+        "label": "Re-run",
+        "description": "Validate and review the PR again",
+        "identifier": "validate",
+    },
 }
 
 _VERDICT_CONCLUSIONS: dict[str, Conclusion] = {
@@ -308,13 +315,15 @@ def _attempt_state(view: TaskView, attempt: int) -> tuple[CheckRunStatus, Conclu
         "passed": "success",
         "cancelled": "cancelled",
         "not_run": "neutral",
+        "review_missing": "action_required",
         "timed_out": "timed_out",
     }
     return "completed", conclusions.get(kind, "failure")
 
 
 def _actions(view: TaskView, attempt: int) -> list[dict[str, str]]:
-    """Buttons only on the current attempt: Cancel while it runs, Retry/Fix again when it did not pass."""
+    """Buttons only on the current attempt: Cancel while it runs, Retry/Fix again when it did not
+    pass, Re-run when only its blocking AI review is missing (the code needs no new agent run)."""
     task = view.task
     if attempt != task.attempt:
         return []
@@ -322,6 +331,8 @@ def _actions(view: TaskView, attempt: int) -> list[dict[str, str]]:
         return [ACTIONS["cancel"]]
     if task.status == TaskStatus.COMPLETED:
         return []
+    if outcome_of(view).kind == "review_missing":
+        return [ACTIONS["validate"]]
     record = view.attempt_view(attempt)
     failed_tests = (
         record is not None and record.validation is not None and record.validation.verdict == "failed"

@@ -6,8 +6,10 @@ the pull request's diff, the task's acceptance criteria and the test results. Ev
 shown is third-party text, so it is cleaned and fenced as data; and what it answers is
 third-party text too: it is validated against :class:`ReviewAnswer` (an answer of another
 shape is reported as unreadable, never trusted in part) and rendered only through the markdown
-toolkit. A review blocks the attempt only when the repository asks for it (``blocking``) and
-the reviewer requested changes; an unreadable or unavailable review never blocks.
+toolkit. A review counts only when the repository asks for it (``blocking``): it then fails the
+attempt when the reviewer requested changes, and a review that could not be obtained (the
+provider unreachable, an unreadable answer) is not a pass either. A review that is not blocking
+is informational, whatever became of it.
 """
 
 from __future__ import annotations
@@ -77,7 +79,14 @@ class AIReview(Frozen):
 
     @property
     def blocks(self) -> bool:
+        """A blocking review that requested changes: the code's fault, for the agent to fix."""
         return self.status == "reviewed" and self.blocking and self.verdict == "request_changes"
+
+    @property
+    def missing(self) -> bool:
+        """A blocking review that could not be obtained: not a pass, and nothing for the agent
+        to fix (a review that was not asked, with no provider configured, is only skipped)."""
+        return self.blocking and self.status in ("unreadable", "unavailable")
 
     def describe(self) -> str:
         """One line of codeloop's own words (no reviewer text) for summaries and the report."""
@@ -85,10 +94,11 @@ class AIReview(Frozen):
             count = f"{len(self.findings)} finding{'s' if len(self.findings) != 1 else ''}"
             what = "approved" if self.verdict == "approve" else "requested changes"
             return f"AI review {what} ({count}{', blocking' if self.blocks else ''})"
+        counted = "blocking: not passed" if self.missing else "not counted"
         return {
             "skipped": "AI review skipped",
-            "unreadable": "AI review unreadable, not counted",
-            "unavailable": "AI review unavailable, not counted",
+            "unreadable": f"AI review unreadable, {counted}",
+            "unavailable": f"AI review unavailable, {counted}",
         }[self.status] + (f": {self.problem}" if self.problem else "")
 
 

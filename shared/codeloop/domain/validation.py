@@ -10,7 +10,8 @@ Verdicts:
 - ``failed``: the code's fault: a setup or test command exited non-zero, or hit a time limit; the
   app never became ready; an HTTP check failed. (Exit codes and checks decide; failures parsed
   from results only explain.)
-- ``error``: ours, not the code's: the checkout or the sandbox could not be set up.
+- ``error``: ours, not the code's: the checkout or the sandbox could not be set up, or a
+  blocking AI review could not be obtained for code that passed (:func:`with_review`).
 - ``not_run``: nothing was run, on purpose: a PR that changes protected paths (workflows,
   ``.github/codeloop.yml``, the repository's ``protected_paths``), a fork PR without
   ``validation.forks: true``, no test commands configured, or an invalid ``.github/codeloop.yml``.
@@ -640,7 +641,8 @@ def results_text(report: ValidationReport) -> str:
 
 def with_review(report: ValidationReport, review: AIReview | None) -> ValidationReport:
     """The report with the AI review kept; a blocking review that requested changes fails a
-    passing report (its signature names the findings' files and messages)."""
+    passing report (its signature names the findings' files and messages), and a blocking review
+    that could not be obtained makes it an ``error`` (ours: not a pass, nothing for the agent)."""
     if review is None:
         return report
     update: dict[str, Any] = {"review": review}
@@ -651,7 +653,9 @@ def with_review(report: ValidationReport, review: AIReview | None) -> Validation
             "summary": _clip(review.describe(), ANNOTATION_TITLE_CHARS),
             "failure_signature": hashlib.sha256("\n".join(entries or ["review"]).encode()).hexdigest(),
         }
-    elif review.blocks:
+    elif review.missing and report.verdict == "passed":
+        update |= {"verdict": "error", "summary": _clip(review.describe(), ANNOTATION_TITLE_CHARS)}
+    elif review.blocks or review.missing:
         update["summary"] = _clip(f"{report.summary}; {review.describe()}", ANNOTATION_TITLE_CHARS)
     return report.model_copy(update=update)
 

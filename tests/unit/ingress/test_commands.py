@@ -434,7 +434,7 @@ def test_the_codeloop_label_on_an_issue_is_a_fix_request():
 def test_check_run_button_maps_to_its_command():
     payload = load("check_run/requested_action.payload.json")
     payload["check_run"]["external_id"] = "task-42"
-    for identifier in ("retry", "fix", "cancel"):
+    for identifier in ("retry", "fix", "cancel", "validate"):
         assert len(identifier) <= 20
         payload["requested_action"]["identifier"] = identifier
         envelope, _ = envelope_for("check_run/requested_action.payload.json", payload)

@@ -77,6 +77,7 @@ def test_every_headline_is_plain_text_that_fits_a_check_run_title(error: str):
             "failure",
         ),
         ("Cancelled", "The task was cancelled", "failure"),
+        ("ReviewUnavailable", "the blocking AI review could not be obtained", "action_required"),
     ],
 )
 def test_each_class_of_failure_names_itself(error: str, headline: str, conclusion: str):
@@ -84,6 +85,17 @@ def test_each_class_of_failure_names_itself(error: str, headline: str, conclusio
 
     assert headline in outcome_of(failed).headline
     assert render_check_run(failed, 1).conclusion == conclusion
+
+
+def test_a_missing_blocking_review_asks_for_a_re_run_not_for_a_new_agent_run():
+    """The code passed; only its blocking review is missing: the one button validates (and
+    reviews) the pull request again, and the reason is shown."""
+    failed = failed_with("ReviewUnavailable: AI review unavailable, blocking: not passed: openai: 503")
+    check = render_check_run(failed, 1)
+
+    assert (check.conclusion, [a["identifier"] for a in check.actions]) == ("action_required", ["validate"])
+    assert "press **Re-run**" in check.summary and "openai: 503" in check.summary
+    assert render_check_run(failed_with("Retryable: checkout"), 1).actions[0]["identifier"] == "retry"
 
 
 def test_an_unknown_error_names_the_step_and_the_code_and_says_what_to_do():

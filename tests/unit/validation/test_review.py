@@ -58,13 +58,33 @@ def reviewed(blocking: bool, verdict: str = "request_changes") -> AIReview:
 def test_only_a_blocking_review_requesting_changes_fails_a_passing_report():
     assert with_review(passed_report(), reviewed(blocking=False)).verdict == "passed"
     assert with_review(passed_report(), reviewed(blocking=True, verdict="approve")).verdict == "passed"
-    assert with_review(passed_report(), AIReview(status="unreadable", blocking=True)).verdict == "passed"
     blocked = with_review(passed_report(), reviewed(blocking=True))
     assert (blocked.verdict, blocked.summary) == (
         "failed",
         "AI review requested changes (2 findings, blocking)",
     )
     assert blocked.failure_signature
+
+
+@pytest.mark.parametrize("status", ["unreadable", "unavailable"])
+def test_a_blocking_review_that_could_not_be_obtained_is_not_a_pass_but_not_the_codes_fault(status):
+    missing = AIReview(status=status, blocking=True, problem="why")
+    report = with_review(passed_report(), missing)
+    assert (report.verdict, report.summary, report.failure_signature) == (
+        "error",
+        f"AI review {status}, blocking: not passed: why",
+        None,
+    )
+    # Not blocking: informational, the pass stands.
+    informational = with_review(passed_report(), AIReview(status=status, problem="why"))
+    assert informational.verdict == "passed" and informational.review.describe().endswith("not counted: why")
+    # Skipped (no provider configured) is never counted, blocking or not.
+    assert with_review(passed_report(), AIReview(status="skipped", blocking=True)).verdict == "passed"
+    # Failing tests stay a failure for the agent to fix; the report says the review is missing too.
+    failed = with_review(failed_report(), missing)
+    assert failed.verdict == "failed" and failed.summary.endswith(
+        f"; AI review {status}, blocking: not passed: why"
+    )
 
 
 def test_a_failing_report_keeps_its_signature_and_says_the_review_blocks_too():

@@ -17,6 +17,9 @@ The step answers ``{passed, same_failure, verdict, validation_run_id}``. Outcome
   status syncer shows why on the PR.
 - ``error`` (ours: the checkout failed): the row is stored and the step fails with
   ``Retryable``, which the state machine retries a few times before recording the failure.
+  When the error is a blocking AI review that could not be obtained for code that passed, the
+  step fails with ``ReviewUnavailable`` instead: repeating the tests would not bring the
+  reviewer back, and the agent has nothing to fix (the check run offers a Re-run).
 - our commands passed and ``validation.include_repo_checks`` is on while other Apps' check
   suites still run on the head commit: the row becomes ``waiting_checks`` with the task token
   and a deadline, and the step is pending (no Lambda waits). :func:`on_check_suite_completed`
@@ -191,6 +194,8 @@ def conclude(job: ValidationJob, report: ValidationReport) -> dict[str, Any]:
         output = step_output(conn, run, report)
     if report.verdict == "not_run":
         raise StepFailed("ValidationNotRun", "\n\n".join(filter(None, (report.summary, report.hint))))
+    if report.verdict == "error" and report.review is not None and report.review.missing:
+        raise StepFailed("ReviewUnavailable", report.summary)
     if report.verdict == "error":
         raise StepFailed("Retryable", report.summary)
     return output

@@ -92,3 +92,14 @@ select distinct f.test_id
    and v.task_id <> %(task_id)s
    and f.test_id = any(%(test_ids)s)
  order by f.test_id;
+
+-- name: stored_review
+-- The AI review already obtained for this validation run's head commit, if any.
+select review from validation_reviews
+ where task_id = %(task_id)s and attempt = %(attempt)s and head_sha = %(head_sha)s;
+
+-- name: store_review
+-- The first review kept wins (the reviews are asked under the task's review lock: there is one).
+insert into validation_reviews (task_id, attempt, head_sha, review)
+values (%(task_id)s, %(attempt)s, %(head_sha)s, %(review)s)
+on conflict (task_id, attempt, head_sha) do nothing;
