@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +54,22 @@ class Emulation:
             self.process.wait()
 
 
+@contextmanager
+def ctrl_c_ignored_by_children() -> Iterator[None]:
+    """Processes started inside ignore Ctrl-C from their first instruction (an ignored signal stays
+    ignored across exec, and Python then installs no KeyboardInterrupt handler). Ctrl-C reaches
+    the whole foreground group: the stack alone handles it and stops its processes, so none of
+    them dies with a traceback halfway through its imports."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def start_emulation(port: int = 0) -> Emulation:
     """Start moto on loopback in a process of its own, with real Step Functions executions.
 
@@ -58,12 +78,13 @@ def start_emulation(port: int = 0) -> Emulation:
     """
     for key, value in LOCAL_CREDENTIALS.items():
         os.environ.setdefault(key, value)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "codeloop.local.aws", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
+    with ctrl_c_ignored_by_children():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "codeloop.local.aws", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )
     assert process.stdout is not None
     line = process.stdout.readline().strip()
     if not line.startswith("http://"):
@@ -87,7 +108,6 @@ def serve_emulation(port: int) -> None:
     up to 20 s each), or short calls would queue behind them.
     """
     import logging
-    import signal
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from waitress import create_server
@@ -107,7 +127,6 @@ def serve_emulation(port: int) -> None:
     bound = server.socket.getsockname()[1]
     # moto's state machines call back to localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(bound)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this (SIGTERM)
     print(f"http://127.0.0.1:{bound}", flush=True)
     server.run()
 

@@ -199,8 +199,11 @@ def _start_function_process(stack: ExitStack, function: str, env: dict[str, str]
 def _start_process(stack: ExitStack, target: Any, args: tuple[Any, ...], name: str) -> None:
     import multiprocessing
 
+    from codeloop.local.aws import ctrl_c_ignored_by_children
+
     process = multiprocessing.get_context("spawn").Process(target=target, args=args, name=name, daemon=True)
-    process.start()
+    with ctrl_c_ignored_by_children():
+        process.start()
     stack.callback(process.join, 10)
     stack.callback(process.terminate)
 
@@ -221,7 +224,6 @@ def run_front(port: int) -> None:
     from codeloop.api.front import handle
     from codeloop.local.http import serve
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
     warm_front()
     serve(handle, "127.0.0.1", port, shared_port=True)
     threading.Event().wait()
@@ -236,7 +238,6 @@ def run_function(function: str, queues: dict[str, str]) -> None:
     from codeloop.local.handlers import load
     from codeloop.local.pollers import QueuePoller, Schedule
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the stack, which stops this
     os.nice(WORKER_NICENESS)
     if function == RUNNER:
         from codeloop.adapters import sandbox

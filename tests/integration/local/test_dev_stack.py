@@ -1,4 +1,5 @@
-"""`codeloop dev` (what `make dev` runs) starts, serves /health with the database up, and stops on Ctrl-C."""
+"""`codeloop dev` (what `make dev` runs) starts, serves /health with the database up, and stops on
+Ctrl-C: the terminal sends it to every process of the stack, and only the stack acts on it."""
 
 import os
 import signal
@@ -33,6 +34,7 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, as in a terminal
     )
     try:
         deadline = time.monotonic() + 60
@@ -63,13 +65,47 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
         )
         assert forged.status_code == 401
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole group, workers perhaps still importing
         output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
     assert f"http://127.0.0.1:{port}/health" in output
     assert f"http://127.0.0.1:{port}/webhooks/slack/commands" in output
     assert f"POST http://127.0.0.1:{port}/webhooks/linear" in output
     assert "stopped" in output
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the stack's own processes are gone too
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("processes of the stack outlived it")
+
+
+def test_ctrl_c_while_the_stack_starts_stops_it_without_a_traceback(db_url, tmp_path):
+    """Ctrl-C as its processes start (each one importing): the stack stops them, none dies noisily."""
+    env = os.environ | {"CODELOOP_PORT": str(_free_port()), "DATABASE_URL": db_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeloop.cli", "dev"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines = []
+    for line in proc.stdout:  # the emulation is up; the functions' processes are being started
+        lines.append(line)
+        if "AWS " in line:
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    output = "".join(lines) + proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, output
+    assert "stopped" in output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
 
 
 def test_as_root_the_stack_runs_commands_as_nobody_or_says_loudly_it_cannot(monkeypatch):
