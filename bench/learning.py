@@ -23,7 +23,7 @@ from collections.abc import Callable
 from codeloop.domain.learning import LearningInputs, LearningPolicy, Outcomes
 from codeloop.domain.prompts import AvailableTemplate, parse_template, select_template
 from codeloop.domain.repo_config import RepoConfig
-from codeloop.settings import Settings
+from codeloop.settings import get_settings
 
 RATES = {1: 0.45, 2: 0.60, 3: 0.55}  # hidden: version → chance of ending green
 TEMPLATE = "bug_fix"
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=30)
     args = parser.parse_args()
-    policy = Settings().learning_policy
+    policy = get_settings().learning_policy
     seeds = range(1, args.seeds + 1)
     checkpoints = sorted({args.tasks // 8, args.tasks // 4, args.tasks // 2, args.tasks} - {0})
     choosers = {"codeloop (Thompson)": codeloop(policy), "uniform random": uniform, "always newest": newest}

@@ -30,7 +30,7 @@ from codeloop.domain.prompts import AvailableTemplate, build_prompt
 from codeloop.domain.repo_config import RepoConfig
 from codeloop.services.prompting.context import gather
 from codeloop.services.prompting.templates import load_templates
-from codeloop.settings import Settings
+from codeloop.settings import get_settings
 from tests.fakes.github import github_fake_environment
 
 REPO = "octo/monolith"
@@ -114,7 +114,7 @@ def seed(fake) -> tuple[Repository, Task]:
 def one_build(templates, repository, task) -> tuple[float, float, int]:
     started = time.perf_counter()
     gathered = gather(task, repository, attempt=1)
-    prompt = build_prompt(templates, gathered.inputs, RepoConfig(), Settings().max_context_chars)
+    prompt = build_prompt(templates, gathered.inputs, RepoConfig(), get_settings().max_context_chars)
     total = (time.perf_counter() - started) * 1000
     return total, gathered.github_ms, prompt.sizes.total_chars
 

@@ -7,16 +7,16 @@ Powertools' parameters utility, which caches it across warm invocations.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Any, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from codeloop.domain.costs import ModelPrice, parse_price_table
 from codeloop.domain.learning import LearningPolicy
@@ -113,11 +113,11 @@ def env_name(field: str) -> str:
     return field.upper()
 
 
-class Settings(BaseSettings):
-    # An empty variable counts as unset (the deployment leaves optional values empty).
-    model_config = SettingsConfigDict(
-        env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True
-    )
+class Settings(BaseModel):
+    """Every setting, each read from the environment variable of its name in capitals
+    (:meth:`from_environment`); a plain model, so a test can build one from values."""
+
+    model_config = ConfigDict(extra="ignore")
 
     database_url: SecretStr | None = None
     database_url_secret_arn: str | None = None
@@ -150,14 +150,14 @@ class Settings(BaseSettings):
     codegen_api_key_secret_arn: str | None = None
     codegen_org_id: int | None = None
     # Who the Codegen agent opens pull requests as: only their PRs can be adopted as a task's.
-    codegen_bot_logins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["codegen-sh[bot]"])
+    codegen_bot_logins: list[str] = Field(default_factory=lambda: ["codegen-sh[bot]"])
 
     # Fallback provider: any OpenAI-compatible chat-completions endpoint.
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
     openai_api_key_secret_arn: str | None = None
     openai_model: str = "gpt-4o-mini"
-    providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["codegen", "openai"])
+    providers: list[str] = Field(default_factory=lambda: ["codegen", "openai"])
     # Provider call retries per error class (domain/call_retries.py), overridable per repository.
     retry_policies: dict[str, dict[str, float | int | str]] = Field(default_factory=dict)
     codegen_runs_per_minute: int = Field(default=10, ge=1)
@@ -206,7 +206,7 @@ class Settings(BaseSettings):
     state_machine_arn: str | None = None
     batch_state_machine_arn: str | None = None
     aws_endpoint_url: str | None = None
-    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    aws_region: str = "us-east-1"
 
     max_context_chars: int = Field(default=60_000, gt=0)
     codeloop_port: int = Field(default=3000, ge=1, le=65535)
@@ -229,6 +229,23 @@ class Settings(BaseSettings):
     learning_trial_share: float = Field(default=LearningPolicy().trial_share, ge=0, le=1)
     learning_trial_outcomes: int = Field(default=LearningPolicy().trial_outcomes, ge=0)
     learning_repository_min_outcomes: int = Field(default=LearningPolicy().repository_min_outcomes, ge=1)
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The settings the environment gives. Names are matched without case; an empty variable
+        counts as unset (the deployment leaves optional values empty); a mapping is JSON; a list
+        is comma-separated."""
+        environment = {name.lower(): value for name, value in os.environ.items() if value != ""}
+        values: dict[str, Any] = {}
+        for field, info in cls.model_fields.items():
+            if field not in environment:
+                continue
+            raw = environment[field]
+            if get_origin(info.annotation) is dict:
+                with contextlib.suppress(ValueError):  # else left as text: validation says what it expects
+                    raw = json.loads(raw)
+            values[field] = raw
+        return cls.model_validate(values)
 
     @property
     def learning_policy(self) -> LearningPolicy:
@@ -344,7 +361,7 @@ def _secret_from_aws(arn: str) -> str:
 def get_settings() -> Settings:
     """The process's settings, read from the environment at first use and then reused."""
     try:
-        return Settings()
+        return Settings.from_environment()
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
