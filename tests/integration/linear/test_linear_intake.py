@@ -16,6 +16,7 @@ from codeloop.settings import reset_settings
 from tests.conftest import receive_all
 from tests.fakes.linear_api import linear_fake_environment
 from tests.fakes.linear_webhooks import delivery, post
+from tests.integration.api.test_api_key_scopes import create_key, request
 
 REPO = "acme/widgets"
 INSTALLATION = 4242
@@ -136,6 +137,26 @@ def test_without_access_a_repository_with_codeloop_reads_as_one_without(world, d
     names = (REPO, "acme/gone", "acme/unknown")
     assert len({reply.replace(name, "owner/repo") for reply, name in zip(replies, names, strict=True)}) == 1
     assert replies[0] == no_access_text("nobody-here", REPO) and tasks(db_url) == []
+
+
+def test_a_linear_delivery_is_listed_for_keys_scoped_to_its_mapped_repository(world, aws, capsys):
+    with transaction() as conn:
+        store.upsert_installation(conn, Installation(id=99, account_login="rival"))
+    keys = {
+        "ours": create_key(capsys, "acme", "--installation", str(INSTALLATION)),
+        "repository": create_key(capsys, "widgets", "--repository", REPO),
+        "theirs": create_key(capsys, "rival", "--installation", "99"),
+    }
+
+    def listed(key: str) -> list[tuple[str, str | None]]:
+        answer = request("GET", "/api/v1/deliveries", key, query="source=linear")
+        return [(found["id"], found["repository"]) for found in answer["body"]["deliveries"]]
+
+    delivery_id = post(delivery("issue_labelled"))["body"]["delivery_id"]
+    assert listed(keys["ours"]) == []  # as it arrived: Linear names no GitHub installation
+    assert process_delivery(delivery_id) == ["unlinked user"]
+    assert listed(keys["ours"]) == listed(keys["repository"]) == [(delivery_id, REPO)]
+    assert listed(keys["theirs"]) == []
 
 
 def test_an_unmapped_team_is_told_how_to_connect_it(world, db_url):
