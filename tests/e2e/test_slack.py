@@ -15,7 +15,9 @@ from codeloop.adapters.slack import web_client
 from codeloop.api.front import handle
 from codeloop.db import identities_store
 from codeloop.db.pool import transaction
+from codeloop.domain.commands import no_access_text
 from codeloop.domain.models import IdentityProvider
+from codeloop.domain.slack import mrkdwn
 from codeloop.local.http import to_event
 from codeloop.settings import reset_settings
 from tests.conftest import receive_all
@@ -254,4 +256,5 @@ def test_who_cannot_see_a_private_repository_learns_nothing_about_its_tasks(slac
         loop.command(f"status {target}", user=OUTSIDER, response=f"outside-{number}")
         loop.pump(until=lambda n=number: bool(loop.slack.responses.get(f"outside-{n}")))
         [answer] = loop.slack.texts(f"outside-{number}")
-        assert "can't see acme/widgets" in answer and str(task.id) not in answer and "generating" not in answer
+        assert answer == mrkdwn(no_access_text("outsider", WIDGETS))  # as if codeloop were not installed
+        assert str(task.id) not in answer and "generating" not in answer

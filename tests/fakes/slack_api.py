@@ -8,6 +8,9 @@ Every Web API call is checked against Slack's published description
 answers (HTTP 200, ``ok: false``) and kept in ``violations``, which tests assert empty.
 ``chat.postMessage`` and ``chat.update`` keep messages by channel and ts; a channel is known by
 its name (``#dev``) or its id. ``responses`` holds what was posted to each response URL.
+:meth:`FakeSlack.rate_limit_next` answers the next Web API calls as Slack does when it rate-limits
+(HTTP 429, ``Retry-After``, ``{"ok": false, "error": "ratelimited"}``); they are recorded, and change
+nothing.
 
 The fake also plays Slack's side of a request to codeloop: :func:`sign` is Slack's v0 signature.
 """
@@ -82,6 +85,11 @@ class FakeSlack(RecordingServer):
             for call in self.calls
             if call.path.startswith("/api/") and (method is None or call.path == f"/api/{method}")
         ]
+
+    def rate_limit_next(self, count: int, retry_after: int) -> None:
+        """Answer the next ``count`` calls with Slack's 429, asking to wait ``retry_after`` seconds."""
+        body = {"ok": False, "error": "ratelimited"}
+        self.fail_next(count, "status", status=429, body=body, retry_after=str(retry_after))
 
     def texts(self, response: str) -> list[str]:
         return [posted.get("text", "") for posted in self.responses.get(response, [])]

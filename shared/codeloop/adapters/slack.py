@@ -4,12 +4,16 @@ to a slash command or a button through its ``response_url``.
 The Web API's address is ``SLACK_API_URL`` (tests point it at a fake). A ``response_url`` is
 only ever called on Slack's own hosts (the host of ``SLACK_API_URL`` or one under it, such as
 ``hooks.slack.com`` for ``slack.com``), so a stored delivery cannot send codeloop elsewhere.
+A Web API call Slack rate-limits (HTTP 429 with ``Retry-After``) raises :class:`SlackRateLimited`;
+``WebClient`` is left without its rate-limit retry handler, so nothing here ever sleeps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +25,14 @@ SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 MAX_AGE_SECONDS = 5 * 60  # Slack's advice, and SignatureVerifier's window
 REQUEST_TIMEOUT_SECONDS = 10
+
+
+class SlackRateLimited(Exception):
+    """Slack answered 429: call again no sooner than ``retry_after`` seconds from now."""
+
+    def __init__(self, method: str, retry_after: float):
+        super().__init__(f"{method}: Slack is rate limiting; it takes calls again in {retry_after:.0f} s")
+        self.retry_after = retry_after
 
 
 def verify_request(headers: dict[str, str], body: bytes, *, now: float | None = None) -> None:
@@ -67,14 +79,33 @@ def is_configured() -> bool:
     return bool(token and token.startswith("xox"))
 
 
+@contextlib.contextmanager
+def _rate_limit_raised(method: str) -> Iterator[None]:
+    """Turn Slack's 429 (``{"ok": false, "error": "ratelimited"}`` and ``Retry-After``) into
+    :class:`SlackRateLimited`; other errors pass as ``slack_sdk`` raised them."""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        yield
+    except SlackApiError as exc:
+        if exc.response.status_code != 429:
+            raise
+        from codeloop.adapters.provider_http import retry_after_seconds
+
+        headers = {name.lower(): value for name, value in (exc.response.headers or {}).items()}
+        raise SlackRateLimited(method, retry_after_seconds(headers.get("retry-after"))) from exc
+
+
 def post_message(channel: str, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
     """Post a message; returns the channel id and the message's ts (what ``chat.update`` needs)."""
-    response = web_client().chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
+    with _rate_limit_raised("chat.postMessage"):
+        response = web_client().chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False)
     return str(response["channel"]), str(response["ts"])
 
 
 def update_message(channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
-    web_client().chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+    with _rate_limit_raised("chat.update"):
+        web_client().chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
 
 def is_slack_url(url: str) -> bool:

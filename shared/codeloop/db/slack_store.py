@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -41,5 +42,14 @@ def get_message(conn: Connection, task_id: UUID | str) -> SlackMessage | None:
 
 def save_message(conn: Connection, task_id: UUID | str, channel: str | None, ts: str | None) -> SlackMessage:
     saved = fetch_one(conn, "slack.save_message", SlackMessage, task_id=task_id, channel=channel, ts=ts)
+    assert saved is not None
+    return saved
+
+
+def defer_message(conn: Connection, task_id: UUID | str, channel: str, retry_at: datetime) -> SlackMessage:
+    """Slack rate-limited the message: leave it alone until ``retry_at`` (its channel and ts kept)."""
+    saved = fetch_one(
+        conn, "slack.defer_message", SlackMessage, task_id=task_id, channel=channel, retry_at=retry_at
+    )
     assert saved is not None
     return saved

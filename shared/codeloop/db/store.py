@@ -217,6 +217,19 @@ def get_delivery_payload(conn: Connection, delivery_id: str) -> dict[str, Any]:
     return row["payload"]
 
 
+def place_delivery(conn: Connection, delivery_id: str, repository: Repository) -> None:
+    """Record the repository (and its installation) a delivery is about, where it named none."""
+    conn.execute(
+        query("place_delivery"),
+        {
+            "delivery_id": delivery_id,
+            "installation_id": repository.installation_id,
+            "repository_id": repository.id,
+            "repository_full_name": repository.full_name,
+        },
+    )
+
+
 def set_delivery_status(
     conn: Connection, delivery_id: str, status: DeliveryStatus, error: str | None = None
 ) -> WebhookDelivery:

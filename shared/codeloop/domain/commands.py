@@ -19,6 +19,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from codeloop.domain import markdown as md
 from codeloop.domain.webhooks import DeliveryEnvelope
 
 CommandName = Literal["help", "status", "fix", "retry", "validate", "cancel", "config", "unknown"]
@@ -193,8 +194,18 @@ def unknown_command_text(command: Command) -> str:
     return f"I don't know `{PREFIX} {word}`.\n\n{help_text()}"
 
 
-def unseen_text(user: str, repository: str) -> str:
-    return f"Sorry @{user}, you can't see {repository} on GitHub, so I can't tell you about it."
+def no_access_text(user: str, repository: str) -> str:
+    """The one refusal from outside GitHub (Slack, Linear) when codeloop will not act on a repository
+    for ``user``: word for word the same whether the App is not installed there, codeloop has never
+    heard of it, or the linked login lacks the access the command needs, so nobody learns from it
+    whether a repository they cannot see has codeloop installed."""
+    return (
+        f"Sorry {md.person(user)}, I can't do that on {md.code_span(repository, 140)} for you. Either "
+        "codeloop is not installed on that repository, or your linked GitHub account doesn't have the "
+        "access it takes there (seeing the repository, and for commands that start work, write access "
+        "or what the repository asks for). A maintainer of the repository can install codeloop, give "
+        "you access, or run the command for you."
+    )
 
 
 def refusal_text(user: str, min_permission: str) -> str:

@@ -302,21 +302,6 @@ def unmapped_team_text(team_key: str) -> str:
     )
 
 
-def refused_text(name: str, login: str, repository: str, min_permission: str) -> str:
-    return (
-        f"Sorry {md.inline(name, 80)}, starting work on {md.code_span(repository, 140)} needs "
-        f"**{min_permission}** access to it, and your linked GitHub account ({md.person(login)}) doesn't "
-        "have it. Ask a maintainer of the repository for access, or to add the label for you."
-    )
-
-
-def not_installed_text(repository: str) -> str:
-    return (
-        f"The codeloop GitHub App is not installed on {md.code_span(repository, 140)}, the repository this "
-        "team is connected to, so I can't start work there. Ask an owner of the repository to install it."
-    )
-
-
 def github_only_text(command: Command) -> str:
     return (
         f"`{PREFIX} {command.name}` works on the pull request on GitHub; here I take `{PREFIX} fix`, "

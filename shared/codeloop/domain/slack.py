@@ -25,6 +25,9 @@ BUTTONS: dict[str, str] = {"retry": "Retry", "cancel": "Cancel"}
 THREAD_COMMANDS = frozenset({"fix", "validate", "config"})
 TASK_COMMANDS = frozenset({"status", "retry", "cancel"})
 
+# The status queue note that writes a task's rate-limited message once Slack's wait is over.
+RETRY_EVENT = "slack_retry"
+
 _THREAD = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})#(\d{1,9})$")
 _URL = re.compile(
     r"^https?://[^/\s]+/([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})/(?:pull|issues)/(\d{1,9})"
@@ -45,13 +48,19 @@ class SlackChannel(BaseModel):
 
 
 class SlackMessage(BaseModel):
-    """A task's one message; ``channel`` None: no channel was set when the task started."""
+    """A task's one message; ``channel`` None: no channel was set when the task started.
+    ``retry_at``: Slack rate-limited it; no call for it before then."""
 
     model_config = ConfigDict(frozen=True)
 
     task_id: UUID
     channel: str | None = None
     ts: str | None = None
+    retry_at: datetime | None = None
+
+    def wait_seconds(self, now: datetime) -> float:
+        """How long Slack still wants this message left alone (0: not at all)."""
+        return max(0.0, (self.retry_at - now).total_seconds()) if self.retry_at else 0.0
 
 
 class SlackAsk(BaseModel):

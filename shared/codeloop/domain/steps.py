@@ -1,5 +1,6 @@
 """What a workflow step's worker receives and how it ends: the messages the state machine sends
-(statemachine/task_to_pull_request.asl.json) and the two ways a step stops short of an answer."""
+(statemachine/task_to_pull_request.asl.json), the two ways a step stops short of an answer, and how
+a queued message asks to come back later."""
 
 from __future__ import annotations
 
@@ -35,3 +36,12 @@ class StepFailed(Exception):
 
 class StepPending(Exception):
     """The step has started something long; its task token is stored and answered later."""
+
+
+class DeliverLater(Exception):
+    """The message's work must wait ``seconds`` (an outside service asked for it): SQS hands the
+    message back then, and nothing sleeps meanwhile."""
+
+    def __init__(self, seconds: float, reason: str):
+        super().__init__(f"{reason}; again in {seconds:.0f} s")
+        self.seconds = seconds

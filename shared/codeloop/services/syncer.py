@@ -12,6 +12,7 @@ from typing import Any
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.lifecycle import ALLOWED, TaskStatus
+from codeloop.domain.slack import RETRY_EVENT as SLACK_RETRY_EVENT
 from codeloop.domain.validation_request import REPORT_EVENT, ValidationResult
 from codeloop.observability import bind, logger, metrics
 
@@ -57,6 +58,11 @@ def on_status(message: dict[str, Any]) -> None:
         from codeloop.services.tasks.actions import on_batch_item
 
         on_batch_item(task_id, str(message["task_token"]))
+        return
+    if event == SLACK_RETRY_EVENT:
+        from codeloop.services.reporting.publisher import publish_after_slack_wait
+
+        publish_after_slack_wait(task_id)
         return
     if event == "workflow_succeeded":
         _finish(task_id, message, TaskStatus.COMPLETED, "succeeded", None)

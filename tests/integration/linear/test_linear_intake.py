@@ -9,12 +9,14 @@ from codeloop.adapters import linear
 from codeloop.cli import main as cli
 from codeloop.db import identities_store, linear_store, store
 from codeloop.db.pool import transaction
+from codeloop.domain.commands import no_access_text
 from codeloop.domain.models import IdentityProvider, Installation, RepositoryRef
 from codeloop.services.intake.events import process_delivery
 from codeloop.settings import reset_settings
 from tests.conftest import receive_all
 from tests.fakes.linear_api import linear_fake_environment
 from tests.fakes.linear_webhooks import delivery, post
+from tests.integration.api.test_api_key_scopes import create_key, request
 
 REPO = "acme/widgets"
 INSTALLATION = 4242
@@ -110,8 +112,51 @@ def test_a_reader_is_told_how_to_get_access_and_nothing_runs(world, db_url):
     delivery_id = post(delivery("issue_labelled"))["body"]["delivery_id"]
     assert process_delivery(delivery_id) == ["refused"]
     [comment] = world.comments_on(delivery("issue_labelled")["data"]["id"])
-    assert "needs **write** access" in comment["body"] and "Ask a maintainer" in comment["body"]
+    assert comment["body"] == no_access_text(READER, REPO)
+    assert "write access" in comment["body"] and "A maintainer of the repository" in comment["body"]
     assert tasks(db_url) == []
+
+
+def test_without_access_a_repository_with_codeloop_reads_as_one_without(world, db_url, github_fake):
+    """The refusal is word for word the same (but for the repository's name) whether the mapped
+    repository has codeloop installed and the linked login may not work there, had codeloop
+    uninstalled, or is unknown to codeloop."""
+    link(delivery("issue_labelled")["actor"]["id"], "nobody-here")  # no role on any repository
+    uninstalled = github_fake.add_repo("acme/gone", installation_id=INSTALLATION)
+    with transaction() as conn:
+        store.upsert_repository(conn, RepositoryRef(id=uninstalled.id, full_name="acme/gone"), INSTALLATION)
+        store.deactivate_repository(conn, uninstalled.id)
+    outcomes = []
+    for minute, repository in enumerate((REPO, "acme/gone", "acme/unknown")):
+        with transaction() as conn:
+            linear_store.map_team(conn, "ENG", repository, done_state=None)
+        labelled = delivery("issue_labelled", createdAt=f"2026-12-07T02:1{minute}:00.000Z")
+        outcomes += process_delivery(post(labelled)["body"]["delivery_id"])
+    assert outcomes == ["refused", "not installed", "not installed"]
+    replies = [c["body"] for c in world.comments_on(delivery("issue_labelled")["data"]["id"])]
+    names = (REPO, "acme/gone", "acme/unknown")
+    assert len({reply.replace(name, "owner/repo") for reply, name in zip(replies, names, strict=True)}) == 1
+    assert replies[0] == no_access_text("nobody-here", REPO) and tasks(db_url) == []
+
+
+def test_a_linear_delivery_is_listed_for_keys_scoped_to_its_mapped_repository(world, aws, capsys):
+    with transaction() as conn:
+        store.upsert_installation(conn, Installation(id=99, account_login="rival"))
+    keys = {
+        "ours": create_key(capsys, "acme", "--installation", str(INSTALLATION)),
+        "repository": create_key(capsys, "widgets", "--repository", REPO),
+        "theirs": create_key(capsys, "rival", "--installation", "99"),
+    }
+
+    def listed(key: str) -> list[tuple[str, str | None]]:
+        answer = request("GET", "/api/v1/deliveries", key, query="source=linear")
+        return [(found["id"], found["repository"]) for found in answer["body"]["deliveries"]]
+
+    delivery_id = post(delivery("issue_labelled"))["body"]["delivery_id"]
+    assert listed(keys["ours"]) == []  # as it arrived: Linear names no GitHub installation
+    assert process_delivery(delivery_id) == ["unlinked user"]
+    assert listed(keys["ours"]) == listed(keys["repository"]) == [(delivery_id, REPO)]
+    assert listed(keys["theirs"]) == []
 
 
 def test_an_unmapped_team_is_told_how_to_connect_it(world, db_url):

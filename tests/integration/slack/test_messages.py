@@ -1,17 +1,25 @@
 """Each task's one Slack message, published with the GitHub report: which channel, once, in place;
-nothing at all without a bot token; a Slack outage never stops the GitHub report."""
+nothing at all without a bot token; a Slack outage never stops the GitHub report; Slack's rate
+limit is waited out on the status queue, never in a Lambda."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from codeloop import cli
 from codeloop.adapters import slack
+from codeloop.adapters.aws import client
 from codeloop.db import slack_store, store
 from codeloop.db.pool import transaction
+from codeloop.domain.lifecycle import TaskStatus
 from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.local.handlers import load
+from codeloop.local.pollers import QueuePoller
 from codeloop.services.reporting.publisher import publish_task
 from codeloop.settings import reset_settings
 from tests.fakes.github import GitHubFake, github_fake_environment
@@ -163,3 +171,82 @@ def test_slacks_hosts_are_the_apis_host_and_those_under_it(monkeypatch, url, ok)
     monkeypatch.delenv("SLACK_API_URL", raising=False)
     reset_settings()
     assert slack.is_slack_url(url) is ok
+
+
+class StatusSyncer:
+    """The status syncer Lambda behind the status queue, one receive at a time, as Lambda's event
+    source mapping runs it (reported failures stay on the queue, the rest are deleted)."""
+
+    def __init__(self, queue_url: str, visibility_seconds: int):
+        self.sqs = client("sqs")
+        self.queue_url = queue_url
+        # The queue's own visibility timeout: what a handed-back note would wait without codeloop's.
+        self.sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": str(visibility_seconds)})
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.results: list[dict[str, Any]] = []
+        self.poller = QueuePoller("status", queue_url, self._handle)
+
+    def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        result = load("status_syncer")(event, context)
+        self.results.append(result)
+        return result
+
+    def poll(self) -> int:
+        """Receive one batch (waiting a second at most) and run the handler on it; how many it held."""
+        return self.poller.poll_once(self.sqs, self.arn, "us-east-1", wait_seconds=1)
+
+    def in_flight_and_waiting(self) -> tuple[int, int]:
+        names = ["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages"]
+        found = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
+        return int(found[names[0]]), int(found[names[1]])
+
+
+def retry_at(task_id: str) -> datetime | None:
+    with transaction() as conn:
+        return slack_store.get_message(conn, task_id).retry_at
+
+
+def test_while_slack_asks_to_wait_nothing_is_sent_and_the_note_is_hidden_for_the_wait(github, fake_slack, aws):
+    syncer = StatusSyncer(aws["STATUS_QUEUE_URL"], visibility_seconds=0)  # only codeloop's hand-back hides it
+    task_id = task_on_an_issue(github, NOTIFY)
+    fake_slack.rate_limit_next(1, retry_after=600)
+    publish_task(task_id)  # the first post is refused with 429: nothing is posted
+    assert len(fake_slack.api_calls("chat.postMessage")) == 1
+    assert fake_slack.messages == {}
+    assert [c for c in github.repos[REPO].comments.values() if c["user"]["type"] == "Bot"]  # GitHub goes on
+    assert retry_at(task_id) > datetime.now(UTC) + timedelta(seconds=500)
+
+    calls = len(fake_slack.calls)
+    publish_task(task_id)  # another publish during the wait leaves Slack alone
+    assert syncer.poll() == 1  # the retry note arrives at once (a FIFO queue has no per-message delay)…
+    [result] = syncer.results
+    assert len(result["batchItemFailures"]) == 1  # …and is handed back, unanswered
+    assert len(fake_slack.calls) == calls and fake_slack.messages == {}
+    assert syncer.poll() == 0  # hidden for the wait, though the queue would show it again at once
+    assert syncer.in_flight_and_waiting() == (1, 0)
+
+
+@pytest.mark.parametrize("refusals", [1, 2])  # 2: Slack refuses the retry too, which waits again
+def test_a_rate_limited_update_is_written_once_the_wait_is_over_and_never_twice(github, fake_slack, aws, refusals):
+    # A note handed back without Slack's wait would stay hidden ten minutes: past this test's deadline.
+    syncer = StatusSyncer(aws["STATUS_QUEUE_URL"], visibility_seconds=600)
+    task_id = task_on_an_issue(github, NOTIFY)
+    publish_task(task_id)
+    [(key, message)] = fake_slack.messages.items()
+    posted_text = message["text"]
+    with transaction() as conn:
+        store.transition_task(conn, task_id, TaskStatus.CANCELLED, step="test", error="cancelled by @octocat")
+
+    fake_slack.rate_limit_next(refusals, retry_after=1)
+    publish_task(task_id)  # the update is refused with 429
+    assert len(fake_slack.api_calls("chat.update")) == 1 and fake_slack.messages[key]["text"] == posted_text
+    assert retry_at(task_id) is not None
+
+    deadline = time.monotonic() + 60
+    while len(fake_slack.api_calls("chat.update")) < refusals + 1 and time.monotonic() < deadline:
+        syncer.poll()
+    assert fake_slack.messages[key]["text"] != posted_text and "cancel" in fake_slack.messages[key]["text"].lower()
+    assert len(fake_slack.api_calls("chat.postMessage")) == 1 and len(fake_slack.messages) == 1
+    assert retry_at(task_id) is None
+    assert syncer.poll() == 0 and syncer.in_flight_and_waiting() == (0, 0)  # the note is done
+    assert len(fake_slack.api_calls("chat.update")) == refusals + 1  # the refused ones, then one written

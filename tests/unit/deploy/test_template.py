@@ -444,6 +444,16 @@ def test_functions_receive_only_from_the_queues_they_consume(template):
     assert granted(receiver, "sqs:GetQueueAttributes") == set(queues(template))
 
 
+def test_the_status_syncer_may_hide_a_message_of_its_queues_until_a_wait_is_over(template):
+    """A note that must wait (Slack's Retry-After) is handed back: its queue's URL looked up from the
+    record's ARN, its visibility set to the rest of the wait."""
+    role = role_of(template, template["Resources"]["StatusSyncerFunction"])
+    consumed = {queue for queue, consumer in consumer_of(template).items() if consumer == "StatusSyncerFunction"}
+    assert "StatusQueue" in consumed
+    for action in ("sqs:GetQueueUrl", "sqs:ChangeMessageVisibility"):
+        assert granted(role, action) == consumed, action
+
+
 # A task's end answers its batch item: the syncer (workflow notes, sweeper) and the API (cancel).
 BATCH_ANSWERERS = {"StatusSyncerFunction", "WebhookReceiverFunction"}
 

@@ -3,7 +3,10 @@
 It asks Linear for the issue, finds the repository the issue's team
 (or project) is mapped to and the GitHub login its Linear user is linked to, and then applies
 GitHub's rules for that login: the repository permission ``commands.min_permission``, the same
-work rate limits, the same commands. Whoever cannot start work is told why on the Linear issue.
+work rate limits, the same commands. Whoever cannot start work is told on the Linear issue: an
+unlinked user how to get linked; a linked one the same words whether the repository lacks
+codeloop or the login lacks the access (``no_access_text``). The delivery takes the mapped
+repository's installation, so API keys scoped to it list the delivery.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from codeloop.domain.commands import (
     RATE_LIMITED_WORK,
     help_text,
     limit_note_text,
+    no_access_text,
     permission_allows,
     unknown_command_text,
 )
@@ -30,8 +34,6 @@ from codeloop.domain.linear import (
     acceptance_criteria,
     github_only_text,
     issue_text,
-    not_installed_text,
-    refused_text,
     requests_from_payload,
     unlinked_user_text,
     unmapped_team_text,
@@ -71,17 +73,22 @@ def handle_linear_delivery(
         )
         identity = identities_store.get(conn, IdentityProvider.LINEAR, first.actor_id)
         repository = store.get_repository_by_name(conn, mapping.repository_full_name) if mapping else None
+        if repository is not None:  # the delivery named no installation: its repository's is now known
+            store.place_delivery(conn, delivery_id, repository)
     if mapping is None:
         comment_on_issue(issue.id, unmapped_team_text(issue.team.key))
         return ["unmapped team"]
-    if repository is None or repository.installation_id is None or not repository.active:
-        comment_on_issue(issue.id, not_installed_text(mapping.repository_full_name))
-        return ["not installed"]
-    login = identity.github_login if identity else _link_by_email(first, repository)
+    installed = None
+    if repository is not None and repository.installation_id is not None and repository.active:
+        installed = repository
+    login = identity.github_login if identity else _link_by_email(first, installed) if installed else None
     if login is None:
         comment_on_issue(issue.id, unlinked_user_text(first.actor_name, first.actor_id))
         return ["unlinked user"]
-    asker = _Asker(first, login, repository, mapping, issue)
+    if installed is None:
+        comment_on_issue(issue.id, no_access_text(login, mapping.repository_full_name))
+        return ["not installed"]
+    asker = _Asker(login, installed, mapping, issue)
     key_suffix = f":replay:{replay.id}" if replay is not None and replay.new_task else ""
     return [asker.handle(request, f"{delivery_id}:{request.position}{key_suffix}") for request in requests]
 
@@ -106,15 +113,7 @@ def _link_by_email(request: LinearRequest, repository: Repository) -> str | None
 class _Asker:
     """One Linear user asking about one issue, as the GitHub login they are linked to."""
 
-    def __init__(
-        self,
-        request: LinearRequest,
-        login: str,
-        repository: Repository,
-        mapping: LinearMapping,
-        issue: linear.LinearIssue,
-    ):
-        self.name = request.actor_name
+    def __init__(self, login: str, repository: Repository, mapping: LinearMapping, issue: linear.LinearIssue):
         self.login = login
         self.repository = repository
         self.installation = repository.installation_id or 0
@@ -146,9 +145,7 @@ class _Asker:
             return "status"
         config, problem = load_repo_config(self.installation, self.repository.full_name)
         if not permission_allows(self.permission, config.commands.min_permission):
-            self.reply(
-                refused_text(self.name, self.login, self.repository.full_name, config.commands.min_permission)
-            )
+            self.reply(no_access_text(self.login, self.mapping.repository_full_name))
             return "refused"
         if problem is not None:
             self.reply(config_text(config, problem))

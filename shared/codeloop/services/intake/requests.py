@@ -30,10 +30,10 @@ from codeloop.domain.commands import (
     help_text,
     is_stranger,
     limit_note_text,
+    no_access_text,
     permission_allows,
     refusal_text,
     unknown_command_text,
-    unseen_text,
 )
 from codeloop.domain.models import NewTask, Repository, RepositoryRef, Task, TaskSource, TaskType
 from codeloop.domain.repo_config import CONFIG_PATH, ConfigProblem, RepoConfig
@@ -142,19 +142,28 @@ class Conversation:
     a rate limit gets one note saying when to try again, and silence after it until then.
     """
 
-    def __init__(self, request: WorkRequest, installation_id: int, say: Callable[[str], object] | None = None):
+    def __init__(
+        self,
+        request: WorkRequest,
+        installation_id: int,
+        say: Callable[[str], object] | None = None,
+        permission: str | None = None,
+    ):
         self.first = request
         self.say = say  # where answers go instead of a comment on the thread (Slack's response_url)
         self.installation = installation_id
         self.repo = request.repository_full_name
         self.login = request.requester_login
+        self.known_permission = permission  # looked up already by the caller (Slack), else once here
         self.acknowledged = False
         self.stranger_answered = False
         self.noticed = False
 
-    @functools.cached_property
+    @property
     def permission(self) -> str:
-        return github.collaborator_permission(self.installation, self.repo, self.login)
+        if self.known_permission is None:
+            self.known_permission = github.collaborator_permission(self.installation, self.repo, self.login)
+        return self.known_permission
 
     @functools.cached_property
     def config(self) -> tuple[RepoConfig, ConfigProblem | None]:
@@ -215,11 +224,15 @@ class Conversation:
 
 
 def handle_requests(
-    requests: list[WorkRequest], payload: dict[str, Any], say: Callable[[str], object] | None = None
+    requests: list[WorkRequest],
+    payload: dict[str, Any],
+    say: Callable[[str], object] | None = None,
+    permission: str | None = None,
 ) -> list[str]:
     """Do what one delivery asks; returns a short outcome per request for the logs and the record.
 
-    ``say`` answers somewhere else than the thread (a Slack command's ``response_url``)."""
+    ``say`` answers somewhere else than the thread (a Slack command's ``response_url``);
+    ``permission`` is the requester's role on the repository when the caller knows it already."""
     if not requests:
         return []
     first = requests[0]
@@ -227,7 +240,7 @@ def handle_requests(
         return ["ignored: bot"] * len(requests)
     if first.installation_id is None:
         return ["ignored: no installation"] * len(requests)
-    conversation = Conversation(first, first.installation_id, say)
+    conversation = Conversation(first, first.installation_id, say, permission)
     return [_handle(request, payload, conversation) for request in requests]
 
 
@@ -242,7 +255,7 @@ def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -
     if not request.command.starts_work:
         permission = talk.permission if request.source == "slack" else None
         if decide(request, permission, "read") == "refuse":
-            talk.answer(request, unseen_text(request.requester_login, request.repository_full_name))
+            talk.answer(request, no_access_text(request.requester_login, request.repository_full_name))
             return f"{command}: refused"
         if not talk.may_reply(request):
             return f"{command}: quiet"
@@ -258,7 +271,10 @@ def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -
 
     config, problem = talk.config
     if decide(request, talk.permission, config.commands.min_permission) == "refuse":
-        talk.answer(request, refusal_text(request.requester_login, config.commands.min_permission))
+        if request.source == "slack":  # from outside GitHub, the one refusal (see no_access_text)
+            talk.answer(request, no_access_text(request.requester_login, request.repository_full_name))
+        else:
+            talk.answer(request, refusal_text(request.requester_login, config.commands.min_permission))
         return "refused"
     if problem is not None:
         talk.answer(request, config_text(config, problem))

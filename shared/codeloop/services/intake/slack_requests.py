@@ -3,7 +3,10 @@
 The Slack user acts as the GitHub login linked to it (``codeloop link slack``), and the request
 goes through the same code as a comment on GitHub
 (:func:`codeloop.services.intake.requests.handle_requests`: the permission rule, the rate
-limits, the task actions), answering through the command's ``response_url``.
+limits, the task actions), answering through the command's ``response_url``. The linked login
+must see the repository before anything about it is said (even whether the issue exists), and
+who may not is told exactly what they would be told of a repository codeloop is not installed on.
+The delivery takes the repository's installation, so API keys scoped to it list the delivery.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from typing import Any
 from codeloop.adapters import github, slack
 from codeloop.db import identities_store, store
 from codeloop.db.pool import transaction
-from codeloop.domain.commands import WorkRequest
-from codeloop.domain.models import IdentityProvider, Task
+from codeloop.domain.commands import WorkRequest, no_access_text, permission_allows
+from codeloop.domain.models import IdentityProvider, Repository, Task
 from codeloop.domain.slack import SlackAsk, button_ask, mrkdwn, parse_slack_command, unlinked_text
 from codeloop.domain.webhooks import DeliveryEnvelope
 from codeloop.services.intake.requests import handle_requests
@@ -37,34 +40,46 @@ def handle_slack_delivery(envelope: DeliveryEnvelope, payload: dict[str, Any]) -
         slack.respond(response_url, mrkdwn(text))
 
     with transaction() as conn:
+        task: Task | None = store.get_task(conn, ask.task_id) if ask.task_id else None
+        repository = (
+            store.get_repository(conn, task.repository_id) if task else store.get_repository_by_name(conn, ask.repository or "")
+        )
+        if repository is not None:  # the delivery named no installation: its repository's is now known
+            store.place_delivery(conn, envelope.delivery_id, repository)
         identity = identities_store.get(conn, IdentityProvider.SLACK, user_id)
     if identity is None:
         say(unlinked_text(user_id))
         return ["refused: unlinked Slack user"]
-    request, facts = _work_request(envelope, ask, identity.github_login, say)
+    if ask.task_id and task is None:
+        say(f"I know no codeloop task `{ask.task_id}`.")
+        return ["no such task"]
+    login = identity.github_login
+    # As the user wrote it: codeloop's own spelling of a name would tell that it knows the repository.
+    named = ask.repository or (repository.full_name if repository else "that repository")
+    if repository is None or repository.installation_id is None or not repository.active:
+        say(no_access_text(login, named))
+        return ["refused: not installed"]
+    permission = github.collaborator_permission(repository.installation_id, repository.full_name, login)
+    if not permission_allows(permission, "read"):
+        say(no_access_text(login, named))
+        return ["refused: cannot see the repository"]
+    request, facts = _work_request(envelope, ask, task, repository, login, say)
     if request is None:
-        return ["no such thread or task"]
-    outcomes = handle_requests([request], facts, say=say)
+        return ["no such thread"]
+    outcomes = handle_requests([request], facts, say=say, permission=permission)
     _tell_what_was_done(outcomes, request, say)
     return outcomes
 
 
 def _work_request(
-    envelope: DeliveryEnvelope, ask: SlackAsk, login: str, say: Any
+    envelope: DeliveryEnvelope, ask: SlackAsk, task: Task | None, repository: Repository, login: str, say: Any
 ) -> tuple[WorkRequest | None, dict[str, Any]]:
     """The request as if written on the thread by ``login``, and the thread's facts (the issue,
     the repository) that a comment's webhook would carry."""
-    with transaction() as conn:
-        task: Task | None = store.get_task(conn, ask.task_id) if ask.task_id else None
-        if ask.task_id and task is None:
-            say(f"I know no codeloop task `{ask.task_id}`.")
-            return None, {}
-        repository = (
-            store.get_repository(conn, task.repository_id) if task else store.get_repository_by_name(conn, ask.repository or "")
-        )
+    assert repository.installation_id is not None
     number = (task.issue_number or task.pr_number) if task else ask.number
-    if repository is None or repository.installation_id is None or number is None:
-        say(f"codeloop is not installed on `{ask.repository or 'that repository'}`, so I can't work there.")
+    if number is None:
+        say("That task is not on an issue or pull request, so I can't act on it from Slack.")
         return None, {}
     try:
         issue = github.get_issue(repository.installation_id, repository.full_name, number)

@@ -28,10 +28,11 @@ from codeloop.domain.report import (
     render_superseded_check_run,
     task_marker,
 )
+from codeloop.domain.steps import DeliverLater
 from codeloop.domain.validation import ValidationReport
 from codeloop.observability import logger
 from codeloop.services.linear.report import publish_to_linear
-from codeloop.services.slack.messages import publish_task_message
+from codeloop.services.slack.messages import publish_task_message, seconds_to_wait
 from codeloop.settings import get_settings
 
 
@@ -101,13 +102,36 @@ def publish_task(task_id: str) -> None:
         _publish(task_id)
 
 
-def _publish(task_id: str) -> None:
+def publish_after_slack_wait(task_id: str) -> None:
+    """The status queue note a rate-limited Slack message left: handed back to the queue while
+    Slack's wait lasts, then only the task's Slack message is written (GitHub's report is current),
+    under the same lock as every publish of the task."""
+    wait = seconds_to_wait(task_id)
+    if wait > 0:
+        raise DeliverLater(wait, "Slack asked to wait before the task's message is written")
+    with task_lock("publish", task_id):
+        found = _task_and_repository(task_id)
+        if found is not None:
+            task, repository = found
+            publish_task_message(task, repository, build_view(task, repository))
+
+
+def _task_and_repository(task_id: str) -> tuple[Task, Repository] | None:
+    """The task and its repository; None (logged) when the repository is not installed."""
     with transaction() as conn:
         task = store.require_task(conn, task_id)
         repository = store.get_repository(conn, task.repository_id)
     if repository is None or repository.installation_id is None:
         logger.warning("task has no installed repository; nothing to publish", extra={"task_id": task_id})
+        return None
+    return task, repository
+
+
+def _publish(task_id: str) -> None:
+    found = _task_and_repository(task_id)
+    if found is None:
         return
+    task, repository = found
     view = build_view(task, repository)
     installation, repo = repository.installation_id, repository.full_name
     if task.head_sha and task.attempt >= 1:

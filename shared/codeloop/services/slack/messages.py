@@ -6,18 +6,31 @@ repository (``codeloop slack channel owner/repo '#dev'``), else ``notify.slack.c
 (a channel, or none) is stored with the task, so later publishes cost one row read. Without a
 bot token nothing at all happens. A Slack failure is logged and never stops the GitHub report:
 the next publish renders the message again.
+
+When Slack rate-limits the message (429), the wait it gives (``Retry-After``) is stored with the
+message and a note goes on the status queue (a message group of its own, so the task's other
+notes do not wait). Until the wait is over, publishes leave Slack alone and the status syncer
+hands the note back to the queue, hidden for the rest of the wait (no Lambda sleeps); then the
+note writes the message from the task's state at that moment (the publisher's
+``publish_after_slack_wait``). A refused call posted nothing, so the message is posted once, and
+edited in place afterwards.
 """
 
 from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
 
 from codeloop.adapters import slack
 from codeloop.db import slack_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Repository, Task
 from codeloop.domain.report import TaskView
+from codeloop.domain.slack import RETRY_EVENT
 from codeloop.domain.slack_message import render_message
 from codeloop.observability import logger
 from codeloop.services.repository_config import load_repo_config
+from codeloop.settings import get_settings
 
 
 def publish_task_message(task: Task, repository: Repository, view: TaskView) -> None:
@@ -29,6 +42,9 @@ def publish_task_message(task: Task, repository: Repository, view: TaskView) -> 
         return
     with transaction() as conn:
         known = slack_store.get_message(conn, task.id)
+    if known is not None and known.wait_seconds(datetime.now(UTC)) > 0:
+        logger.info("Slack asked to wait; the retry note writes the message", extra={"task_id": str(task.id)})
+        return
     channel = known.channel if known else _channel_for(repository)
     if channel is None:
         if known is None:
@@ -39,13 +55,44 @@ def publish_task_message(task: Task, repository: Repository, view: TaskView) -> 
     try:
         if known is not None and known.ts:
             slack.update_message(channel, known.ts, message["text"], message["blocks"])
-            return
-        channel_id, ts = slack.post_message(channel, message["text"], message["blocks"])
+            channel_id, ts = channel, known.ts
+        else:
+            channel_id, ts = slack.post_message(channel, message["text"], message["blocks"])
+    except slack.SlackRateLimited as limited:
+        _retry_after(task, channel, limited)
+        return
     except Exception as exc:  # Slack down or refusing: GitHub's report goes on; the next publish retries
         logger.warning("Slack message not written", extra={"task_id": str(task.id), "error": str(exc)[:300]})
         return
+    if known is None or (known.channel, known.ts, known.retry_at) != (channel_id, ts, None):
+        with transaction() as conn:
+            slack_store.save_message(conn, task.id, channel_id, ts)
+
+
+def _retry_after(task: Task, channel: str, limited: slack.SlackRateLimited) -> None:
+    """Remember Slack's wait and queue the note that writes the message after it."""
+    from codeloop.adapters import queues
+
+    retry_at = datetime.now(UTC) + timedelta(seconds=math.ceil(limited.retry_after))
     with transaction() as conn:
-        slack_store.save_message(conn, task.id, channel_id, ts)
+        slack_store.defer_message(conn, task.id, channel, retry_at)
+    logger.warning("Slack rate-limited the message", extra={"task_id": str(task.id), "error": str(limited)})
+    try:
+        queues.send(
+            get_settings().require("status_queue_url"),
+            {"task_id": str(task.id), "event": RETRY_EVENT},
+            group_id=f"slack:{task.id}",
+            dedup_id=f"slack:{task.id}:{retry_at.timestamp():.0f}",
+        )
+    except Exception:  # GitHub's report goes on; the task's next publish after the wait writes it
+        logger.exception("the Slack retry note was not queued", extra={"task_id": str(task.id)})
+
+
+def seconds_to_wait(task_id: str) -> float:
+    """How long Slack still wants the task's message left alone (0: not at all)."""
+    with transaction() as conn:
+        known = slack_store.get_message(conn, task_id)
+    return known.wait_seconds(datetime.now(UTC)) if known else 0.0
 
 
 def _channel_for(repository: Repository) -> str | None:

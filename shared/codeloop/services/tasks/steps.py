@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from codeloop.domain.steps import StepFailed, StepMessage, StepPending
+from codeloop.domain.steps import DeliverLater, StepFailed, StepMessage, StepPending
 from codeloop.observability import bind, forget_bound_keys, logger, metrics
 
 Step = Callable[[StepMessage], dict[str, Any]]
@@ -61,7 +61,8 @@ def sqs_batch_by_group(
     FIFO orders messages within a group only, so a burst spread over many pull requests and issues
     need not wait for one slow GitHub call at a time (a standard queue's messages are groups of
     one). When a message fails, it and the rest of its group are reported in ``batchItemFailures``
-    (SQS delivers them again, in order); the other groups are done.
+    (SQS delivers them again, in order); the other groups are done. A message whose work raises
+    :class:`DeliverLater` is hidden for the seconds it asks first, so it comes back only then.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -75,6 +76,9 @@ def sqs_batch_by_group(
             forget_bound_keys()  # each message logs its own ids, none of the previous message's
             try:
                 handle_body(record["body"])
+            except DeliverLater as wait:
+                _hand_back(record, wait)
+                return [later["messageId"] for later in records[index:]]
             except Exception:
                 logger.exception("message failed; it and the rest of its group will be received again")
                 return [later["messageId"] for later in records[index:]]
@@ -83,6 +87,19 @@ def sqs_batch_by_group(
     with ThreadPoolExecutor(max_workers=max(1, min(groups_at_once, len(groups)))) as pool:
         failed = [message_id for ids in pool.map(run_group, groups.values()) for message_id in ids]
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _hand_back(record: dict[str, Any], wait: DeliverLater) -> None:
+    """Hide the message until its wait is over. Should SQS refuse, it comes back after the queue's
+    visibility timeout instead: later than asked, never lost."""
+    from codeloop.adapters import queues
+
+    try:
+        seconds = queues.hand_back_later(record["eventSourceARN"], record["receiptHandle"], wait.seconds)
+    except Exception:
+        logger.exception("message not hidden; it comes back after the queue's visibility timeout")
+        return
+    logger.info("message handed back for later", extra={"reason": str(wait), "seconds": seconds})
 
 
 def run_step(body: str, step: Step) -> None:

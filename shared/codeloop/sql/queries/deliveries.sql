@@ -16,6 +16,15 @@ select delivery_id, event, action, installation_id, repository_id, repository_fu
 -- name: get_delivery_payload
 select payload from webhook_deliveries where delivery_id = %(delivery_id)s;
 
+-- name: place_delivery
+-- A delivery that arrived naming no installation (Slack's, Linear's) takes the repository it turned
+-- out to be about, and that repository's installation, so API keys scoped to either list it.
+update webhook_deliveries
+   set installation_id = coalesce(installation_id, %(installation_id)s),
+       repository_id = coalesce(repository_id, %(repository_id)s),
+       repository_full_name = coalesce(repository_full_name, %(repository_full_name)s)
+ where delivery_id = %(delivery_id)s;
+
 -- name: set_delivery_status
 update webhook_deliveries
    set status = %(status)s,

@@ -21,10 +21,19 @@ select scope, target, channel, updated_at
     or (scope = 'installation' and target = %(installation)s::text);
 
 -- name: get_message
-select task_id, channel, ts from slack_messages where task_id = %(task_id)s;
+select task_id, channel, ts, retry_at from slack_messages where task_id = %(task_id)s;
 
 -- name: save_message
+-- What a publish wrote (or found: no channel); a wait Slack asked for is over.
 insert into slack_messages (task_id, channel, ts)
 values (%(task_id)s, %(channel)s, %(ts)s)
-on conflict (task_id) do update set channel = excluded.channel, ts = excluded.ts, updated_at = now()
-returning task_id, channel, ts;
+on conflict (task_id) do update set channel = excluded.channel, ts = excluded.ts, retry_at = null, updated_at = now()
+returning task_id, channel, ts, retry_at;
+
+-- name: defer_message
+-- Slack answered 429: no call for this message before %(retry_at)s. The channel is kept as found
+-- (a first post that was refused keeps the name it was looked up by; a posted message its id and ts).
+insert into slack_messages (task_id, channel, retry_at)
+values (%(task_id)s, %(channel)s, %(retry_at)s)
+on conflict (task_id) do update set retry_at = excluded.retry_at, updated_at = now()
+returning task_id, channel, ts, retry_at;

@@ -1,0 +1,1 @@
+alter table slack_messages drop column retry_at;
