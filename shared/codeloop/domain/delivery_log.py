@@ -22,7 +22,7 @@ MAX_PAGE_SIZE = 200
 
 
 class DeliverySource(StrEnum):
-    """Who sent a delivery: GitHub or Linear (Slack will follow)."""
+    """Who sent a delivery: GitHub, Linear or Slack."""
 
     GITHUB = "github"
     LINEAR = "linear"
