@@ -33,7 +33,6 @@ app.include_router(stats_router)
 app.include_router(deliveries_router)
 app.include_router(linear_router)
 app.include_router(budgets_router)
-app.enable_swagger(path="/api/v1/docs", title="codeloop task API", version="1", openapi_version="3.1.0")
 
 UUID_PATTERN = f"^{UUID_TEXT}$"
 

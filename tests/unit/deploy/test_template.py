@@ -532,6 +532,45 @@ def test_functions_read_only_secrets_of_this_stack(template):
     assert "GitHubWebhookSecret" in granted(receiver, "secretsmanager:GetSecretValue")
 
 
+# The secrets each function may read: README's "Security model" table says the same in words.
+SECRET_READERS = {
+    "WebhookReceiverFunction": {
+        "DatabaseUrlSecret",
+        "GitHubWebhookSecret",
+        "LinearWebhookSecret",
+        "SlackSigningSecret",
+        "GitHubAppClientSecret",
+        "GitHubAppPrivateKeySecret",
+    },
+    "PromptBuilderFunction": {"DatabaseUrlSecret", "GitHubAppPrivateKeySecret"},
+    "CodegenDispatcherFunction": {
+        "DatabaseUrlSecret",
+        "GitHubAppPrivateKeySecret",
+        "CodegenApiKeySecret",
+        "OpenAIApiKeySecret",
+    },
+    # It polls agent runs (Codegen), asks for the AI review (OpenAI), writes Slack and Linear.
+    "StatusSyncerFunction": {
+        "DatabaseUrlSecret",
+        "GitHubAppPrivateKeySecret",
+        "CodegenApiKeySecret",
+        "OpenAIApiKeySecret",
+        "SlackBotTokenSecret",
+        "LinearApiKeySecret",
+    },
+    "DatabaseMigratorFunction": {"DatabaseUrlSecret"},
+    "ValidationRunnerFunction": set(),
+}
+
+
+def test_each_function_reads_exactly_the_secrets_it_uses(template):
+    readable = {
+        logical_id: granted(role_of(template, function), "secretsmanager:GetSecretValue")
+        for logical_id, function in functions(template).items()
+    }
+    assert readable == SECRET_READERS
+
+
 def test_slack_secrets_reach_only_the_function_that_uses_each(template):
     """The front verifies Slack's requests (signing secret); the syncer writes messages (bot token)."""
     owners = {"SlackSigningSecret": "WebhookReceiverFunction", "SlackBotTokenSecret": "StatusSyncerFunction"}
