@@ -232,12 +232,12 @@ def test_documented_commands_exist(document, line, whole, monkeypatch):
 
 def named_paths() -> list[tuple[str, str]]:
     """Repository paths the docs name in code spans (not placeholders or patterns), under a folder
-    the repository has (not `.github/` of an adopter's repository or a runtime folder)."""
+    the repository has (not `.github/` of an adopter's repository, nor a runtime folder such as `.codeloop/`)."""
     found = []
     for name, text in ALL_DOCS.items():
         for path in re.findall(r"`([\w.-]+(?:/[\w.+-]*)+)`", text):
             top = path.split("/")[0]
-            if (REPO_ROOT / top).is_dir() and top not in (".git", ".venv"):
+            if (REPO_ROOT / top).is_dir() and top not in (".git", ".venv", ".codeloop", ".artifacts"):
                 found.append((name, path))
     return found
 
