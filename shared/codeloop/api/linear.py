@@ -1,6 +1,8 @@
 """``/api/v1/linear/mappings``: which repository a Linear team (or project) asks work of, set through
 the task API as ``codeloop linear map`` sets it. A key maps only to repositories it reaches, and
-sees and removes only mappings to them; any other is a 403 or 404 as for tasks.
+sees and removes only mappings to them; any other is a 403 or 404 as for tasks. A team with a
+mapping (of the whole team or of a project) outside the key's reach is another's: a key can
+neither replace it nor add a project mapping, which would win over the team's.
 
 A Powertools router; the task API's resolver includes it.
 """
@@ -59,7 +61,7 @@ def _reachable(conn: Any, key: ApiKey, full_name: str) -> bool:
     summary="Map a Linear team (or project) to a repository",
     responses={
         200: {"description": "the mapping"},
-        403: {"description": "the repository is outside the key's scope"},
+        403: {"description": "the repository, or a mapping of the team, is outside the key's scope"},
         **RESPONSES,
     },
 )
@@ -73,18 +75,14 @@ def put_mapping(request: MappingRequest) -> Response[Any]:
                 403,
                 {"error": f"this API key may not map to {request.repository}: it is outside the key's scope"},
             )
-        current = linear_store.mapping_for(conn, request.team, request.project or None, None)
-        if (
-            current is not None
-            and current.project == request.project
-            and not _reachable(conn, key, current.repository_full_name)
+        # A project's mapping wins over its team's: a key may touch a team only while none of its
+        # mappings (whole team or project) leads outside the key's reach.
+        team = request.team.upper()
+        if any(
+            m.team_key == team and not _reachable(conn, key, m.repository_full_name)
+            for m in linear_store.mappings(conn)
         ):
-            return _json(
-                403,
-                {
-                    "error": f"Linear team {request.team.upper()} is mapped to a repository outside the key's scope"
-                },
-            )
+            return _json(403, {"error": f"Linear team {team} is mapped to a repository outside the key's scope"})
         mapping = linear_store.map_team(
             conn, request.team, request.repository, project=request.project, done_state=request.done_state
         )

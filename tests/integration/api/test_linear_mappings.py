@@ -49,3 +49,24 @@ def test_another_installations_repository_or_mapping_is_out_of_reach(keys):
         ]
         == 401
     )
+
+
+def test_a_key_cannot_take_a_project_of_a_team_mapped_to_another_installation(keys):
+    """A project's mapping wins over its team's, so a key that could add one would route that
+    project's issues (and their text) from another installation's repository to its own."""
+    theirs = {"team": "ENG", "repository": THEIRS}
+    assert request("PUT", "/api/v1/linear/mappings", keys["theirs"], theirs)["status"] == 200
+    shadow = {"team": "eng", "project": "Roadmap", "repository": OURS}
+    refused = request("PUT", "/api/v1/linear/mappings", keys["ours"], shadow)
+    assert refused["status"] == 403
+    assert refused["body"]["error"] == "Linear team ENG is mapped to a repository outside the key's scope"
+    assert mapped() == [("ENG", "", THEIRS, None)]
+    with transaction() as conn:
+        assert linear_store.mapping_for(conn, "ENG", "p-1", "Roadmap").repository_full_name == THEIRS
+    # nor the other way round: a project of theirs keeps the whole team out of our reach
+    assert request("DELETE", "/api/v1/linear/mappings/ENG", keys["theirs"])["status"] == 200
+    their_project = {"team": "ENG", "project": "Roadmap", "repository": THEIRS}
+    assert request("PUT", "/api/v1/linear/mappings", keys["theirs"], their_project)["status"] == 200
+    whole_team = {"team": "ENG", "repository": OURS}
+    assert request("PUT", "/api/v1/linear/mappings", keys["ours"], whole_team)["status"] == 403
+    assert mapped() == [("ENG", "Roadmap", THEIRS, None)]
