@@ -27,7 +27,7 @@ from codeloop.domain.delivery_log import (
     LoggedDelivery,
     reaches_delivery,
 )
-from codeloop.domain.models import DeliveryStatus
+from codeloop.domain.models import WITHOUT_NUL, DeliveryStatus
 
 router = Router()
 
@@ -67,9 +67,11 @@ def summary(delivery: LoggedDelivery) -> dict[str, Any]:
 def list_deliveries(
     source: Annotated[DeliverySource | None, Query(description="who sent it")] = None,
     event: Annotated[
-        str | None, Query(max_length=100, description="X-GitHub-Event, e.g. issue_comment")
+        str | None, Query(max_length=100, pattern=WITHOUT_NUL, description="X-GitHub-Event, e.g. issue_comment")
     ] = None,
-    action: Annotated[str | None, Query(max_length=100, description="the payload's action")] = None,
+    action: Annotated[
+        str | None, Query(max_length=100, pattern=WITHOUT_NUL, description="the payload's action")
+    ] = None,
     repository: Annotated[str | None, Query(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/name")] = None,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="received at or after (ISO 8601)")] = None,

@@ -21,7 +21,7 @@ from codeloop.db import linear_store, store
 from codeloop.db.pool import transaction
 from codeloop.domain.api_keys import reaches
 from codeloop.domain.linear import PROJECT_PATTERN, TEAM_KEY_PATTERN
-from codeloop.domain.models import ApiKey
+from codeloop.domain.models import ApiKey, StorableText
 
 router = Router()
 RESPONSES: dict[int | str, Any] = {
@@ -40,7 +40,7 @@ class MappingRequest(BaseModel):
         default="", pattern=PROJECT_PATTERN, description="a project id or name; empty: the team"
     )
     repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/name")
-    done_state: str | None = Field(
+    done_state: StorableText | None = Field(
         default=None,
         max_length=100,
         description="the workflow state an issue moves to when its task ends green",

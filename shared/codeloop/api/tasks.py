@@ -24,7 +24,16 @@ from codeloop.api.health import health
 from codeloop.api.linear import router as linear_router
 from codeloop.api.stats import router as stats_router
 from codeloop.domain.api_keys import reaches
-from codeloop.domain.models import UUID_TEXT, ApiKey, NewTask, Priority, Repository, TaskSource, TaskType
+from codeloop.domain.models import (
+    UUID_TEXT,
+    ApiKey,
+    NewTask,
+    Priority,
+    Repository,
+    StorableText,
+    TaskSource,
+    TaskType,
+)
 from codeloop.observability import logger
 from codeloop.settings import SettingsError
 
@@ -43,14 +52,14 @@ class TaskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/name")
-    title: str = Field(min_length=1, max_length=256)
-    description: str = Field(default="", max_length=65_535)
-    requirements: list[str] = Field(default_factory=list, max_length=100)
-    acceptance_criteria: list[str] = Field(default_factory=list, max_length=100)
+    title: StorableText = Field(min_length=1, max_length=256)
+    description: StorableText = Field(default="", max_length=65_535)
+    requirements: list[StorableText] = Field(default_factory=list, max_length=100)
+    acceptance_criteria: list[StorableText] = Field(default_factory=list, max_length=100)
     type: TaskType = TaskType.FEATURE
     complexity: int = Field(default=5, ge=1, le=10)
     priority: Priority = Priority.MEDIUM
-    base_branch: str | None = Field(default=None, max_length=255)
+    base_branch: StorableText | None = Field(default=None, max_length=255)
 
 
 class BatchRequest(BaseModel):

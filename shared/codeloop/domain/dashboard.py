@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from codeloop.domain.commands import permission_allows
 from codeloop.domain.lifecycle import TaskStatus
 from codeloop.domain.markdown import duration
-from codeloop.domain.models import Scope, TaskType
+from codeloop.domain.models import Scope, StorableText, TaskType
 
 SESSION_COOKIE = "codeloop_session"
 STATE_COOKIE = "codeloop_oauth_state"
@@ -131,10 +131,10 @@ class TaskFilter(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    repository: str | None = None
+    repository: StorableText | None = None
     status: TaskStatus | None = None
     type: TaskType | None = None
-    actor: str | None = None
+    actor: StorableText | None = None
     since: datetime | None = None
     until: datetime | None = None
 

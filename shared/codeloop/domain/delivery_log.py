@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from codeloop.domain.models import DeliveryStatus, Scope, WebhookDelivery
+from codeloop.domain.models import DeliveryStatus, Scope, StorableText, WebhookDelivery
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -39,9 +39,9 @@ class DeliveryFilter(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     source: DeliverySource | None = None
-    event: str | None = None
-    action: str | None = None
-    repository: str | None = None  # owner/name, compared case-insensitively as GitHub does
+    event: StorableText | None = None
+    action: StorableText | None = None
+    repository: StorableText | None = None  # owner/name, compared case-insensitively as GitHub does
     status: DeliveryStatus | None = None
     since: datetime | None = None  # received at or after
     until: datetime | None = None  # received before

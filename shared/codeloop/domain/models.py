@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from codeloop.domain.delivery_status import DeliveryStatus
 from codeloop.domain.lifecycle import TaskStatus
 
 # A task id as a path segment: only text PostgreSQL reads as a uuid, so any other is a 404, not a 500.
 UUID_TEXT = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+# Text a caller sends (a request's fields, a filter): PostgreSQL's text cannot hold NUL, so text with
+# one is refused at the edge with a 4xx instead of failing in the database with a 500.
+WITHOUT_NUL = r"^[^\x00]*$"
+StorableText = Annotated[str, StringConstraints(pattern=WITHOUT_NUL)]
 
 
 class TaskType(StrEnum):

@@ -119,6 +119,8 @@ def test_bad_filters_and_cursors_are_a_clear_4xx(mixed):
         "limit=201",
         "since=yesterday",
         "repository=nope",
+        "event=issue_comment\x00",  # PostgreSQL's text cannot hold NUL: refused, not a 500
+        "action=\x00",
     ]:
         assert request("GET", "/api/v1/deliveries", key, query=query)["status"] == 422, query
     forged = request("GET", "/api/v1/deliveries", key, query="cursor=bm90LWEtY3Vyc29y")

@@ -43,6 +43,8 @@ def test_another_installations_repository_or_mapping_is_out_of_reach(keys):
     assert takeover["status"] == 403
     assert request("DELETE", "/api/v1/linear/mappings/ENG", keys["ours"])["status"] == 404
     assert mapped() == [("ENG", "", THEIRS, None)]
+    nul = {"team": "ENG", "repository": OURS, "done_state": "Done\x00"}  # PostgreSQL's text cannot hold NUL
+    assert request("PUT", "/api/v1/linear/mappings", keys["ours"], nul)["status"] == 422
     assert (
         request("PUT", "/api/v1/linear/mappings", "no-such-key", {"team": "ENG", "repository": OURS})[
             "status"

@@ -113,11 +113,21 @@ def test_cancel_then_retry(api):
         {"priority": "urgent"},
         {"repository": "no slash"},
         {"type": "poem"},
+        # PostgreSQL's text cannot hold NUL: refused, not a 500
+        {"title": "a\x00b"},
+        {"description": "\x00"},
+        {"requirements": ["ok", "no\x00"]},
+        {"acceptance_criteria": ["\x00"]},
+        {"base_branch": "main\x00"},
     ],
 )
 def test_invalid_requests_get_422(api, change):
     status, body = call("POST", "/api/v1/tasks", TASK | change, api["key"])
     assert status == 422, body
+    status, body = call("POST", "/api/v1/tasks/batch", {"tasks": [TASK, TASK | change]}, api["key"])
+    assert status == 422, body
+    with transaction() as conn:
+        assert store.list_tasks(conn) == []
 
 
 def test_a_repository_the_app_left_is_422(api):

@@ -145,6 +145,15 @@ def test_a_task_id_that_is_no_uuid_is_a_404(base):
             assert client.post(f"/app/tasks/{mangled}/cancel", data={"csrf": csrf}).status_code == 404
 
 
+def test_a_nul_in_a_filter_is_a_400_not_a_500(base):
+    """PostgreSQL's text cannot hold NUL: a filter with one is refused before any query."""
+    with operator(base) as client:
+        for path in ("/app/tasks?actor=%00", "/app/tasks?repository=octo/r1%00"):
+            assert client.get(path).status_code == 400, path
+        for name in ("event", "action", "repository"):
+            assert client.get(f"/app/deliveries?{name}=x%00").status_code == 400, name
+
+
 SCRIPT = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 
 
