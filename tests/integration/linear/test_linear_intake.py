@@ -265,3 +265,31 @@ def test_by_email_only_when_allowed_and_only_to_the_account_github_verified(
         assert identities_store.get(conn, IdentityProvider.LINEAR, "u-2") is None
     assert (linked.github_login, linked.linked_by) == (WRITER, "email")
     assert tasks(db_url)[0][2] == WRITER
+
+
+def test_once_the_team_is_mapped_elsewhere_its_writers_cannot_touch_the_old_repositorys_task(
+    world, db_url, github_fake
+):
+    """The issue's task stays the repository's it was made in: a writer of the repository the team
+    is mapped to now was never asked about that one, so may not cancel or retry its task."""
+    first = delivery("comment_created")
+    link(first["actor"]["id"], WRITER)
+    assert process_delivery(post(first)["body"]["delivery_id"])[0].startswith("started ")
+    elsewhere = github_fake.add_repo(
+        "rival/elsewhere", files={".github/codeloop.yml": "validation:\n  test: [pytest -q]\n"}, installation_id=777
+    )
+    elsewhere.set_permission("eve", "write")
+    with transaction() as conn:
+        store.upsert_installation(conn, Installation(id=777, account_login="rival"))
+        store.upsert_repository(
+            conn, RepositoryRef(id=elsewhere.id, full_name="rival/elsewhere", default_branch="main"), 777
+        )
+        linear_store.map_team(conn, "ENG", "rival/elsewhere", done_state=None)
+    link("eve-in-linear", "eve")
+    for command in ("cancel", "retry"):
+        asked = delivery("comment_created", actor=first["actor"] | {"id": "eve-in-linear", "name": "Eve"})
+        asked["data"] = asked["data"] | {"id": f"c-{command}", "body": f"/codeloop {command}"}
+        assert process_delivery(post(asked)["body"]["delivery_id"]) == [f"{command}: no task"]
+    with transaction() as conn:
+        [task] = store.list_tasks(conn)
+    assert (task.status, task.attempt) == ("queued", 1)

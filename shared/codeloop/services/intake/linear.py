@@ -182,9 +182,12 @@ class _Asker:
         return False
 
     def latest_task(self) -> Task | None:
+        """The issue's latest task in the repository the issue asks work of now. One made before
+        the team was mapped elsewhere belongs to a repository whose rule was not asked here."""
         with transaction() as conn:
             linked = linear_store.latest_task_for_issue(conn, self.issue.id)
-            return store.get_task(conn, linked.task_id) if linked and linked.task_id else None
+            task = store.get_task(conn, linked.task_id) if linked and linked.task_id else None
+        return task if task is not None and task.repository_id == self.repository.id else None
 
     def start(self, request: LinearRequest, request_key: str, config: RepoConfig) -> str:
         issue = self.issue
