@@ -3,7 +3,9 @@
 The caps (USD per UTC day and per UTC month) default to the settings
 ``INSTALLATION_MAX_USD_PER_DAY`` / ``_PER_MONTH``; a ``PUT`` overrides them for one installation
 (null: back to the setting). Only a key scoped to the whole installation reaches it; any other
-installation is a 404. A Powertools router; the task API includes it.
+installation is a 404. The caps bound what the installation spends of the operator's accounts, so a
+key may only lower them (403 otherwise); the operator raises them with ``codeloop budget set``. A
+Powertools router; the task API includes it.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ def get_budget(installation_id: Annotated[int, Path(ge=1)]) -> Response[Any]:
     return _json(200, budgets.installation_budget(installation_id))
 
 
-@router.put(PATH, summary="Set the installation's spending caps (null: the setting's default)",
-            responses={200: {"description": "the caps now, and spend"}, **RESPONSES})  # fmt: skip
+@router.put(PATH, summary="Lower the installation's spending caps (null: the setting's default)",
+            responses={200: {"description": "the caps now, and spend"},
+                       403: {"description": "the request would raise or lift a cap: that is the operator's"},
+                       **RESPONSES})  # fmt: skip
 def put_budget(installation_id: Annotated[int, Path(ge=1)], request: BudgetRequest) -> Response[Any]:
     from codeloop.domain.costs import InstallationCaps
     from codeloop.services.costs import budgets
@@ -72,4 +76,7 @@ def put_budget(installation_id: Annotated[int, Path(ge=1)], request: BudgetReque
     if isinstance(key, Response):
         return key
     caps = InstallationCaps.model_validate(request.model_dump())
-    return _json(200, budgets.set_installation_budget(installation_id, caps, f"api:{key.name}"))
+    try:
+        return _json(200, budgets.set_installation_budget(installation_id, caps, f"api:{key.name}", may_raise=False))
+    except budgets.CapRaised as refused:
+        return _json(403, {"error": str(refused)})

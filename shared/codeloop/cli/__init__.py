@@ -273,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(handler=_dev)
 
     from codeloop.cli.app import register as register_app
+    from codeloop.cli.budgets import register as register_budgets
     from codeloop.cli.dashboard import register as register_dashboard
     from codeloop.cli.deliveries import register as register_deliveries
     from codeloop.cli.identities import register as register_identities
@@ -287,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_identities(commands)
     register_slack(commands)
     register_linear(commands)
+    register_budgets(commands)
 
     config = commands.add_parser("config", help="the per-repository configuration")
     config.add_subparsers(dest="config_command", required=True).add_parser(

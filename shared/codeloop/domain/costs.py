@@ -219,9 +219,42 @@ RAISE_TASK = (
     "raise `budget.{key}` in `.github/codeloop.yml` on the default branch, then comment `/codeloop retry`"
 )
 RAISE_INSTALLATION = (
-    "an operator raises the installation's cap (`PUT /api/v1/installations/{{id}}/budget` with "
-    "`{field}`, or the setting `{setting}`); or wait until {when}"
+    "an operator raises the installation's cap (`codeloop budget set <installation> --{flag} <usd>`, "
+    "or the setting `{setting}`); or wait until {when}"
 )
+
+
+def cap_flag(field: str) -> str:
+    """The ``codeloop budget set`` option of a cap: ``max_usd_per_day`` → ``max-usd-per-day``."""
+    return field.replace("_", "-")
+
+
+def raise_refusal(
+    installation_id: int, current: InstallationCaps, requested: InstallationCaps, resulting: InstallationCaps
+) -> str | None:
+    """Why an API key may not make ``requested`` its installation's override (``resulting`` once
+    the settings fill its gaps), or None: it raises or lifts no cap (one that was none may be set).
+
+    The caps bound what an installation spends of the operator's accounts, so a key of that very
+    installation may lower them only; raising them is the operator's (``codeloop budget set``)."""
+    raised = [
+        field
+        for field in InstallationCaps.model_fields
+        if getattr(current, field) is not None
+        and (getattr(resulting, field) is None or getattr(resulting, field) > getattr(current, field))
+    ]
+    if not raised:
+        return None
+    changes = "; ".join(
+        f"{field} would go from {usd_text(getattr(current, field))} to "
+        + (usd_text(getattr(resulting, field)) if getattr(resulting, field) is not None else "no cap")
+        for field in raised
+    )
+    flags = " ".join(f"--{cap_flag(field)} {getattr(requested, field) or 'none'}" for field in raised)
+    return (
+        f"an API key may lower its installation's caps, not raise them: {changes}; "
+        f"an operator raises it with `codeloop budget set {installation_id} {flags}`"
+    )
 
 
 def budget_stop(budget: TaskBudget, caps: InstallationCaps, spent: Spent) -> BudgetStop | None:
@@ -273,7 +306,7 @@ def installation_stop(caps: InstallationCaps, spent: Spent) -> BudgetStop | None
                 limit=limit,  # type: ignore[arg-type]
                 spent=usd_text(used),
                 allowed=usd_text(cap),
-                raise_it=RAISE_INSTALLATION.format(field=field, setting=setting, when=when),
+                raise_it=RAISE_INSTALLATION.format(flag=cap_flag(field), setting=setting, when=when),
             )
     return None
 

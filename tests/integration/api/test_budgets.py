@@ -51,8 +51,8 @@ def test_a_task_request_over_the_cap_gets_one_polite_402_and_nothing_starts(api)
     assert status == 402
     assert body["error"] == (
         "codeloop is not starting new work here: the installation's daily cap: spent $3.00 of $2.00. "
-        "To go on, an operator raises the installation's cap (`PUT /api/v1/installations/{id}/budget` "
-        "with `max_usd_per_day`, or the setting `INSTALLATION_MAX_USD_PER_DAY`); or wait until tomorrow (UTC)."
+        "To go on, an operator raises the installation's cap (`codeloop budget set <installation> "
+        "--max-usd-per-day <usd>`, or the setting `INSTALLATION_MAX_USD_PER_DAY`); or wait until tomorrow (UTC)."
     )
     with transaction() as conn:
         assert len(store.list_tasks(conn)) == 1
@@ -61,3 +61,38 @@ def test_a_task_request_over_the_cap_gets_one_polite_402_and_nothing_starts(api)
     assert call("POST", f"/api/v1/tasks/{task.id}/cancel", key=api["key"])[0] == 200  # stopping is free
     status, body = call("POST", f"/api/v1/tasks/{task.id}/retry", key=api["key"])
     assert status == 402 and "daily cap: spent $3.00 of $2.00" in body["error"]
+
+
+def test_a_key_may_lower_its_installations_caps_but_only_an_operator_raises_them(api, monkeypatch, capsys):  # noqa: F811
+    """The caps bound what an installation spends of the operator's accounts: a key of that very
+    installation must not lift them."""
+    from codeloop import cli
+    from codeloop.settings import reset_settings
+
+    monkeypatch.setenv("INSTALLATION_MAX_USD_PER_MONTH", "300")
+    reset_settings()
+
+    def caps() -> dict:
+        return call("GET", BUDGET, key=api["key"])[1]["caps"]
+
+    raised = call("PUT", BUDGET, {"max_usd_per_month": 1000}, key=api["key"])
+    assert raised[0] == 403
+    assert raised[1]["error"] == (
+        "an API key may lower its installation's caps, not raise them: max_usd_per_month would go "
+        "from $300.00 to $1000.00; an operator raises it with "
+        "`codeloop budget set 7 --max-usd-per-month 1000`"
+    )
+    assert caps() == {"max_usd_per_day": None, "max_usd_per_month": "300"}
+    assert call("PUT", BUDGET, {"max_usd_per_month": 100, "max_usd_per_day": 10}, key=api["key"])[0] == 200
+    # neither back up, nor off: null would fall back to the setting's 300, and a missing day cap is none
+    assert call("PUT", BUDGET, {"max_usd_per_month": None, "max_usd_per_day": 10}, key=api["key"])[0] == 403
+    assert call("PUT", BUDGET, {"max_usd_per_month": 100}, key=api["key"])[0] == 403
+    assert caps() == {"max_usd_per_day": "10", "max_usd_per_month": "100"}
+
+    assert cli.main(["budget", "set", "7", "--max-usd-per-month", "1000"]) == 0
+    assert caps() == {"max_usd_per_day": "10", "max_usd_per_month": "1000"}  # the day cap stays
+    assert cli.main(["budget", "set", "7", "--max-usd-per-day", "none"]) == 0
+    body = call("GET", BUDGET, key=api["key"])[1]
+    assert body["caps"] == {"max_usd_per_day": None, "max_usd_per_month": "1000"}
+    assert body["override"]["updated_by"] == "cli"
+    assert "max_usd_per_month" in capsys.readouterr().out

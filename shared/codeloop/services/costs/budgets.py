@@ -19,17 +19,26 @@ from codeloop.domain.costs import (
     TaskBudget,
     budget_stop,
     installation_stop,
+    raise_refusal,
 )
 from codeloop.settings import get_settings
 
 
+class CapRaised(PermissionError):
+    """An API key asked to raise (or lift) its own installation's cap; the message is safe to show."""
+
+
 def installation_caps(conn: Any, installation_id: int) -> InstallationCaps:
     """The operator's caps for the installation, each falling back to its setting when not set."""
-    settings = get_settings()
     override = costs_store.installation_caps_override(conn, installation_id) or {}
+    return _effective(InstallationCaps.model_validate({f: override.get(f) for f in InstallationCaps.model_fields}))
+
+
+def _effective(override: InstallationCaps) -> InstallationCaps:
+    settings = get_settings()
     return InstallationCaps(
-        max_usd_per_day=override.get("max_usd_per_day") or settings.installation_max_usd_per_day,
-        max_usd_per_month=override.get("max_usd_per_month") or settings.installation_max_usd_per_month,
+        max_usd_per_day=override.max_usd_per_day or settings.installation_max_usd_per_day,
+        max_usd_per_month=override.max_usd_per_month or settings.installation_max_usd_per_month,
     )
 
 
@@ -88,7 +97,15 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def set_installation_budget(installation_id: int, caps: InstallationCaps, updated_by: str) -> dict[str, Any]:
+def set_installation_budget(
+    installation_id: int, caps: InstallationCaps, updated_by: str, *, may_raise: bool
+) -> dict[str, Any]:
+    """Override the installation's caps (None: its setting). Without ``may_raise`` (an API key of
+    the installation) the caps may only go down: CapRaised otherwise, and nothing changes."""
     with transaction(actor=updated_by) as conn:
+        if not may_raise and (
+            refusal := raise_refusal(installation_id, installation_caps(conn, installation_id), caps, _effective(caps))
+        ):
+            raise CapRaised(refusal)
         costs_store.set_installation_caps(conn, installation_id, caps, updated_by)
     return installation_budget(installation_id)

@@ -1,0 +1,62 @@
+"""``codeloop budget set``: an installation's spending caps, as the operator sets them.
+
+The caps bound what an installation spends of the operator's accounts per UTC day and month. An
+API key of the installation may only lower them (``PUT /api/v1/installations/{id}/budget``);
+raising one, or lifting it back to the setting's default, is this command's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from codeloop.domain.costs import InstallationCaps, cap_flag
+
+NONE = "none"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``budget set`` to the ``codeloop`` command's subparsers."""
+    budget = subparsers.add_parser("budget", help="installations' spending caps").add_subparsers(
+        dest="budget_command", required=True
+    )
+    set_ = budget.add_parser("set", help="set an installation's caps in USD (a cap not given stays)")
+    set_.add_argument("installation", type=int, help="the installation id")
+    for field in InstallationCaps.model_fields:
+        set_.add_argument(
+            f"--{cap_flag(field)}", dest=field, type=_usd, help=f"USD, or {NONE!r}: the setting's default"
+        )
+    set_.set_defaults(handler=_set)
+
+
+def _usd(text: str) -> Decimal | str:
+    if text.lower() == NONE:
+        return NONE
+    try:
+        amount: Decimal | None = Decimal(text)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of USD above 0, nor {NONE!r}")
+    return amount
+
+
+def _set(args: argparse.Namespace) -> int:
+    from codeloop.db import costs_store
+    from codeloop.db.pool import transaction
+    from codeloop.services.costs import budgets
+
+    with transaction() as conn:
+        override = costs_store.installation_caps_override(conn, args.installation) or {}
+
+    def chosen(field: str) -> Decimal | None:
+        given = getattr(args, field)
+        if given is None:  # not given: the cap stays as it is
+            return override.get(field)
+        return None if given == NONE else given
+
+    caps = InstallationCaps.model_validate({field: chosen(field) for field in InstallationCaps.model_fields})
+    print(json.dumps(budgets.set_installation_budget(args.installation, caps, "cli", may_raise=True), indent=2))
+    return 0
