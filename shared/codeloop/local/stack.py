@@ -100,11 +100,17 @@ def missing_settings() -> list[str]:
 def command_user_note() -> str:
     """As root, validation commands must run as an unprivileged user (RLIMIT_NPROC does not hold
     for root, and root could kill the supervisor): ``VALIDATION_USER``, by default ``nobody``.
-    Returns the line to print; when no such user exists, a loud warning."""
+    Returns the line to print; when no such user exists, or the stack is not root (commands then
+    run as the user holding the secrets), a loud warning."""
     from codeloop.adapters.sandbox import unprivileged_user
 
     if os.geteuid() != 0:
-        return f"validation commands run as this user (uid {os.geteuid()})"
+        return (
+            f"WARNING: validation commands run as this user (uid {os.geteuid()}), so a pull request's "
+            "commands can read what it can: .env, and the App key in the other codeloop processes' "
+            "environments; run `make dev` as root (they then run as VALIDATION_USER), or validate "
+            "only pull requests you trust"
+        )
     name = os.environ.setdefault("VALIDATION_USER", "nobody")
     try:
         user = unprivileged_user(name)

@@ -123,3 +123,14 @@ def test_as_root_the_stack_runs_commands_as_nobody_or_says_loudly_it_cannot(monk
     warning = command_user_note()
     assert warning.startswith("WARNING: running as root and no user named 'no-such-user-here'")
     assert "AS ROOT" in warning and "VALIDATION_USER" not in os.environ
+
+
+def test_not_as_root_the_stack_says_loudly_that_commands_can_read_its_secrets(monkeypatch):
+    """Commands of the stack's own user can read its .env and its processes' environments: no
+    sandbox of ours holds there, so the stack must not let it pass for one."""
+    from codeloop.local.stack import command_user_note
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    warning = command_user_note()
+    assert warning.startswith("WARNING: validation commands run as this user (uid 1000)")
+    assert ".env" in warning and "App key" in warning and "as root" in warning
