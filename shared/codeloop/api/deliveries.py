@@ -26,6 +26,7 @@ from codeloop.domain.delivery_log import (
     DeliverySource,
     LoggedDelivery,
     reaches_delivery,
+    shown_payload,
 )
 from codeloop.domain.models import WITHOUT_NUL, DeliveryStatus
 
@@ -143,7 +144,7 @@ def get_delivery(delivery_id: Annotated[str, DELIVERY_ID]) -> Response[Any]:
         {
             "delivery": summary(delivery)
             | {
-                "payload": payload,
+                "payload": shown_payload(delivery, payload),
                 "replays": [
                     {
                         "id": r.id,

@@ -11,7 +11,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from codeloop.domain.delivery_log import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, DeliverySource
+from codeloop.domain.delivery_log import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, DeliverySource, shown_payload
 from codeloop.domain.models import DeliveryStatus
 
 
@@ -83,7 +83,7 @@ def _show(args: argparse.Namespace) -> int:
         payload = store.get_delivery_payload(conn, args.delivery_id)
         replays = deliveries_store.replays(conn, args.delivery_id)
     document = delivery.model_dump(mode="json") | {
-        "payload": payload,
+        "payload": shown_payload(delivery, payload),
         "replays": [replay.model_dump(mode="json") for replay in replays],
     }
     print(json.dumps(document, indent=2))

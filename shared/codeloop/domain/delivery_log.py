@@ -12,6 +12,7 @@ import binascii
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -84,6 +85,19 @@ class Cursor(BaseModel):
     @classmethod
     def after(cls, delivery: WebhookDelivery) -> Cursor:
         return cls(received_at=delivery.received_at, delivery_id=delivery.delivery_id)
+
+
+# What a Slack request carries that lets its holder act as codeloop in the asker's Slack: post in
+# their channel (response_url, response_urls: 30 minutes) or open a dialog (trigger_id). The
+# worker needs them; whoever reads the delivery log does not get them.
+SLACK_CAPABILITIES = frozenset({"response_url", "response_urls", "trigger_id"})
+
+
+def shown_payload(delivery: LoggedDelivery, payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored payload as the delivery log shows it: a Slack request's capabilities left out."""
+    if delivery.source != DeliverySource.SLACK:
+        return payload
+    return {name: value for name, value in payload.items() if name not in SLACK_CAPABILITIES}
 
 
 def reaches_delivery(key: Scope, delivery: WebhookDelivery) -> bool:

@@ -116,3 +116,16 @@ def test_without_access_a_repository_with_codeloop_reads_as_one_without(slack):
     assert replies == {mrkdwn(no_access_text("someone", "owner/repo"))}
     with transaction() as conn:
         assert store.list_tasks(conn) == []
+
+
+def test_a_key_gets_a_slack_delivery_without_what_would_let_it_post_in_slack_as_codeloop(slack, capsys):
+    """A command's response_url lets whoever holds it post in the asker's channel, as codeloop, for
+    30 minutes: the worker needs it, a key holder must not get it (nor the trigger_id)."""
+    key = create_key(capsys, "acme", "--installation", str(ACME))
+    delivery_id, _ = ask(slack, f"status {WIDGETS}#7", WRITER, "secret-hook")
+    answer = request("GET", f"/api/v1/deliveries/{delivery_id}", key)
+    assert answer["status"] == 200
+    shown = answer["body"]["delivery"]["payload"]
+    assert shown["text"] == f"status {WIDGETS}#7" and shown["user_id"] == WRITER
+    assert "response_url" not in shown and "trigger_id" not in shown
+    assert "secret-hook" not in str(answer["body"])
