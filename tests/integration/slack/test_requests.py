@@ -129,3 +129,14 @@ def test_a_key_gets_a_slack_delivery_without_what_would_let_it_post_in_slack_as_
     assert shown["text"] == f"status {WIDGETS}#7" and shown["user_id"] == WRITER
     assert "response_url" not in shown and "trigger_id" not in shown
     assert "secret-hook" not in str(answer["body"])
+
+
+def test_a_request_from_who_cannot_see_the_repository_stays_out_of_its_installations_log(slack, capsys):
+    """The repository of a Slack command is whatever its asker typed: one who cannot see it must not
+    put their words (and their channel's name) in the delivery log of the installation it names."""
+    key = create_key(capsys, "acme", "--installation", str(ACME))
+    refused, outcomes = ask(slack, f"status {WIDGETS}#7", OUTSIDER, "outside")
+    assert outcomes == ["refused: cannot see the repository"]
+    seen, _ = ask(slack, f"status {WIDGETS}#7", WRITER, "inside")
+    assert listed(key) == {seen: WIDGETS}
+    assert request("GET", f"/api/v1/deliveries/{refused}", key)["status"] == 404

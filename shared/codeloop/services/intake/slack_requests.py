@@ -6,7 +6,8 @@ goes through the same code as a comment on GitHub
 limits, the task actions), answering through the command's ``response_url``. The linked login
 must see the repository before anything about it is said (even whether the issue exists), and
 who may not is told exactly what they would be told of a repository codeloop is not installed on.
-The delivery takes the repository's installation, so API keys scoped to it list the delivery.
+The delivery of a linked login that may see the repository takes the repository's installation, so
+API keys scoped to it list the delivery.
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ def handle_slack_delivery(envelope: DeliveryEnvelope, payload: dict[str, Any]) -
         repository = (
             store.get_repository(conn, task.repository_id) if task else store.get_repository_by_name(conn, ask.repository or "")
         )
-        if repository is not None:  # the delivery named no installation: its repository's is now known
-            store.place_delivery(conn, envelope.delivery_id, repository)
         identity = identities_store.get(conn, IdentityProvider.SLACK, user_id)
     if identity is None:
         say(unlinked_text(user_id))
@@ -63,6 +62,10 @@ def handle_slack_delivery(envelope: DeliveryEnvelope, payload: dict[str, Any]) -
     if not permission_allows(permission, "read"):
         say(no_access_text(login, named))
         return ["refused: cannot see the repository"]
+    # The delivery named no installation: it joins its repository's now, once the asker may see it
+    # (the repository is whatever they typed: no one may put words in another installation's log).
+    with transaction() as conn:
+        store.place_delivery(conn, envelope.delivery_id, repository)
     request, facts = _work_request(envelope, ask, task, repository, login, say)
     if request is None:
         return ["no such thread"]
