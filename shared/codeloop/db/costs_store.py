@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg import Connection
 
+from codeloop.db import store
 from codeloop.db.queries import query
 from codeloop.domain.costs import (
     AttemptCost,
@@ -18,14 +19,16 @@ from codeloop.domain.costs import (
     Usage,
     period_starts,
 )
+from codeloop.domain.lifecycle import is_terminal
 
 
 def record_usage(
     conn: Connection, charge: Charge, usage: Usage, cost: Decimal | None
 ) -> dict[str, Any] | None:
     """Store one call against ``charge``'s task and attempt; None when it was already stored
-    (an agent run seen ending twice) or the task no longer exists."""
-    return conn.execute(
+    (an agent run seen ending twice) or the task no longer exists. A call that ends after its task
+    (an agent run seen ending after a cancel) is added to the task's stored outcome."""
+    stored = conn.execute(
         query("costs.record_usage"),
         {
             "task_id": charge.task_id,
@@ -35,6 +38,9 @@ def record_usage(
             "cost_usd": cost,
         },
     ).fetchone()
+    if stored is not None and is_terminal(store.require_task(conn, charge.task_id).status):
+        store.record_task_outcomes(conn, [charge.task_id])
+    return stored
 
 
 def task_cost(conn: Connection, task_id: object) -> TaskCost:
