@@ -6,13 +6,13 @@ The rules are ``domain/costs.py``'s; this module reads what they need from Postg
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from codeloop.db import costs_store
 from codeloop.db.pool import transaction
 from codeloop.domain.costs import (
     BudgetStop,
+    CapsOverride,
     CostTotals,
     InstallationCaps,
     Spent,
@@ -24,12 +24,15 @@ from codeloop.settings import get_settings
 
 
 def installation_caps(conn: Any, installation_id: int) -> InstallationCaps:
-    """The operator's caps for the installation, each falling back to its setting when not set."""
+    """The caps that apply to the installation: the operator's, each falling back to its setting
+    when not set ("unlimited" lifts it)."""
     settings = get_settings()
-    override = costs_store.installation_caps_override(conn, installation_id) or {}
-    return InstallationCaps(
-        max_usd_per_day=override.get("max_usd_per_day") or settings.installation_max_usd_per_day,
-        max_usd_per_month=override.get("max_usd_per_month") or settings.installation_max_usd_per_month,
+    stored = costs_store.installation_caps_override(conn, installation_id)
+    return (stored.caps if stored else CapsOverride()).over(
+        InstallationCaps(
+            max_usd_per_day=settings.installation_max_usd_per_day,
+            max_usd_per_month=settings.installation_max_usd_per_month,
+        )
     )
 
 
@@ -70,11 +73,7 @@ def installation_budget(installation_id: int, now: datetime | None = None) -> di
     return {
         "installation_id": installation_id,
         "caps": caps.model_dump(mode="json"),
-        "override": {
-            "max_usd_per_day": _text(override["max_usd_per_day"]),
-            "max_usd_per_month": _text(override["max_usd_per_month"]),
-            "updated_by": override["updated_by"],
-        }
+        "override": {**override.caps.model_dump(mode="json"), "updated_by": override.updated_by}
         if override
         else None,
         "spent": {
@@ -84,11 +83,7 @@ def installation_budget(installation_id: int, now: datetime | None = None) -> di
     }
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def set_installation_budget(installation_id: int, caps: InstallationCaps, updated_by: str) -> dict[str, Any]:
+def set_installation_budget(installation_id: int, caps: CapsOverride, updated_by: str) -> dict[str, Any]:
     with transaction(actor=updated_by) as conn:
         costs_store.set_installation_caps(conn, installation_id, caps, updated_by)
     return installation_budget(installation_id)
