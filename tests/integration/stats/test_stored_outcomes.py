@@ -144,7 +144,8 @@ def test_an_agent_run_seen_ending_after_a_cancel_is_in_the_stored_figures_once(r
 
 def test_the_migration_stores_the_outcomes_of_the_tasks_that_ended_before_it(empty_db_url):
     migrations.migrate(empty_db_url)
-    assert [m.version for m in migrations.rollback(empty_db_url)] == [25]  # outcomes were views
+    since_outcome_tables = [m for m in migrations.discover() if m.version >= 25]
+    migrations.rollback(empty_db_url, steps=len(since_outcome_tables))  # back when outcomes were views
     with psycopg.connect(empty_db_url, row_factory=dict_row) as conn:
         seed_tasks(conn)  # test_stats: 5 tasks ended, 2 running
         conn.commit()

@@ -4,8 +4,8 @@
 -- from its prompts, validations and ledger rows at each read: at 20,000 tasks the 30-day stats took
 -- seconds. Now the rules stay views (task_outcomes_computed, task_figures_computed: the one
 -- definition of each), and their rows for a task are written into tables in the transaction that
--- ends it (store.transition_task; outcomes.sql's record_task_outcomes), rewritten if it ends again
--- (a retry, `/codeloop validate`) and removed while it runs again. Reads use the tables.
+-- ends it (store.transition_task calls store.record_task_outcomes), rewritten if it ends again (a
+-- retry, `/codeloop validate`) and removed while it runs again. Reads use the tables.
 
 -- The rule of 0017's task_outcomes view, unchanged: one row per counted task and template it used.
 alter view task_outcomes rename to task_outcomes_computed;
