@@ -1,9 +1,11 @@
 """bench/costs: what the cost ledger adds to a call, the budget check before an agent call, and the
-outcome stats over a month of history.
+outcomes over a month of history.
 
-Seeds 20 repositories x 1,000 tasks (3 attempts, a passed validation for half, 4 ledger rows a
-task: 80,000 rows) in a scratch database, then times: recording one call (price, insert, log,
-EMF), the four-limit budget check, and ``outcomes`` of GET /api/v1/stats over every repository.
+Seeds 20 repositories x 1,000 tasks, all but one ended (3 attempts, a passed validation for half,
+4 ledger rows a task: 80,000 rows) in a scratch database and stores their outcomes as their ends
+would (what migration 0025's backfill does), then times: recording one call (price, insert, log,
+EMF) while its task runs and after it ended, the four-limit budget check, the outcomes one prompt
+build's template selection reads, and ``outcomes`` of GET /api/v1/stats over every repository.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ REPOSITORIES, TASKS_EACH, ROUNDS = 20, 1_000, 200
 
 
 def seed(conn) -> str:
+    """The history; returns the one task still running."""
     conn.execute("insert into installations (id, account_login) values (1, 'bench')")
     conn.execute(
         "insert into repositories (id, installation_id, full_name)"
@@ -57,7 +60,15 @@ def seed(conn) -> str:
         " select id, a, repository_id, 1, 'chat', 'openai', 'gpt-4o-mini', 12000, 800, 4.2, 0.0025, created_at"
         " from tasks, generate_series(1, 4) a"
     )
-    return str(conn.execute("select id from tasks limit 1").fetchone()["id"])
+    running = "update tasks set status = 'generating' where id = (select id from tasks order by id limit 1) returning id"
+    return str(conn.execute(running).fetchone()["id"])
+
+
+def tasks_end(conn) -> None:
+    """Store every seeded task's outcome, as store.transition_task does when a task ends."""
+    from codeloop.db import store
+
+    store.record_task_outcomes(conn, [row["id"] for row in conn.execute("select id from tasks")])
 
 
 def timed(fn) -> float:
@@ -71,7 +82,7 @@ def main() -> None:
 
     os.environ["MODEL_PRICES"] = '{"gpt-4o-mini": {"input": 0.15, "output": 0.6}}'
     os.environ["INSTALLATION_MAX_USD_PER_DAY"] = "1000"
-    from codeloop.db import outcome_stats
+    from codeloop.db import learning_store, outcome_stats
     from codeloop.db.pool import make_pool, transaction
     from codeloop.domain.costs import Charge, TaskBudget, Usage
     from codeloop.observability import logger
@@ -86,19 +97,31 @@ def main() -> None:
         start = time.perf_counter()
         with transaction(pool=pool) as conn:
             task_id = seed(conn)
-            conn.execute("analyze")
         print(f"seeded {REPOSITORIES * TASKS_EACH:,} tasks and {REPOSITORIES * TASKS_EACH * 4:,} ledger rows "
               f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
+        start = time.perf_counter()
+        with transaction(pool=pool) as conn:
+            tasks_end(conn)
+            conn.execute("analyze")
+            ended_id = str(conn.execute("select id from tasks order by id desc limit 1").fetchone()["id"])
+        print(f"stored their outcomes (the backfill) in {time.perf_counter() - start:.1f} s")
 
         usage = Usage(operation="chat", provider="openai", model="gpt-4o-mini", input_tokens=12000,
                       output_tokens=800, duration_seconds=4.2)  # fmt: skip
         logger.setLevel("WARNING")  # not the 200 log lines
         with contextlib.redirect_stdout(io.StringIO()):  # nor the EMF documents
             record = [timed(lambda: ledger.record(Charge(task_id=task_id, attempt=1), usage)) for _ in range(ROUNDS)]
+            late = [timed(lambda: ledger.record(Charge(task_id=ended_id, attempt=3), usage)) for _ in range(ROUNDS)]
         print(f"record one call (price, insert, log, EMF):   {percentiles(record)}")
+        print(f"  after its task ended (its outcome rewritten): {percentiles(late)}")
         budget = TaskBudget(max_usd=5, max_agent_minutes=60)
         check = [timed(lambda: budgets.task_stop(task_id, 1, budget)) for _ in range(ROUNDS)]
         print(f"budget check before an agent call (4 limits): {percentiles(check)}")
+        with transaction(pool=pool) as conn:
+            selection = [
+                timed(lambda: learning_store.template_outcomes(conn, ["feature"], 1)) for _ in range(ROUNDS)
+            ]
+        print(f"outcomes read by one prompt build's selection: {percentiles(selection)}")
         now = datetime.now(UTC)
         with transaction(pool=pool) as conn:
             stats = [timed(lambda: outcome_stats.collect(conn, now - timedelta(days=30), now)) for _ in range(5)]

@@ -4,7 +4,7 @@
 are v1 0.45, v2 0.60, v3 0.55: the best is not the newest. Each task's version is chosen by
 ``select_template`` (the function the prompt builder calls) with the outcomes so far and the
 product's default policy (``LEARNING_*`` settings); its outcome is drawn from the hidden rate and
-counted, as the ``task_outcomes`` view would count it, before the next task. Regret is, per task,
+counted, as ``task_outcomes`` would count it, before the next task. Regret is, per task,
 the best rate minus the chosen version's rate (expected regret, not the luck of the draws),
 summed over the tasks; the table gives it over several seeds. Outcomes arrive at once here; in
 production a task's outcome lands when it ends, so selections in between learn nothing from it.

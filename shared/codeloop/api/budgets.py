@@ -1,24 +1,24 @@
 """An installation's spending caps: ``GET`` and ``PUT /api/v1/installations/{id}/budget``.
 
 The caps (USD per UTC day and per UTC month) default to the settings
-``INSTALLATION_MAX_USD_PER_DAY`` / ``_PER_MONTH``; a ``PUT`` overrides them for one installation
-(null: back to the setting). Only a key scoped to the whole installation reaches it; any other
-installation is a 404. The caps bound what the installation spends of the operator's accounts, so a
-key may only lower them (403 otherwise); the operator raises them with ``codeloop budget set``. A
-Powertools router; the task API includes it.
+``INSTALLATION_MAX_USD_PER_DAY`` / ``_PER_MONTH``; a ``PUT`` overrides them for one installation:
+a number, ``"unlimited"`` (no cap there, whatever the setting), or null / absent (back to the
+setting). Only a key scoped to the whole installation reaches it; any other installation is a
+404. The caps bound what the installation spends of the operator's accounts, so a key may only
+lower them (403 otherwise); the operator raises them with ``codeloop budget set``. A Powertools
+router; the task API includes it.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel, ConfigDict, Field
 
 from codeloop.api.auth import authenticate
+from codeloop.domain.costs import CapsOverride
 from codeloop.domain.models import ApiKey
 
 router = Router()
@@ -31,13 +31,9 @@ RESPONSES: dict[int | str, Any] = {
 }
 
 
-class BudgetRequest(BaseModel):
-    """The installation's caps in USD; null (or absent) falls back to the setting."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_usd_per_day: Decimal | None = Field(default=None, gt=0)
-    max_usd_per_month: Decimal | None = Field(default=None, gt=0)
+class BudgetRequest(CapsOverride):
+    """The installation's caps: each a number of USD, "unlimited" (no cap for this installation,
+    whatever the setting), or null / absent (the setting's cap)."""
 
 
 def _json(status: int, body: Any) -> Response[Any]:
@@ -64,19 +60,17 @@ def get_budget(installation_id: Annotated[int, Path(ge=1)]) -> Response[Any]:
     return _json(200, budgets.installation_budget(installation_id))
 
 
-@router.put(PATH, summary="Lower the installation's spending caps (null: the setting's default)",
+@router.put(PATH, summary='Lower the installation\'s spending caps (null: the setting\'s; "unlimited": none)',
             responses={200: {"description": "the caps now, and spend"},
                        403: {"description": "the request would raise or lift a cap: that is the operator's"},
                        **RESPONSES})  # fmt: skip
 def put_budget(installation_id: Annotated[int, Path(ge=1)], request: BudgetRequest) -> Response[Any]:
-    from codeloop.domain.costs import InstallationCaps
     from codeloop.services.costs import budgets
 
     key = _scoped_key(installation_id)
     if isinstance(key, Response):
         return key
-    caps = InstallationCaps.model_validate(request.model_dump())
     try:
-        return _json(200, budgets.set_installation_budget(installation_id, caps, f"api:{key.name}", may_raise=False))
+        return _json(200, budgets.set_installation_budget(installation_id, request, f"api:{key.name}", may_raise=False))
     except budgets.CapRaised as refused:
         return _json(403, {"error": str(refused)})

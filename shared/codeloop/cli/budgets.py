@@ -2,7 +2,8 @@
 
 The caps bound what an installation spends of the operator's accounts per UTC day and month. An
 API key of the installation may only lower them (``PUT /api/v1/installations/{id}/budget``);
-raising one, or lifting it back to the setting's default, is this command's.
+raising one, lifting it (``unlimited``) or handing it back to the setting (``none``) is this
+command's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from codeloop.domain.costs import InstallationCaps, cap_flag
+from codeloop.domain.costs import NO_CAP, CapsOverride, cap_flag
 
 NONE = "none"
 
@@ -24,22 +25,25 @@ def register(subparsers: Any) -> None:
     )
     set_ = budget.add_parser("set", help="set an installation's caps in USD (a cap not given stays)")
     set_.add_argument("installation", type=int, help="the installation id")
-    for field in InstallationCaps.model_fields:
+    for field in CapsOverride.model_fields:
         set_.add_argument(
-            f"--{cap_flag(field)}", dest=field, type=_usd, help=f"USD, or {NONE!r}: the setting's default"
+            f"--{cap_flag(field)}",
+            dest=field,
+            type=_usd,
+            help=f"USD; {NO_CAP!r}: no cap for this installation; {NONE!r}: the setting's default",
         )
     set_.set_defaults(handler=_set)
 
 
 def _usd(text: str) -> Decimal | str:
-    if text.lower() == NONE:
-        return NONE
+    if text.lower() in (NONE, NO_CAP):
+        return text.lower()
     try:
         amount: Decimal | None = Decimal(text)
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite() or amount <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of USD above 0, nor {NONE!r}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of USD above 0, {NO_CAP!r} or {NONE!r}")
     return amount
 
 
@@ -49,14 +53,15 @@ def _set(args: argparse.Namespace) -> int:
     from codeloop.services.costs import budgets
 
     with transaction() as conn:
-        override = costs_store.installation_caps_override(conn, args.installation) or {}
+        stored = costs_store.installation_caps_override(conn, args.installation)
+    current = stored.caps if stored else CapsOverride()
 
-    def chosen(field: str) -> Decimal | None:
+    def chosen(field: str) -> Decimal | str | None:
         given = getattr(args, field)
         if given is None:  # not given: the cap stays as it is
-            return override.get(field)
+            return getattr(current, field)
         return None if given == NONE else given
 
-    caps = InstallationCaps.model_validate({field: chosen(field) for field in InstallationCaps.model_fields})
+    caps = CapsOverride.model_validate({field: chosen(field) for field in CapsOverride.model_fields})
     print(json.dumps(budgets.set_installation_budget(args.installation, caps, "cli", may_raise=True), indent=2))
     return 0

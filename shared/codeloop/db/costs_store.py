@@ -7,25 +7,30 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg import Connection
+from pydantic import BaseModel, ConfigDict
 
+from codeloop.db import store
 from codeloop.db.queries import query
 from codeloop.domain.costs import (
+    NO_CAP,
     AttemptCost,
+    CapsOverride,
     Charge,
     CostTotals,
-    InstallationCaps,
     TaskCost,
     Usage,
     period_starts,
 )
+from codeloop.domain.lifecycle import is_terminal
 
 
 def record_usage(
     conn: Connection, charge: Charge, usage: Usage, cost: Decimal | None
 ) -> dict[str, Any] | None:
     """Store one call against ``charge``'s task and attempt; None when it was already stored
-    (an agent run seen ending twice) or the task no longer exists."""
-    return conn.execute(
+    (an agent run seen ending twice) or the task no longer exists. A call that ends after its task
+    (an agent run seen ending after a cancel) is added to the task's stored outcome."""
+    stored = conn.execute(
         query("costs.record_usage"),
         {
             "task_id": charge.task_id,
@@ -35,6 +40,9 @@ def record_usage(
             "cost_usd": cost,
         },
     ).fetchone()
+    if stored is not None and is_terminal(store.require_task(conn, charge.task_id).status):
+        store.record_task_outcomes(conn, [charge.task_id])
+    return stored
 
 
 def task_cost(conn: Connection, task_id: object) -> TaskCost:
@@ -66,19 +74,40 @@ def installation_spent(conn: Connection, installation_id: int, now: datetime) ->
     return Decimal(row["day_usd"]), Decimal(row["month_usd"])
 
 
-def installation_caps_override(conn: Connection, installation_id: int) -> dict[str, Any] | None:
+# How installation_budgets keeps an operator's "unlimited": a cap nothing reaches.
+STORED_NO_CAP = Decimal("Infinity")
+
+
+class StoredCaps(BaseModel):
+    """The operator's caps for an installation, and who set them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    caps: CapsOverride
+    updated_by: str | None
+
+
+def installation_caps_override(conn: Connection, installation_id: int) -> StoredCaps | None:
     """The operator's caps for the installation (a row of installation_budgets), if set."""
-    return conn.execute(
+    row = conn.execute(
         query("costs.get_installation_budget"), {"installation_id": installation_id}
     ).fetchone()
+    if row is None:
+        return None
+    caps = {
+        column: NO_CAP if row[column] == STORED_NO_CAP else row[column]
+        for column in CapsOverride.model_fields
+    }
+    return StoredCaps(caps=CapsOverride.model_validate(caps), updated_by=row["updated_by"])
 
 
 def set_installation_caps(
-    conn: Connection, installation_id: int, caps: InstallationCaps, updated_by: str
-) -> dict[str, Any]:
-    row = conn.execute(
+    conn: Connection, installation_id: int, caps: CapsOverride, updated_by: str
+) -> None:
+    stored = {
+        column: STORED_NO_CAP if value == NO_CAP else value for column, value in caps.model_dump().items()
+    }
+    conn.execute(
         query("costs.set_installation_budget"),
-        {"installation_id": installation_id, "updated_by": updated_by, **caps.model_dump()},
-    ).fetchone()
-    assert row is not None
-    return row
+        {"installation_id": installation_id, "updated_by": updated_by, **stored},
+    )

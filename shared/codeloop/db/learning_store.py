@@ -1,5 +1,6 @@
 """Learning from outcomes in PostgreSQL: the outcomes template selection learns from, and failure
-memory (``sql/queries/learning.sql``; which tasks count is the ``task_outcomes`` view's rule)."""
+memory (``sql/queries/learning.sql``; which tasks count is the ``task_outcomes_computed`` view's rule,
+stored in ``task_outcomes`` when a task ends)."""
 
 from __future__ import annotations
 

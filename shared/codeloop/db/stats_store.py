@@ -34,7 +34,7 @@ class TemplateSuccess(_Figures):
 
 class PromptQuality(QualityScore):
     """The prompt quality score of one template version: its posterior mean on "green within
-    budget" with a 95 % interval, over the tasks that count (the ``task_outcomes`` view)."""
+    budget" with a 95 % interval, over the tasks that count (``task_outcomes``)."""
 
     template_id: str
     version: int

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from codeloop.db import delivery_rows
 from codeloop.db.delivery_rows import NotFound
 from codeloop.db.queries import fetch_all, fetch_one, query
-from codeloop.domain.lifecycle import TaskStatus, check_transition
+from codeloop.domain.lifecycle import TaskStatus, check_transition, is_terminal
 from codeloop.domain.models import (
     ApiKey,
     AuditEntry,
@@ -146,16 +146,29 @@ def transition_task(
 
     The row is locked first, so two writers cannot both move the same task from one state.
     An error, when given, is appended to the task's error log with the step it came from.
+    A task that ends gets its outcome written in the same transaction; one that runs again loses it.
     """
     current = required(fetch_one(conn, "lock_task", Task, id=str(task_id)), f"task {task_id}")
     status = check_transition(current.status, target)
     entry = None
     if error is not None:
         entry = json.dumps([{"at": datetime.now().astimezone().isoformat(), "step": step, "error": error}])
-    return required(
+    moved = required(
         fetch_one(conn, "set_task_status", Task, id=str(task_id), status=status.value, error=entry),
         f"task {task_id}",
     )
+    if is_terminal(current.status) or is_terminal(status):
+        record_task_outcomes(conn, [moved.id])
+    return moved
+
+
+def record_task_outcomes(conn: Connection, task_ids: Iterable[UUID | str]) -> None:
+    """Store what the given tasks' outcomes are now (``sql/queries/outcomes.sql``): an ended task's
+    rows for template selection and the stats, written anew each time, so it counts once however
+    often it ends; a running task has none."""
+    params = {"task_ids": [str(task_id) for task_id in task_ids]}
+    conn.execute(query("outcomes.forget_task_outcomes"), params)
+    conn.execute(query("outcomes.write_task_outcomes"), params)
 
 
 def update_task(conn: Connection, task_id: UUID | str, **fields: Any) -> Task:

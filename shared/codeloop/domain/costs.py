@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -183,6 +183,32 @@ class InstallationCaps(_Frozen):
     max_usd_per_month: Decimal | None = Field(default=None, gt=0)
 
 
+NO_CAP = "unlimited"
+# One cap an operator sets for an installation: USD; "unlimited", no cap there whatever the
+# setting; or None, not set, so the setting's cap applies.
+CapOverride = Annotated[Decimal, Field(gt=0)] | Literal["unlimited"] | None
+
+
+class CapsOverride(_Frozen):
+    """The operator's caps for one installation (``PUT /api/v1/installations/{id}/budget``)."""
+
+    max_usd_per_day: CapOverride = None
+    max_usd_per_month: CapOverride = None
+
+    def over(self, defaults: InstallationCaps) -> InstallationCaps:
+        """The caps that apply: each one set here, else the default (the setting's)."""
+        return InstallationCaps(
+            max_usd_per_day=_applied(self.max_usd_per_day, defaults.max_usd_per_day),
+            max_usd_per_month=_applied(self.max_usd_per_month, defaults.max_usd_per_month),
+        )
+
+
+def _applied(override: CapOverride, default: Decimal | None) -> Decimal | None:
+    if isinstance(override, Decimal):
+        return override
+    return default if override is None else None  # None: the setting's; "unlimited": no cap
+
+
 class Spent(_Frozen):
     """What counts against the limits: the task's totals, the installation's today and this month (UTC)."""
 
@@ -230,7 +256,7 @@ def cap_flag(field: str) -> str:
 
 
 def raise_refusal(
-    installation_id: int, current: InstallationCaps, requested: InstallationCaps, resulting: InstallationCaps
+    installation_id: int, current: InstallationCaps, requested: CapsOverride, resulting: InstallationCaps
 ) -> str | None:
     """Why an API key may not make ``requested`` its installation's override (``resulting`` once
     the settings fill its gaps), or None: it raises or lifts no cap (one that was none may be set).

@@ -30,11 +30,39 @@ def test_caps_default_to_the_settings_and_an_operator_overrides_them(api, monkey
     }
 
 
+def test_unlimited_lifts_the_setting_for_one_installation_and_none_restores_it(api, monkeypatch):  # noqa: F811
+    from codeloop import cli
+    from codeloop.settings import reset_settings
+
+    monkeypatch.setenv("INSTALLATION_MAX_USD_PER_DAY", "2")
+    reset_settings()
+    status, created = call("POST", "/api/v1/tasks", TASK, key=api["key"])
+    assert status == 201
+    with transaction() as conn:
+        spend(store.require_task(conn, created["task"]["id"]), usd="3.00")
+    assert call("POST", "/api/v1/tasks", TASK, key=api["key"])[0] == 402  # over the setting's cap
+
+    lifted = call("PUT", BUDGET, {"max_usd_per_day": "unlimited"}, key=api["key"])
+    assert lifted[0] == 403  # the installation's own key may not lift its cap
+    assert "`codeloop budget set 7 --max-usd-per-day unlimited`" in lifted[1]["error"]
+    assert cli.main(["budget", "set", "7", "--max-usd-per-day", "unlimited"]) == 0
+    body = call("GET", BUDGET, key=api["key"])[1]
+    assert body["caps"] == {"max_usd_per_day": None, "max_usd_per_month": None}
+    assert body["override"] == {"max_usd_per_day": "unlimited", "max_usd_per_month": None, "updated_by": "cli"}
+    assert call("POST", "/api/v1/tasks", TASK, key=api["key"])[0] == 201
+
+    assert cli.main(["budget", "set", "7", "--max-usd-per-day", "none"]) == 0
+    assert call("GET", BUDGET, key=api["key"])[1]["caps"]["max_usd_per_day"] == "2"  # the setting's again
+    assert call("POST", "/api/v1/tasks", TASK, key=api["key"])[0] == 402
+
+
 def test_another_installation_is_not_found_and_bad_caps_are_refused(api):  # noqa: F811
     assert call("GET", "/api/v1/installations/8/budget", key=api["key"])[0] == 404
     assert call("PUT", "/api/v1/installations/8/budget", {"max_usd_per_day": 1}, key=api["key"])[0] == 404
     assert call("PUT", BUDGET, {"max_usd_per_day": -1}, key=api["key"])[0] == 422
     assert call("PUT", BUDGET, {"per_day": 1}, key=api["key"])[0] == 422
+    assert call("PUT", BUDGET, {"max_usd_per_day": "Infinity"}, key=api["key"])[0] == 422  # say "unlimited"
+    assert call("PUT", BUDGET, {"max_usd_per_month": "none"}, key=api["key"])[0] == 422
     assert call("GET", BUDGET)[0] == 401
 
 

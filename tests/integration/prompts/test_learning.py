@@ -14,6 +14,7 @@ from codeloop.services.prompting.versions import rollback, sync_templates
 from tests.integration.prompts.conftest import insert_task
 from tests.integration.prompts.test_versions import edit, prompts  # noqa: F401 - a fixture
 from tests.integration.prompts.test_worker import fix_prompt_after, step_message
+from tests.integration.stats.test_stats import tasks_end
 
 # bug_fix v1 ended green 30 times in 40 tasks elsewhere; v2 is new.
 OUTCOMES = [(1, "completed")] * 30 + [(1, "failed")] * 10
@@ -44,6 +45,7 @@ def seed_outcomes(conn, repository_id: int) -> None:
                 "insert into validation_runs (task_id, attempt, head_sha, status) values (%s, 1, 'abc', 'failed')",
                 (task_id,),
             )
+    tasks_end(conn)
     conn.commit()
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from codeloop.db import outcome_stats
-from tests.integration.stats.test_stats import T0, api, get, seeded  # noqa: F401 (fixtures)
+from tests.integration.stats.test_stats import T0, api, get, seeded, tasks_end  # noqa: F401 (fixtures)
 
 SINCE, UNTIL = datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)
 FIELDS = ("tasks", "green", "green_rate", "attempts_per_task", "usd", "unpriced_calls", "usd_per_green",
@@ -58,6 +58,7 @@ def charged(seeded):  # noqa: F811
         (old,),
     )
     charge(conn, old, 1, "9.99", (10**6, 10**6))
+    tasks_end(conn)
     conn.commit()
     return conn
 

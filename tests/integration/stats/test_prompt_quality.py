@@ -1,5 +1,5 @@
-"""The prompt quality score against real PostgreSQL: which tasks count as outcomes (the
-task_outcomes view), the posterior mean and 95 % interval in GET /api/v1/stats and in
+"""The prompt quality score against real PostgreSQL: which tasks count as outcomes (stored in
+task_outcomes when they end), the posterior mean and 95 % interval in GET /api/v1/stats and in
 `codeloop prompts list`, and the outcomes template selection learns from."""
 
 from __future__ import annotations

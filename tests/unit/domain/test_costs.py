@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from codeloop.domain.costs import (
+    CapsOverride,
     CostTotals,
     InstallationCaps,
     Spent,
@@ -90,6 +91,17 @@ BUDGET = TaskBudget(max_usd=Decimal(5), max_agent_minutes=60)
 def test_under_every_limit_the_next_call_may_go():
     assert budget_stop(BUDGET, CAPS, spent("4.99", 59 * 60, "9.99", "99.99")) is None
     assert budget_stop(TaskBudget(), InstallationCaps(), spent("1000", 10**6, "1000", "1000")) is None
+
+
+def test_an_operators_cap_is_a_number_unlimited_or_not_set():
+    setting = InstallationCaps(max_usd_per_day=Decimal(10), max_usd_per_month=Decimal(100))
+    override = CapsOverride.model_validate({"max_usd_per_day": "unlimited", "max_usd_per_month": "250"})
+    assert override.over(setting) == InstallationCaps(max_usd_per_day=None, max_usd_per_month=Decimal(250))
+    assert CapsOverride(max_usd_per_month=None).over(setting) == setting  # not set: the setting's
+    assert CapsOverride(max_usd_per_day="unlimited").over(InstallationCaps()) == InstallationCaps()
+    for wrong in ("Infinity", "none", 0, -1):
+        with pytest.raises(ValidationError):
+            CapsOverride.model_validate({"max_usd_per_day": wrong})
 
 
 @pytest.mark.parametrize(

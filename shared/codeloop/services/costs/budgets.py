@@ -6,13 +6,13 @@ The rules are ``domain/costs.py``'s; this module reads what they need from Postg
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from codeloop.db import costs_store
 from codeloop.db.pool import transaction
 from codeloop.domain.costs import (
     BudgetStop,
+    CapsOverride,
     CostTotals,
     InstallationCaps,
     Spent,
@@ -29,16 +29,17 @@ class CapRaised(PermissionError):
 
 
 def installation_caps(conn: Any, installation_id: int) -> InstallationCaps:
-    """The operator's caps for the installation, each falling back to its setting when not set."""
-    override = costs_store.installation_caps_override(conn, installation_id) or {}
-    return _effective(InstallationCaps.model_validate({f: override.get(f) for f in InstallationCaps.model_fields}))
+    """The caps that apply to the installation: the operator's, each falling back to its setting
+    when not set ("unlimited" lifts it)."""
+    stored = costs_store.installation_caps_override(conn, installation_id)
+    return (stored.caps if stored else CapsOverride()).over(_setting_caps())
 
 
-def _effective(override: InstallationCaps) -> InstallationCaps:
+def _setting_caps() -> InstallationCaps:
     settings = get_settings()
     return InstallationCaps(
-        max_usd_per_day=override.max_usd_per_day or settings.installation_max_usd_per_day,
-        max_usd_per_month=override.max_usd_per_month or settings.installation_max_usd_per_month,
+        max_usd_per_day=settings.installation_max_usd_per_day,
+        max_usd_per_month=settings.installation_max_usd_per_month,
     )
 
 
@@ -79,11 +80,7 @@ def installation_budget(installation_id: int, now: datetime | None = None) -> di
     return {
         "installation_id": installation_id,
         "caps": caps.model_dump(mode="json"),
-        "override": {
-            "max_usd_per_day": _text(override["max_usd_per_day"]),
-            "max_usd_per_month": _text(override["max_usd_per_month"]),
-            "updated_by": override["updated_by"],
-        }
+        "override": {**override.caps.model_dump(mode="json"), "updated_by": override.updated_by}
         if override
         else None,
         "spent": {
@@ -93,18 +90,17 @@ def installation_budget(installation_id: int, now: datetime | None = None) -> di
     }
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def set_installation_budget(
-    installation_id: int, caps: InstallationCaps, updated_by: str, *, may_raise: bool
+    installation_id: int, caps: CapsOverride, updated_by: str, *, may_raise: bool
 ) -> dict[str, Any]:
-    """Override the installation's caps (None: its setting). Without ``may_raise`` (an API key of
-    the installation) the caps may only go down: CapRaised otherwise, and nothing changes."""
+    """Override the installation's caps (None: its setting; "unlimited": none). Without
+    ``may_raise`` (an API key of the installation) the caps may only go down: CapRaised
+    otherwise, and nothing changes."""
     with transaction(actor=updated_by) as conn:
         if not may_raise and (
-            refusal := raise_refusal(installation_id, installation_caps(conn, installation_id), caps, _effective(caps))
+            refusal := raise_refusal(
+                installation_id, installation_caps(conn, installation_id), caps, caps.over(_setting_caps())
+            )
         ):
             raise CapRaised(refusal)
         costs_store.set_installation_caps(conn, installation_id, caps, updated_by)

@@ -38,11 +38,11 @@ select installation_id, max_usd_per_day, max_usd_per_month, updated_by, updated_
   from installation_budgets where installation_id = %(installation_id)s;
 
 -- name: set_installation_budget
+-- A cap null: the setting's; 'Infinity': no cap for this installation (the API's "unlimited").
 insert into installation_budgets (installation_id, max_usd_per_day, max_usd_per_month, updated_by)
 values (%(installation_id)s, %(max_usd_per_day)s, %(max_usd_per_month)s, %(updated_by)s)
 on conflict (installation_id) do update
    set max_usd_per_day = excluded.max_usd_per_day,
        max_usd_per_month = excluded.max_usd_per_month,
        updated_by = excluded.updated_by,
-       updated_at = now()
-returning installation_id, max_usd_per_day, max_usd_per_month, updated_by, updated_at;
+       updated_at = now();

@@ -1,5 +1,6 @@
 -- Learning from outcomes: the posteriors template selection samples, the quality score, and
--- failure memory. task_outcomes (a view, migration 0017) says which tasks count and how.
+-- failure memory. task_outcomes holds the outcomes of the tasks that ended, as the
+-- task_outcomes_computed view (migration 0025, the rule of 0017) says which count and how.
 
 -- name: template_outcomes
 -- The outcomes of the given templates by version and complexity; this_repository splits the

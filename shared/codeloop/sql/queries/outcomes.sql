@@ -3,49 +3,61 @@
 -- created in [%(since)s, %(until)s) in the repositories %(counted)s (stats_counted_repositories).
 -- A task is green once a validation of it passed; its cost is every call in the ledger for it
 -- (green or not), so cost per green PR = what the group spent / its green tasks. USD sums the
--- priced calls only; unpriced_calls says how many are not in it.
+-- priced calls only; unpriced_calls says how many are not in it. A task's figures are the
+-- task_figures_computed view's (migration 0025), stored in task_figures when it ends.
+
+-- name: forget_task_outcomes
+-- A task that runs again (or ends again, before its outcome is written anew) has no stored
+-- outcome. The tasks are locked first, so two writers of one task's outcome take turns.
+with locked as (
+    select id from tasks where id = any(%(task_ids)s::uuid[]) order by id for no key update
+), outcomes as (
+    delete from task_outcomes where task_id in (select id from locked)
+)
+delete from task_figures where task_id in (select id from locked);
+
+-- name: write_task_outcomes
+-- The outcomes of those of the tasks that have ended, as the views compute them now.
+with outcomes as (
+    insert into task_outcomes (task_id, template_id, repository_id, type, complexity, template_version, green)
+    select task_id, template_id, repository_id, type, complexity, template_version, green
+      from task_outcomes_computed
+     where task_id = any(%(task_ids)s::uuid[])
+)
+insert into task_figures (task_id, repository_id, created_at, attempt, template, green_at, usd, unpriced_calls, tokens)
+select task_id, repository_id, created_at, attempt, template, green_at, usd, unpriced_calls, tokens
+  from task_figures_computed
+ where task_id = any(%(task_ids)s::uuid[])
+   and status in ('completed', 'failed', 'cancelled');
 
 -- name: outcomes_by
 -- One row per group: group_by is 'template', 'repository', 'installation' or 'all' (one row).
-with period_tasks as (
-    select t.id, t.repository_id, t.attempt, t.created_at
-      from tasks t
-     where t.repository_id = any(%(counted)s::bigint[])
-       and t.created_at >= %(since)s and t.created_at < %(until)s
-), first_prompt as (
-    select distinct on (p.task_id) p.task_id, p.template_id || '@' || p.template_version as template
-      from rendered_prompts p
-      join period_tasks t on t.id = p.task_id
-     order by p.task_id, p.attempt, p.created_at desc
-), green as (
-    select v.task_id, min(coalesce(v.finished_at, v.updated_at)) as green_at
-      from validation_runs v
-      join period_tasks t on t.id = v.task_id
-     where v.status = 'passed'
-     group by v.task_id
-), spend as (
-    select u.task_id,
-           sum(u.cost_usd) as usd,
-           count(*) filter (where u.cost_usd is null) as unpriced,
-           coalesce(sum(u.input_tokens), 0) + coalesce(sum(u.output_tokens), 0) as tokens
-      from usage_records u
-      join period_tasks t on t.id = u.task_id
-     group by u.task_id
+-- Ended tasks are read from task_figures; the few still running are computed.
+with period_figures as (
+    select f.task_id, f.repository_id, f.created_at, f.attempt, f.template, f.green_at, f.usd,
+           f.unpriced_calls, f.tokens
+      from task_figures f
+     where f.repository_id = any(%(counted)s::bigint[])
+       and f.created_at >= %(since)s and f.created_at < %(until)s
+    union all
+    select c.task_id, c.repository_id, c.created_at, c.attempt, c.template, c.green_at, c.usd,
+           c.unpriced_calls, c.tokens
+      from task_figures_computed c
+     where c.status not in ('completed', 'failed', 'cancelled')
+       and c.repository_id = any(%(counted)s::bigint[])
+       and c.created_at >= %(since)s and c.created_at < %(until)s
 ), facts as (
     select coalesce(f.template, '(no prompt)') as template,
            r.full_name as repository,
            coalesce(r.installation_id::text, '(none)') as installation,
-           t.attempt,
-           g.green_at,
-           extract(epoch from g.green_at - t.created_at)::float8 as to_green,
-           s.usd,
-           coalesce(s.unpriced, 0) as unpriced,
-           coalesce(s.tokens, 0) as tokens
-      from period_tasks t
-      join repositories r on r.id = t.repository_id
-      left join first_prompt f on f.task_id = t.id
-      left join green g on g.task_id = t.id
-      left join spend s on s.task_id = t.id
+           f.attempt,
+           f.green_at,
+           extract(epoch from f.green_at - f.created_at)::float8 as to_green,
+           f.usd,
+           f.unpriced_calls as unpriced,
+           f.tokens
+      from period_figures f
+      join repositories r on r.id = f.repository_id
 )
 select case when grouping(template) = 0 then 'template'
             when grouping(repository) = 0 then 'repository'
