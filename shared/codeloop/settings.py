@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from codeloop.domain.costs import ModelPrice, parse_price_table
 from codeloop.domain.learning import LearningPolicy
+from codeloop.domain.prices import ModelPrice, parse_price_table
 
 SECRET_CACHE_SECONDS = 300
 

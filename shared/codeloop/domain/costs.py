@@ -1,9 +1,8 @@
 """What model and agent calls cost, and whether a task may make another one: pure rules.
 
-- Prices: a table per model, in USD per million input and output tokens (setting
-  ``MODEL_PRICES``), optionally per agent minute for agents that report no tokens. A model the
-  table does not name, or a call whose tokens the API did not report, is *unpriced*: its cost
-  is None, never 0, so totals say how much they do not know.
+- Prices: the table of ``domain/prices.py`` (setting ``MODEL_PRICES``). A model the table does
+  not name, or a call whose tokens the API did not report, is *unpriced*: its cost is None,
+  never 0, so totals say how much they do not know.
 - Budgets: a task's ``budget: {max_usd, max_agent_minutes}`` (``.github/codeloop.yml``) and an
   installation's USD caps per day and per month (settings, or the operator's override through
   the task API). :func:`budget_stop` decides, before an agent call, whether the next one may go.
@@ -18,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codeloop.domain.prices import PriceTable
+
 MILLION = Decimal(1_000_000)
 # The period outcome stats cover when none is asked for: the tasks created in the last 30 days.
 STATS_PERIOD = timedelta(days=30)
@@ -29,23 +30,6 @@ Operation = Literal["chat", "invoke_agent"]
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ModelPrice(_Frozen):
-    """USD per million tokens in and out; ``minute``: USD per minute of an agent's run."""
-
-    input: Decimal | None = Field(default=None, ge=0)
-    output: Decimal | None = Field(default=None, ge=0)
-    minute: Decimal | None = Field(default=None, ge=0)
-
-
-PriceTable = dict[str, ModelPrice]
-
-
-def parse_price_table(raw: dict[str, Any]) -> PriceTable:
-    """``{"gpt-4o-mini": {"input": 0.15, "output": 0.6}, "codegen": {"minute": 0.1}}``; model names
-    are compared without case."""
-    return {name.lower(): ModelPrice.model_validate(price) for name, price in raw.items()}
 
 
 class Usage(_Frozen):

@@ -1,4 +1,4 @@
-"""Pricing and budget rules (domain/costs.py)."""
+"""Pricing and budget rules (domain/prices.py, domain/costs.py)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from codeloop.domain.costs import (
     cost_line,
     gen_ai_attributes,
     openai_usage,
-    parse_price_table,
     period_starts,
     price_of,
     refusal_text,
 )
+from codeloop.domain.prices import parse_price_table
 
 TABLE = parse_price_table(
     {
