@@ -19,6 +19,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_stack(env: dict[str, str], cwd) -> subprocess.Popen:
+    """`codeloop dev` in a process group of its own, as in a terminal; its output in one stream."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "codeloop.cli", "dev"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
     port = _free_port()
     env = os.environ | {
@@ -27,15 +40,7 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
         "LINEAR_WEBHOOK_SECRET": "dev",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "codeloop.cli", "dev"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, as in a terminal
-    )
+    proc = start_stack(env, tmp_path)
     try:
         deadline = time.monotonic() + 60
         health = None
@@ -86,16 +91,7 @@ def test_dev_stack_serves_health_and_stops_cleanly(db_url, tmp_path):
 
 def test_ctrl_c_while_the_stack_starts_stops_it_without_a_traceback(db_url, tmp_path):
     """Ctrl-C as its processes start (each one importing): the stack stops them, none dies noisily."""
-    env = os.environ | {"CODELOOP_PORT": str(_free_port()), "DATABASE_URL": db_url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "codeloop.cli", "dev"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = start_stack(os.environ | {"CODELOOP_PORT": str(_free_port()), "DATABASE_URL": db_url}, tmp_path)
     lines = []
     for line in proc.stdout:  # the emulation is up; the functions' processes are being started
         lines.append(line)
