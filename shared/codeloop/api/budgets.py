@@ -5,8 +5,8 @@ The caps (USD per UTC day and per UTC month) default to the settings
 a number, ``"unlimited"`` (no cap there, whatever the setting), or null / absent (back to the
 setting). Only a key scoped to the whole installation reaches it; any other installation is a
 404. The caps bound what the installation spends of the operator's accounts, so a key may only
-lower them (403 otherwise); the operator raises them with ``codeloop budget set``. A Powertools
-router; the task API includes it.
+lower them (403 otherwise), unless the operator made it with ``--may-raise-caps``; the operator
+also raises them with ``codeloop budget set``. A Powertools router; the task API includes it.
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def get_budget(installation_id: Annotated[int, Path(ge=1)]) -> Response[Any]:
     return _json(200, budgets.installation_budget(installation_id))
 
 
-@router.put(PATH, summary='Lower the installation\'s spending caps (null: the setting\'s; "unlimited": none)',
+@router.put(PATH, summary='Set the installation\'s spending caps (null: the setting\'s; "unlimited": none)',
             responses={200: {"description": "the caps now, and spend"},
-                       403: {"description": "the request would raise or lift a cap: that is the operator's"},
+                       403: {"description": "a raise or a lift, by a key not made with --may-raise-caps"},
                        **RESPONSES})  # fmt: skip
 def put_budget(installation_id: Annotated[int, Path(ge=1)], request: BudgetRequest) -> Response[Any]:
     from codeloop.services.costs import budgets
@@ -71,6 +71,7 @@ def put_budget(installation_id: Annotated[int, Path(ge=1)], request: BudgetReque
     if isinstance(key, Response):
         return key
     try:
-        return _json(200, budgets.set_installation_budget(installation_id, request, f"api:{key.name}", may_raise=False))
+        caps = budgets.set_installation_budget(installation_id, request, f"api:{key.name}", may_raise=key.may_raise_caps)
+        return _json(200, caps)
     except budgets.CapRaised as refused:
         return _json(403, {"error": str(refused)})

@@ -98,9 +98,11 @@ def _apikey_create(args: argparse.Namespace) -> int:
             key_hash,
             installation_ids=installation_ids,
             repository_ids=repository_ids,
+            may_raise_caps=args.may_raise_caps,
         )
         scope = _describe_scope(conn, created)
-    print(f"API key {args.name!r} created for {scope}. It is shown only this once:\n{key}")
+    raises = " It may raise or lift their spending caps." if created.may_raise_caps else ""
+    print(f"API key {args.name!r} created for {scope}.{raises} It is shown only this once:\n{key}")
     return 0
 
 
@@ -157,8 +159,9 @@ def _apikey_list(args: argparse.Namespace) -> int:
         for key in store.list_api_keys(conn):
             state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
             used = f"last used {key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
+            raises = ", may raise caps" if key.may_raise_caps else ""
             print(
-                f"{key.name:<24} cl_{key.prefix}_…  {state:<18} {used:<28} reaches {_describe_scope(conn, key)}"
+                f"{key.name:<24} cl_{key.prefix}_…  {state:<18} {used:<28} reaches {_describe_scope(conn, key)}{raises}"
             )
     return 0
 
@@ -248,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("name", help="who or what will use the key")
     _scope_arguments(create)
+    create.add_argument(
+        "--may-raise-caps",
+        action="store_true",
+        help="the operator's key: it may also raise or lift its installations' spending caps (any key may lower them)",
+    )
     create.set_defaults(handler=_apikey_create)
     scope = apikey.add_parser("scope", help="replace a key's installations and repositories")
     scope.add_argument("name")

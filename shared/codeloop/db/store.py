@@ -358,12 +358,13 @@ def create_api_key(
     *,
     installation_ids: Iterable[int] = (),
     repository_ids: Iterable[int] = (),
+    may_raise_caps: bool = False,
 ) -> ApiKey:
     return required(
         _scoped_key(
             conn,
             "create_api_key",
-            {"name": name, "prefix": prefix, "key_hash": key_hash},
+            {"name": name, "prefix": prefix, "key_hash": key_hash, "may_raise_caps": may_raise_caps},
             installation_ids,
             repository_ids,
         ),

@@ -263,7 +263,8 @@ def raise_refusal(
     flags = " ".join(f"--{cap_flag(field)} {getattr(requested, field) or 'none'}" for field in raised)
     return (
         f"an API key may lower its installation's caps, not raise them: {changes}; "
-        f"an operator raises it with `codeloop budget set {installation_id} {flags}`"
+        f"an operator raises it with `codeloop budget set {installation_id} {flags}` "
+        "(or through a key made with `codeloop apikey create --may-raise-caps`)"
     )
 
 

@@ -202,6 +202,8 @@ class ApiKey(Scope):
     id: UUID
     name: str
     prefix: str
+    # The operator's budget authority: raise or lift its installations' caps, not only lower them.
+    may_raise_caps: bool = False
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

@@ -108,7 +108,8 @@ def test_a_key_may_lower_its_installations_caps_but_only_an_operator_raises_them
     assert raised[1]["error"] == (
         "an API key may lower its installation's caps, not raise them: max_usd_per_month would go "
         "from $300.00 to $1000.00; an operator raises it with "
-        "`codeloop budget set 7 --max-usd-per-month 1000`"
+        "`codeloop budget set 7 --max-usd-per-month 1000` "
+        "(or through a key made with `codeloop apikey create --may-raise-caps`)"
     )
     assert caps() == {"max_usd_per_day": None, "max_usd_per_month": "300"}
     assert call("PUT", BUDGET, {"max_usd_per_month": 100, "max_usd_per_day": 10}, key=api["key"])[0] == 200
@@ -124,3 +125,23 @@ def test_a_key_may_lower_its_installations_caps_but_only_an_operator_raises_them
     assert body["caps"] == {"max_usd_per_day": None, "max_usd_per_month": "1000"}
     assert body["override"]["updated_by"] == "cli"
     assert "max_usd_per_month" in capsys.readouterr().out
+
+
+def test_the_operators_key_may_raise_and_lift_caps(api, capsys):  # noqa: F811
+    """A key made with --may-raise-caps carries the operator's budget authority over its installations."""
+    from codeloop import cli
+
+    assert cli.main(["apikey", "create", "operator", "--installation", "7", "--may-raise-caps"]) == 0
+    printed = capsys.readouterr().out
+    assert "It may raise or lift their spending caps." in printed
+    operator = printed.strip().splitlines()[-1]
+    assert call("PUT", BUDGET, {"max_usd_per_day": 5}, key=api["key"])[0] == 200
+    assert call("PUT", BUDGET, {"max_usd_per_day": 50}, key=api["key"])[0] == 403
+
+    status, body = call("PUT", BUDGET, {"max_usd_per_day": 50, "max_usd_per_month": "unlimited"}, key=operator)
+    assert status == 200
+    assert body["caps"] == {"max_usd_per_day": "50", "max_usd_per_month": None}
+    assert body["override"]["updated_by"] == "api:operator"
+    assert cli.main(["apikey", "list"]) == 0
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert listed["operator"].endswith("may raise caps") and "may raise caps" not in listed["ci-bot"]

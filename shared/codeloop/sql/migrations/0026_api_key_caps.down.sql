@@ -1,0 +1,1 @@
+alter table api_keys drop column may_raise_caps;
