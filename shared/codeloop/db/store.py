@@ -167,6 +167,7 @@ def record_task_outcomes(conn: Connection, task_ids: Iterable[UUID | str]) -> No
     rows for template selection and the stats, written anew each time, so it counts once however
     often it ends; a running task has none."""
     params = {"task_ids": [str(task_id) for task_id in task_ids]}
+    conn.execute(query("outcomes.lock_tasks_for_outcomes"), params)
     conn.execute(query("outcomes.forget_task_outcomes"), params)
     conn.execute(query("outcomes.write_task_outcomes"), params)
 

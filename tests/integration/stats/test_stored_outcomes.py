@@ -142,6 +142,45 @@ def test_an_agent_run_seen_ending_after_a_cancel_is_in_the_stored_figures_once(r
     assert stats_total(repository).unpriced_calls == 1
 
 
+def test_two_calls_recorded_at_once_after_the_end_both_count(repository, db_url):
+    """The second writer of an ended task's outcome waits for the first, then sees its rows: before,
+    it deleted on its old snapshot, collided on task_figures' key and lost its usage row."""
+    import threading
+
+    task = start(repository)
+    actions.cancel(task.id, actor="test")
+    charge = Charge(task_id=str(task.id), attempt=1)
+    runs = [Usage(operation="invoke_agent", provider="codegen", duration_seconds=60, external_id=f"run-{n}")
+            for n in (1, 2)]  # fmt: skip
+    failures: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            ledger.record(charge, runs[1])
+        except BaseException as exc:  # reported by the test
+            failures.append(exc)
+
+    with transaction() as first:
+        ledger.record(charge, runs[0], first)  # holds the task's row lock until this block commits
+        writer = threading.Thread(target=second_writer)
+        writer.start()
+        with psycopg.connect(db_url, autocommit=True) as watcher:
+            for _ in range(200):  # until the second writer waits on that lock
+                waiting = watcher.execute(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                    " and datname = current_database()"
+                ).fetchone()[0]
+                if waiting:
+                    break
+                threading.Event().wait(0.05)
+        assert waiting, "the second writer never waited for the first"
+    writer.join(30)
+    assert failures == []
+    assert stored(task.id)[1] == [
+        {"attempt": 1, "template": None, "green": False, "usd": None, "unpriced_calls": 2}
+    ]
+
+
 def test_the_migration_stores_the_outcomes_of_the_tasks_that_ended_before_it(empty_db_url):
     migrations.migrate(empty_db_url)
     since_outcome_tables = [m for m in migrations.discover() if m.version >= 25]

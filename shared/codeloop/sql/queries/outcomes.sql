@@ -6,15 +6,18 @@
 -- priced calls only; unpriced_calls says how many are not in it. A task's figures are the
 -- task_figures_computed view's (migration 0025), stored in task_figures when it ends.
 
+-- name: lock_tasks_for_outcomes
+-- Two writers of one task's outcome take turns: the second waits here, and the statements after
+-- this one see what the first wrote (a lock taken inside the delete would leave the delete on the
+-- snapshot from before the wait, and the insert after it would collide with the first's rows).
+select id from tasks where id = any(%(task_ids)s::uuid[]) order by id for no key update;
+
 -- name: forget_task_outcomes
--- A task that runs again (or ends again, before its outcome is written anew) has no stored
--- outcome. The tasks are locked first, so two writers of one task's outcome take turns.
-with locked as (
-    select id from tasks where id = any(%(task_ids)s::uuid[]) order by id for no key update
-), outcomes as (
-    delete from task_outcomes where task_id in (select id from locked)
+-- A task that runs again (or ends again, before its outcome is written anew) has no stored outcome.
+with outcomes as (
+    delete from task_outcomes where task_id = any(%(task_ids)s::uuid[])
 )
-delete from task_figures where task_id in (select id from locked);
+delete from task_figures where task_id = any(%(task_ids)s::uuid[]);
 
 -- name: write_task_outcomes
 -- The outcomes of those of the tasks that have ended, as the views compute them now.
