@@ -13,6 +13,8 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from codeloop.domain.costs import NO_CAP, CapsOverride, cap_flag
 
 NONE = "none"
@@ -39,12 +41,12 @@ def _usd(text: str) -> Decimal | str:
     if text.lower() in (NONE, NO_CAP):
         return text.lower()
     try:
-        amount: Decimal | None = Decimal(text)
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of USD above 0, {NO_CAP!r} or {NONE!r}")
-    return amount
+        return CapsOverride(max_usd_per_day=Decimal(text)).max_usd_per_day  # the API's own rule
+    except (InvalidOperation, ValidationError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an amount of USD above 0 and below a billion (to the millionth), "
+            f"{NO_CAP!r} or {NONE!r}"
+        ) from None
 
 
 def _set(args: argparse.Namespace) -> int:

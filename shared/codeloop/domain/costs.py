@@ -168,9 +168,12 @@ class InstallationCaps(_Frozen):
 
 
 NO_CAP = "unlimited"
+# A cap in USD as the ledger counts (to the millionth), below a billion: an amount PostgreSQL's
+# numeric cannot hold (1e-1000000) is a clear 422, not a database error.
+CapUsd = Annotated[Decimal, Field(gt=0, le=Decimal(10**9), decimal_places=6)]
 # One cap an operator sets for an installation: USD; "unlimited", no cap there whatever the
 # setting; or None, not set, so the setting's cap applies.
-CapOverride = Annotated[Decimal, Field(gt=0)] | Literal["unlimited"] | None
+CapOverride = CapUsd | Literal["unlimited"] | None
 
 
 class CapsOverride(_Frozen):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from tests.integration.api.test_task_api import TASK, api, call  # noqa: F401 (fixture)
@@ -63,6 +65,9 @@ def test_another_installation_is_not_found_and_bad_caps_are_refused(api):  # noq
     assert call("PUT", BUDGET, {"per_day": 1}, key=api["key"])[0] == 422
     assert call("PUT", BUDGET, {"max_usd_per_day": "Infinity"}, key=api["key"])[0] == 422  # say "unlimited"
     assert call("PUT", BUDGET, {"max_usd_per_month": "none"}, key=api["key"])[0] == 422
+    # beyond what PostgreSQL's numeric holds, or past the ledger's millionth: a 422, never a 500
+    for amount in ("1e-1000000", "1e1000000", "2000000000", "0.0000001"):
+        assert call("PUT", BUDGET, {"max_usd_per_day": amount}, key=api["key"])[0] == 422, amount
     assert call("GET", BUDGET)[0] == 401
 
 
@@ -121,6 +126,9 @@ def test_a_key_may_lower_its_installations_caps_but_only_an_operator_raises_them
     assert cli.main(["budget", "set", "7", "--max-usd-per-month", "1000"]) == 0
     assert caps() == {"max_usd_per_day": "10", "max_usd_per_month": "1000"}  # the day cap stays
     assert cli.main(["budget", "set", "7", "--max-usd-per-day", "none"]) == 0
+    with pytest.raises(SystemExit) as refused:  # argparse's clear error, before any database work
+        cli.main(["budget", "set", "7", "--max-usd-per-day", "1e-1000000"])
+    assert refused.value.code == 2
     body = call("GET", BUDGET, key=api["key"])[1]
     assert body["caps"] == {"max_usd_per_day": None, "max_usd_per_month": "1000"}
     assert body["override"]["updated_by"] == "cli"
