@@ -198,3 +198,18 @@ def test_the_migration_stores_the_outcomes_of_the_tasks_that_ended_before_it(emp
         assert conn.execute("select count(*) from task_figures").fetchone()["count"] == 5
         total = outcome_stats.collect(conn, T0 - timedelta(days=1), T0 + timedelta(days=1)).total
         assert (total.tasks, total.green, str(total.seconds_to_green_p50)) == (7, 3, "600.0")
+
+
+def test_rolling_back_the_outcome_tables_hands_unlimited_caps_back_to_the_setting(empty_db_url):
+    """Before 0025 a cap was USD or not set: an "unlimited" one (numeric Infinity) would not load."""
+    migrations.migrate(empty_db_url)
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into installation_budgets (installation_id, max_usd_per_day, max_usd_per_month)"
+            " values (7, 'Infinity', 25)"
+        )
+    since_outcome_tables = [m for m in migrations.discover() if m.version >= 25]
+    migrations.rollback(empty_db_url, steps=len(since_outcome_tables))
+    with psycopg.connect(empty_db_url) as conn:
+        caps = conn.execute("select max_usd_per_day, max_usd_per_month from installation_budgets").fetchone()
+    assert caps == (None, 25)
