@@ -50,20 +50,17 @@ def _usd(text: str) -> Decimal | str:
 
 
 def _set(args: argparse.Namespace) -> int:
-    from codeloop.db import costs_store
-    from codeloop.db.pool import transaction
     from codeloop.services.costs import budgets
 
-    with transaction() as conn:
-        stored = costs_store.installation_caps_override(conn, args.installation)
-    current = stored.caps if stored else CapsOverride()
-
-    def chosen(field: str) -> Decimal | str | None:
-        given = getattr(args, field)
-        if given is None:  # not given: the cap stays as it is
-            return getattr(current, field)
-        return None if given == NONE else given
-
-    caps = CapsOverride.model_validate({field: chosen(field) for field in CapsOverride.model_fields})
-    print(json.dumps(budgets.set_installation_budget(args.installation, caps, "cli", may_raise=True), indent=2))
+    given = {field: getattr(args, field) for field in CapsOverride.model_fields}
+    caps = CapsOverride.model_validate(
+        {field: None if value == NONE else value for field, value in given.items()}
+    )
+    unnamed = [field for field, value in given.items() if value is None]  # a cap not named stays as it is
+    print(
+        json.dumps(
+            budgets.set_installation_budget(args.installation, caps, "cli", may_raise=True, keep=unnamed),
+            indent=2,
+        )
+    )
     return 0

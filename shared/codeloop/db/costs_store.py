@@ -87,6 +87,11 @@ class StoredCaps(BaseModel):
     updated_by: str | None
 
 
+def lock_installation_caps(conn: Connection, installation_id: int) -> None:
+    """Wait for, then hold until this transaction ends, the right to change the installation's caps."""
+    conn.execute(query("costs.lock_installation_caps"), {"installation_id": installation_id})
+
+
 def installation_caps_override(conn: Connection, installation_id: int) -> StoredCaps | None:
     """The operator's caps for the installation (a row of installation_budgets), if set."""
     row = conn.execute(

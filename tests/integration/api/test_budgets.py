@@ -153,3 +153,37 @@ def test_the_operators_key_may_raise_and_lift_caps(api, capsys):  # noqa: F811
     assert cli.main(["apikey", "list"]) == 0
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert listed["operator"].endswith("may raise caps") and "may raise caps" not in listed["ci-bot"]
+
+
+def test_a_key_lowering_while_the_operator_changes_the_caps_is_checked_against_the_change(api, db_url):  # noqa: F811
+    """Writers of one installation's caps take turns: a key's "lower" that read the caps before the
+    operator's change was committed must not land over it as a raise."""
+    import threading
+    from decimal import Decimal
+
+    import psycopg
+
+    from codeloop import cli
+    from codeloop.db import costs_store
+    from codeloop.domain.costs import CapsOverride
+
+    assert cli.main(["budget", "set", "7", "--max-usd-per-day", "100"]) == 0
+    answers: list[tuple[int, dict]] = []
+    with transaction(actor="cli") as operator:  # the operator lowers the day's cap to 10, not yet committed
+        costs_store.lock_installation_caps(operator, 7)
+        costs_store.set_installation_caps(operator, 7, CapsOverride(max_usd_per_day=Decimal(10)), "cli")
+        key_put = threading.Thread(
+            target=lambda: answers.append(call("PUT", BUDGET, {"max_usd_per_day": 50}, key=api["key"]))
+        )
+        key_put.start()
+        with psycopg.connect(db_url, autocommit=True) as watcher:
+            for _ in range(200):  # until the key's request waits for the operator's
+                if watcher.execute(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                    " and datname = current_database()"
+                ).fetchone()[0]:
+                    break
+                threading.Event().wait(0.05)
+    key_put.join(30)
+    assert answers[0][0] == 403  # 50 is a raise over the operator's 10
+    assert call("GET", BUDGET, key=api["key"])[1]["caps"]["max_usd_per_day"] == "10"

@@ -5,6 +5,7 @@ The rules are ``domain/costs.py``'s; this module reads what they need from Postg
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,12 +92,18 @@ def installation_budget(installation_id: int, now: datetime | None = None) -> di
 
 
 def set_installation_budget(
-    installation_id: int, caps: CapsOverride, updated_by: str, *, may_raise: bool
+    installation_id: int, caps: CapsOverride, updated_by: str, *, may_raise: bool, keep: Iterable[str] = ()
 ) -> dict[str, Any]:
-    """Override the installation's caps (None: its setting; "unlimited": none). Without
-    ``may_raise`` (an API key of the installation) the caps may only go down: CapRaised
-    otherwise, and nothing changes."""
+    """Override the installation's caps (None: its setting; "unlimited": none); the caps named in
+    ``keep`` stay as stored. Without ``may_raise`` (an API key of the installation) the caps may
+    only go down: CapRaised otherwise, and nothing changes. Writers of one installation's caps
+    take turns, so a check never passes against caps another writer is changing."""
     with transaction(actor=updated_by) as conn:
+        costs_store.lock_installation_caps(conn, installation_id)
+        stored = costs_store.installation_caps_override(conn, installation_id)
+        if keep:
+            kept = stored.caps if stored else CapsOverride()
+            caps = caps.model_copy(update={field: getattr(kept, field) for field in keep})
         if not may_raise and (
             refusal := raise_refusal(
                 installation_id, installation_caps(conn, installation_id), caps, caps.over(_setting_caps())

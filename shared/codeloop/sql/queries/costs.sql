@@ -46,3 +46,8 @@ on conflict (installation_id) do update
        max_usd_per_month = excluded.max_usd_per_month,
        updated_by = excluded.updated_by,
        updated_at = now();
+
+-- name: lock_installation_caps
+-- Writers of one installation's caps take turns until their transaction ends (two-key advisory
+-- lock in a space of its own, apart from tasks' and the migrations').
+select pg_advisory_xact_lock(hashtext('installation_caps'), hashtext(%(installation_id)s::text));
