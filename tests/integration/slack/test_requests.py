@@ -129,6 +129,11 @@ def test_a_key_gets_a_slack_delivery_without_what_would_let_it_post_in_slack_as_
     assert shown["text"] == f"status {WIDGETS}#7" and shown["user_id"] == WRITER
     assert "response_url" not in shown and "trigger_id" not in shown
     assert "secret-hook" not in str(answer["body"])
+    with transaction() as conn:
+        trigger = conn.execute(
+            "select payload->>'trigger_id' as trigger from webhook_deliveries where delivery_id = %s", (delivery_id,)
+        ).fetchone()["trigger"]
+    assert trigger and trigger not in str(answer["body"])  # nor in the delivery's id
 
 
 def test_a_request_from_who_cannot_see_the_repository_stays_out_of_its_installations_log(slack, capsys):

@@ -73,11 +73,13 @@ def receive_slack(kind: Kind, event: dict[str, Any]) -> Receipt:
 
 def _accept(kind: Kind, payload: dict[str, Any], ask: SlackAsk, body: bytes) -> Receipt:
     """Store and queue the request as the receiver does a GitHub delivery; answer as Slack wants."""
-    trigger = str(payload.get("trigger_id") or "")[:100]
+    # Slack's trigger_id names a retry of the same request; its hash does so without showing it
+    # (the delivery id is listed to task-API keys).
+    trigger = str(payload.get("trigger_id") or "").encode()
     envelope = DeliveryEnvelope(
         event=COMMAND_EVENT if kind == "command" else INTERACTION_EVENT,
         action=ask.command.name,
-        delivery_id=f"slack:{trigger or hashlib.sha256(body).hexdigest()}",
+        delivery_id=f"slack:{hashlib.sha256(trigger or body).hexdigest()}",
         repository_full_name=ask.repository,
         number=ask.number,
     )

@@ -4,7 +4,8 @@ comes back (the runner holds no provider key and never sees the reviewer).
 The OpenAI-compatible provider gets the pull request's diff, the task's acceptance criteria and
 the results; its answer is checked against the fixed shape in :mod:`codeloop.domain.review`.
 Whatever goes wrong (no provider, an unreachable provider or GitHub, an answer of another shape)
-becomes a review outcome that says so; it never raises. What that outcome does to the attempt
+becomes a review outcome that says so. (Only the review lock can raise: its wait is bounded, and
+the report's message is then retried and finds the stored review.) What that outcome does to the attempt
 (a blocking review that could not be obtained is not a pass) is :func:`codeloop.domain.validation.with_review`'s.
 
 A review the model answered is kept per validation run and head commit (``validation_reviews``)
