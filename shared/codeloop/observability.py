@@ -66,7 +66,8 @@ GEN_AI_METRICS = (
 
 
 def emit_gen_ai_metrics(attributes: dict[str, Any]) -> None:
-    """One model or agent call as EMF metrics, dimensioned by operation, provider and model.
+    """One model or agent call as EMF metrics, dimensioned by operation, provider and model, with
+    its other GenAI attributes as properties.
 
     Written at once, apart from the handler's own metrics (whose dimension set the alarms name).
     A value the call did not report (tokens, an unpriced cost) is not emitted.
@@ -74,11 +75,15 @@ def emit_gen_ai_metrics(attributes: dict[str, Any]) -> None:
     from aws_lambda_powertools.metrics import single_metric
 
     dimensions = {key: str(attributes.get(key) or "unknown") for key in GEN_AI_DIMENSIONS}
+    # The call's other GenAI attributes (gen_ai.prompt.name, the token counts, codeloop.cost.usd)
+    # ride along as the record's properties, under their OpenTelemetry names, for any pipeline.
+    properties = {key: value for key, value in attributes.items() if key not in dimensions and value is not None}
     for attribute, name, unit in GEN_AI_METRICS:
         value = attributes.get(attribute)
         if value is None:
             continue
         with single_metric(
             name=name, unit=unit, value=value, namespace="codeloop", default_dimensions=dimensions
-        ):
-            pass
+        ) as metric:
+            for key, property_value in properties.items():
+                metric.add_metadata(key=key, value=property_value)

@@ -67,10 +67,10 @@ FAILURE_EXPLANATIONS: dict[str, FailureExplanation] = {
     ),
     "InstallationBudgetExceeded": FailureExplanation(
         headline="This installation reached its spending cap, so codeloop made no further agent call",
-        next_step="Below: which cap, and what was spent. An operator can raise it (`PUT "
-        "/api/v1/installations/{id}/budget`, or the settings `INSTALLATION_MAX_USD_PER_DAY` and "
-        "`INSTALLATION_MAX_USD_PER_MONTH`); or wait for the next UTC day or month. Then "
-        f"{RETRY}.",
+        next_step="Below: which cap, and what was spent. An operator can raise it (`codeloop budget set "
+        "<installation> --max-usd-per-day|--max-usd-per-month <usd>`, a key made with `--may-raise-caps`, or "
+        "the settings `INSTALLATION_MAX_USD_PER_DAY` and `INSTALLATION_MAX_USD_PER_MONTH`); or wait "
+        f"for the next UTC day or month. Then {RETRY}.",
     ),
     "RepeatedFailure": FailureExplanation(
         headline="Attempt {attempt} failed the same way as attempt {previous}, so codeloop stopped "

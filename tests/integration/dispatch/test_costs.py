@@ -101,6 +101,9 @@ def test_a_chat_completion_is_priced_from_its_reported_tokens_stored_logged_and_
         cost_metric["gen_ai.provider.name"] == "openai"
         and cost_metric["gen_ai.request.model"] == "gpt-4o-mini"
     )
+    # the call's other GenAI attributes ride along as properties, under their OpenTelemetry names
+    assert (cost_metric["gen_ai.prompt.name"], cost_metric["codeloop.cost.usd"]) == ("test@1", 0.036)
+    assert cost_metric["gen_ai.usage.input_tokens"] == 120_000
     [directive] = cost_metric["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "codeloop"
     assert sorted(directive["Dimensions"][0]) == sorted(

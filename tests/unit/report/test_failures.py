@@ -123,6 +123,7 @@ def test_a_failure_without_an_error_code_still_gets_a_useful_line():
         ("the task's budget.max_agent_minutes: spent 61.0 min of 60 min", "`budget.max_agent_minutes`"),
         ("the installation's daily cap: spent $50.00 of $50.00", "INSTALLATION_MAX_USD_PER_DAY"),
         ("the installation's monthly cap: spent $500.00 of $500.00", "INSTALLATION_MAX_USD_PER_MONTH"),
+        ("the installation's daily cap: spent $50.00 of $50.00", "`codeloop budget set <installation>"),
     ],
 )
 def test_a_budget_stop_says_which_limit_what_was_spent_and_how_to_raise_it(cause: str, raise_words: str):

@@ -97,12 +97,15 @@ def task_page(session: Session, task_id: UUID | str) -> dict[str, Any]:
 
 def act_on_task(session: Session, task_id: UUID | str, action: str) -> None:
     """Retry or cancel, as the task API and the commands do; TaskConflict when the state forbids it."""
+    from codeloop.services.intake.requests import over_budget_text
     from codeloop.services.reporting.publisher import publish_task
     from codeloop.services.tasks import actions as tasks
 
     repository = _visible_repository(session, task_id)
     if not may_act(session, repository):
         raise Forbidden(f"you need the repository's permission for commands that start work to {action}")
+    if refusal := over_budget_text(action, repository.installation_id or 0, session.actor):
+        raise Forbidden(refusal)
     if action == "retry":
         task = tasks.retry(task_id, actor=session.actor)
     else:

@@ -42,7 +42,7 @@ from codeloop.domain.models import IdentityProvider, NewTask, Repository, Task, 
 from codeloop.domain.repo_config import RepoConfig
 from codeloop.observability import logger
 from codeloop.services.intake import limits as command_limits
-from codeloop.services.intake.requests import config_text, remember_settings, status_text
+from codeloop.services.intake.requests import config_text, over_budget_text, remember_settings, status_text
 from codeloop.services.linear.report import comment_on_issue
 from codeloop.services.reporting.publisher import publish_task
 from codeloop.services.repository_config import load_repo_config
@@ -152,6 +152,9 @@ class _Asker:
             return "refused: config"
         if command.name in RATE_LIMITED_WORK and not self.within_limits("work"):
             return "limited"
+        if (refusal := over_budget_text(command.name, self.installation, self.login)) is not None:
+            self.reply(refusal)
+            return "refused: budget"
         if command.name == "fix":
             return self.start(request, request_key, config)
         task = self.latest_task()

@@ -248,6 +248,14 @@ def handle_requests(
 AGENT_WORK = ("fix", "retry")
 
 
+def over_budget_text(command: str, installation_id: int, login: str) -> str | None:
+    """The one polite refusal of agent work while the installation is over its spending cap (any
+    channel: GitHub, Slack, Linear), or None when the command may go on."""
+    if command not in AGENT_WORK or (over := budgets.installation_refusal(installation_id)) is None:
+        return None
+    return costs.refusal_text(over, login)
+
+
 def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -> str:
     command = request.command.name
     if request.unsupported_reason:
@@ -281,8 +289,8 @@ def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -
         return "refused: config"
     if command in RATE_LIMITED_WORK and not talk.may_work():
         return "limited"
-    if command in AGENT_WORK and (over := budgets.installation_refusal(talk.installation)) is not None:
-        talk.answer(request, costs.refusal_text(over, request.requester_login))
+    if (refusal := over_budget_text(command, talk.installation, request.requester_login)) is not None:
+        talk.answer(request, refusal)
         return "refused: budget"
     talk.acknowledge()
     return _start_work(request, payload, config, lambda body: talk.answer(request, body))
