@@ -300,6 +300,15 @@ def build_report(
     verdict, summary = verdict_for(commands, len(failures), deployment, checks, len(flaky))
     paths = RepoPaths(repo_files, checkout_root)
     failures = [relative_to_checkout(failure, checkout_root) for failure in failures]
+    commands = [
+        command.model_copy(update={"output": without_checkout(command.output, checkout_root)}) for command in commands
+    ]
+    if deployment is not None:
+        processes = [
+            process.model_copy(update={"output": without_checkout(process.output, checkout_root)})
+            for process in deployment.processes
+        ]
+        deployment = deployment.model_copy(update={"processes": processes})
     return ValidationReport(
         verdict=verdict,
         summary=summary,
@@ -402,15 +411,22 @@ class RepoPaths:
         return None
 
 
+def without_checkout(text: str, checkout_root: str | None) -> str:
+    """``text`` with the checkout's absolute path taken out, so that reports, prompts and
+    signatures name repository paths, whatever folder the run used."""
+    if not checkout_root:
+        return text
+    prefix = checkout_root.rstrip("/") + "/"
+    return text.replace("file://" + prefix, "").replace(prefix, "")
+
+
 def relative_to_checkout(failure: TestFailure, checkout_root: str | None) -> TestFailure:
-    """The failure with the checkout's absolute path taken out of its paths and texts, so that
-    reports, prompts and signatures name repository paths, whatever folder the run used."""
+    """The failure with the checkout's absolute path taken out of its paths and texts."""
     if not checkout_root:
         return failure
-    prefix = checkout_root.rstrip("/") + "/"
 
     def relative(text: str) -> str:
-        return text.replace("file://" + prefix, "").replace(prefix, "")
+        return without_checkout(text, checkout_root)
 
     return failure.model_copy(
         update={

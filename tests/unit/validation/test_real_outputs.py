@@ -398,3 +398,12 @@ def test_the_fixtures_really_differ_where_the_signatures_must_not():
     first, again = text("pytest/run-7f3a9c-q.txt"), text("pytest/run-b81e02-q.txt")
     assert first != again and "/tmp/fx/run-b81e02/checkout" in again
     assert strip_ansi(first).splitlines()[-1] != strip_ansi(again).splitlines()[-1]  # its duration
+
+
+def test_a_commands_output_names_repository_paths_not_the_checkouts_folder():
+    """Paths are made relative to the checkout everywhere: the command's output in the report (and so
+    the check run and the fix prompt's log tail), as the failures already were."""
+    output = f"{checkout('r1')}/tests/test_a.py:3: in test_a\n    assert add(1, 2) == 4\nE   assert 3 == 4\n"
+    made = report([], "r1", ["tests/test_a.py"], output=output)
+    assert made.commands[0].output.startswith("tests/test_a.py:3: in test_a")
+    assert "/tmp/fx" not in made.model_dump_json()
