@@ -119,7 +119,7 @@ def main() -> None:
         print(f"budget check before an agent call (4 limits): {percentiles(check)}")
         with transaction(pool=pool) as conn:
             selection = [
-                timed(lambda: learning_store.template_outcomes(conn, ["feature"], 1)) for _ in range(ROUNDS)
+                timed(lambda: learning_store.template_outcomes(conn, ["feature"], "feature", 1)) for _ in range(ROUNDS)
             ]
         print(f"outcomes read by one prompt build's selection: {percentiles(selection)}")
         now = datetime.now(UTC)

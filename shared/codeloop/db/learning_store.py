@@ -61,9 +61,17 @@ def _rows(conn: Connection, name: str, model: type[M], **params: Any) -> list[M]
     return [model.model_validate(row) for row in conn.execute(query(name), params).fetchall()]
 
 
-def template_outcomes(conn: Connection, template_ids: list[str], repository_id: int) -> list[OutcomeRow]:
+def template_outcomes(
+    conn: Connection, template_ids: list[str], task_type: str, repository_id: int
+) -> list[OutcomeRow]:
+    """The outcomes of ``template_ids`` in tasks of ``task_type`` only."""
     return _rows(
-        conn, "template_outcomes", OutcomeRow, template_ids=template_ids, repository_id=repository_id
+        conn,
+        "template_outcomes",
+        OutcomeRow,
+        template_ids=template_ids,
+        task_type=task_type,
+        repository_id=repository_id,
     )
 
 

@@ -19,12 +19,21 @@ FILES = {
 }
 
 
-@pytest.fixture
-def world(db_url, github_fake):
-    repo = github_fake.add_repo(REPO, files=FILES, installation_id=INSTALLATION)
+def add_repository(github_fake, full_name: str = REPO):
+    """A repository holding FILES on the GitHub fake, the same in PostgreSQL, in the installation."""
+    repo = github_fake.add_repo(full_name, files=FILES, installation_id=INSTALLATION)
     with transaction() as conn:
         store.upsert_installation(conn, Installation(id=INSTALLATION, account_login="octo"))
-        store.upsert_repository(conn, RepositoryRef(id=repo.id, full_name=REPO), installation_id=INSTALLATION)
+        store.upsert_repository(
+            conn, RepositoryRef(id=repo.id, full_name=full_name), installation_id=INSTALLATION
+        )
+    return repo
+
+
+@pytest.fixture
+def world(db_url, github_fake):
+    repo = add_repository(github_fake)
+    with transaction() as conn:
         sync_templates(conn)
     github_fake.clear_calls()
     return {"fake": github_fake, "repo": repo}

@@ -8,7 +8,9 @@ import uuid
 
 from codeloop.db import prompts_store
 from codeloop.db.pool import transaction
+from codeloop.domain.learning import Outcomes
 from codeloop.domain.validation import ValidationReport
+from codeloop.services.learning.outcomes import learning_inputs
 from codeloop.services.prompting.builder import build_prompt_step
 from codeloop.services.prompting.versions import rollback, sync_templates
 from tests.integration.prompts.conftest import insert_task
@@ -26,19 +28,20 @@ def two_versions(directory) -> None:
         sync_templates(conn, directory)
 
 
-def seed_outcomes(conn, repository_id: int) -> None:
-    """Ended bug_fix tasks of complexity 4 (of 10, like the test task) whose first prompt came from the given version."""
+def seed_outcomes(conn, repository_id: int, task_type: str = "bug_fix", template_id: str = "bug_fix") -> None:
+    """Ended tasks of the type and complexity 4 (of 10, like the test task) whose first prompt came
+    from the given version of the template."""
     for version, status in OUTCOMES:
         task_id = uuid.uuid4()
         conn.execute(
             "insert into tasks (id, repository_id, title, type, complexity, status)"
-            " values (%s, %s, 't', 'bug_fix', 4, %s)",
-            (task_id, repository_id, status),
+            " values (%s, %s, 't', %s, 4, %s)",
+            (task_id, repository_id, task_type, status),
         )
         conn.execute(
             "insert into rendered_prompts (task_id, attempt, template_id, template_version, selection_reason,"
-            " body, size_chars, context_chars, sha256) values (%s, 1, 'bug_fix', %s, 'r', 'b', 1, 0, 'x')",
-            (task_id, version),
+            " body, size_chars, context_chars, sha256) values (%s, 1, %s, %s, 'r', 'b', 1, 0, 'x')",
+            (task_id, template_id, version),
         )
         if status == "failed":
             conn.execute(
@@ -89,3 +92,18 @@ def test_a_rollback_wins_over_the_posteriors(world, prompts, conn):  # noqa: F81
     assert all(
         "v1 is the active version (rolled back), it serves alone" in row.selection_reason for row in rows
     )
+
+
+def test_outcomes_of_another_task_type_do_not_move_the_posterior(world, conn):
+    """fix_failing_checks writes every task's fix prompts: features' outcomes say nothing of bug fixes'."""
+    seed_outcomes(conn, world["repo"].id, task_type="feature", template_id="fix_failing_checks")
+    key = ("fix_failing_checks", 1)
+
+    def posteriors(task_type: str):
+        task = insert_task(world, type=task_type)
+        with transaction() as tx:
+            return learning_inputs(tx, task, 2, "fix", ["fix_failing_checks"])
+
+    bug_fix, feature = posteriors("bug_fix"), posteriors("feature")
+    assert key not in bug_fix.everyone and key not in bug_fix.repository
+    assert feature.everyone[key] == feature.repository[key] == Outcomes(green=30, not_green=10)

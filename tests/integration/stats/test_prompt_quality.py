@@ -50,7 +50,8 @@ def test_prompts_list_prints_the_quality_score(seeded, capsys):  # noqa: F811
 
 
 def test_selection_learns_from_the_same_outcomes_split_by_repository(seeded):  # noqa: F811
-    rows = learning_store.template_outcomes(seeded, ["bug_fix", "feature"], repository_id=1)
+    # the seeded tasks are all features (the column default)
+    rows = learning_store.template_outcomes(seeded, ["bug_fix", "feature"], "feature", repository_id=1)
     assert {(r.template_id, r.version, r.this_repository, r.green, r.not_green) for r in rows} == {
         ("bug_fix", 1, True, 1, 0),
         ("feature", 1, True, 1, 0),

@@ -85,7 +85,7 @@ def stored(task_id) -> tuple[list[dict], list[dict]]:
 
 def selection_counts(repository_id: int) -> set[tuple]:
     with transaction() as conn:
-        rows = learning_store.template_outcomes(conn, ["bug_fix"], repository_id)
+        rows = learning_store.template_outcomes(conn, ["bug_fix"], "bug_fix", repository_id)
     return {(r.template_id, r.version, r.green, r.not_green) for r in rows}
 
 
@@ -186,14 +186,17 @@ def test_the_migration_stores_the_outcomes_of_the_tasks_that_ended_before_it(emp
     since_outcome_tables = [m for m in migrations.discover() if m.version >= 25]
     migrations.rollback(empty_db_url, steps=len(since_outcome_tables))  # back when outcomes were views
     with psycopg.connect(empty_db_url, row_factory=dict_row) as conn:
-        seed_tasks(conn)  # test_stats: 5 tasks ended, 2 running
+        seed_tasks(conn)  # test_stats: 5 tasks ended, 2 running, all features
         conn.commit()
-        computed = learning_store.template_outcomes(conn, ["bug_fix", "feature"], repository_id=1)
+        computed = learning_store.template_outcomes(conn, ["bug_fix", "feature"], "feature", repository_id=1)
         conn.commit()
 
         migrations.migrate(empty_db_url)
 
-        assert learning_store.template_outcomes(conn, ["bug_fix", "feature"], repository_id=1) == computed
+        assert (
+            learning_store.template_outcomes(conn, ["bug_fix", "feature"], "feature", repository_id=1)
+            == computed
+        )
         assert len(computed) == 4
         assert conn.execute("select count(*) from task_figures").fetchone()["count"] == 5
         total = outcome_stats.collect(conn, T0 - timedelta(days=1), T0 + timedelta(days=1)).total

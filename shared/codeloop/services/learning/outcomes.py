@@ -1,5 +1,6 @@
-"""What template selection learns from, for one prompt: the outcomes in the task's complexity band
-by template version (everyone's and its repository's), and the versions the task already used."""
+"""What template selection learns from, for one prompt: the outcomes of tasks of the same type in
+the task's complexity band by template version (everyone's and its repository's), and the versions
+the task already used."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def learning_inputs(
     band = complexity_band(spec_complexity(task.complexity))
     everyone: dict[VersionKey, Outcomes] = {}
     repository: dict[VersionKey, Outcomes] = {}
-    for row in learning_store.template_outcomes(conn, template_ids, task.repository_id):
+    for row in learning_store.template_outcomes(conn, template_ids, task.type.value, task.repository_id):
         if complexity_band(spec_complexity(row.complexity)) != band:
             continue
         key = (row.template_id, row.version)

@@ -3,14 +3,16 @@
 -- task_outcomes_computed view (migration 0025, the rule of 0017) says which count and how.
 
 -- name: template_outcomes
--- The outcomes of the given templates by version and complexity; this_repository splits the
--- given repository's from the others'.
+-- The outcomes of the given templates in tasks of the given type, by version and complexity;
+-- this_repository splits the given repository's from the others'. A template that serves every
+-- type (fix_failing_checks) learns per task type: a bug fix's outcomes say nothing of a feature's.
 select template_id, template_version as version, complexity,
        repository_id = %(repository_id)s as this_repository,
        count(*) filter (where green) as green,
        count(*) filter (where not green) as not_green
   from task_outcomes
  where template_id = any(%(template_ids)s::text[])
+   and type = %(task_type)s
  group by 1, 2, 3, 4;
 
 -- name: task_versions
