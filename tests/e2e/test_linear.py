@@ -49,6 +49,8 @@ def test_a_labelled_linear_issue_ends_green_with_one_living_linear_comment(loop:
     # GitHub: a green check run on the agent's head.
     task = loop.task()
     assert task.pr_number == agent_pr
+    # The agent left `Fixes ENG-123` out of its description: codeloop appended it.
+    assert loop.repo.pulls[agent_pr]["body"] == "Fixes ENG-123"
     final = [c for c in loop.repo.check_runs.values() if c["head_sha"] == task.head_sha]
     assert [(c["status"], c["conclusion"]) for c in final] == [("completed", "success")]
     # Linear: one comment, created once and edited in place to green; the PR attached once.

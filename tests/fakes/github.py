@@ -1495,11 +1495,17 @@ def _touches(repo: FakeRepo, tree: str, parent_tree: str | None, path: str) -> b
 # -- pull requests ---------------------------------------------------------------------------------
 
 
-@_route("GET", _REPO + r"/pulls/(?P<number>\d+)", "token", ("pull_requests", "read"))
-def _get_pull(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request) -> _Answer:
+def _pull_of(repo: FakeRepo, params: dict[str, str]) -> dict[str, Any]:
+    """The pull request the route's ``number`` names; 404 as GitHub answers for an unknown one."""
     pull = repo.pulls.get(int(params["number"]))
     if pull is None:
         raise GitHubApiError(404, "Not Found")
+    return pull
+
+
+@_route("GET", _REPO + r"/pulls/(?P<number>\d+)", "token", ("pull_requests", "read"))
+def _get_pull(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request) -> _Answer:
+    pull = _pull_of(repo, params)
     if "diff" in request.headers.get("accept", ""):
         text = "".join(
             f"diff --git a/{name} b/{name}\n--- a/{name}\n+++ b/{name}\n{change['patch']}\n"
@@ -1510,11 +1516,19 @@ def _get_pull(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request:
     return _ok(fake._pull_json(repo, pull))
 
 
+@_route("PATCH", _REPO + r"/pulls/(?P<number>\d+)", "token", ("pull_requests", "write"))
+def _update_pull(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request) -> _Answer:
+    pull = _pull_of(repo, params)
+    body = request.body or {}
+    if "title" in body and not body["title"]:
+        raise _unprocessable("title cannot be blank")
+    pull |= {field: body[field] for field in ("title", "body") if field in body}
+    return _ok(fake._pull_json(repo, pull))
+
+
 @_route("GET", _REPO + r"/pulls/(?P<number>\d+)/files", "token", ("pull_requests", "read"))
 def _pull_files(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request) -> _Answer:
-    pull = repo.pulls.get(int(params["number"]))
-    if pull is None:
-        raise GitHubApiError(404, "Not Found")
+    pull = _pull_of(repo, params)
     page, headers = fake._page(request, fake._pull_changes(repo, pull))
     return _ok(page, headers=headers)
 
@@ -1749,9 +1763,7 @@ def _react_to_review_comment(
 @_route("PUT", _REPO + r"/pulls/(?P<number>\d+)/merge", "token", ("contents", "write"))
 def _merge_pull(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request) -> _Answer:
     """GitHub's checks in its order: open, head unchanged, reviews, merge state; then a merge commit."""
-    pull = repo.pulls.get(int(params["number"]))
-    if pull is None:
-        raise GitHubApiError(404, "Not Found")
+    pull = _pull_of(repo, params)
     body = request.body or {}
     method = body.get("merge_method", "merge")
     if method not in ("merge", "squash", "rebase"):

@@ -273,9 +273,27 @@ def issue_text(description: str | None, criteria: list[str]) -> str:
 def linear_reference(task_metadata: dict[str, Any]) -> str:
     """The line a task's pull request description carries so Linear's own GitHub integration links
     the two (``Fixes ENG-123``); empty for a task that did not come from Linear."""
+    identifier = _linear_identifier(task_metadata)
+    return f"Fixes {identifier}" if identifier else ""
+
+
+def body_linking_linear_issue(body: str | None, task_metadata: dict[str, Any]) -> str | None:
+    """A pull request description with the task's Linear reference appended; None when it needs no
+    change (the task did not come from Linear, or the description already names its issue)."""
+    identifier = _linear_identifier(task_metadata)
+    if identifier is None:
+        return None
+    text = (body or "").rstrip()
+    if re.search(rf"(?<![A-Za-z0-9]){re.escape(identifier)}(?!\d)", text, re.IGNORECASE):
+        return None
+    reference = linear_reference(task_metadata)
+    return f"{text}\n\n{reference}" if text else reference
+
+
+def _linear_identifier(task_metadata: dict[str, Any]) -> str | None:
     linear = task_metadata.get("linear")
     identifier = linear.get("identifier") if isinstance(linear, dict) else None
-    return f"Fixes {identifier}" if isinstance(identifier, str) and _IDENTIFIER.fullmatch(identifier) else ""
+    return identifier if isinstance(identifier, str) and _IDENTIFIER.fullmatch(identifier) else None
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9]{1,10}-\d{1,9}")

@@ -149,6 +149,16 @@ class NotifyConfig(_Strict):
     slack: SlackNotifyConfig | None = Field(default=None, description="One Slack message per task, kept up to date.")
 
 
+class LinearConfig(_Strict):
+    done_state: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The Linear workflow state (by name) an issue moves to when its task ends green; the "
+        "team mapping's done state wins when it has one.",
+    )
+
+
 class PromptPin(_Strict):
     template: str = Field(description="A template id from prompts/.")
     version: int | None = Field(default=None, ge=1, description="Pin a version; latest when absent.")
@@ -175,6 +185,9 @@ class RepoConfig(_Strict):
         ".github/workflows/** and .github/codeloop.yml: a pull request changing one is not validated.",
     )
     notify: NotifyConfig = Field(default_factory=NotifyConfig, description="Where else tasks are reported.")
+    linear: LinearConfig = Field(
+        default_factory=LinearConfig, description="Tasks started from Linear issues mapped to this repository."
+    )
     budget: TaskBudget = Field(
         default_factory=TaskBudget,
         description="Per task, over all its attempts: USD (priced by the deployment's MODEL_PRICES) and minutes "

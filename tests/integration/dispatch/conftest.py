@@ -84,10 +84,12 @@ def insert_prompt(task_id, attempt: int, body: str = "Fix the crash on empty inp
     return str(row["id"])
 
 
-def start_task(world, title: str = "Fix the crash on empty input"):
+def start_task(world, title: str = "Fix the crash on empty input", metadata: dict | None = None):
     """A task whose execution waits at DispatchCodegen; returns (task, the codegen queue's message)."""
     repo = world["repo"]
-    task = create_and_start(NewTask(repository_id=repo.id, title=title, type="bug_fix"), actor="test")
+    task = create_and_start(
+        NewTask(repository_id=repo.id, title=title, type="bug_fix", metadata=metadata or {}), actor="test"
+    )
     build = take_one(world["aws"]["PROMPT_QUEUE_URL"])
     body = json.loads(build["Body"])
     client("sqs").delete_message(

@@ -170,6 +170,52 @@ def test_the_sweeper_refuses_a_reported_pull_request_that_is_not_the_agents(worl
     assert stored_task(task).branch is None
 
 
+# -- the Linear issue named in the agent's pull request ---------------------------------------------
+
+LINEAR_TASK = {"linear": {"identifier": "ENG-123", "number": 123, "url": "https://linear.app/acme/issue/ENG-123"}}
+
+
+def adopt_with_body(world, body: str | None) -> tuple[int, list]:
+    """A Linear task's run answered with the agent's PR whose description is ``body``; the PATCHes of it."""
+    task, message = start_task(world, metadata=LINEAR_TASK)
+    assert dispatch(world, message) == {"batchItemFailures": []}
+    [run_id] = world["codegen"].runs
+    head = commit(world, "codegen/fix")
+    number = world["repo"].add_pull_request(head="codegen/fix", user=AGENT, body=body)
+    report_branch(world, run_id, number, "codegen/fix")
+    pull = PullRequestFacts(
+        repository=REPO, number=number, head_branch="codegen/fix", head_repository=REPO, author=AGENT
+    )
+    assert on_agent_pull_request(pull, head)
+    assert stored_task(task).pr_number == number
+    return number, world["github"].calls_to("PATCH", rf"/repos/{REPO}/pulls/{number}")
+
+
+@pytest.mark.parametrize("body", ["Fix add.\n\nFixes ENG-123", "Closes eng-123: add() adds again."])
+def test_an_agent_pull_request_that_names_the_linear_issue_is_left_as_it_is(world, body):
+    number, patches = adopt_with_body(world, body)
+    assert patches == []
+    assert world["repo"].pulls[number]["body"] == body
+
+
+@pytest.mark.parametrize(
+    ("body", "patched"),
+    [("Fix add.\n", "Fix add.\n\nFixes ENG-123"), (None, "Fixes ENG-123"), ("Fixes ENG-1234", None)],
+)
+def test_an_agent_pull_request_that_does_not_name_the_linear_issue_gets_the_line(world, body, patched):
+    number, [patch] = adopt_with_body(world, body)
+    assert patch.body == {"body": patched or "Fixes ENG-1234\n\nFixes ENG-123"}
+    assert world["repo"].pulls[number]["body"] == patch.body["body"]
+
+
+def test_github_refusing_the_linear_line_does_not_hold_up_the_run(world):
+    world["github"].fail_next(1, 403, path_prefix=f"/repos/{REPO}/pulls/")
+    number, patches = adopt_with_body(world, "Fix add.")
+    assert patches == [] and world["repo"].pulls[number]["body"] == "Fix add."
+    validate = json.loads(take_one(world["aws"]["VALIDATION_QUEUE_URL"])["Body"])
+    assert validate["pr_number"] == number
+
+
 # -- pushing: only to branches codeloop saw its agent create -----------------------------------------
 
 

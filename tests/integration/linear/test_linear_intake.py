@@ -188,6 +188,24 @@ def test_a_linked_writer_starts_an_issue_to_pr_task_with_the_linear_issue(world,
     assert process_delivery(delivery_id) == ["already processed"]
 
 
+@pytest.mark.parametrize(("mapped", "expected"), [(None, "Ready to ship"), ("In Review", "In Review")])
+def test_the_repository_names_the_done_state_only_when_the_team_mapping_does_not(
+    world, github_fake, mapped, expected
+):
+    github_fake.repos[REPO].commit_files(
+        "main",
+        {".github/codeloop.yml": "validation:\n  test: [pytest -q]\nlinear:\n  done_state: Ready to ship\n"},
+    )
+    with transaction() as conn:
+        linear_store.map_team(conn, "ENG", REPO, done_state=mapped)
+    link(delivery("comment_created")["actor"]["id"], WRITER)
+    [outcome] = process_delivery(post(delivery("comment_created"))["body"]["delivery_id"])
+    assert outcome.startswith("started ")
+    with transaction() as conn:
+        [task] = store.list_tasks(conn)
+        assert linear_store.issue_task(conn, task.id).done_state == expected
+
+
 def test_a_project_mapping_wins_over_the_team_one(world, db_url):
     with transaction() as conn:
         linear_store.map_team(conn, "eng", "acme/other", project="Mobile", done_state="Done")

@@ -54,6 +54,8 @@ def test_no_file_means_defaults(text):
         ("validation: {review: {enabled: true, blocks: true}}\n", "validation.review.blocks: Extra inputs"),
         ("validation: [1, 2\n", "not valid YAML at line"),
         ("- a list\n", "must be a mapping"),
+        ("linear: {done_state: ''}\n", "linear.done_state: String should have at least 1 character"),
+        ("linear: {state: Done}\n", "linear.state: Extra inputs are not permitted"),
     ],
 )
 def test_problems_name_the_key(text, problem):

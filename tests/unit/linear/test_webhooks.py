@@ -8,6 +8,7 @@ import pytest
 
 from codeloop.domain.linear import (
     acceptance_criteria,
+    body_linking_linear_issue,
     linear_reference,
     parse_delivery,
     requests_from_payload,
@@ -125,3 +126,13 @@ def test_a_pull_request_names_the_linear_issue_only_for_a_well_formed_identifier
     assert linear_reference({"linear": {"identifier": "ENG-123"}}) == "Fixes ENG-123"
     assert linear_reference({"linear": {"identifier": "ENG-1\n@everyone"}}) == ""
     assert linear_reference({}) == ""
+
+
+def test_a_description_gets_the_linear_line_only_when_it_does_not_name_the_issue_already():
+    task = {"linear": {"identifier": "ENG-123"}}
+    assert body_linking_linear_issue("Fix add.\n\n", task) == "Fix add.\n\nFixes ENG-123"
+    assert body_linking_linear_issue(None, task) == "Fixes ENG-123"
+    assert body_linking_linear_issue("See ENG-1234 and XENG-123", task) == "See ENG-1234 and XENG-123\n\nFixes ENG-123"
+    assert body_linking_linear_issue("Resolves eng-123.", task) is None
+    assert body_linking_linear_issue("Fix add.", {}) is None
+    assert body_linking_linear_issue("Fix add.", {"linear": {"identifier": "ENG-1\n@everyone"}}) is None

@@ -40,6 +40,7 @@ from codeloop.adapters.github.client import (
     METADATA_READ,
     PAGE_SIZE,
     PULL_REQUESTS_READ,
+    PULL_REQUESTS_WRITE,
     PUSH_AND_OPEN_PR,
     REQUEST_TIMEOUT_SECONDS,
     SHORT_WAIT,
@@ -96,6 +97,7 @@ from codeloop.adapters.github.pulls import (
     list_pull_request_files,
     list_review_threads,
     merge_pull_request,
+    update_pull_request_body,
 )
 from codeloop.adapters.github.repositories import (
     KNOWN_ROLES,
@@ -129,6 +131,7 @@ __all__ = [
     "METADATA_READ",
     "PAGE_SIZE",
     "PULL_REQUESTS_READ",
+    "PULL_REQUESTS_WRITE",
     "PUSH_AND_OPEN_PR",
     "REQUEST_TIMEOUT_SECONDS",
     "SHORT_WAIT",
@@ -189,5 +192,6 @@ __all__ = [
     "reset_clients",
     "update_check_run",
     "update_issue_comment",
+    "update_pull_request_body",
     "upsert_marked_comment",
 ]

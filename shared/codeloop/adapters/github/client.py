@@ -62,6 +62,7 @@ CONTENTS_WRITE: Permissions = {"contents": "write"}
 CHECKS_READ: Permissions = {"checks": "read"}
 CHECKS_WRITE: Permissions = {"checks": "write"}
 PULL_REQUESTS_READ: Permissions = {"pull_requests": "read"}
+PULL_REQUESTS_WRITE: Permissions = {"pull_requests": "write"}
 COMMENTS_READ: Permissions = {"issues": "read", "pull_requests": "read"}
 COMMENTS_WRITE: Permissions = {"issues": "write", "pull_requests": "write"}
 PUSH_AND_OPEN_PR: Permissions = {"contents": "write", "pull_requests": "write"}

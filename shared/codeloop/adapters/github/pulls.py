@@ -6,6 +6,7 @@ from codeloop.adapters.github.client import (
     ACCEPT_DIFF,
     MERGE_PULL_REQUESTS,
     PULL_REQUESTS_READ,
+    PULL_REQUESTS_WRITE,
     PUSH_AND_OPEN_PR,
     Permissions,
     _pages,
@@ -91,6 +92,22 @@ def create_pull_request(
             raise
         return PullRequest.model_validate(open_prs[0])
     return PullRequest.model_validate(response.json())
+
+
+def update_pull_request_body(
+    installation_id: int, repo: str, number: int, body: str, *, permissions: Permissions = PULL_REQUESTS_WRITE
+) -> PullRequest:
+    """Replace a pull request's description (trimmed to GitHub's limit)."""
+    return PullRequest.model_validate(
+        _repo_request(
+            "PATCH",
+            installation_id,
+            repo,
+            permissions,
+            _repo_path(repo, f"/pulls/{number}"),
+            json={"body": _trim(body)},
+        ).json()
+    )
 
 
 ENABLE_AUTO_MERGE = """

@@ -13,7 +13,8 @@ whichever comes first (``answered_at`` is set by one compare-and-set, so only on
   its deadline → AgentTimedOut. It also resumes tasks waiting for a provider once a breaker
   admits calls again, and stops Codegen's own check fixer on a completed run's PR.
 
-Success answers ``{"run_id", "pr_number", "head_sha"}``, what ValidatePR needs.
+Success answers ``{"run_id", "pr_number", "head_sha"}``, what ValidatePR needs. Before it, the
+pull request of a task from Linear gets ``Fixes ENG-123`` in its description if the agent left it out.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from codeloop.db.dispatch_store import CodegenRun
 from codeloop.db.pool import transaction
 from codeloop.domain import breaker as breakers
 from codeloop.domain.adoption import PullRequestFacts, adoption_refusal
+from codeloop.domain.linear import body_linking_linear_issue, linear_reference
 from codeloop.domain.providers import OpenedPullRequest, ProviderError, RunResult, RunStatus
 from codeloop.observability import logger, metrics
 from codeloop.services.agents.providers import bot_logins, breaker_policy, provider_named
@@ -221,12 +223,34 @@ def _answer_success(
         store.update_task(
             conn, run.task_id, pr_number=pr_number, pr_url=pr_url, head_sha=head_sha, branch=branch
         )
+    _link_linear_issue(run, pr_number)
     output = {"run_id": run.external_id, "pr_number": pr_number, "head_sha": head_sha}
     if not _send(run, lambda token: workflows.send_success(token, output)):
         return False
     ledger.step_finished(run.execution_name or "", str(run.task_id), STEP, run.attempt, "succeeded")
     metrics.add_metric(name="AgentRunSucceeded", unit="Count", value=1)
     return True
+
+
+def _link_linear_issue(run: CodegenRun, pr_number: int) -> None:
+    """Append ``Fixes ENG-123`` to the task's pull request when it came from Linear and the agent,
+    only asked to in its prompt, left it out: Linear's own GitHub integration links them by it.
+    A failure is logged, never stops the run's answer."""
+    with transaction() as conn:
+        task = store.require_task(conn, run.task_id)
+        repository = store.get_repository(conn, task.repository_id)
+    if not linear_reference(task.metadata) or repository is None or repository.installation_id is None:
+        return
+    try:
+        pull = github.get_pull_request(repository.installation_id, repository.full_name, pr_number)
+        body = body_linking_linear_issue(pull.body, task.metadata)
+        if body is not None:
+            github.update_pull_request_body(repository.installation_id, repository.full_name, pr_number, body)
+    except github.GitHubError as exc:
+        logger.warning(
+            "could not link the Linear issue in the pull request",
+            extra={"run": run.external_id, "pr_number": pr_number, "error": str(exc)},
+        )
 
 
 def _answer_failure(run: CodegenRun, error: str, cause: str) -> bool:

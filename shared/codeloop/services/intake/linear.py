@@ -218,7 +218,7 @@ class _Asker:
             identifier=issue.identifier,
             url=issue.url,
             team_id=issue.team.id,
-            done_state=self.mapping.done_state,
+            done_state=self.mapping.done_state or config.linear.done_state,
         )
         task = tasks.create_and_start(
             new,
