@@ -606,7 +606,7 @@ _TAP_RESULT = re.compile(
 )
 _TAP_SUBTEST = re.compile(r"^(?P<indent>\s*)# Subtest: (?P<name>.+?)\s*$")
 _TAP_GROUP = re.compile(r"^# (?P<name>\S.*?)\s*$")  # tape names its tests in comments
-_TAP_TOTALS = re.compile(r"^(?:tests|pass|fail|skip|todo|cancelled|suites|duration_ms|ok)\b")
+_TAP_TOTALS = re.compile(r"^(?:tests|pass|fail|skip|skipped|todo|cancelled|suites|duration_ms|ok)\b")
 _TAP_YAML_KEY = re.compile(r"^(?P<key>[\w-]+):\s?(?P<value>.*)$")
 _PERL_DIAG = re.compile(
     r"^#\s+Failed test (?:'(?P<name>.*?)'\n#\s+)?at (?P<file>\S+) line (?P<line>\d+)\.\n"
@@ -724,11 +724,13 @@ _PYTEST_RUNNING = re.compile(r"^(?P<id>\S+\.py::\S+)\s*$")  # -v progress: the i
 _UNITTEST_RUNNING = re.compile(r"^(?P<name>\w+) \((?P<suite>[\w.]+)\)(?: \.\.\.)?\s*$")
 _CARGO_RUNNING = re.compile(r"^test (?P<name>\S+) has been running for over \d+ seconds$")
 _CARGO_DONE = re.compile(r"^test (?P<name>\S+) \.\.\. ")
+_TAP_CLOSING = re.compile(r"^(?P<indent>\s*)(?:(?:not )?ok\b|1\.\.\d+)")  # a result, or the plan
 
 
 def running_test_when_cut(output: str) -> str | None:
     """The test a run was in when it was stopped, where the runner's progress lines say so:
-    pytest -v, unittest -v, go test -v, cargo test's "has been running for over 60 seconds"."""
+    pytest -v, unittest -v, go test -v, cargo test's "has been running for over 60 seconds",
+    TAP's test names (tape, node:test)."""
     lines = [line.rstrip() for line in strip_ansi(output).replace("\r\n", "\n").splitlines() if line.strip()]
     if not lines:
         return None
@@ -749,7 +751,28 @@ def running_test_when_cut(output: str) -> str | None:
         elif match := _CARGO_DONE.match(line):
             cargo_running.pop(match["name"], None)
     still_running = [*go_running, *cargo_running]
-    return still_running[-1] if still_running else None
+    return still_running[-1] if still_running else _tap_running(lines)
+
+
+def _tap_running(lines: list[str]) -> str | None:
+    """The last test a TAP stream named (tape's ``# name``, node:test's ``# Subtest: name``, with
+    the tests it is in) that no ``ok``/``not ok`` or plan line at its depth has closed since. A
+    tape test counts as closed by its first assertion's line: tape prints nothing when a test ends,
+    so after one the test may as well be over (and the process held open by something else)."""
+    if not any(line.startswith("TAP version ") for line in lines):
+        return None
+    open_tests: dict[int, str] = {}  # indent -> the test open at that depth
+    for line in lines:
+        if match := _TAP_SUBTEST.match(line):
+            depth, name = len(match["indent"]), match["name"]
+        elif (match := _TAP_GROUP.match(line)) and not _TAP_TOTALS.match(match["name"]):
+            depth, name = 0, match["name"]
+        elif match := _TAP_CLOSING.match(line):
+            depth, name = len(match["indent"]), None
+        else:
+            continue
+        open_tests = {d: n for d, n in open_tests.items() if d < depth} | ({depth: name} if name else {})
+    return " › ".join(name for _, name in sorted(open_tests.items())) or None
 
 
 SUMMARY_PARSERS: tuple[Callable[[str], list[TestFailure]], ...] = (

@@ -76,14 +76,21 @@ class CommandResult(Frozen):
     output: str  # stdout and stderr interleaved: head and tail, with a line saying what was cut
     output_bytes: int  # everything the command printed
     output_cut_bytes: int = 0
+    junit_open_test: str | None = None  # the test case a JUnit file it wrote ends inside (cut short)
+    rerun_of: int | None = None  # a rerun: the index in the report's commands of the test command it narrows
 
     @property
     def succeeded(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
 
+    def test_running_when_cut(self) -> str | None:
+        """The test this run was in when it was stopped: the test case its JUnit file was cut
+        inside, else the one its runner's progress lines leave open."""
+        return self.junit_open_test or running_test_when_cut(self.output)
+
     def describe(self) -> str:
         if self.timed_out:
-            running = running_test_when_cut(self.output)
+            running = self.test_running_when_cut()
             during = f", while running {running}" if running else ""
             return f"`{self.command}` hit its time limit after {self.duration_seconds:.0f} s{during}"
         if self.signal is not None:
@@ -259,16 +266,17 @@ def verdict_for(
     flaky_count: int = 0,
 ) -> tuple[Verdict, str]:
     """The verdict and its one-line summary, from what the commands and the checks did. A failing
-    test command whose failing tests all passed on their rerun counts as passed (they were flaky)."""
+    test command whose failing tests all passed on its rerun counts as passed (they were flaky)."""
     setup_failure = next((c for c in commands if c.phase == "setup" and not c.succeeded), None)
     if setup_failure is not None:
         return "failed", f"Setup failed: {setup_failure.describe()}"
     if deployment is not None and not deployment.ready:
         return "failed", f"Deploy failed: {deployment.problem}"
     failed_checks = [c.name for c in checks if not c.passed]
-    test_failures = [c for c in commands if c.phase == "test" and not c.succeeded]
-    if any(c.phase == "rerun" and c.succeeded for c in commands):
-        test_failures = []
+    cleared = {c.rerun_of for c in commands if c.phase == "rerun" and c.succeeded}
+    test_failures = [
+        c for i, c in enumerate(commands) if c.phase == "test" and not c.succeeded and i not in cleared
+    ]
     flaky = f"; {_plural(flaky_count, 'flaky test')} passed on a rerun" if flaky_count else ""
     parts = [f"Checks failed: {', '.join(failed_checks)}"] if failed_checks else []
     if test_failures and failure_count:
@@ -586,7 +594,7 @@ def failure_signature(
                 (
                     c.phase,
                     c.command,
-                    f"timeout in {running_test_when_cut(c.output)}" if c.timed_out else f"exit {c.exit_code}",
+                    f"timeout in {c.test_running_when_cut()}" if c.timed_out else f"exit {c.exit_code}",
                     normalise_message("\n".join(error_looking_lines(c.output)), checkout_root),
                 )
             )

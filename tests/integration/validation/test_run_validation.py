@@ -180,6 +180,16 @@ def test_a_hanging_test_command_is_killed_and_reported(git_server, work: Path):
     assert list(work.iterdir()) == []
 
 
+def test_a_hanging_command_whose_junit_file_is_cut_inside_a_case_names_that_test(git_server, work: Path):
+    cut = '<testsuite name="io"><testcase classname="tests.test_io" name="test_upload">'
+    cfg = config([f"printf '%s' '{cut}' > report.xml; sleep 300"])
+    _, report = validate(git_server, work, {}, cfg, limits=RunLimits(total_seconds=60, command_seconds=1))
+    assert report.verdict == "failed"
+    assert report.commands[0].junit_open_test == "tests.test_io::test_upload"
+    assert report.summary.endswith("hit its time limit after 1 s, while running tests.test_io::test_upload")
+    assert "ends inside test tests.test_io::test_upload" in report.notes[0]
+
+
 def test_when_the_total_time_is_spent_the_remaining_commands_do_not_start(git_server, work: Path):
     cfg = config(["sleep 300", "echo never"])
     _, report = validate(git_server, work, {}, cfg, limits=RunLimits(total_seconds=3, command_seconds=60))

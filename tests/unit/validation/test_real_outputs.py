@@ -331,6 +331,33 @@ def test_running_test_from_go_unittest_and_cargo_progress_lines():
     assert running_test_when_cut(text("cargo/cargo-test.txt")) is None
 
 
+def test_a_timed_out_tap_run_names_the_test_no_result_has_closed():
+    # tape printed the test's name and nothing after: it was still in it
+    assert running_test_when_cut(text("tape/tape-timeout.txt")) == "server answers"
+    # node:test: "starts" was closed by its ok line, its parent "server" never was
+    assert running_test_when_cut(text("node_test/node-test-tap-timeout.txt")) == "server"
+    # tape prints nothing when a test ends: after an assertion, the test may be over
+    assert running_test_when_cut(text("tape/tape-timeout-after-assert.txt")) is None
+    for finished in ("tape/tape-1c9e.txt", "node_test/node-test-tap.txt"):
+        assert running_test_when_cut(text(finished)) is None
+    assert running_test_when_cut("# not a TAP stream\n") is None
+    assert failed_command(text("tape/tape-timeout.txt"), timed_out=True).describe() == (
+        "`run the tests` hit its time limit after 20 s, while running server answers"
+    )
+
+
+def test_a_junit_file_cut_inside_a_case_names_the_test_in_the_timeout_and_its_signature():
+    def cut_in(test: str) -> CommandResult:
+        return failed_command("", timed_out=True).model_copy(update={"junit_open_test": test})
+
+    assert cut_in("src/calc.test.js::calc divides").describe() == (
+        "`run the tests` hit its time limit after 20 s, while running src/calc.test.js::calc divides"
+    )
+    assert failure_signature([], [cut_in("src/calc.test.js::calc divides")]) != failure_signature(
+        [], [cut_in("src/calc.test.js::calc adds")]
+    )
+
+
 def test_a_junit_file_cut_inside_a_test_case_names_that_test():
     document = (OUTPUTS / "jest/jest-junit.xml").read_bytes()
     cut = document[: document.index(b"RangeError")]

@@ -145,6 +145,25 @@ def test_failing_tests_are_counted_when_parsed():
     assert verdict_for([command(exit_code=1)], 3) == ("failed", "Tests failed: 3 failing tests")
 
 
+def test_a_rerun_that_passes_clears_only_the_command_it_narrows():
+    first, second = command(exit_code=1), command(exit_code=1)
+    rerun_first = command("rerun").model_copy(update={"rerun_of": 0})
+    rerun_second = command("rerun", exit_code=1).model_copy(update={"rerun_of": 1})
+    assert verdict_for([first, second, rerun_first, rerun_second], 1, flaky_count=1) == (
+        "failed",
+        "Tests failed: 1 failing test; 1 flaky test passed on a rerun",
+    )
+    assert verdict_for([first, second, rerun_first], 0, flaky_count=1) == (
+        "failed",
+        "Tests failed: `test-command` exited with 1",
+    )
+    cleared_both = [first, second, rerun_first, rerun_first.model_copy(update={"rerun_of": 1})]
+    assert verdict_for(cleared_both, 0, flaky_count=2) == (
+        "passed",
+        "Passed: 2 test commands succeeded; 2 flaky tests passed on a rerun",
+    )
+
+
 def test_a_timed_out_test_command_fails():
     verdict, summary = verdict_for([command(exit_code=None, timed_out=True)], 0)
     assert verdict == "failed" and "time limit" in summary

@@ -75,6 +75,15 @@ class RunLimits:
 
 
 @dataclass(frozen=True)
+class CommandOutcome:
+    """One test command's run: its index in the report's commands, and the failures it reported."""
+
+    index: int
+    failures: list[TestFailure]
+    source: ResultsSource
+
+
+@dataclass(frozen=True)
 class SandboxDirs:
     """The fresh directories one validation works in, and the user its commands run as. The
     root is private (0700) to that user: nothing of another validation can read it."""
@@ -171,44 +180,59 @@ def validate_checkout(
 ) -> ValidationReport:
     """Run setup, the deploy stage (start the app, wait until ready, HTTP checks: ``deploy.py``),
     then the tests against the running app, in ``dirs.checkout`` (already checked out), with the
-    validation's own toolchain, and build the report. When one test command failed, its failing
-    tests run once more: those that pass then are flaky, not failures."""
+    validation's own toolchain, and build the report. When test commands fail, each one's failing
+    tests (parsed from its own results) run once more: those that pass then are flaky, not failures."""
     started = started if started is not None else time.monotonic()
     env = sandbox.sandbox_environment(dirs.home, dirs.tmp)
     owner = (dirs.user.uid, dirs.user.gid) if dirs.user else None
     env.update(toolchain.create(dirs.root / "toolchain", owner).environment(env["PATH"]))
     commands: list[CommandResult] = []
+    notes: list[str] = []
 
-    def run_phase(phase: Phase, lines: Sequence[str], stop_at_failure: bool) -> None:
-        for line in lines:
-            if time.monotonic() >= deadline:
-                commands.append(_not_started(phase, line, limits))
-                return
-            result = _run_command(phase, line, dirs, env, limits, deadline, heartbeat)
-            commands.append(result)
-            if stop_at_failure and not result.succeeded:
-                return
+    def run(phase: Phase, line: str) -> bool:
+        """Run ``line`` and keep its result; False (a "not started" result kept) when no time is left."""
+        if time.monotonic() >= deadline:
+            commands.append(_not_started(phase, line, limits))
+            return False
+        commands.append(_run_command(phase, line, dirs, env, limits, deadline, heartbeat))
+        return True
 
-    def run_and_collect(
-        phase: Phase, lines: Sequence[str]
-    ) -> tuple[list[TestFailure], ResultsSource, list[str]]:
-        """Run ``lines``; the failures their JUnit files (those they wrote) or outputs report."""
+    def run_test(phase: Phase, line: str, rerun_of: int | None = None) -> CommandOutcome | None:
+        """Run one test command: the failures the JUnit files it wrote report (a file cut inside a
+        test case names the test it was in), else those its output reports. None when no time is left."""
         before = _junit_snapshot(dirs.checkout, config.validation.junit)
-        first = len(commands)
-        run_phase(phase, lines, stop_at_failure=False)
+        if not run(phase, line):
+            return None
         written = [
             path
             for path, stamp in _junit_snapshot(dirs.checkout, config.validation.junit).items()
             if before.get(path) != stamp
         ]
-        failures, parsed, notes = _parse_junit_files(dirs.checkout, written)
-        if parsed:
-            return failures, "junit", notes
-        failures = [f for c in commands[first:] for f in parse_test_output(c.output)]
-        return failures, "output" if failures else "none", notes
+        junit = _parse_junit_files(dirs.checkout, written)
+        if phase == "test":  # a rerun writes the same files again: its notes would repeat these
+            notes.extend(junit.notes)
+        result = commands[-1] = commands[-1].model_copy(
+            update={"junit_open_test": junit.open_test, "rerun_of": rerun_of}
+        )
+        if junit.parsed:
+            return CommandOutcome(len(commands) - 1, junit.failures, "junit")
+        failures = parse_test_output(result.output)
+        return CommandOutcome(len(commands) - 1, failures, "output" if failures else "none")
 
-    run_phase("setup", config.validation.setup, stop_at_failure=True)
-    notes: list[str] = []
+    def rerun_failing(test: CommandOutcome) -> tuple[list[TestFailure], list[TestFailure]]:
+        """(still failing, flaky) of one test command: its failing tests once more, when it failed
+        (not at its time limit) and can be narrowed to them."""
+        command = commands[test.index]
+        failed = not command.succeeded and not command.timed_out
+        narrowed = failed and rerun_command(command.command, test.failures)
+        rerun = run_test("rerun", narrowed, rerun_of=test.index) if narrowed else None
+        if rerun is None:
+            return test.failures, []
+        return split_flaky(test.failures, commands[rerun.index].succeeded, rerun.failures)
+
+    for line in config.validation.setup:
+        if not run("setup", line) or not commands[-1].succeeded:
+            break
     failures: list[TestFailure] = []
     flaky: list[TestFailure] = []
     source: ResultsSource = "none"
@@ -224,14 +248,17 @@ def validate_checkout(
     if all(c.succeeded for c in commands):
         with deploy:  # the app runs (if validation.deploy starts one) until the tests are done
             if deploy.ready:
-                failures, source, notes = run_and_collect("test", config.validation.test)
-                failed = [c for c in commands if c.phase == "test" and not c.succeeded]
-                rerun = (
-                    len(failed) == 1 and not failed[0].timed_out and rerun_command(failed[0].command, failures)
-                )
-                if rerun:
-                    rerun_failures, _, _ = run_and_collect("rerun", [rerun])
-                    failures, flaky = split_flaky(failures, commands[-1].succeeded, rerun_failures)
+                tests: list[CommandOutcome] = []
+                for line in config.validation.test:
+                    if (test := run_test("test", line)) is None:
+                        break
+                    tests.append(test)
+                for test in tests:  # each failed command's own failures, once all have run
+                    still, spared = rerun_failing(test)
+                    failures += still
+                    flaky += spared
+                sources = {test.source for test in tests}
+                source = "junit" if "junit" in sources else "output" if "output" in sources else "none"
     return build_report(
         head_sha=head_sha,
         commands=commands,
@@ -318,13 +345,20 @@ def _junit_snapshot(checkout: Path, configured: Sequence[str]) -> dict[Path, tup
     return snapshot
 
 
-def _parse_junit_files(checkout: Path, paths: Sequence[Path]) -> tuple[list[TestFailure], int, list[str]]:
-    """Failures from every readable JUnit file, how many files parsed, and notes on the others.
+@dataclass
+class JUnitResults:
+    failures: list[TestFailure] = field(default_factory=list)  # from every readable file
+    parsed: int = 0  # how many files parsed
+    notes: list[str] = field(default_factory=list)  # why the others could not be used
+    open_test: str | None = None  # the test case a file cut short ends inside
+
+
+def _parse_junit_files(checkout: Path, paths: Sequence[Path]) -> JUnitResults:
+    """What the JUnit files at ``paths`` report.
 
     Only regular files inside the checkout are read: a symlink planted by the PR is not followed."""
-    failures: list[TestFailure] = []
-    notes: list[str] = []
-    parsed = 0
+    results = JUnitResults()
+    notes = results.notes
     root = checkout.resolve()
     for path in sorted(paths):
         name = path.relative_to(checkout).as_posix()
@@ -338,13 +372,14 @@ def _parse_junit_files(checkout: Path, paths: Sequence[Path]) -> tuple[list[Test
                 if size > MAX_JUNIT_BYTES:
                     notes.append(f"{name}: skipped, {size} bytes is over the {MAX_JUNIT_BYTES} byte limit")
                     continue
-                failures.extend(parse_junit_chunks(iter(lambda h=handle: h.read(READ_CHUNK), b"")))
-            parsed += 1
+                results.failures.extend(parse_junit_chunks(iter(lambda h=handle: h.read(READ_CHUNK), b"")))
+            results.parsed += 1
         except JUnitError as exc:
             notes.append(f"{name}: {exc}")
+            results.open_test = exc.open_test or results.open_test
         except OSError as exc:
             notes.append(f"{name}: cannot be read ({exc.strerror})")
-    return failures, parsed, notes
+    return results
 
 
 # -- working directories ---------------------------------------------------------------------
