@@ -171,7 +171,7 @@ def test_a_fix_then_pass_loop_on_the_task_page(dashboard: Dashboard):
 
         page.goto(f"{dashboard.base}/app/stats")
         assert "Green rate per template version" in page.content()
-        assert page.locator("svg.chart").count() == 3
+        assert page.locator("svg.chart").count() == 4
         screenshot(page, "stats")
 
 

@@ -95,9 +95,14 @@ def counted_repositories(conn: Connection, repository: str | None, scope: Scope 
     return counted["ids"]
 
 
-def _rows(conn: Connection, name: str, repository: str | None, scope: Scope | None) -> list[dict[str, Any]]:
-    """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``."""
-    return conn.execute(query(name), {"counted": counted_repositories(conn, repository, scope)}).fetchall()
+def _rows(
+    conn: Connection, name: str, repository: str | None, scope: Scope | None, **params: Any
+) -> list[dict[str, Any]]:
+    """Query ``name`` over the repositories that count: ``repository`` (or all), within ``scope``;
+    ``params`` are the query's other parameters."""
+    return conn.execute(
+        query(name), {"counted": counted_repositories(conn, repository, scope), **params}
+    ).fetchall()
 
 
 def template_success(
@@ -159,7 +164,7 @@ def collect(conn: Connection, repository: str | None = None, scope: Scope | None
 
 
 def figures(
-    conn: Connection, name: str, repository: str | None = None, scope: Scope | None = None
+    conn: Connection, name: str, repository: str | None = None, scope: Scope | None = None, **params: Any
 ) -> list[dict[str, Any]]:
     """Any named query over the repositories that count (the dashboard's charts read through it)."""
-    return _rows(conn, name, repository, scope)
+    return _rows(conn, name, repository, scope, **params)

@@ -38,3 +38,32 @@ def test_a_task_without_calls_says_so(base):  # noqa: F811
     with operator(base) as client:
         page = client.get(f"/app/tasks/{task.id}").text
     assert '<dd id="task-cost">nothing spent yet</dd>' in page
+
+
+def test_the_stats_page_charts_cost_per_green_by_day_over_its_period(base):  # noqa: F811
+    """The figures count the tasks of the last 30 days (read as the stats API reads them): a task
+    requested before then is in none of them, however much it cost."""
+    costs = {"recent": "0.40", "old": "9.00"}
+    with transaction() as conn:
+        tasks = {
+            title: store.update_task(conn, store.create_task(conn, NewTask(repository_id=1, title=title)).id, attempt=1)
+            for title in costs
+        }
+    for title, usd in costs.items():
+        spend(tasks[title], usd=usd)
+    with transaction() as conn:
+        for task in tasks.values():
+            conn.execute(
+                "insert into validation_runs (task_id, attempt, head_sha, status, finished_at)"
+                " values (%s, 1, 'abc', 'passed', now())",
+                (str(task.id),),
+            )
+        conn.execute("update tasks set created_at = now() - interval '40 days' where id = %s", (str(tasks["old"].id),))
+    with operator(base) as client:
+        stats = client.get("/app/stats").text
+    assert 'id="stats-period">Tasks requested since ' in stats and "(the last 30 days)" in stats
+    assert "<dt>Tasks</dt><dd>1</dd>" in stats
+    assert '<dd id="cost-per-green">$0.40</dd>' in stats
+    chart = stats.split('aria-label="Cost per green pull request, by day requested (USD)"')[1].split("</svg>")[0]
+    assert chart.count('class="bar"') == 1 and ": 0.4 USD</title></rect>" in chart
+    assert "<td>$0.40</td>" in stats and "$9.00" not in stats

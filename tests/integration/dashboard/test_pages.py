@@ -91,6 +91,46 @@ def test_a_filtered_page_keeps_its_filter_on_the_next_page(base):
     assert len(LINK.findall(second.text)) == 5
 
 
+def test_each_filter_returns_exactly_the_tasks_that_match_it(base):
+    """Status, actor (whatever its case) and a time window [since, until) each narrow the list to
+    the tasks they name, no more and no fewer."""
+    seeded = {  # title: (status, requested_by, created_at)
+        "a": ("failed", "Alice", "2026-03-01T10:00:00+00:00"),
+        "b": ("completed", "alice", "2026-03-02T10:00:00+00:00"),
+        "c": ("failed", "bob", "2026-03-03T10:00:00+00:00"),
+        "d": ("queued", "ALICE", "2026-03-04T10:00:00+00:00"),
+        "e": ("completed", "carol", "2026-03-05T10:00:00+00:00"),
+    }
+    with transaction() as conn:
+        ids = {}
+        for title, (status, actor, created_at) in seeded.items():
+            task = store.create_task(conn, NewTask(repository_id=1, title=title, requested_by=actor))
+            conn.execute(
+                "update tasks set status = %s, created_at = %s where id = %s", (status, created_at, str(task.id))
+            )
+            ids[title] = str(task.id)
+
+    def listed(**params: str) -> set[str]:
+        page = client.get("/app/tasks", params=params)
+        assert page.status_code == 200, (params, page.text)
+        return set(LINK.findall(page.text))
+
+    def named(*titles: str) -> set[str]:
+        return {ids[title] for title in titles}
+
+    with operator(base) as client:
+        assert listed() == named("a", "b", "c", "d", "e")
+        assert listed(status="failed") == named("a", "c")
+        assert listed(status="completed") == named("b", "e")
+        assert listed(actor="aLiCe") == named("a", "b", "d")
+        assert listed(actor="bob") == named("c")
+        # since is inclusive, until exclusive; a time without an offset is UTC.
+        assert listed(since="2026-03-02T10:00:00", until="2026-03-04T10:00:00") == named("b", "c")
+        assert listed(since="2026-03-04T00:00:00") == named("d", "e")
+        assert listed(until="2026-03-02T00:00:00+00:00") == named("a")
+        assert listed(status="failed", actor="ALICE", since="2026-03-01T00:00:00") == named("a")
+
+
 def test_a_user_sees_no_sweeper_work_and_only_their_own_oldest_task(base):
     with transaction() as conn:
         store.create_task(conn, NewTask(repository_id=2, title="theirs"))

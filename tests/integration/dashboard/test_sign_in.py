@@ -12,7 +12,7 @@ import pytest
 from codeloop.api.front import handle
 from codeloop.db import store
 from codeloop.db.pool import transaction
-from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.domain.models import DeliveryStatus, Installation, NewTask, RepositoryRef
 from codeloop.local.http import serve
 from codeloop.services.dashboard import access
 from codeloop.settings import get_settings, reset_settings
@@ -256,3 +256,45 @@ def test_a_repository_the_app_was_removed_from_leaves_the_session_at_the_next_re
     with transaction() as conn:
         (row,) = conn.execute("select repository_ids from dashboard_sessions").fetchall()
     assert row["repository_ids"] == [github.repos["octo/one"].id]
+
+
+def test_actions_follow_the_repositorys_rule_for_commands(front):
+    """A repository whose commands need admin: a writer is shown the buttons (write is the lowest
+    rule a repository may have) but retry, cancel and replay, sent with a valid CSRF token, are
+    refused when the form arrives, and nothing changes."""
+    github, base = front
+    repo = github.repos["octo/one"]
+    repo.commit_files(repo.default_branch, {".github/codeloop.yml": "commands:\n  min_permission: admin\n"})
+    github.add_user("walt", {"octo/one": "write"})
+    github.sign_in_as("walt")
+    with transaction() as conn:
+        task = store.create_task(conn, NewTask(repository_id=repo.id, title="guarded"))
+        store.insert_delivery(
+            conn, delivery_id="guarded-1", event="issue_comment", action="created", installation_id=3,
+            repository_id=repo.id, repository_full_name="octo/one", payload={},
+        )  # fmt: skip
+        store.set_delivery_status(conn, "guarded-1", DeliveryStatus.FAILED, error="boom")
+
+    def state() -> tuple[object, ...]:
+        with transaction() as conn:
+            return (
+                store.get_task(conn, task.id),
+                store.task_audit(conn, task.id),
+                conn.execute("select * from webhook_deliveries where delivery_id = 'guarded-1'").fetchone(),
+                conn.execute("select count(*) as n from webhook_deliveries").fetchone()["n"],
+            )
+
+    before = state()
+    with httpx.Client(base_url=base) as client:
+        signed_in(client, base)
+        csrf = csrf_of(client.get(f"/app/tasks/{task.id}").text)
+        answers = [
+            client.post(f"/app/tasks/{task.id}/retry", data={"csrf": csrf}),
+            client.post(f"/app/tasks/{task.id}/cancel", data={"csrf": csrf}),
+            client.post("/app/deliveries/guarded-1/replay", data={"csrf": csrf}),
+        ]
+    assert [answer.status_code for answer in answers] == [403, 403, 403]
+    assert all("permission for commands that start work" in answer.text for answer in answers)
+    assert state() == before
+    # The refusal came from the repository's rule: GitHub was asked for walt's role there.
+    assert github.calls_to("GET", r"/repos/octo/one/collaborators/walt/permission")

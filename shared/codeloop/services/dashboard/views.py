@@ -161,32 +161,47 @@ def _day(moment: datetime) -> str:
 
 
 def stats_page(session: Session) -> dict[str, Any]:
+    """The figures of the tasks requested in the last ``STATS_PERIOD``, read as ``GET /api/v1/stats``
+    reads its outcomes (an ended task's stored figures): a page over every task ever would slow
+    down as the table grows."""
     scope = session.scope
+    now = datetime.now(UTC)
+    since = now - STATS_PERIOD
     with transaction() as conn:
-        stats = stats_store.collect(conn, None, scope=scope)
-        green = stats_store.figures(conn, "dashboard.green_rate_by_day", None, scope)
-        to_green = stats_store.figures(conn, "dashboard.time_to_green_by_day", None, scope)
-        attempts = stats_store.figures(conn, "dashboard.attempts_histogram", None, scope)
-        now = datetime.now(UTC)
-        outcomes = outcome_stats.collect(conn, now - STATS_PERIOD, now, None, scope)
+        outcomes = outcome_stats.collect(conn, since, now, None, scope)
+        green = stats_store.figures(conn, "dashboard.green_rate_by_day", None, scope, since=since)
+        charts = stats_store.figures(conn, "dashboard.period_charts", None, scope, since=since)
     by_series: dict[str, list[Point]] = {}
     for row in green:
         by_series.setdefault(row["series"], []).append(
             Point(label=_day(row["day"]), value=round(100 * row["passed"] / row["validated"], 1))
         )
     series = [Series(name=name, points=points) for name, points in sorted(by_series.items())]
-    time_points = [Point(label=_day(r["day"]), value=float(r["p50_seconds"]) / 60) for r in to_green]
-    attempt_points = [Point(label=str(r["attempts"]), value=r["tasks"]) for r in attempts]
+    to_green = [r for r in charts if r["group_by"] == "green_day" and r["day"] is not None]
+    cost = [r for r in charts if r["group_by"] == "created_day" and r["usd_per_green"] is not None]
+    attempts = [r for r in charts if r["group_by"] == "attempts" and r["attempts"] > 0]
     return {
-        "stats": stats,
-        "cost_per_green": outcomes.total.usd_per_green,
+        "since": since,
+        "outcomes": outcomes.total,
+        "templates": outcomes.by_template,
         "green_chart": line_chart("Green rate per template version, by day (%)", series, top=100, unit="%"),
         "green_legend": legend(series),
         "green_rows": green,
-        "time_chart": bar_chart("Median time to green, by day (minutes)", time_points, unit=" min"),
+        "time_chart": bar_chart(
+            "Median time to green, by day (minutes)",
+            [Point(label=_day(r["day"]), value=float(r["p50_seconds"]) / 60) for r in to_green],
+            unit=" min",
+        ),
         "time_rows": to_green,
-        "attempts_chart": bar_chart("Tasks by number of attempts", attempt_points),
-        "attempts_rows": attempts,
+        "cost_chart": bar_chart(
+            "Cost per green pull request, by day requested (USD)",
+            [Point(label=_day(r["day"]), value=float(r["usd_per_green"])) for r in cost],
+            unit=" USD",
+        ),
+        "cost_rows": cost,
+        "attempts_chart": bar_chart(
+            "Tasks by number of attempts", [Point(label=str(r["attempts"]), value=r["tasks"]) for r in attempts]
+        ),
     }
 
 

@@ -85,9 +85,9 @@ select *
  order by attempt, created_at desc;
 
 -- name: green_rate_by_day
--- Per day and template version: attempts whose validation gave a verdict on the code, and how many
--- passed (as stats_template_success counts them, over the view attempt_prompts), by the day the
--- verdict came.
+-- Per day since %(since)s and template version: attempts whose validation gave a verdict on the
+-- code, and how many passed (as stats_template_success counts them, over the view attempt_prompts),
+-- by the day the verdict came.
 select date_trunc('day', coalesce(v.finished_at, v.updated_at)) as day,
        p.template_id || ' v' || p.template_version as series,
        count(*) as validated,
@@ -96,34 +96,39 @@ select date_trunc('day', coalesce(v.finished_at, v.updated_at)) as day,
   join tasks t on t.id = p.task_id
   join validation_runs v on v.task_id = p.task_id and v.attempt = p.attempt
  where t.repository_id = any(%(counted)s::bigint[]) and v.status in ('passed', 'failed')
+   and coalesce(v.finished_at, v.updated_at) >= %(since)s
  group by 1, 2
  order by 1, 2;
 
--- name: time_to_green_by_day
--- Per day a task first went green: the median seconds from its request to that first pass.
-with green as (
-    select t.id, t.created_at,
-           (select min(coalesce(v.finished_at, v.updated_at))
-              from validation_runs v where v.task_id = t.id and v.status = 'passed') as green_at
-      from tasks t
-     where t.repository_id = any(%(counted)s::bigint[])
+-- name: period_charts
+-- The tasks created since %(since)s, read as outcomes.sql's outcomes_by reads them (an ended task's
+-- stored task_figures, a running task's computed): group_by 'green_day' is, per day a task first
+-- went green, the median seconds from its request to that pass; 'created_day' is, per day tasks
+-- were requested, what they spent over how many went green (cost per green PR); 'attempts' is how
+-- many tasks took 1, 2, 3… attempts.
+with period_figures as (
+    select f.created_at, f.attempt, f.green_at, f.usd
+      from task_figures f
+     where f.repository_id = any(%(counted)s::bigint[]) and f.created_at >= %(since)s
+    union all
+    select c.created_at, c.attempt, c.green_at, c.usd
+      from task_figures_computed c
+     where c.status not in ('completed', 'failed', 'cancelled')
+       and c.repository_id = any(%(counted)s::bigint[]) and c.created_at >= %(since)s
 )
-select date_trunc('day', green_at) as day,
+select case when grouping(date_trunc('day', green_at)) = 0 then 'green_day'
+            when grouping(date_trunc('day', created_at)) = 0 then 'created_day'
+            else 'attempts'
+       end as group_by,
+       coalesce(date_trunc('day', green_at), date_trunc('day', created_at)) as day,
+       attempt as attempts,
        count(*) as tasks,
        round((percentile_cont(0.5) within group (order by extract(epoch from green_at - created_at)))::numeric,
-             1) as p50_seconds
-  from green
- where green_at is not null
- group by 1
- order by 1;
-
--- name: attempts_histogram
--- How many tasks took 1, 2, 3… attempts (tasks that started at least one).
-select t.attempt as attempts, count(*) as tasks
-  from tasks t
- where t.repository_id = any(%(counted)s::bigint[]) and t.attempt > 0
- group by 1
- order by 1;
+             1) as p50_seconds,
+       round(sum(usd) / nullif(count(green_at), 0), 6) as usd_per_green
+  from period_figures
+ group by grouping sets ((date_trunc('day', green_at)), (date_trunc('day', created_at)), (attempt))
+ order by 1, 2, 3;
 
 -- name: oldest_waiting_task
 -- The task waiting longest in a state that is not final.
