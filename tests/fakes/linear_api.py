@@ -4,6 +4,10 @@ Every request is recorded; its document is parsed and validated with graphql-cor
 ``tests/fixtures/linear-api/schema.graphql`` (a field, argument or type Linear does not have is
 an error, answered as Linear would and kept in ``invalid``), then executed against that schema
 with this fake's data as the root value, so the answer has exactly the shape the schema gives it.
+
+:meth:`FakeLinearApi.rate_limit_next` answers the next calls of one operation as Linear does when
+a rate limit is spent (HTTP 400, ``extensions.code`` ``RATELIMITED``, the ``X-RateLimit-Requests-*``
+headers with the reset in epoch milliseconds); they are recorded, and change nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -46,6 +51,7 @@ class FakeLinearApi(RecordingServer):
         self.attachments: dict[tuple[str, str], dict[str, Any]] = {}  # (issue id, url) -> attachment
         self.states: dict[str, list[dict[str, str]]] = {}  # team id -> workflow states
         self.invalid: list[tuple[str, list[str]]] = []
+        self._rate_limited: dict[str, list[float]] = {}  # operation -> reset delays of its next calls
         self._data_lock = threading.Lock()
 
     # -- scripting ----------------------------------------------------------------------------
@@ -70,6 +76,12 @@ class FakeLinearApi(RecordingServer):
                 for name in ("Todo", "In Progress", "In Review", "Done")
             ],
         )
+
+    def rate_limit_next(self, operation: str, count: int, reset_in_seconds: float) -> None:
+        """Refuse the next ``count`` calls of ``operation`` (e.g. commentUpdate) with Linear's spent
+        rate limit, the limit resetting ``reset_in_seconds`` after each refusal."""
+        with self._data_lock:
+            self._rate_limited.setdefault(operation, []).extend([reset_in_seconds] * count)
 
     def comments_on(self, issue_id: str) -> list[dict[str, Any]]:
         return [comment for comment in self.comments.values() if comment["issueId"] == issue_id]
@@ -111,6 +123,9 @@ class FakeLinearApi(RecordingServer):
                     ]
                 },
             )
+        limited = self._rate_limit(document)
+        if limited is not None:
+            return limited
         with self._data_lock:
             result = execute(
                 linear_schema(), parse(document), root_value=_Root(self), variable_values=variables
@@ -121,6 +136,32 @@ class FakeLinearApi(RecordingServer):
                 200, {"data": result.data, "errors": [{"message": e.message} for e in result.errors]}
             )
         return Reply(200, {"data": result.data})
+
+    def _rate_limit(self, document: str) -> Reply | None:
+        """Linear's answer to a call whose operation is to be refused now (None: answer it)."""
+        with self._data_lock:
+            for definition in parse(document).definitions:
+                for selection in definition.selection_set.selections:
+                    delays = self._rate_limited.get(selection.name.value)
+                    if delays:
+                        reset_ms = int((time.time() + delays.pop(0)) * 1000)
+                        return Reply(
+                            400,
+                            {
+                                "errors": [
+                                    {
+                                        "message": "Rate limit exceeded",
+                                        "extensions": {"code": "RATELIMITED", "type": "Ratelimited"},
+                                    }
+                                ]
+                            },
+                            headers={
+                                "X-RateLimit-Requests-Limit": "1500",
+                                "X-RateLimit-Requests-Remaining": "0",
+                                "X-RateLimit-Requests-Reset": str(reset_ms),
+                            },
+                        )
+        return None
 
 
 class _Root:

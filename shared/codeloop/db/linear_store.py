@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from psycopg import Connection
@@ -90,3 +91,13 @@ def record_published(
             "moved_to_state": moved_to_state,
         },
     )
+
+
+def defer_publish(conn: Connection, task_id: UUID | str, retry_at: datetime) -> None:
+    """An update of the task's issue failed: leave the issue alone until ``retry_at``, one more try counted."""
+    conn.execute(query("linear.defer_publish"), {"task_id": task_id, "retry_at": retry_at})
+
+
+def publish_went_through(conn: Connection, task_id: UUID | str) -> None:
+    """The issue shows the task's state: no wait, no failed try."""
+    conn.execute(query("linear.publish_went_through"), {"task_id": task_id})

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from codeloop.domain import markdown as md
 from codeloop.domain.commands import PREFIX, TRIGGER_LABEL, Command, parse_commands
+from codeloop.domain.publish_retry import seconds_left
 from codeloop.domain.webhooks import (
     MAX_BODY_BYTES,
     WebhookRejected,
@@ -68,6 +69,12 @@ class LinearIssueTask(BaseModel):
     comment_body: str | None = None
     attachment_url: str | None = None
     moved_to_state: str | None = None
+    retry_at: datetime | None = None  # an update failed: no call for the issue before then
+    failed_tries: int = 0  # failed updates since the last one that went through
+
+    def wait_seconds(self, now: datetime) -> float:
+        """How long the issue is still to be left alone (0: not at all)."""
+        return seconds_left(self.retry_at, now)
 
 
 # -- the webhook ----------------------------------------------------------------------------------

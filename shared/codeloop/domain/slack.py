@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from codeloop.domain.commands import HELP_ENTRIES, PREFIX, Command, parse_commands
+from codeloop.domain.publish_retry import seconds_left
 
 # Button action ids (Slack echoes them back in block_actions) -> the command they run.
 ACTION_PREFIX = "codeloop:"
@@ -24,9 +25,6 @@ BUTTONS: dict[str, str] = {"retry": "Retry", "cancel": "Cancel"}
 # Commands that need a target, and those whose target may be a task id rather than a thread.
 THREAD_COMMANDS = frozenset({"fix", "validate", "config"})
 TASK_COMMANDS = frozenset({"status", "retry", "cancel"})
-
-# The status queue note that writes a task's rate-limited message once Slack's wait is over.
-RETRY_EVENT = "slack_retry"
 
 _THREAD = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})#(\d{1,9})$")
 _URL = re.compile(
@@ -60,7 +58,7 @@ class SlackMessage(BaseModel):
 
     def wait_seconds(self, now: datetime) -> float:
         """How long Slack still wants this message left alone (0: not at all)."""
-        return max(0.0, (self.retry_at - now).total_seconds()) if self.retry_at else 0.0
+        return seconds_left(self.retry_at, now)
 
 
 class SlackAsk(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.lifecycle import ALLOWED, TaskStatus
-from codeloop.domain.slack import RETRY_EVENT as SLACK_RETRY_EVENT
+from codeloop.domain.publish_retry import note_channel
 from codeloop.domain.validation_request import REPORT_EVENT, ValidationResult
 from codeloop.observability import bind, logger, metrics
 
@@ -59,10 +59,11 @@ def on_status(message: dict[str, Any]) -> None:
 
         on_batch_item(task_id, str(message["task_token"]))
         return
-    if event == SLACK_RETRY_EVENT:
-        from codeloop.services.reporting.publisher import publish_after_slack_wait
+    channel = note_channel(message)
+    if channel is not None:
+        from codeloop.services.reporting.publisher import publish_after_wait
 
-        publish_after_slack_wait(task_id)
+        publish_after_wait(task_id, channel)
         return
     if event == "workflow_succeeded":
         _finish(task_id, message, TaskStatus.COMPLETED, "succeeded", None)

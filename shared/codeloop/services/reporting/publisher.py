@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,8 +32,8 @@ from codeloop.domain.report import (
 from codeloop.domain.steps import DeliverLater
 from codeloop.domain.validation import ValidationReport
 from codeloop.observability import logger
-from codeloop.services.linear.report import publish_to_linear
-from codeloop.services.slack.messages import publish_task_message, seconds_to_wait
+from codeloop.services.linear import report as linear_report
+from codeloop.services.slack import messages as slack_messages
 from codeloop.settings import get_settings
 
 
@@ -102,18 +103,36 @@ def publish_task(task_id: str) -> None:
         _publish(task_id)
 
 
-def publish_after_slack_wait(task_id: str) -> None:
-    """The status queue note a rate-limited Slack message left: handed back to the queue while
-    Slack's wait lasts, then only the task's Slack message is written (GitHub's report is current),
-    under the same lock as every publish of the task."""
+def publish_after_wait(task_id: str, channel: str) -> None:
+    """The status queue note a failed Slack or Linear write left (``domain/publish_retry.py``):
+    handed back to the queue while the channel's wait lasts, then only that channel is written from
+    the task's state at that moment (GitHub's report is current), under the same lock as every
+    publish of the task."""
+    if channel not in _RETRIED_CHANNELS:
+        logger.error(
+            "retry note for an unknown channel dropped", extra={"task_id": task_id, "channel": channel}
+        )
+        return
+    seconds_to_wait, write = _RETRIED_CHANNELS[channel]
     wait = seconds_to_wait(task_id)
     if wait > 0:
-        raise DeliverLater(wait, "Slack asked to wait before the task's message is written")
+        raise DeliverLater(wait, f"{channel} asked to wait before the task's report there is written")
     with task_lock("publish", task_id):
         found = _task_and_repository(task_id)
         if found is not None:
             task, repository = found
-            publish_task_message(task, repository, build_view(task, repository))
+            write(task, repository, build_view(task, repository))
+
+
+def _write_linear(task: Task, _repository: Repository, view: TaskView) -> None:
+    linear_report.publish_to_linear(task, view)
+
+
+# A retry note's channel: how long it still wants the task left alone, and how it is written.
+_RETRIED_CHANNELS: dict[str, tuple[Callable[[str], float], Callable[[Task, Repository, TaskView], None]]] = {
+    "slack": (slack_messages.seconds_to_wait, slack_messages.publish_task_message),
+    "linear": (linear_report.seconds_to_wait, _write_linear),
+}
 
 
 def _task_and_repository(task_id: str) -> tuple[Task, Repository] | None:
@@ -145,8 +164,8 @@ def _publish(task_id: str) -> None:
             comment = github.upsert_marked_comment(installation, repo, number, task_marker(task.id), body)
             with transaction() as conn:
                 store.update_task(conn, task.id, status_comment_id=comment.id)
-    publish_task_message(task, repository, view)
-    publish_to_linear(task, view)
+    slack_messages.publish_task_message(task, repository, view)
+    linear_report.publish_to_linear(task, view)
 
 
 def _publish_check_run(task: Task, view: TaskView, installation: int, repo: str) -> None:

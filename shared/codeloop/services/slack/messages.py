@@ -8,29 +8,28 @@ bot token nothing at all happens. A Slack failure is logged and never stops the 
 the next publish renders the message again.
 
 When Slack rate-limits the message (429), the wait it gives (``Retry-After``) is stored with the
-message and a note goes on the status queue (a message group of its own, so the task's other
-notes do not wait). Until the wait is over, publishes leave Slack alone and the status syncer
+message and a retry note for "slack" goes on the status queue (``services/publish_retry.py``, the
+same note Linear uses). Until the wait is over, publishes leave Slack alone and the status syncer
 hands the note back to the queue, hidden for the rest of the wait (no Lambda sleeps); then the
 note writes the message from the task's state at that moment (the publisher's
-``publish_after_slack_wait``). A refused call posted nothing, so the message is posted once, and
+``publish_after_wait``). A refused call posted nothing, so the message is posted once, and
 edited in place afterwards.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from codeloop.adapters import slack
 from codeloop.db import slack_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import Repository, Task
+from codeloop.domain.publish_retry import retry_at
 from codeloop.domain.report import TaskView
-from codeloop.domain.slack import RETRY_EVENT
 from codeloop.domain.slack_message import render_message
 from codeloop.observability import logger
+from codeloop.services.publish_retry import queue_retry_note
 from codeloop.services.repository_config import load_repo_config
-from codeloop.settings import get_settings
 
 
 def publish_task_message(task: Task, repository: Repository, view: TaskView) -> None:
@@ -71,21 +70,11 @@ def publish_task_message(task: Task, repository: Repository, view: TaskView) -> 
 
 def _retry_after(task: Task, channel: str, limited: slack.SlackRateLimited) -> None:
     """Remember Slack's wait and queue the note that writes the message after it."""
-    from codeloop.adapters import queues
-
-    retry_at = datetime.now(UTC) + timedelta(seconds=math.ceil(limited.retry_after))
+    until = retry_at(datetime.now(UTC), limited.retry_after)
     with transaction() as conn:
-        slack_store.defer_message(conn, task.id, channel, retry_at)
+        slack_store.defer_message(conn, task.id, channel, until)
     logger.warning("Slack rate-limited the message", extra={"task_id": str(task.id), "error": str(limited)})
-    try:
-        queues.send(
-            get_settings().require("status_queue_url"),
-            {"task_id": str(task.id), "event": RETRY_EVENT},
-            group_id=f"slack:{task.id}",
-            dedup_id=f"slack:{task.id}:{retry_at.timestamp():.0f}",
-        )
-    except Exception:  # GitHub's report goes on; the task's next publish after the wait writes it
-        logger.exception("the Slack retry note was not queued", extra={"task_id": str(task.id)})
+    queue_retry_note(str(task.id), "slack", until)
 
 
 def seconds_to_wait(task_id: str) -> float:

@@ -31,12 +31,12 @@ on conflict (task_id) do nothing;
 
 -- name: get_issue_task
 select task_id, issue_id, identifier, url, team_id, done_state, comment_id, comment_body, attachment_url,
-       moved_to_state
+       moved_to_state, retry_at, failed_tries
   from linear_issue_tasks where task_id = %(task_id)s;
 
 -- name: latest_task_for_issue
 select task_id, issue_id, identifier, url, team_id, done_state, comment_id, comment_body, attachment_url,
-       moved_to_state
+       moved_to_state, retry_at, failed_tries
   from linear_issue_tasks where issue_id = %(issue_id)s order by created_at desc limit 1;
 
 -- name: record_published
@@ -46,3 +46,12 @@ update linear_issue_tasks
        attachment_url = coalesce(%(attachment_url)s, attachment_url),
        moved_to_state = coalesce(%(moved_to_state)s, moved_to_state)
  where task_id = %(task_id)s;
+
+-- name: defer_publish
+-- An update of the issue failed: no call for it before %(retry_at)s; one more failed try.
+update linear_issue_tasks set retry_at = %(retry_at)s, failed_tries = failed_tries + 1
+ where task_id = %(task_id)s;
+
+-- name: publish_went_through
+update linear_issue_tasks set retry_at = null, failed_tries = 0
+ where task_id = %(task_id)s and (retry_at is not null or failed_tries > 0);
