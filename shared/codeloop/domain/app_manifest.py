@@ -45,8 +45,8 @@ APP_PERMISSIONS: dict[str, Permission] = {
     "pull_requests": Permission(
         "write",
         "Pull requests",
-        "read PRs, their diffs and review comments, open the fallback provider's PR, comment, turn on "
-        "auto-merge",
+        "read PRs, their diffs and review comments, open the fallback provider's PR, add `Fixes ENG-123` "
+        "to an agent PR of a Linear task, comment, turn on auto-merge",
     ),
 }
 
