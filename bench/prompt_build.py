@@ -103,7 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     templates = [AvailableTemplate(template=t, version=1) for t in load_templates()]
     config = parse_repo_config("validation:\n  test: ['pytest -q']\n")
-    budget = Settings.model_fields["max_context_chars"].default
+    budget = Settings.fields()["max_context_chars"].default
     inputs = large_inputs()
     raw = sum(len(f.content) for f in inputs.files) + len(inputs.diff or "") + sum(map(len, inputs.file_tree))
     build_prompt(templates, inputs, config, budget)  # warm: compile the template once, as a warm Lambda has

@@ -1,25 +1,29 @@
-"""Settings: one pydantic model read from the environment, lazily, at first use.
+"""Settings: one object read from the environment, lazily, at first use.
 
 Plain values come from environment variables named as in DESIGN.md. On AWS a secret may
 instead be named by ARN (``<NAME>_SECRET_ARN``); it is then read from Secrets Manager through
 Powertools' parameters utility, which caches it across warm invocations.
+
+Each setting is declared with its kind (text, secret, url, integer, number, flag, names, ...),
+which parses and bounds its value. Not a pydantic model: every process reads its settings on the
+first request, and the webhook receiver's first delivery needs nothing of pydantic (~40 ms of a
+cold start to import); the price table alone builds pydantic models, when it is set.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
-from decimal import Decimal
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, get_origin
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-
-from codeloop.domain.learning import LearningPolicy
-from codeloop.domain.prices import ModelPrice, parse_price_table
+if TYPE_CHECKING:
+    from codeloop.domain.learning import LearningPolicy
+    from codeloop.domain.prices import ModelPrice
 
 SECRET_CACHE_SECONDS = 300
 
@@ -68,7 +72,7 @@ EXPECTS: dict[str, str] = {
     "work_commands_per_installation": "a positive number of commands that start work per installation per window",
     "replies_per_user": "a positive number of command replies one user may get per window",
     "replies_per_installation": "a positive number of command replies per installation per window",
-    "model_prices": 'JSON prices in USD per million tokens (or per agent minute), e.g. '
+    "model_prices": "JSON prices in USD per million tokens (or per agent minute), e.g. "
     '{"gpt-4o-mini": {"input": 0.15, "output": 0.6}, "codegen": {"minute": 0.05}}',
     "installation_max_usd_per_day": "USD an installation may spend per UTC day, e.g. 50 (unset: no cap)",
     "installation_max_usd_per_month": "USD an installation may spend per UTC month, e.g. 500 (unset: no cap)",
@@ -113,122 +117,350 @@ def env_name(field: str) -> str:
     return field.upper()
 
 
-class Settings(BaseModel):
+class Secret:
+    """A secret's text, never shown by ``repr`` or ``str`` (so never in a log line)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Setting:
+    """One setting: its default, and how a given value (text from the environment, or a Python
+    value from a test) becomes the setting's value; ``parse`` raises ValueError with the reason."""
+
+    def __init__(
+        self, parse: Callable[[Any], Any], default: Any = None, *, factory: Callable[[], Any] | None = None
+    ):
+        self.parse = parse
+        self._default = default
+        self._factory = factory
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @property
+    def default(self) -> Any:
+        return self._factory() if self._factory else self._default
+
+
+def _bounded(value: Any, gt: float | None, ge: float | None, le: float | None) -> Any:
+    if gt is not None and not value > gt:
+        raise ValueError(f"must be greater than {gt:g}")
+    if ge is not None and not value >= ge:
+        raise ValueError(f"must be at least {ge:g}")
+    if le is not None and not value <= le:
+        raise ValueError(f"must be at most {le:g}")
+    return value
+
+
+def text(default: str | None = None) -> Any:
+    return Setting(str, default)
+
+
+def secret() -> Any:
+    return Setting(lambda value: value if isinstance(value, Secret) else Secret(str(value)))
+
+
+def path() -> Any:
+    return Setting(Path)
+
+
+def url(default: str | None = None) -> Any:
+    def parse(value: Any) -> str:
+        parts = urlsplit(str(value))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return str(value).rstrip("/")
+
+    return Setting(parse, default)
+
+
+def integer(
+    default: int | None = None, *, gt: int | None = None, ge: int | None = None, le: int | None = None
+) -> Any:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError("must be a whole number")
+        try:
+            number = int(value.strip()) if isinstance(value, str) else value
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        return _bounded(number, gt, ge, le)
+
+    return Setting(parse, default)
+
+
+def number(
+    default: float | None = None, *, gt: float | None = None, ge: float | None = None, le: float | None = None
+) -> Any:
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        try:
+            result = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("must be a number") from None
+        if result != result or result in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        return _bounded(result, gt, ge, le)
+
+    return Setting(parse, default)
+
+
+def money() -> Any:
+    """USD, exact (a Decimal), above zero; unset by default."""
+
+    def parse(value: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        if isinstance(value, float):
+            value = str(value)
+        try:
+            amount = Decimal(value.strip() if isinstance(value, str) else value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise ValueError("must be a number") from None
+        if not amount.is_finite():
+            raise ValueError("must be a finite number")
+        return _bounded(amount, 0, None, None)
+
+    return Setting(parse)
+
+
+TRUE_WORDS = {"1", "true", "t", "yes", "y", "on"}
+FALSE_WORDS = {"0", "false", "f", "no", "n", "off"}
+
+
+def flag(default: bool) -> Any:
+    def parse(value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in TRUE_WORDS | FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise ValueError("must be true or false")
+
+    return Setting(parse, default)
+
+
+def names(*default: str) -> Any:
+    """A comma-separated list (or a Python list), blanks dropped."""
+
+    def parse(value: Any) -> list[str]:
+        parts = value.split(",") if isinstance(value, str) else value
+        if not isinstance(parts, list | tuple) or not all(isinstance(part, str) for part in parts):
+            raise ValueError("must be a comma-separated list")
+        return [part.strip() for part in parts if part.strip()]
+
+    return Setting(parse, factory=lambda: list(default))
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A JSON object (or a Python dict)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object")
+    return value
+
+
+def retry_overrides() -> Any:
+    """{"<error class>": {"<field>": number or text}} (domain/call_retries.py checks the names)."""
+
+    def parse(value: Any) -> dict[str, dict[str, float | int | str]]:
+        table = _mapping(value)
+        for overrides in table.values():
+            if not isinstance(overrides, dict) or not all(
+                isinstance(item, int | float | str) and not isinstance(item, bool)
+                for item in overrides.values()
+            ):
+                raise ValueError("each error class must map to an object of numbers or text")
+        return table
+
+    return Setting(parse, factory=dict)
+
+
+def price_table() -> Any:
+    """Prices per model (domain/prices.py), built only when set: they are pydantic models."""
+
+    def parse(value: Any) -> dict[str, ModelPrice]:
+        from pydantic import ValidationError
+
+        from codeloop.domain.prices import parse_price_table
+
+        try:
+            return parse_price_table(_mapping(value))
+        except ValidationError as invalid:
+            first = invalid.errors()[0]
+            raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        except AttributeError:
+            raise ValueError("each model must map to an object of prices") from None
+
+    return Setting(parse, factory=dict)
+
+
+class Settings:
     """Every setting, each read from the environment variable of its name in capitals
-    (:meth:`from_environment`); a plain model, so a test can build one from values."""
+    (:meth:`from_environment`); built from keyword values (a test's), checked as they are."""
 
-    model_config = ConfigDict(extra="ignore")
+    database_url = secret()
+    database_url_secret_arn = text()
 
-    database_url: SecretStr | None = None
-    database_url_secret_arn: str | None = None
-
-    github_app_id: int | None = (
-        None  # also tells codeloop's own check suites and runs from the repository's CI
-    )
-    github_app_private_key: SecretStr | None = None
-    github_app_private_key_path: Path | None = None
-    github_app_private_key_secret_arn: str | None = None
-    github_webhook_secret: SecretStr | None = None
-    github_webhook_secret_secret_arn: str | None = None
+    github_app_id = integer()  # also tells codeloop's own check suites and runs from the repository's CI
+    github_app_private_key = secret()
+    github_app_private_key_path = path()
+    github_app_private_key_secret_arn = text()
+    github_webhook_secret = secret()
+    github_webhook_secret_secret_arn = text()
     # During a rotation, deliveries signed with the previous secret are still accepted.
-    github_webhook_secret_previous: SecretStr | None = None
-    github_webhook_secret_previous_secret_arn: str | None = None
+    github_webhook_secret_previous = secret()
+    github_webhook_secret_previous_secret_arn = text()
     # The App's OAuth client, for the dashboard's sign-in with GitHub. On AWS the secret named by
     # GITHUB_APP_CLIENT_SECRET_ARN holds both, as JSON {"client_id", "client_secret"}.
-    github_app_client_id: str | None = None
-    github_app_client_secret: SecretStr | None = None
-    github_app_client_secret_arn: str | None = None
-    dashboard_session_hours: float = Field(default=8.0, gt=0, le=24 * 7)
+    github_app_client_id = text()
+    github_app_client_secret = secret()
+    github_app_client_secret_arn = text()
+    dashboard_session_hours = number(8.0, gt=0, le=24 * 7)
     # The App asks GitHub for a signed-in user's role on each of their repositories this often.
-    dashboard_access_recheck_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
-    github_api_url: str = "https://api.github.com"
+    dashboard_access_recheck_minutes = number(10.0, gt=0, le=24 * 60)
+    github_api_url = url("https://api.github.com")
     # The App's bot (`<slug>[bot]`) authors the pull requests codeloop's own diff provider opens.
-    github_app_slug: str = "codeloop"
+    github_app_slug = text("codeloop")
 
-    codegen_api_url: str = "https://api.codegen.com"
-    codegen_api_key: SecretStr | None = None
-    codegen_api_key_secret_arn: str | None = None
-    codegen_org_id: int | None = None
+    codegen_api_url = url("https://api.codegen.com")
+    codegen_api_key = secret()
+    codegen_api_key_secret_arn = text()
+    codegen_org_id = integer()
     # Who the Codegen agent opens pull requests as: only their PRs can be adopted as a task's.
-    codegen_bot_logins: list[str] = Field(default_factory=lambda: ["codegen-sh[bot]"])
+    codegen_bot_logins = names("codegen-sh[bot]")
 
     # Fallback provider: any OpenAI-compatible chat-completions endpoint.
-    openai_base_url: str | None = None
-    openai_api_key: SecretStr | None = None
-    openai_api_key_secret_arn: str | None = None
-    openai_model: str = "gpt-4o-mini"
-    providers: list[str] = Field(default_factory=lambda: ["codegen", "openai"])
+    openai_base_url = url()
+    openai_api_key = secret()
+    openai_api_key_secret_arn = text()
+    openai_model = text("gpt-4o-mini")
+    providers = names("codegen", "openai")
     # Provider call retries per error class (domain/call_retries.py), overridable per repository.
-    retry_policies: dict[str, dict[str, float | int | str]] = Field(default_factory=dict)
-    codegen_runs_per_minute: int = Field(default=10, ge=1)
-    breaker_failure_threshold: int = Field(default=5, ge=1)
-    breaker_window_seconds: int = Field(default=300, ge=1)
-    breaker_cooldown_seconds: int = Field(default=120, ge=1)
-    agent_run_deadline_minutes: int = Field(default=180, ge=1)
+    retry_policies = retry_overrides()
+    codegen_runs_per_minute = integer(10, ge=1)
+    breaker_failure_threshold = integer(5, ge=1)
+    breaker_window_seconds = integer(300, ge=1)
+    breaker_cooldown_seconds = integer(120, ge=1)
+    agent_run_deadline_minutes = integer(180, ge=1)
     # Caps on one diff from a diff provider (domain/diffs.py).
-    diff_max_files: int = Field(default=50, ge=1)
-    diff_max_bytes: int = Field(default=1_000_000, ge=1)
+    diff_max_files = integer(50, ge=1)
+    diff_max_bytes = integer(1_000_000, ge=1)
     # Slash-command rate limits (sliding windows in PostgreSQL): commands that start work, replies.
-    command_rate_window_seconds: int = Field(default=3600, ge=1)
-    work_commands_per_user: int = Field(default=20, ge=1)
-    work_commands_per_installation: int = Field(default=100, ge=1)
-    replies_per_user: int = Field(default=30, ge=1)
-    replies_per_installation: int = Field(default=300, ge=1)
+    command_rate_window_seconds = integer(3600, ge=1)
+    work_commands_per_user = integer(20, ge=1)
+    work_commands_per_installation = integer(100, ge=1)
+    replies_per_user = integer(30, ge=1)
+    replies_per_installation = integer(300, ge=1)
     # Costs (domain/costs.py): the price table, and the installations' caps unless overridden.
-    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
-    installation_max_usd_per_day: Decimal | None = Field(default=None, gt=0)
-    installation_max_usd_per_month: Decimal | None = Field(default=None, gt=0)
+    model_prices = price_table()
+    installation_max_usd_per_day = money()
+    installation_max_usd_per_month = money()
 
     # Slack: the /codeloop slash command and buttons (signing secret), messages (bot token).
-    slack_signing_secret: SecretStr | None = None
-    slack_signing_secret_secret_arn: str | None = None
-    slack_bot_token: SecretStr | None = None
-    slack_bot_token_secret_arn: str | None = None
-    slack_api_url: str = "https://slack.com/api"
+    slack_signing_secret = secret()
+    slack_signing_secret_secret_arn = text()
+    slack_bot_token = secret()
+    slack_bot_token_secret_arn = text()
+    slack_api_url = url("https://slack.com/api")
     # Linear (optional): its webhook's signing secret, an API key, and where its API is.
-    linear_webhook_secret: SecretStr | None = None
-    linear_webhook_secret_secret_arn: str | None = None
-    linear_api_key: SecretStr | None = None
-    linear_api_key_secret_arn: str | None = None
-    linear_api_url: str = "https://api.linear.app/graphql"
+    linear_webhook_secret = secret()
+    linear_webhook_secret_secret_arn = text()
+    linear_api_key = secret()
+    linear_api_key_secret_arn = text()
+    linear_api_url = url("https://api.linear.app/graphql")
     # Link an unlinked Linear user by email: to the GitHub account that committed to the mapped
     # repository from that address (GitHub links commits to accounts by verified emails only).
-    linear_link_by_email: bool = False
+    linear_link_by_email = flag(False)
 
-    events_queue_url: str | None = None
-    status_queue_url: str | None = None
-    prompt_queue_url: str | None = None
-    codegen_queue_url: str | None = None
-    validation_queue_url: str | None = None
+    events_queue_url = text()
+    status_queue_url = text()
+    prompt_queue_url = text()
+    codegen_queue_url = text()
+    validation_queue_url = text()
     # How the status syncer starts the validation runner: the function (AWS), or a queue (local).
-    validation_runner_function: str | None = None
-    validation_runner_queue_url: str | None = None
-    state_machine_arn: str | None = None
-    batch_state_machine_arn: str | None = None
-    aws_endpoint_url: str | None = None
-    aws_region: str = "us-east-1"
+    validation_runner_function = text()
+    validation_runner_queue_url = text()
+    state_machine_arn = text()
+    batch_state_machine_arn = text()
+    aws_endpoint_url = text()
+    aws_region = text("us-east-1")
 
-    max_context_chars: int = Field(default=60_000, gt=0)
-    codeloop_port: int = Field(default=3000, ge=1, le=65535)
-    db_pool_max_size: int = Field(default=4, ge=1)
-    api_key_requests_per_minute: int = Field(default=120, ge=1)
+    max_context_chars = integer(60_000, gt=0)
+    codeloop_port = integer(3000, ge=1, le=65535)
+    db_pool_max_size = integer(4, ge=1)
+    api_key_requests_per_minute = integer(120, ge=1)
     # Under GitHub's 10 s and the receiver's own timeout: a delivery refused with 503 is listed as
     # failed by GitHub, and the sweeper asks for it again once the database is back.
-    front_db_wait_seconds: float = Field(default=1.0, gt=0, le=8)
+    front_db_wait_seconds = number(1.0, gt=0, le=8)
 
     # Validation: on Lambda the budget is the remaining time minus the margin; elsewhere, this.
-    validation_budget_seconds: float = Field(default=1200.0, gt=0)
-    validation_report_margin_seconds: float = Field(default=60.0, ge=0)
+    validation_budget_seconds = number(1200.0, gt=0)
+    validation_report_margin_seconds = number(60.0, ge=0)
     # The unprivileged user validation commands run as when the runner is root (make dev sets
     # "nobody"); unset, they run as the runner's own user.
-    validation_user: str | None = None
+    validation_user = text()
     # Less than the ValidatePR step's TimeoutSeconds (2 h) minus the longest validation (15 min).
-    repo_checks_wait_minutes: float = Field(default=60.0, gt=0, le=100)
+    repo_checks_wait_minutes = number(60.0, gt=0, le=100)
 
-    # Template versions chosen by outcomes (domain/learning.py; defaults tuned by bench/learning.py).
-    learning_trial_share: float = Field(default=LearningPolicy().trial_share, ge=0, le=1)
-    learning_trial_outcomes: int = Field(default=LearningPolicy().trial_outcomes, ge=0)
-    learning_repository_min_outcomes: int = Field(default=LearningPolicy().repository_min_outcomes, ge=1)
+    # Template versions chosen by outcomes (domain/learning.py; tuned by bench/learning.py). Unset,
+    # each is LearningPolicy's own default.
+    learning_trial_share = number(ge=0, le=1)
+    learning_trial_outcomes = integer(ge=0)
+    learning_repository_min_outcomes = integer(ge=1)
+
+    def __init__(self, **values: Any) -> None:
+        fields = self.fields()
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise TypeError(f"no such setting: {', '.join(sorted(unknown))}")
+        problems = []
+        for name, setting in fields.items():
+            if values.get(name) is None:
+                value = setting.default
+            else:
+                try:
+                    value = setting.parse(values[name])
+                except ValueError as malformed:
+                    shown = "<secret>" if name in SECRET_SETTINGS else repr(values[name])
+                    problems.append(
+                        f"{env_name(name)}={shown} is malformed ({malformed}): "
+                        f"expected {EXPECTS.get(name, 'a valid value')}"
+                    )
+                    continue
+            setattr(self, name, value)
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+    @classmethod
+    @functools.cache
+    def fields(cls) -> dict[str, Setting]:
+        """Every setting by name, in the order declared."""
+        return {name: value for name, value in vars(cls).items() if isinstance(value, Setting)}
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -236,46 +468,18 @@ class Settings(BaseModel):
         counts as unset (the deployment leaves optional values empty); a mapping is JSON; a list
         is comma-separated."""
         environment = {name.lower(): value for name, value in os.environ.items() if value != ""}
-        values: dict[str, Any] = {}
-        for field, info in cls.model_fields.items():
-            if field not in environment:
-                continue
-            raw = environment[field]
-            if get_origin(info.annotation) is dict:
-                with contextlib.suppress(ValueError):  # else left as text: validation says what it expects
-                    raw = json.loads(raw)
-            values[field] = raw
-        return cls.model_validate(values)
+        return cls(**{name: environment[name] for name in cls.fields() if name in environment})
 
     @property
     def learning_policy(self) -> LearningPolicy:
-        return LearningPolicy(
-            trial_share=self.learning_trial_share,
-            trial_outcomes=self.learning_trial_outcomes,
-            repository_min_outcomes=self.learning_repository_min_outcomes,
-        )
+        from codeloop.domain.learning import LearningPolicy
 
-    @field_validator("providers", "codegen_bot_logins", mode="before")
-    @classmethod
-    def _split_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("model_prices", mode="before")
-    @classmethod
-    def _price_table(cls, value: object) -> object:
-        return parse_price_table(value) if isinstance(value, dict) else value
-
-    @field_validator("github_api_url", "codegen_api_url", "openai_base_url", "slack_api_url", "linear_api_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+        given = {
+            "trial_share": self.learning_trial_share,
+            "trial_outcomes": self.learning_trial_outcomes,
+            "repository_min_outcomes": self.learning_repository_min_outcomes,
+        }
+        return LearningPolicy(**{name: value for name, value in given.items() if value is not None})
 
     # -- access ----------------------------------------------------------------------------
 
@@ -360,19 +564,7 @@ def _secret_from_aws(arn: str) -> str:
 @functools.cache
 def get_settings() -> Settings:
     """The process's settings, read from the environment at first use and then reused."""
-    try:
-        return Settings.from_environment()
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            raw = os.environ.get(env_name(field), "")
-            shown = "<secret>" if field in SECRET_SETTINGS else repr(raw)
-            problems.append(
-                f"{env_name(field)}={shown} is malformed ({error['msg']}): "
-                f"expected {EXPECTS.get(field, 'a valid value')}"
-            )
-        raise SettingsError("; ".join(problems)) from None
+    return Settings.from_environment()
 
 
 def reset_settings() -> None:

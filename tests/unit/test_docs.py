@@ -40,7 +40,7 @@ def section(text: str, heading: str) -> str:
 
 SETTINGS_SECTION = section(README, "Settings")
 SETTINGS_INTRO, _, SETTINGS_TABLE = SETTINGS_SECTION.partition("\n|")
-ENV_NAMES = {name: (field.validation_alias or name).upper() for name, field in Settings.model_fields.items()}
+ENV_NAMES = {name: name.upper() for name in Settings.fields()}
 
 
 def table_rows() -> dict[str, str]:
@@ -76,7 +76,7 @@ def test_secret_settings_take_an_arn_and_the_readme_lists_them():
     listed = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", SETTINGS_INTRO))
     for name in SECRET_SETTINGS:
         arn = "github_app_client_secret_arn" if name == "github_app_client_secret" else f"{name}_secret_arn"
-        assert arn in Settings.model_fields, name
+        assert arn in Settings.fields(), name
         assert ENV_NAMES[arn if name == "github_app_client_secret" else name] in listed, name
 
 
@@ -95,8 +95,8 @@ def shown_default(value: object) -> str | None:
 
 def test_each_settings_row_states_the_default():
     rows = table_rows()
-    for name, field in Settings.model_fields.items():
-        default = shown_default(field.get_default(call_default_factory=True))
+    for name, setting in Settings.fields().items():
+        default = shown_default(setting.default)
         if default is not None:
             assert default in rows[ENV_NAMES[name]], f"README's row of {ENV_NAMES[name]} should say {default}"
 

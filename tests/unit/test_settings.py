@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from codeloop import settings as settings_module
+from codeloop.domain.learning import LearningPolicy
 from codeloop.settings import Settings, SettingsError, get_settings
 
 
@@ -68,3 +69,50 @@ def test_values_given_to_the_model_do_not_read_the_environment(environment):
     environment(CODELOOP_PORT="3300")
     assert Settings(codeloop_port=3400).codeloop_port == 3400
     assert Settings().codeloop_port == 3000
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("DASHBOARD_SESSION_HOURS", "0", "must be greater than 0"),
+        ("CODELOOP_PORT", "70000", "must be at most 65535"),
+        ("CODELOOP_PORT", "3.5", "must be a whole number"),
+        ("FRONT_DB_WAIT_SECONDS", "nan", "must be a finite number"),
+        ("INSTALLATION_MAX_USD_PER_DAY", "-1", "must be greater than 0"),
+        ("INSTALLATION_MAX_USD_PER_MONTH", "lots", "must be a number"),
+        ("LINEAR_LINK_BY_EMAIL", "maybe", "must be true or false"),
+        ("LEARNING_TRIAL_SHARE", "1.5", "must be at most 1"),
+        ("RETRY_POLICIES", '{"retryable": 3}', "must map to an object"),
+        ("MODEL_PRICES", '{"gpt-4o-mini": {"input": "cheap"}}', "gpt-4o-mini"),
+        ("MODEL_PRICES", '["gpt-4o-mini"]', "must be a JSON object"),
+    ],
+)
+def test_each_kind_of_setting_says_why_a_value_is_refused(environment, variable, value, reason):
+    with pytest.raises(SettingsError) as raised:
+        environment(**{variable: value})
+    assert f"{variable}={value!r} is malformed" in str(raised.value) and reason in str(raised.value)
+
+
+def test_every_malformed_value_is_named_at_once(environment):
+    with pytest.raises(SettingsError) as raised:
+        environment(CODELOOP_PORT="0", DB_POOL_MAX_SIZE="none")
+    assert "CODELOOP_PORT=" in str(raised.value) and "DB_POOL_MAX_SIZE=" in str(raised.value)
+
+
+def test_flags_lists_and_learning_defaults(environment):
+    settings = environment(LINEAR_LINK_BY_EMAIL="Yes", CODEGEN_BOT_LOGINS=" a[bot], ,b ")
+    assert settings.linear_link_by_email is True
+    assert settings.codegen_bot_logins == ["a[bot]", "b"]
+    assert settings.learning_policy == LearningPolicy()  # unset: the policy's own defaults
+    assert environment(LEARNING_TRIAL_OUTCOMES="4").learning_policy.trial_outcomes == 4
+
+
+def test_a_secret_is_never_shown_by_its_setting(environment):
+    settings = environment(GITHUB_WEBHOOK_SECRET="s3cret")
+    assert "s3cret" not in repr(settings.github_webhook_secret) + str(settings.github_webhook_secret)
+    assert settings.github_webhook_secret.get_secret_value() == "s3cret"
+
+
+def test_an_unknown_setting_given_to_the_model_is_an_error():
+    with pytest.raises(TypeError, match="codeloop_prot"):
+        Settings(codeloop_prot=3000)

@@ -14,13 +14,15 @@ import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from psycopg import Connection
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # the rows' models; importing pydantic is no part of storing a delivery
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "sql" / "queries"
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
@@ -42,13 +44,21 @@ def parse_queries(text: str, source: str = "<text>") -> dict[str, str]:
 
 
 @functools.cache
+def file_queries(stem: str) -> dict[str, str]:
+    """The queries of ``sql/queries/<stem>.sql`` by name (none if there is no such file): a
+    qualified name reads its own file only, as the first delivery of a cold start does."""
+    path = QUERIES_DIR / f"{stem}.sql"
+    return parse_queries(path.read_text(), path.name) if path.is_file() else {}
+
+
+@functools.cache
 def all_queries() -> dict[str, str]:
     """Every query by its qualified name, ``<file stem>.<name>``."""
-    queries: dict[str, str] = {}
-    for path in sorted(QUERIES_DIR.glob("*.sql")):
-        for name, sql in parse_queries(path.read_text(), path.name).items():
-            queries[f"{path.stem}.{name}"] = sql
-    return queries
+    return {
+        f"{path.stem}.{name}": sql
+        for path in sorted(QUERIES_DIR.glob("*.sql"))
+        for name, sql in file_queries(path.stem).items()
+    }
 
 
 @functools.cache
@@ -62,8 +72,9 @@ def _by_plain_name() -> dict[str, list[str]]:
 def query(name: str) -> str:
     """A query by ``<file>.<name>``, or by its plain name when only one file defines it."""
     if "." in name:
+        stem, _, plain = name.partition(".")
         try:
-            return all_queries()[name]
+            return file_queries(stem)[plain]
         except KeyError:
             raise UnknownQuery(f"no named query {name!r} under {QUERIES_DIR}") from None
     candidates = _by_plain_name().get(name, [])

@@ -13,9 +13,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 EVENT_HEADER = "x-github-event"
@@ -184,10 +183,12 @@ def _subject_number(payload: dict[str, Any]) -> int | None:
     return None
 
 
-class DeliveryEnvelope(BaseModel):
-    """What the receiver needs to know about a delivery, without a typed model of the payload."""
+@dataclass(frozen=True, kw_only=True)
+class DeliveryEnvelope:
+    """What the receiver needs to know about a delivery, without a typed model of the payload.
 
-    model_config = ConfigDict(frozen=True)
+    A dataclass, not a pydantic model: the first delivery of a cold start builds one, and nothing
+    on that path (verify, store, enqueue) needs pydantic, whose import is ~40 ms of it."""
 
     event: str
     action: str | None = None

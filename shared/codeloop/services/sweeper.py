@@ -73,7 +73,15 @@ def requeue_stuck_deliveries(now: datetime) -> int:
         stuck = store.stuck_deliveries(conn, older_than_seconds=STUCK_DELIVERY_SECONDS)
     requeued = 0
     for delivery in stuck:
-        requeued += enqueue_delivery(DeliveryEnvelope.model_validate(delivery, from_attributes=True))
+        envelope = DeliveryEnvelope(
+            event=delivery.event,
+            action=delivery.action,
+            delivery_id=delivery.delivery_id,
+            installation_id=delivery.installation_id,
+            repository_id=delivery.repository_id,
+            repository_full_name=delivery.repository_full_name,
+        )
+        requeued += enqueue_delivery(envelope)
     return requeued
 
 
