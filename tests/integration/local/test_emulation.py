@@ -131,3 +131,58 @@ def test_fifo_without_content_deduplication_needs_a_deduplication_id(sqs):
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "1"
     assert attributes["ContentBasedDeduplication"] == "false"
+
+
+def test_a_message_is_deleted_by_any_receipt_handle_it_had_and_only_by_one(sqs):
+    url = sqs.create_queue(QueueName="speed-handles", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="kept")
+    sqs.send_message(QueueUrl=url, MessageBody="gone")
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    old = next(m["ReceiptHandle"] for m in received if m["Body"] == "gone")
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)  # new receipt handles for both
+    with pytest.raises(ClientError) as invalid:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-receipt-handle")
+    assert invalid.value.response["Error"]["Code"] == "ReceiptHandleIsInvalid"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=old)  # an earlier handle of the message, as moto allows
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=old)  # deleting again is no error
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["kept"]
+
+
+@pytest.fixture
+def flat_moto(monkeypatch):
+    """moto's SQS in this process with the flat-cost patches, undone after the test."""
+    from moto import backends
+    from moto.core import responses
+    from moto.sqs import models
+
+    from codeloop.local import moto_patches
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    monkeypatch.setattr(models, "camelcase_to_underscores", models.camelcase_to_underscores)
+    monkeypatch.setattr(responses, "camelcase_to_underscores", responses.camelcase_to_underscores)
+    for owner, names in {
+        models.Message: ("visible", "delayed", "mark_received"),
+        models.Queue: ("messages", "attributes", "wait_for_messages", "delete_message", "add_message"),
+        models.SQSBackend: ("is_message_valid_based_on_retention_period", "receive_message"),
+    }.items():
+        for name in names:
+            monkeypatch.setattr(owner, name, vars(owner)[name])
+    moto_patches.keep_costs_flat()
+    backend = models.SQSBackend("us-east-1", "123456789012")
+    return backend, models
+
+
+def test_sends_and_deletes_do_not_ask_every_message_of_a_deep_queue(flat_moto, monkeypatch):
+    backend, models = flat_moto
+    backend.create_queue("deep.fifo", FifoQueue="true")
+    for index in range(300):
+        backend.send_message("deep.fifo", "{}", group_id="pr-1", deduplication_id=f"d-{index}")
+    [first] = backend.receive_message("deep.fifo", 1, 0, 30)
+    asked = []
+    had = models.Message.had_receipt_handle
+    monkeypatch.setattr(models.Message, "had_receipt_handle", lambda m, handle: asked.append(m) or had(m, handle))
+    backend.delete_message("deep.fifo", first.receipt_handle)
+    backend.send_message("deep.fifo", "{}", group_id="pr-1", deduplication_id="d-0")  # its id is free again
+    backend.send_message("deep.fifo", "{}", group_id="pr-1", deduplication_id="d-1")  # a duplicate: dropped
+    assert asked == []  # moto asked each of the 300, twice, for one delete
+    assert len(backend.get_queue("deep.fifo")._messages) == 300
