@@ -100,3 +100,18 @@ def transaction(
                 (actor or "", correlation_id or ""),
             )
         yield conn
+
+
+@contextmanager
+def autocommitted(*, wait: float | None = None) -> Iterator[psycopg.Connection]:
+    """A pool connection whose statements each commit on their own, for one statement that needs
+    no transaction around it and fires no audit trigger: one round trip to the database where
+    ``transaction()`` takes four (BEGIN, the audit context, the statement, COMMIT). ``wait``
+    bounds the wait for a connection, as for ``transaction()``."""
+    with get_pool().connection(timeout=wait) as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.autocommit = False

@@ -17,7 +17,7 @@ import psycopg
 
 from codeloop.adapters import aws
 from codeloop.db import delivery_rows
-from codeloop.db.pool import front_wait, transaction
+from codeloop.db.pool import autocommitted, front_wait, transaction
 from codeloop.domain.delivery_status import DeliveryStatus
 from codeloop.domain.webhooks import (
     DeliveryEnvelope,
@@ -113,8 +113,9 @@ def _store(
     envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus, body_sha256: bytes, source: str
 ) -> dict[str, Any] | None:
     """The stored delivery's row, or None for a duplicate: a known id, or a known body under a new id
-    (the id is not signed, so a replayed body must not count as new)."""
-    with transaction(correlation_id=envelope.delivery_id, wait=front_wait()) as conn:
+    (the id is not signed, so a replayed body must not count as new). One statement, committed on
+    its own: a delivery's row is audited from its first change of status, not its insert."""
+    with autocommitted(wait=front_wait()) as conn:
         return delivery_rows.insert(
             conn,
             delivery_id=envelope.delivery_id,
