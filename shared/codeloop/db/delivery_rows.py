@@ -56,3 +56,12 @@ def set_status(
     if row is None:
         raise NotFound(f"delivery {delivery_id}")
     return row
+
+
+def mark_queued(conn: Connection, delivery_id: str) -> bool:
+    """'received' → 'queued' once the delivery is on the queue; False when it had moved on already
+    (a worker took it first), which it keeps."""
+    return (
+        conn.execute(query("deliveries.mark_delivery_queued"), {"delivery_id": delivery_id}).fetchone()
+        is not None
+    )

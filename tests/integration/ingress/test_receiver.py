@@ -144,6 +144,26 @@ def test_an_enqueue_failure_keeps_the_delivery_for_the_sweeper(receiver, db_url,
     assert rows(db_url) == [("d-lost", "issue_comment", "received")]
 
 
+def test_a_delivery_a_worker_processed_before_the_receiver_marked_it_queued_stays_processed(
+    receiver, db_url, monkeypatch
+):
+    """The worker can take the message and finish between the send and the receiver's next
+    statement; 'queued' written over 'processed' would have a redelivered message acted on again."""
+    from codeloop.adapters import queues
+
+    send = queues.send
+
+    def send_then_process(*args, **kwargs):
+        send(*args, **kwargs)
+        with psycopg.connect(db_url, autocommit=True) as conn:  # the worker, faster than the receiver
+            conn.execute("update webhook_deliveries set status = 'processed' where delivery_id = 'd-fast'")
+
+    monkeypatch.setattr(queues, "send", send_then_process)
+    body = json.dumps(load("issue_comment/created.payload.json")).encode()
+    assert post(body, signed_headers(body, "issue_comment", "d-fast"))["status"] == 202
+    assert rows(db_url) == [("d-fast", "issue_comment", "processed")]
+
+
 def test_without_a_webhook_secret_the_receiver_says_what_is_missing(db_url, aws, monkeypatch):
     monkeypatch.delenv("GITHUB_WEBHOOK_SECRET", raising=False)
     answer = post(b"{}", signed_headers(b"{}", "issues"))

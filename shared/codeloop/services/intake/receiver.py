@@ -165,5 +165,5 @@ def enqueue_delivery(envelope: DeliveryEnvelope, replay: ReplayRequest | None = 
         metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
         return False
     with transaction(correlation_id=envelope.delivery_id) as conn:
-        delivery_rows.set_status(conn, envelope.delivery_id, DeliveryStatus.QUEUED)
+        delivery_rows.mark_queued(conn, envelope.delivery_id)
     return True

@@ -36,6 +36,14 @@ update webhook_deliveries
 returning delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
           attempts, received_at, queued_at, processed_at;
 
+-- name: mark_delivery_queued
+-- Only a delivery still waiting for the queue: the worker may have taken it from the queue, and
+-- marked it processed, before the receiver gets here.
+update webhook_deliveries
+   set status = 'queued', queued_at = now()
+ where delivery_id = %(delivery_id)s and status = 'received'
+returning delivery_id;
+
 -- name: stuck_deliveries
 -- Deliveries stored but never queued (the enqueue failed after the row was written).
 select delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
