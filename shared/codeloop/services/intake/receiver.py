@@ -164,6 +164,6 @@ def enqueue_delivery(envelope: DeliveryEnvelope, replay: ReplayRequest | None = 
         logger.exception("enqueue failed; the sweeper will retry", extra={"event": envelope.event})
         metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
         return False
-    with transaction(correlation_id=envelope.delivery_id) as conn:
+    with transaction(correlation_id=envelope.delivery_id, redone_if_lost=True) as conn:
         delivery_rows.mark_queued(conn, envelope.delivery_id)
     return True
