@@ -48,3 +48,17 @@ def test_a_failure_returns_it_and_the_rest_of_its_group_only():
     result = sqs_batch_by_group(event, handle, 10)
     assert result == {"batchItemFailures": [{"itemIdentifier": "a2"}, {"itemIdentifier": "a3"}]}
     assert sorted(handled) == ["a:1", "b:1", "standard:1"]
+
+
+def test_batches_share_the_same_group_workers_and_a_lone_group_runs_in_the_caller():
+    threads: dict[str, set[str]] = {"lone": set(), "many": set()}
+
+    def handle(body: str) -> None:
+        threads[body.split(":")[0]].add(threading.current_thread().name)
+
+    for _ in range(3):
+        assert sqs_batch_by_group({"Records": [record("x", "g", "lone:1")]}, handle, 4) == {"batchItemFailures": []}
+        many = {"Records": [record(f"m{n}", f"g{n}", f"many:{n}") for n in range(4)]}
+        assert sqs_batch_by_group(many, handle, 4) == {"batchItemFailures": []}
+    assert threads["lone"] == {threading.current_thread().name}
+    assert len(threads["many"]) <= 4 and all(name.startswith("codeloop-group") for name in threads["many"])
