@@ -7,7 +7,7 @@ small and a redelivered one finds the delivery already processed.
 from __future__ import annotations
 
 from codeloop.db import store
-from codeloop.db.pool import transaction
+from codeloop.db.pool import autocommitted, transaction
 from codeloop.domain.commands import requests_from_event
 from codeloop.domain.delivery_log import ReplayRequest
 from codeloop.domain.lifecycle import ALLOWED, TaskStatus, is_terminal
@@ -28,7 +28,7 @@ def process_delivery(delivery_id: str, replay: ReplayRequest | None = None) -> l
     A replay asking for ``new_task`` makes its commands new requests (keyed by the replay).
     """
     bind(correlation_id=delivery_id)
-    with transaction() as conn:
+    with autocommitted() as conn:  # two reads, no transaction around them: the payload never changes
         delivery = store.get_delivery(conn, delivery_id)
         if delivery is None:
             logger.warning("no such delivery", extra={"delivery_id": delivery_id})
