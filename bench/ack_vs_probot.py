@@ -8,6 +8,13 @@ time. Aims: codeloop's p99 <= Probot's, codeloop's rate >= half of Probot's, no 
 
 Each side's CPU time per delivery is printed by process group (from /proc, so run it on an
 otherwise idle machine): on a machine of N cores, N s of CPU a second is the ceiling of the rate.
+
+A third run measures the floor under codeloop's figures: the least a Python front can do with
+the libraries codeloop must use and still persist and enqueue each delivery (the standard
+library's threading HTTP server, the signature, the JSON, one autocommitted psycopg insert, one
+botocore SendMessage to the same emulation; no settings, routing, logging or workers), from as
+many processes as ``make dev``'s front. Where the floor misses an aim, no design of codeloop's
+front on this machine can meet it.
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ import psycopg
 from _support import cpu_by_group, descendants, dev_stack, drive, free_port, percentiles, signed_comment
 
 from codeloop.local.sample_events import DEV_WEBHOOK_SECRET as SECRET
+
+FLOOR_INSERT = (
+    "insert into webhook_deliveries (delivery_id, event, payload, status) values (%s, %s, %s, 'queued') "
+    "on conflict do nothing"
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROBOT_APP = Path(__file__).resolve().parent / "probot"
@@ -75,6 +87,84 @@ def start_probot(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("Probot did not start")
 
 
+def serve_floor(port: int, database_url: str, queue_url: str, endpoint_url: str) -> None:
+    """One process of the floor's front (see the module's docstring)."""
+    import hashlib
+    import hmac
+    import json
+    import socket
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import botocore.session
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(database_url, min_size=2, max_size=8, kwargs={"autocommit": True})
+    sqs = botocore.session.get_session().create_client("sqs", endpoint_url=endpoint_url)
+    key = SECRET.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        wbufsize = -1
+        disable_nagle_algorithm = True
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            expected = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, self.headers.get("x-hub-signature-256", "")):
+                self._answer(401)
+                return
+            payload, delivery = json.loads(body), self.headers["x-github-delivery"]
+            with pool.connection() as conn:
+                conn.execute(FLOOR_INSERT, (delivery, self.headers["x-github-event"], Jsonb(payload)))
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=json.dumps({"delivery_id": delivery}),
+                MessageGroupId=str(payload["issue"]["number"]),
+                MessageDeduplicationId=delivery,
+            )
+            self._answer(202)
+
+        def do_GET(self) -> None:
+            self._answer(200)
+
+        def _answer(self, status: int) -> None:
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def server_bind(self) -> None:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            super().server_bind()
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
+
+
+def start_floor(
+    database_url: str, queue_url: str, endpoint_url: str
+) -> tuple[list[subprocess.Popen[bytes]], str]:
+    from codeloop.local.stack import FRONT_PROCESSES
+
+    port = free_port()
+    command = [sys.executable, __file__, "--floor", str(port), database_url, queue_url, endpoint_url]
+    processes = [subprocess.Popen(command) for _ in range(FRONT_PROCESSES)]
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/", timeout=1)
+            return processes, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the floor's front did not start")
+
+
 def server_groups(server_pid: int):
     """A ``cpu_by_group`` classifier for the server under test (its process tree) and PostgreSQL.
 
@@ -94,7 +184,20 @@ def server_groups(server_pid: int):
     return classify
 
 
-def run(name: str, url: str, prefix: str, server_pid: int) -> tuple[float, float, dict[int, int]]:
+def floor_groups(front_pids: list[int], emulation_pid: int):
+    def classify(pid: int, parent: int, nice: int, command: str) -> str | None:
+        if pid in front_pids:
+            return "HTTP front"
+        if pid == emulation_pid:
+            return "AWS emulation"
+        if command.startswith("postgres"):
+            return "PostgreSQL"
+        return None
+
+    return classify
+
+
+def run(name: str, url: str, prefix: str, classify) -> tuple[float, float, dict[int, int]]:
     def deliveries(tag: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
         return [
             signed_comment(f"{prefix}-{tag}-{i}", i + 1, "Looks good to me", SECRET) for i in range(count)
@@ -102,7 +205,6 @@ def run(name: str, url: str, prefix: str, server_pid: int) -> tuple[float, float
 
     drive(url, deliveries("warmup", WARMUP), CONCURRENCY)
     requests = deliveries("run", DELIVERIES)
-    classify = server_groups(server_pid)
     before, generator = cpu_by_group(classify), time.process_time()
     latencies, statuses, wall = drive(url, requests, CONCURRENCY)
     after, generator = cpu_by_group(classify), time.process_time() - generator
@@ -130,24 +232,61 @@ def main() -> None:
         print(
             f"{DELIVERIES} signed issue_comment deliveries at concurrency {CONCURRENCY} (after {WARMUP} warm-up)"
         )
-        probot_rate, probot_p99, _ = run("Probot 14", f"{probot_url}/webhooks/github", "probot", probot.pid)
+        probot_rate, probot_p99, _ = run(
+            "Probot 14", f"{probot_url}/webhooks/github", "probot", server_groups(probot.pid)
+        )
     finally:
         probot.send_signal(signal.SIGTERM)
         probot.wait(10)
     with dev_stack() as (base, database, stack_pid):
-        rate, p99, counts = run("codeloop", f"{base}/webhooks/github", "codeloop", stack_pid)
+        rate, p99, counts = run("codeloop", f"{base}/webhooks/github", "codeloop", server_groups(stack_pid))
         with psycopg.connect(database) as conn:
             stored, unqueued = conn.execute(
                 "select count(*), count(*) filter (where status = 'received') from webhook_deliveries "
                 "where delivery_id like 'codeloop-run-%'"
             ).fetchone()
     print(f"codeloop stored {stored} of {DELIVERIES} deliveries; {unqueued} left unqueued")
+    floor_rate, floor_p99 = run_floor()
     print(
         f"aims: p99 {p99:.1f} <= {probot_p99:.1f} ms: {'met' if p99 <= probot_p99 else 'MISSED'}; "
         f"rate {rate:.1f} >= {probot_rate / 2:.1f} /s: {'met' if rate >= probot_rate / 2 else 'MISSED'}; "
         f"5xx: {sum(n for s, n in counts.items() if s >= 500)}"
     )
+    print(
+        f"the floor: p99 {floor_p99:.1f} ms, rate {floor_rate:.1f} /s "
+        f"(codeloop: {p99 / floor_p99:.1f}x the floor's p99, {rate / floor_rate:.0%} of its rate)"
+    )
+
+
+def run_floor() -> tuple[float, float]:
+    from _support import scratch_database
+
+    from codeloop.local import aws as local_aws
+
+    emulation = local_aws.start_emulation()
+    try:
+        with scratch_database() as database:
+            queue_url = local_aws.provision(emulation.endpoint_url)["EVENTS_QUEUE_URL"]
+            processes, base = start_floor(database, queue_url, emulation.endpoint_url)
+            try:
+                classify = floor_groups([process.pid for process in processes], emulation.process.pid)
+                rate, p99, _ = run("floor", f"{base}/webhooks/github", "floor", classify)
+            finally:
+                for process in processes:
+                    process.kill()
+                    process.wait()
+            with psycopg.connect(database) as conn:
+                [stored] = conn.execute(
+                    "select count(*) from webhook_deliveries where delivery_id like 'floor-run-%'"
+                ).fetchone()
+            print(f"the floor stored {stored} of {DELIVERIES} deliveries")
+            return rate, p99
+    finally:
+        emulation.stop()
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--floor"]:  # one process of the floor's front (start_floor)
+        serve_floor(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
+    else:
+        main()
