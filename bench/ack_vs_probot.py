@@ -75,16 +75,22 @@ def start_probot(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
         "WEBHOOK_SECRET": SECRET,
     }
     proc = subprocess.Popen(["node", "index.js"], cwd=folder, env=env, stdout=subprocess.DEVNULL)
+    return proc, serving(port, [proc], "Probot")
+
+
+def serving(port: int, processes: list[subprocess.Popen[bytes]], what: str) -> str:
+    """The base URL once something answers on ``port``; the processes are stopped if nothing does."""
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             httpx.get(f"{base}/", timeout=1)
-            return proc, base
+            return base
         except httpx.TransportError:
             time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("Probot did not start")
+    for process in processes:
+        process.kill()
+    raise SystemExit(f"{what} did not start")
 
 
 def serve_floor(port: int, database_url: str, queue_url: str, endpoint_url: str) -> None:
@@ -154,15 +160,7 @@ def start_floor(
     port = free_port()
     command = [sys.executable, __file__, "--floor", str(port), database_url, queue_url, endpoint_url]
     processes = [subprocess.Popen(command) for _ in range(FRONT_PROCESSES)]
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/", timeout=1)
-            return processes, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("the floor's front did not start")
+    return processes, serving(port, processes, "the floor's front")
 
 
 def server_groups(server_pid: int):
