@@ -197,6 +197,8 @@ def integer(
     default: int | None = None, *, gt: int | None = None, ge: int | None = None, le: int | None = None
 ) -> Any:
     def parse(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise ValueError("must be a whole number")
         try:
@@ -308,13 +310,15 @@ def price_table() -> Any:
 
         from codeloop.domain.prices import parse_price_table
 
-        try:
-            return parse_price_table(_mapping(value))
-        except ValidationError as invalid:
-            first = invalid.errors()[0]
-            raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-        except AttributeError:
-            raise ValueError("each model must map to an object of prices") from None
+        table: dict[str, ModelPrice] = {}
+        for model, price in _mapping(value).items():
+            try:
+                table |= parse_price_table({model: price})
+            except ValidationError as invalid:
+                first = invalid.errors()[0]
+                where = ".".join(map(str, (model, *first["loc"])))
+                raise ValueError(f"{where}: {first['msg']}") from None
+        return table
 
     return Setting(parse, factory=dict)
 
@@ -445,7 +449,7 @@ class Settings:
             else:
                 try:
                     value = setting.parse(values[name])
-                except ValueError as malformed:
+                except (ValueError, TypeError) as malformed:
                     shown = "<secret>" if name in SECRET_SETTINGS else repr(values[name])
                     problems.append(
                         f"{env_name(name)}={shown} is malformed ({malformed}): "

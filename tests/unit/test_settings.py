@@ -83,7 +83,7 @@ def test_values_given_to_the_model_do_not_read_the_environment(environment):
         ("LINEAR_LINK_BY_EMAIL", "maybe", "must be true or false"),
         ("LEARNING_TRIAL_SHARE", "1.5", "must be at most 1"),
         ("RETRY_POLICIES", '{"retryable": 3}', "must map to an object"),
-        ("MODEL_PRICES", '{"gpt-4o-mini": {"input": "cheap"}}', "gpt-4o-mini"),
+        ("MODEL_PRICES", '{"gpt-4o-mini": {"input": "cheap"}}', "(gpt-4o-mini.input: "),
         ("MODEL_PRICES", '["gpt-4o-mini"]', "must be a JSON object"),
     ],
 )
@@ -116,3 +116,9 @@ def test_a_secret_is_never_shown_by_its_setting(environment):
 def test_an_unknown_setting_given_to_the_model_is_an_error():
     with pytest.raises(TypeError, match="codeloop_prot"):
         Settings(codeloop_prot=3000)
+
+
+def test_a_whole_number_given_as_a_float_is_taken():
+    assert Settings(codeloop_port=3100.0).codeloop_port == 3100
+    with pytest.raises(SettingsError, match=r"CODELOOP_PORT=3100\.5 is malformed"):
+        Settings(codeloop_port=3100.5)

@@ -112,7 +112,10 @@ def autocommitted(*, wait: float | None = None) -> Iterator[psycopg.Connection]:
     """A pool connection whose statements each commit on their own, for one statement that needs
     no transaction around it and fires no audit trigger: one round trip to the database where
     ``transaction()`` takes four (BEGIN, the audit context, the statement, COMMIT). ``wait``
-    bounds the wait for a connection, as for ``transaction()``."""
+    bounds the wait for a connection, as for ``transaction()``. Not inside ``pinned_connection()``,
+    whose point is that its thread takes no second connection."""
+    if _pinned.get() is not None:
+        raise RuntimeError("autocommitted() inside pinned_connection(): use transaction() there")
     with get_pool().connection(timeout=wait) as conn:
         conn.autocommit = True
         try:

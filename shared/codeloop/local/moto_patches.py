@@ -158,8 +158,8 @@ def keep_costs_flat() -> None:
             raise models.ReceiptHandleIsInvalid()
         queue.pending_messages.discard(message)
         queue.deleted_messages.update(message.all_receipt_handles)
-        queue._messages = [kept for kept in queue._messages if kept is not message]
-        with queue._messages_lock:
+        with queue._messages_lock:  # as sends append: a message sent meanwhile is not lost
+            queue._messages = [kept for kept in queue._messages if kept is not message]
             queue._messages_lock.notify_all()  # its group may be free: a waiting receive can look
 
     models.Message.mark_received = mark_received_and_index  # type: ignore[method-assign]
@@ -179,7 +179,8 @@ def keep_costs_flat() -> None:
             return
         with queue._messages_lock:
             queue._messages.append(message)
-            if not (queue.fifo_queue and message.group_id in queue.pending_message_groups):
+            in_flight = tuple(queue._pending_messages)  # one C-level copy: receives change the set
+            if not (queue.fifo_queue and any(m.group_id == message.group_id for m in in_flight)):
                 queue._messages_lock.notify_all()
 
     models.Queue.add_message = add_message  # type: ignore[method-assign]

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from codeloop.db import pool as pool_module
-from codeloop.db.pool import autocommitted, transaction
+from codeloop.db.pool import autocommitted, pinned_connection, transaction
 
 
 @pytest.fixture
@@ -49,3 +49,8 @@ def test_a_transaction_redone_if_lost_commits_without_waiting_for_the_disk_and_n
         assert conn.execute("show synchronous_commit").fetchone() == {"synchronous_commit": "off"}
     with transaction(actor="test", correlation_id="c-1") as conn:
         assert conn.execute("show synchronous_commit").fetchone() == {"synchronous_commit": "remote_write"}
+
+
+def test_no_autocommitted_statement_inside_a_pinned_connection(one_connection):
+    with pinned_connection(), pytest.raises(RuntimeError, match="pinned_connection"), autocommitted():
+        pass

@@ -62,3 +62,20 @@ def test_batches_share_the_same_group_workers_and_a_lone_group_runs_in_the_calle
         assert sqs_batch_by_group(many, handle, 4) == {"batchItemFailures": []}
     assert threads["lone"] == {threading.current_thread().name}
     assert len(threads["many"]) <= 4 and all(name.startswith("codeloop-group") for name in threads["many"])
+
+
+def test_batches_handled_at_once_by_two_callers_do_not_queue_behind_each_other():
+    """The local stack's pollers share a process: each gets group workers of its own, as each
+    batch had before, so one poller's slow groups never hold up another's."""
+    meet = threading.Barrier(4, timeout=10)  # passes only with all four groups in flight together
+
+    def batch(caller: str) -> None:
+        event = {"Records": [record(f"{caller}{n}", f"{caller}{n}", "x") for n in range(2)]}
+        assert sqs_batch_by_group(event, lambda body: meet.wait(), 2) == {"batchItemFailures": []}
+
+    callers = [threading.Thread(target=batch, args=(name,)) for name in ("a", "b")]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert not meet.broken

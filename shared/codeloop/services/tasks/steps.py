@@ -18,7 +18,7 @@ status syncer re-renders the check run and the PR comment.
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -86,18 +86,28 @@ def sqs_batch_by_group(
         return []
 
     if len(groups) <= 1:
-        failed = [message_id for records in groups.values() for message_id in run_group(records)]
+        try:
+            failed = [message_id for records in groups.values() for message_id in run_group(records)]
+        finally:
+            forget_bound_keys()  # the caller's later lines carry none of the last message's ids
     else:
         pool = _group_workers(max(1, groups_at_once))
         failed = [message_id for ids in pool.map(run_group, groups.values()) for message_id in ids]
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
-@functools.cache
+_workers = threading.local()
+
+
 def _group_workers(size: int) -> ThreadPoolExecutor:
-    """The threads a process works message groups on, made as they are first needed and kept for
-    every later batch (and warm invocation): starting a batch's own threads cost ~0.5 ms each."""
-    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="codeloop-group")
+    """The threads the calling thread works message groups on, made as first needed and kept for
+    its later batches (and warm invocations): starting a batch's own threads cost ~0.5 ms each.
+    One pool per calling thread, as each batch had its own: the local stack's pollers share a
+    process, and one poller's slow group must not hold up another's batch past its visibility."""
+    pools: dict[int, ThreadPoolExecutor] = _workers.__dict__.setdefault("pools", {})
+    if size not in pools:
+        pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="codeloop-group")
+    return pools[size]
 
 
 def _hand_back(record: dict[str, Any], wait: DeliverLater) -> None:
