@@ -65,3 +65,8 @@ def mark_queued(conn: Connection, delivery_id: str) -> bool:
         conn.execute(query("deliveries.mark_delivery_queued"), {"delivery_id": delivery_id}).fetchone()
         is not None
     )
+
+
+def unqueue(conn: Connection, delivery_id: str) -> None:
+    """'queued' → 'received' when the send after the insert failed, so the sweeper sends it."""
+    conn.execute(query("deliveries.unqueue_delivery"), {"delivery_id": delivery_id})

@@ -258,6 +258,14 @@ def stuck_deliveries(
     )
 
 
+def claim_unsent_deliveries(
+    conn: Connection, *, older_than_seconds: float, limit: int = 100
+) -> list[WebhookDelivery]:
+    return fetch_all(
+        conn, "claim_unsent_deliveries", WebhookDelivery, older_than_seconds=older_than_seconds, limit=limit
+    )
+
+
 # -- workflow ledger -----------------------------------------------------------------------------
 
 

@@ -19,12 +19,14 @@ from typing import Any
 from codeloop.db import store
 from codeloop.db.pool import transaction
 from codeloop.domain.lifecycle import ALLOWED, TaskStatus
-from codeloop.domain.models import DeliveryStatus
+from codeloop.domain.models import DeliveryStatus, WebhookDelivery
 from codeloop.domain.webhooks import DeliveryEnvelope
 from codeloop.observability import logger
 from codeloop.settings import SettingsError, get_settings
 
 STUCK_DELIVERY_SECONDS = 60
+# Past SQS FIFO's five-minute deduplication window, so a second send is not dropped as a duplicate.
+UNSENT_DELIVERY_SECONDS = 15 * 60
 UNLAUNCHED_TASK_SECONDS = 60
 EXECUTION_CHECK_SECONDS = 300
 REDELIVERY_WINDOW = timedelta(hours=6)
@@ -67,22 +69,27 @@ def _owned(module: str, function: str):
 
 
 def requeue_stuck_deliveries(now: datetime) -> int:
-    from codeloop.services.intake.receiver import enqueue_delivery
+    """Send again what was stored but never sent: 'received' after a failed send, or 'queued' and
+    unprocessed long after (the receiver may have stopped between its insert and its send)."""
+    from codeloop.services.intake.receiver import enqueue_delivery, send_delivery
 
     with transaction() as conn:
         stuck = store.stuck_deliveries(conn, older_than_seconds=STUCK_DELIVERY_SECONDS)
-    requeued = 0
-    for delivery in stuck:
-        envelope = DeliveryEnvelope(
-            event=delivery.event,
-            action=delivery.action,
-            delivery_id=delivery.delivery_id,
-            installation_id=delivery.installation_id,
-            repository_id=delivery.repository_id,
-            repository_full_name=delivery.repository_full_name,
-        )
-        requeued += enqueue_delivery(envelope)
-    return requeued
+        unsent = store.claim_unsent_deliveries(conn, older_than_seconds=UNSENT_DELIVERY_SECONDS)
+    return sum(enqueue_delivery(_envelope(delivery)) for delivery in stuck) + sum(
+        send_delivery(_envelope(delivery)) for delivery in unsent
+    )
+
+
+def _envelope(delivery: WebhookDelivery) -> DeliveryEnvelope:
+    return DeliveryEnvelope(
+        event=delivery.event,
+        action=delivery.action,
+        delivery_id=delivery.delivery_id,
+        installation_id=delivery.installation_id,
+        repository_id=delivery.repository_id,
+        repository_full_name=delivery.repository_full_name,
+    )
 
 
 def redeliver_failed_github_deliveries(now: datetime) -> int:

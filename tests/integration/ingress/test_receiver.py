@@ -46,6 +46,12 @@ def test_a_command_comment_is_stored_and_queued_in_its_conversation_group(receiv
     answer = post(body, signed_headers(body, "issue_comment", "d-1"), base64_body=True)
     assert answer == {"status": 202, "body": {"status": "queued", "delivery_id": "d-1"}}
     assert rows(db_url) == [("d-1", "issue_comment", "queued")]
+    with psycopg.connect(db_url) as conn:  # stored as queued at once: nothing is written after the send
+        [(queued_at, audited)] = conn.execute(
+            "select queued_at, (select count(*) from audit_log where entity = 'webhook_deliveries')"
+            " from webhook_deliveries"
+        ).fetchall()
+    assert queued_at is not None and audited == 0
     [message] = receive_all(receiver["EVENTS_QUEUE_URL"])
     assert message["body"] == {"delivery_id": "d-1", "event": "issue_comment", "action": "created"}
     envelope, _ = envelope_for("issue_comment/created.payload.json")

@@ -54,6 +54,36 @@ def test_a_delivery_stored_but_never_queued_is_queued_again(world, aws):
         assert store.get_delivery(conn, "d-lost").status == "queued"
 
 
+def test_a_delivery_stored_as_queued_but_never_sent_is_sent_once_a_period(world, aws):
+    """The receiver stores a delivery as 'queued', then sends it; one that stopped in between (a
+    Lambda timeout, a crash) leaves a row that says queued for a message that never was."""
+    from codeloop.domain.models import DeliveryStatus
+
+    with transaction() as conn:
+        store.insert_delivery(
+            conn,
+            delivery_id="d-unsent",
+            event="issue_comment",
+            action="created",
+            installation_id=7,
+            repository_id=world["repo"].id,
+            repository_full_name="octo/widgets",
+            payload={"action": "created"},
+            status=DeliveryStatus.QUEUED,
+        )
+        assert store.get_delivery(conn, "d-unsent").queued_at is not None
+    age("update webhook_deliveries set queued_at = now() - interval '10 minutes'")
+    assert sweeper.requeue_stuck_deliveries(None) == 0  # perhaps only behind a backlog: not yet
+    age("update webhook_deliveries set queued_at = now() - interval '20 minutes'")
+
+    assert sweeper.sweep()["requeued_deliveries"] == 1
+    [message] = receive_all(aws["EVENTS_QUEUE_URL"])
+    assert message["body"]["delivery_id"] == "d-unsent"
+    assert sweeper.requeue_stuck_deliveries(None) == 0  # claimed: not sent again until another period
+    with transaction() as conn:
+        assert store.get_delivery(conn, "d-unsent").status == "queued"
+
+
 def test_failed_github_deliveries_we_never_stored_are_redelivered(world):
     github = world["github"]
     lost = github.add_delivery(status_code=502, guid="g-lost")

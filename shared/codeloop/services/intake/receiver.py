@@ -1,7 +1,9 @@
 """The webhook receiver: verify, store, enqueue, answer — in well under GitHub's 10 seconds.
 
-A delivery is acknowledged (202) only once it is durable in PostgreSQL. If the enqueue then
-fails, the row stays 'received' and the sweeper re-enqueues it, so nothing accepted is lost.
+A delivery is acknowledged (202) only once it is durable in PostgreSQL. One that is acted on is
+stored as 'queued' and then sent: one statement and one send, nothing after. If the send fails,
+the row goes back to 'received' and the sweeper sends it; if the receiver stops between the two,
+the sweeper sends what stays 'queued' and unprocessed too long. Nothing accepted is lost.
 If the database cannot be reached within ``FRONT_DB_WAIT_SECONDS``, the answer is 503 at once.
 Nothing here builds githubkit's typed models: the envelope reads the few fields routing needs.
 """
@@ -77,7 +79,12 @@ def refuse(rejected: WebhookRejected) -> Receipt:
 
 
 def accept(
-    envelope: DeliveryEnvelope, payload: dict[str, Any], body: bytes, decision: Route, *, source: str = "github"
+    envelope: DeliveryEnvelope,
+    payload: dict[str, Any],
+    body: bytes,
+    decision: Route,
+    *,
+    source: str = "github",
 ) -> Receipt:
     """Store a verified delivery, then queue it when it is acted on (GitHub's and Linear's alike)."""
     if b"\\u0000" in body:  # jsonb cannot hold NUL; GitHub never sends it, a forger with the secret might
@@ -89,7 +96,7 @@ def accept(
         stored = _store(
             envelope,
             payload,
-            DeliveryStatus.RECEIVED if decision == "act" else DeliveryStatus.IGNORED,
+            DeliveryStatus.QUEUED if decision == "act" else DeliveryStatus.IGNORED,
             hashlib.sha256(body).digest(),
             source,
         )
@@ -105,12 +112,19 @@ def accept(
     if decision == "ignore":
         logger.info("ignored", extra={"event": envelope.event, "action": envelope.action})
         return Receipt(202, {"status": "ignored", "delivery_id": envelope.delivery_id})
-    queued = enqueue_delivery(envelope)
+    queued = send_delivery(envelope)
+    if not queued:
+        with transaction(correlation_id=envelope.delivery_id) as conn:
+            delivery_rows.unqueue(conn, envelope.delivery_id)
     return Receipt(202, {"status": "queued" if queued else "accepted", "delivery_id": envelope.delivery_id})
 
 
 def _store(
-    envelope: DeliveryEnvelope, payload: dict[str, Any], status: DeliveryStatus, body_sha256: bytes, source: str
+    envelope: DeliveryEnvelope,
+    payload: dict[str, Any],
+    status: DeliveryStatus,
+    body_sha256: bytes,
+    source: str,
 ) -> dict[str, Any] | None:
     """The stored delivery's row, or None for a duplicate: a known id, or a known body under a new id
     (the id is not signed, so a replayed body must not count as new). One statement, committed on
@@ -138,7 +152,17 @@ def dedup_id(delivery_id: str) -> str:
 
 
 def enqueue_delivery(envelope: DeliveryEnvelope, replay: ReplayRequest | None = None) -> bool:
-    """Put a stored delivery on the events queue and mark it queued; False leaves it for the sweeper.
+    """Send a stored 'received' delivery (the sweeper's, a replay's) and mark it queued; False
+    leaves it 'received' for the sweeper."""
+    if not send_delivery(envelope, replay):
+        return False
+    with transaction(correlation_id=envelope.delivery_id, redone_if_lost=True) as conn:
+        delivery_rows.mark_queued(conn, envelope.delivery_id)
+    return True
+
+
+def send_delivery(envelope: DeliveryEnvelope, replay: ReplayRequest | None = None) -> bool:
+    """Put a stored delivery on the events queue; False when the send failed (logged, counted).
 
     A replay is a message of its own (the queue would drop a second one with the delivery's
     deduplication id), and it says whether its commands are new requests.
@@ -160,10 +184,8 @@ def enqueue_delivery(envelope: DeliveryEnvelope, replay: ReplayRequest | None = 
             group_id=envelope.message_group_id,
             dedup_id=dedup_id(message_id),
         )
-    except Exception:  # any failure to enqueue: the row stays 'received' for the sweeper
+    except Exception:  # any failure to enqueue: the sweeper sends it later
         logger.exception("enqueue failed; the sweeper will retry", extra={"event": envelope.event})
         metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
         return False
-    with transaction(correlation_id=envelope.delivery_id, redone_if_lost=True) as conn:
-        delivery_rows.mark_queued(conn, envelope.delivery_id)
     return True

@@ -1,9 +1,10 @@
 -- name: insert_delivery
 -- Returns nothing when the delivery id, or the same body under another id (a replay), is stored.
 insert into webhook_deliveries (delivery_id, event, action, installation_id, repository_id,
-                                repository_full_name, payload, status, body_sha256, source)
+                                repository_full_name, payload, status, body_sha256, source, queued_at)
 values (%(delivery_id)s, %(event)s, %(action)s, %(installation_id)s, %(repository_id)s,
-        %(repository_full_name)s, %(payload)s, %(status)s, %(body_sha256)s, %(source)s)
+        %(repository_full_name)s, %(payload)s, %(status)s, %(body_sha256)s, %(source)s,
+        case when %(status)s = 'queued' then now() end)
 on conflict do nothing
 returning delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
           attempts, received_at, queued_at, processed_at;
@@ -43,6 +44,27 @@ update webhook_deliveries
    set status = 'queued', queued_at = now()
  where delivery_id = %(delivery_id)s and status = 'received'
 returning delivery_id;
+
+-- name: unqueue_delivery
+-- The receiver stored it as queued, then could not send it: 'received' again, for the sweeper.
+update webhook_deliveries
+   set status = 'received', queued_at = null
+ where delivery_id = %(delivery_id)s and status = 'queued';
+
+-- name: claim_unsent_deliveries
+-- Stored as queued and still not processed long after: the receiver may have stopped between the
+-- insert and the send. Each is claimed for another send (its queued_at moves on), so a delivery
+-- that is only waiting behind a backlog is sent again at most once a period; the worker skips a
+-- second copy of a delivery it processed.
+update webhook_deliveries
+   set queued_at = now()
+ where delivery_id in (select delivery_id from webhook_deliveries
+                        where status = 'queued' and queued_at <= now() - make_interval(secs => %(older_than_seconds)s)
+                        order by queued_at
+                        limit %(limit)s
+                          for update skip locked)
+returning delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
+          attempts, received_at, queued_at, processed_at;
 
 -- name: stuck_deliveries
 -- Deliveries stored but never queued (the enqueue failed after the row was written).
