@@ -83,26 +83,21 @@ def transaction(
     correlation_id: str | None = None,
     pool: ConnectionPool | None = None,
     wait: float | None = None,
-    redone_if_lost: bool = False,
 ) -> Iterator[psycopg.Connection]:
     """A connection inside one transaction; commits on success, rolls back on error.
 
     ``actor`` and ``correlation_id`` reach the audit triggers as transaction-local settings.
     ``wait`` bounds the wait for a connection (the pool's default, 30 s, otherwise); past it,
     ``psycopg_pool.PoolTimeout`` (a ``psycopg.OperationalError``). Inside ``pinned_connection()``
-    (and with no explicit ``pool``) it runs on the pinned connection. ``redone_if_lost``: the
-    commit returns without waiting for the WAL to reach disk (``synchronous_commit = off``), for a
-    change that a crash may undo because something redoes it (the sweeper queues a delivery whose
-    'queued' mark was lost); it still commits atomically, in order, or not at all.
+    (and with no explicit ``pool``) it runs on the pinned connection.
     """
     pinned = _pinned.get() if pool is None else None
     source = nullcontext(pinned) if pinned is not None else (pool or get_pool()).connection(timeout=wait)
     with source as conn, conn.transaction():
-        if actor or correlation_id or redone_if_lost:
+        if actor or correlation_id:
             conn.execute(
-                "select set_config('codeloop.actor', %s, true), set_config('codeloop.correlation_id', %s, true),"
-                " set_config('synchronous_commit', coalesce(%s, current_setting('synchronous_commit')), true)",
-                (actor or "", correlation_id or "", "off" if redone_if_lost else None),
+                "select set_config('codeloop.actor', %s, true), set_config('codeloop.correlation_id', %s, true)",
+                (actor or "", correlation_id or ""),
             )
         yield conn
 

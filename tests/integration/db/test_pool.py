@@ -40,17 +40,6 @@ def test_a_failed_autocommitted_statement_also_hands_its_connection_back_transac
         assert conn.execute("select 1 as one").fetchone() == {"one": 1}
 
 
-def test_a_transaction_redone_if_lost_commits_without_waiting_for_the_disk_and_no_other_does(one_connection):
-    with transaction() as conn:  # as an operator may configure the database
-        name = conn.execute("select current_database() as name").fetchone()["name"]
-        conn.execute(f'alter database "{name}" set synchronous_commit = remote_write')
-    pool_module.close_pool()  # new connections take the database's setting
-    with transaction(redone_if_lost=True) as conn:
-        assert conn.execute("show synchronous_commit").fetchone() == {"synchronous_commit": "off"}
-    with transaction(actor="test", correlation_id="c-1") as conn:
-        assert conn.execute("show synchronous_commit").fetchone() == {"synchronous_commit": "remote_write"}
-
-
 def test_no_autocommitted_statement_inside_a_pinned_connection(one_connection):
     with pinned_connection(), pytest.raises(RuntimeError, match="pinned_connection"), autocommitted():
         pass

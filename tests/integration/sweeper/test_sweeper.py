@@ -9,7 +9,7 @@ import pytest
 from codeloop.adapters.aws import client
 from codeloop.db import store
 from codeloop.db.pool import transaction
-from codeloop.domain.models import Installation, NewTask, RepositoryRef
+from codeloop.domain.models import DeliveryStatus, Installation, NewTask, RepositoryRef
 from codeloop.services import sweeper
 from codeloop.services.tasks import actions as tasks
 from tests.conftest import receive_all
@@ -31,18 +31,24 @@ def age(sql: str) -> None:
         conn.execute(sql)
 
 
-def test_a_delivery_stored_but_never_queued_is_queued_again(world, aws):
+def stored_comment(world, delivery_id: str, status: DeliveryStatus = DeliveryStatus.RECEIVED) -> None:
+    """A comment delivery on the world's repository, stored as the receiver stores one."""
     with transaction() as conn:
         store.insert_delivery(
             conn,
-            delivery_id="d-lost",
+            delivery_id=delivery_id,
             event="issue_comment",
             action="created",
             installation_id=7,
             repository_id=world["repo"].id,
             repository_full_name="octo/widgets",
             payload={"action": "created"},
+            status=status,
         )
+
+
+def test_a_delivery_stored_but_never_queued_is_queued_again(world, aws):
+    stored_comment(world, "d-lost")
     assert sweeper.requeue_stuck_deliveries(None) == 0  # still within its grace period
     age("update webhook_deliveries set received_at = now() - interval '5 minutes'")
 
@@ -57,20 +63,8 @@ def test_a_delivery_stored_but_never_queued_is_queued_again(world, aws):
 def test_a_delivery_stored_as_queued_but_never_sent_is_sent_once_a_period(world, aws):
     """The receiver stores a delivery as 'queued', then sends it; one that stopped in between (a
     Lambda timeout, a crash) leaves a row that says queued for a message that never was."""
-    from codeloop.domain.models import DeliveryStatus
-
+    stored_comment(world, "d-unsent", DeliveryStatus.QUEUED)
     with transaction() as conn:
-        store.insert_delivery(
-            conn,
-            delivery_id="d-unsent",
-            event="issue_comment",
-            action="created",
-            installation_id=7,
-            repository_id=world["repo"].id,
-            repository_full_name="octo/widgets",
-            payload={"action": "created"},
-            status=DeliveryStatus.QUEUED,
-        )
         assert store.get_delivery(conn, "d-unsent").queued_at is not None
     age("update webhook_deliveries set queued_at = now() - interval '10 minutes'")
     assert sweeper.requeue_stuck_deliveries(None) == 0  # perhaps only behind a backlog: not yet

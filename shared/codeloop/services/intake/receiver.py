@@ -156,7 +156,7 @@ def enqueue_delivery(envelope: DeliveryEnvelope, replay: ReplayRequest | None = 
     leaves it 'received' for the sweeper."""
     if not send_delivery(envelope, replay):
         return False
-    with transaction(correlation_id=envelope.delivery_id, redone_if_lost=True) as conn:
+    with transaction(correlation_id=envelope.delivery_id) as conn:
         delivery_rows.mark_queued(conn, envelope.delivery_id)
     return True
 

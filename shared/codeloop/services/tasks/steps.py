@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeloop.domain.steps import DeliverLater, StepFailed, StepMessage, StepPending
 from codeloop.observability import bind, forget_bound_keys, logger, metrics
+
+if TYPE_CHECKING:  # imported when a batch first has several groups, not on the function's cold start
+    from concurrent.futures import ThreadPoolExecutor
 
 Step = Callable[[StepMessage], dict[str, Any]]
 
@@ -104,6 +106,8 @@ def _group_workers(size: int) -> ThreadPoolExecutor:
     its later batches (and warm invocations): starting a batch's own threads cost ~0.5 ms each.
     One pool per calling thread, as each batch had its own: the local stack's pollers share a
     process, and one poller's slow group must not hold up another's batch past its visibility."""
+    from concurrent.futures import ThreadPoolExecutor
+
     pools: dict[int, ThreadPoolExecutor] = _workers.__dict__.setdefault("pools", {})
     if size not in pools:
         pools[size] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="codeloop-group")
