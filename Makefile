@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# SAM CLI lives in a virtualenv of its own: its pins (Flask, boto3, ...) are not the project's.
+SAM_CLI_VERSION := 1.170.0
+SAM    := .codeloop/tools/sam-$(SAM_CLI_VERSION)/bin/sam
 
 .PHONY: dev test lint bench clean
 
@@ -21,10 +24,15 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(STAMP) $(SAM)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1 --template template.yaml
+
+$(SAM):
+	$(PYTHON) -m venv $(dir $(SAM))..
+	$(dir $(SAM))python -m pip install --quiet --disable-pip-version-check 'aws-sam-cli==$(SAM_CLI_VERSION)'
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
