@@ -14,7 +14,9 @@ the libraries codeloop must use and still persist and enqueue each delivery (the
 library's threading HTTP server, the signature, the JSON, one autocommitted psycopg insert, one
 botocore SendMessage to the same emulation; no settings, routing, logging or workers), from as
 many processes as ``make dev``'s front. Where the floor misses an aim, no design of codeloop's
-front on this machine can meet it.
+front on this machine can meet it. Last, it prints the CPU per delivery each aim allows on this
+machine's cores beside what the floor spent outside its front (the emulation, PostgreSQL, the
+load generator): where that alone is over the budget, the aim is out of reach of any front.
 """
 
 from __future__ import annotations
@@ -195,7 +197,9 @@ def floor_groups(front_pids: list[int], emulation_pid: int):
     return classify
 
 
-def run(name: str, url: str, prefix: str, classify) -> tuple[float, float, dict[int, int]]:
+def run(name: str, url: str, prefix: str, classify) -> tuple[float, float, dict[int, int], dict[str, float]]:
+    """Drive ``url``; returns the rate, the p99, the statuses and the CPU ms per delivery by group."""
+
     def deliveries(tag: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
         return [
             signed_comment(f"{prefix}-{tag}-{i}", i + 1, "Looks good to me", SECRET) for i in range(count)
@@ -220,7 +224,7 @@ def run(name: str, url: str, prefix: str, classify) -> tuple[float, float, dict[
         f"{'':10s} CPU per delivery: {total:.2f} ms ({parts}); "
         f"{os.cpu_count()} cores cap the rate near {os.cpu_count() * 1000 / total:.0f} /s"
     )
-    return rate, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], counts
+    return rate, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], counts, spent
 
 
 def main() -> None:
@@ -230,21 +234,23 @@ def main() -> None:
         print(
             f"{DELIVERIES} signed issue_comment deliveries at concurrency {CONCURRENCY} (after {WARMUP} warm-up)"
         )
-        probot_rate, probot_p99, _ = run(
+        probot_rate, probot_p99, _, _ = run(
             "Probot 14", f"{probot_url}/webhooks/github", "probot", server_groups(probot.pid)
         )
     finally:
         probot.send_signal(signal.SIGTERM)
         probot.wait(10)
     with dev_stack() as (base, database, stack_pid):
-        rate, p99, counts = run("codeloop", f"{base}/webhooks/github", "codeloop", server_groups(stack_pid))
+        rate, p99, counts, _ = run(
+            "codeloop", f"{base}/webhooks/github", "codeloop", server_groups(stack_pid)
+        )
         with psycopg.connect(database) as conn:
             stored, unqueued = conn.execute(
                 "select count(*), count(*) filter (where status = 'received') from webhook_deliveries "
                 "where delivery_id like 'codeloop-run-%'"
             ).fetchone()
     print(f"codeloop stored {stored} of {DELIVERIES} deliveries; {unqueued} left unqueued")
-    floor_rate, floor_p99 = run_floor()
+    floor_rate, floor_p99, floor_spent = run_floor()
     print(
         f"aims: p99 {p99:.1f} <= {probot_p99:.1f} ms: {'met' if p99 <= probot_p99 else 'MISSED'}; "
         f"rate {rate:.1f} >= {probot_rate / 2:.1f} /s: {'met' if rate >= probot_rate / 2 else 'MISSED'}; "
@@ -254,9 +260,28 @@ def main() -> None:
         f"the floor: p99 {floor_p99:.1f} ms, rate {floor_rate:.1f} /s "
         f"(codeloop: {p99 / floor_p99:.1f}x the floor's p99, {rate / floor_rate:.0%} of its rate)"
     )
+    print_budget(probot_rate, probot_p99, floor_spent)
 
 
-def run_floor() -> tuple[float, float]:
+def print_budget(probot_rate: float, probot_p99: float, floor_spent: dict[str, float]) -> None:
+    """What the aims leave for each delivery's CPU on this machine, beside what the floor spent
+    outside any front: the emulated SendMessage, PostgreSQL's insert and the load generator.
+
+    At a rate r on N cores, a delivery can use at most N/r of CPU. With CONCURRENCY requests always
+    in flight, the mean latency is CONCURRENCY/r (Little's law) and the p99 is at least the mean,
+    so a p99 of P needs r >= CONCURRENCY/P."""
+    cores = os.cpu_count() or 1
+    rate_budget = cores * 1000 / (probot_rate / 2)
+    p99_budget = cores * probot_p99 / CONCURRENCY
+    outside_front = sum(ms for group, ms in floor_spent.items() if group != "HTTP front")
+    print(
+        f"CPU per delivery the aims allow on {cores} cores: {rate_budget:.2f} ms (the rate), "
+        f"{p99_budget:.2f} ms (the p99); the floor spent {outside_front:.2f} ms outside its front "
+        f"(AWS emulation, PostgreSQL, load generator) before any front code"
+    )
+
+
+def run_floor() -> tuple[float, float, dict[str, float]]:
     from _support import scratch_database
 
     from codeloop.local import aws as local_aws
@@ -268,7 +293,7 @@ def run_floor() -> tuple[float, float]:
             processes, base = start_floor(database, queue_url, emulation.endpoint_url)
             try:
                 classify = floor_groups([process.pid for process in processes], emulation.process.pid)
-                rate, p99, _ = run("floor", f"{base}/webhooks/github", "floor", classify)
+                rate, p99, _, spent = run("floor", f"{base}/webhooks/github", "floor", classify)
             finally:
                 for process in processes:
                     process.kill()
@@ -278,7 +303,7 @@ def run_floor() -> tuple[float, float]:
                     "select count(*) from webhook_deliveries where delivery_id like 'floor-run-%'"
                 ).fetchone()
             print(f"the floor stored {stored} of {DELIVERIES} deliveries")
-            return rate, p99
+            return rate, p99, spent
     finally:
         emulation.stop()
 
