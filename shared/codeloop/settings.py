@@ -109,6 +109,12 @@ SECRET_SETTINGS = (
 )
 
 
+# template.yaml creates the secrets an operator fills in later (Slack, Linear, the Codegen token, the
+# App's key and OAuth client) with "REPLACE_WITH_..." as their text: such a value is not a secret
+# (anyone can read it in the template), so it counts as unset.
+PLACEHOLDER_PREFIX = "REPLACE_WITH_"
+
+
 class SettingsError(RuntimeError):
     """A setting is missing or malformed; the message names the variable and what it expects."""
 
@@ -505,6 +511,11 @@ class Settings:
         return value
 
     def optional_secret(self, field: str) -> str | None:
+        """A secret's plain text, or None when it is unset or still holds the stack's placeholder."""
+        value = self._secret_text(field)
+        return None if value is None or value.startswith(PLACEHOLDER_PREFIX) else value
+
+    def _secret_text(self, field: str) -> str | None:
         value = getattr(self, field)
         if value is not None:
             return value.get_secret_value()
@@ -539,18 +550,24 @@ class Settings:
 
     def oauth_client(self) -> tuple[str, str]:
         """The App's OAuth client id and secret: from their variables, or the JSON secret by ARN."""
-        secret = self.github_app_client_secret
+        secret = self.optional_secret("github_app_client_secret")
         if self.github_app_client_id and secret is not None:
-            return self.github_app_client_id, secret.get_secret_value()
+            return self.github_app_client_id, secret
         if self.github_app_client_secret_arn:
             try:
                 client = json.loads(_secret_from_aws(self.github_app_client_secret_arn))
-                return str(client["client_id"]), str(client["client_secret"])
+                client_id, client_secret = str(client["client_id"]), str(client["client_secret"])
             except (ValueError, KeyError, TypeError):
                 raise SettingsError(
                     "GITHUB_APP_CLIENT_SECRET_ARN names a secret that is not JSON "
                     '{"client_id", "client_secret"}'
                 ) from None
+            if not client_secret.startswith(PLACEHOLDER_PREFIX):
+                return client_id, client_secret
+            raise SettingsError(
+                "GITHUB_APP_CLIENT_SECRET_ARN names a secret that still holds the stack's placeholder: "
+                "run `codeloop app create --stack NAME`, or put the App's OAuth client in it"
+            )
         missing = "GITHUB_APP_CLIENT_ID" if not self.github_app_client_id else "GITHUB_APP_CLIENT_SECRET"
         raise SettingsError(f"{missing} is not set: expected {EXPECTS[env_name(missing).lower()]}")
 

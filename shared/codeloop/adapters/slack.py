@@ -73,10 +73,9 @@ def web_client() -> Any:
 
 
 def is_configured() -> bool:
-    """Whether codeloop talks to Slack at all: a bot token (``xox…``) is set. A deployed stack's
-    secret holds a placeholder until the operator puts the token in, and counts as unset."""
-    token = get_settings().optional_secret("slack_bot_token")
-    return bool(token and token.startswith("xox"))
+    """Whether codeloop talks to Slack at all: a bot token is set (a deployed stack's placeholder
+    counts as unset)."""
+    return get_settings().optional_secret("slack_bot_token") is not None
 
 
 @contextlib.contextmanager

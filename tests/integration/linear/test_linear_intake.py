@@ -70,6 +70,17 @@ def test_a_bad_signature_is_401_and_nothing_is_stored_or_queued(world, db_url, a
     assert deliveries(db_url) == [] and receive_all(aws["EVENTS_QUEUE_URL"]) == []
 
 
+def test_a_delivery_signed_with_the_stack_s_placeholder_secret_is_refused(world, db_url, aws, monkeypatch):
+    """template.yaml creates the signing secret as public placeholder text: until the operator
+    replaces it, codeloop takes nothing from Linear, whoever signs with that text."""
+    placeholder = "REPLACE_WITH_THE_LINEAR_WEBHOOK_SIGNING_SECRET"
+    monkeypatch.setenv("LINEAR_WEBHOOK_SECRET", placeholder)
+    reset_settings()
+    answer = post(delivery("issue_labelled"), secret=placeholder)
+    assert answer["status"] == 503 and "LINEAR_WEBHOOK_SECRET" in answer["body"]["error"]
+    assert deliveries(db_url) == [] and receive_all(aws["EVENTS_QUEUE_URL"]) == []
+
+
 def test_a_stale_delivery_is_refused_clearly_and_nothing_is_stored(world, db_url, aws):
     payload = delivery("issue_labelled")
     payload["webhookTimestamp"] -= 5 * 60 * 1000  # captured five minutes ago, replayed now

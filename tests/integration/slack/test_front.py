@@ -62,12 +62,18 @@ def test_the_token_field_is_never_stored(front):
     assert "token" not in payload and payload["user_id"] == "U1" and source == "slack"
 
 
-def test_without_a_signing_secret_the_routes_say_so(db_url, monkeypatch):
-    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+@pytest.mark.parametrize("secret", [None, "REPLACE_WITH_THE_SLACK_SIGNING_SECRET"])  # unset, or the stack's placeholder
+def test_without_a_signing_secret_the_routes_say_so(db_url, monkeypatch, secret):
+    """template.yaml's placeholder is public text: a request signed with it is a forgery."""
+    if secret is None:
+        monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", secret)
     reset_settings()
-    body = command_body("help", user_id="U1", response_url="https://hooks.slack.com/x")
-    status, answer = post("/webhooks/slack/commands", body)
+    body = command_body("fix acme/widgets#7 the login page", user_id="U1", response_url="https://hooks.slack.com/x")
+    status, answer = post("/webhooks/slack/commands", body, signed_headers(body, secret=secret or SIGNING_SECRET))
     assert status == 503 and "SLACK_SIGNING_SECRET" in answer["error"]
+    assert stored(db_url) == 0
 
 
 def test_the_routes_take_only_post(front):
