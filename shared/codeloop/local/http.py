@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from codeloop.observability import logger
 
@@ -20,7 +20,7 @@ MAX_BODY = 26 * 1024 * 1024  # a little over GitHub's 25 MB cap, so the handler 
 
 def to_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
     parts = urlsplit(target)
-    return {
+    event = {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": parts.path,
@@ -35,6 +35,18 @@ def to_event(method: str, target: str, headers: dict[str, str], body: bytes) -> 
         "body": base64.b64encode(body).decode() if body else None,
         "isBase64Encoded": bool(body),
     }
+    if parts.query:
+        event["queryStringParameters"] = query_parameters(parts.query)
+    return event
+
+
+def query_parameters(query: str) -> dict[str, str]:
+    """The query as API Gateway hands it to Lambda: decoded, a repeated name's values joined by
+    commas (Powertools' resolver reads these, not ``rawQueryString``)."""
+    values: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        values.setdefault(name, []).append(value)
+    return {name: ",".join(found) for name, found in values.items()}
 
 
 def serve(

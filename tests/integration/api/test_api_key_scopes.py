@@ -15,6 +15,7 @@ from codeloop.db import migrations, store
 from codeloop.db.pool import transaction
 from codeloop.domain.api_keys import new_key
 from codeloop.domain.models import Installation, RepositoryRef
+from codeloop.local.http import to_event
 from tests.integration.api.test_task_api import TASK
 
 OURS = "octo-org/widgets"  # installation 7
@@ -22,21 +23,13 @@ THEIRS = "rival-org/secret"  # installation 8
 
 
 def request(method: str, path: str, key: str, body=None, query: str = "") -> dict:
-    event = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&")) if query else None,
-        "headers": {"content-type": "application/json", "authorization": f"Bearer {key}"},
-        "requestContext": {
-            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
-            "requestId": f"req-{uuid.uuid4()}",
-            "stage": "$default",
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+    """One task API request, made into an event as the local stack's front makes it."""
+    event = to_event(
+        method,
+        f"{path}?{query}" if query else path,
+        {"content-type": "application/json", "authorization": f"Bearer {key}"},
+        json.dumps(body).encode() if body is not None else b"",
+    )
     result = handle(event, None)
     return {"status": result["statusCode"], "body": json.loads(result["body"]), "headers": result["headers"]}
 
