@@ -305,10 +305,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that never open the database (`dev` starts its own).
+WITHOUT_DATABASE = {"dev", "replay", "config", "app"}
+
+
+def use_make_dev_database() -> None:
+    """With no DATABASE_URL (nor its secret's ARN), the database of ``make dev``'s embedded server
+    when it has one, so the operator's commands see what the local stack sees."""
+    import os
+
+    from codeloop.local import embedded_pg
+    from codeloop.settings import reset_settings
+
+    if os.environ.get("DATABASE_URL") or os.environ.get("DATABASE_URL_SECRET_ARN"):
+        return
+    if not embedded_pg.local_data_dir().is_dir():
+        return
+    os.environ["DATABASE_URL"] = embedded_pg.url(embedded_pg.start())
+    reset_settings()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
+        if args.command not in WITHOUT_DATABASE:
+            use_make_dev_database()
         return handler(args)
     except (SettingsError, MigrationError, ScopeError) as exc:  # an operator's mistake: say it, no traceback
         print(f"codeloop: {exc}", file=sys.stderr)

@@ -7,7 +7,6 @@ An operator sees every installation; their actions are audited as ``dashboard:op
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 
@@ -23,22 +22,10 @@ def register(subparsers: Any) -> None:
     login.set_defaults(handler=_login)
 
 
-def _use_local_database() -> None:
-    """Without DATABASE_URL, the database of `make dev` (its embedded server), where the link must go."""
-    from codeloop.local import embedded_pg
-    from codeloop.settings import reset_settings
-
-    if os.environ.get("DATABASE_URL") or not embedded_pg.DEFAULT_DATA_DIR.is_dir():
-        return
-    os.environ["DATABASE_URL"] = embedded_pg.url(embedded_pg.start())
-    reset_settings()
-
-
 def _login(args: argparse.Namespace) -> int:
     from codeloop.services.dashboard.access import LOGIN_LINK_LIFETIME, create_login_link
     from codeloop.settings import get_settings
 
-    _use_local_database()
     base = args.url or f"http://127.0.0.1:{get_settings().codeloop_port}"
     link = create_login_link(base)
     minutes = int(LOGIN_LINK_LIFETIME.total_seconds() // 60)

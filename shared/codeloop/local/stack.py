@@ -59,7 +59,7 @@ def _database(stack: ExitStack) -> tuple[str, str]:
     stack.callback(server.cleanup)
     url = embedded_pg.url(server)
     os.environ["DATABASE_URL"] = url
-    return url, "embedded (.codeloop/pgdata)"
+    return url, f"embedded (data in {embedded_pg.local_data_dir()})"
 
 
 def _aws(stack: ExitStack) -> tuple[dict[str, str], str]:
