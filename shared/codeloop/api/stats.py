@@ -17,9 +17,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from codeloop.api.auth import authenticate
-from codeloop.domain.costs import STATS_PERIOD
+from codeloop.domain.costs import STATS_EARLIEST, STATS_LATEST, STATS_PERIOD
 
 router = Router()
+ACCEPTED_PERIOD = f"from {STATS_EARLIEST:%Y-%m-%dT%H:%M:%SZ} to {STATS_LATEST:%Y-%m-%dT%H:%M:%SZ}"
 
 
 
@@ -30,6 +31,7 @@ router = Router()
         200: {"description": "the figures, over the key's installations and repositories only"},
         401: {"description": "no live API key"},
         404: {"description": "unknown repository, or one outside the key's scope"},
+        422: {"description": f"since or until outside the accepted period, {ACCEPTED_PERIOD}, or malformed"},
         429: {"description": "the key's request limit; see Retry-After"},
     },
 )
@@ -39,9 +41,21 @@ def get_stats(
     ] = None,
     since: Annotated[
         datetime | None,
-        Query(description="outcomes and costs of tasks created from then (ISO 8601; default: 30 days ago)"),
+        Query(
+            description="outcomes and costs of tasks created from then (ISO 8601, "
+            f"{ACCEPTED_PERIOD}; default: 30 days ago)",
+            ge=STATS_EARLIEST,
+            le=STATS_LATEST,
+        ),
     ] = None,
-    until: Annotated[datetime | None, Query(description="…and before then (ISO 8601; default: now)")] = None,
+    until: Annotated[
+        datetime | None,
+        Query(
+            description=f"…and before then (ISO 8601, {ACCEPTED_PERIOD}; default: now)",
+            ge=STATS_EARLIEST,
+            le=STATS_LATEST,
+        ),
+    ] = None,
 ) -> Response[Any]:
     from codeloop.db import outcome_stats, stats_store, store
     from codeloop.db.pool import transaction

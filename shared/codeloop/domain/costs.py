@@ -22,6 +22,10 @@ from codeloop.domain.prices import PriceTable
 MILLION = Decimal(1_000_000)
 # The period outcome stats cover when none is asked for: the tasks created in the last 30 days.
 STATS_PERIOD = timedelta(days=30)
+# The times a period of outcome stats may start and end within (``since``, ``until``): any real
+# question fits, and a period counted back from ``until`` stays far from datetime's year 1.
+STATS_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+STATS_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 USD_PLACES = Decimal("0.000001")  # what the ledger keeps (numeric(14, 6))
 
 # gen_ai.operation.name values: a chat completion, and a run of an agent.

@@ -12,9 +12,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 EVENT_HEADER = "x-github-event"
@@ -26,6 +28,9 @@ SIGNATURE_PREFIX = "sha256="
 MAX_BODY_BYTES = 25 * 1024 * 1024
 # Header values this long are not GitHub's; refuse them before doing anything with them.
 MAX_HEADER_VALUE_CHARS = 200
+# A \uXXXX escape of a UTF-16 surrogate (U+D800-U+DFFF): JSON decoding joins a high one and the low
+# one after it into a character, but keeps a lone one, which no text (nor PostgreSQL's jsonb) holds.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 Route = Literal["act", "ignore", "ping"]
 
@@ -134,15 +139,48 @@ def parse_delivery(
     return DeliveryEnvelope.from_delivery(event, delivery_id, payload), payload
 
 
+def _refuse_constant(name: str) -> NoReturn:
+    raise WebhookRejected(400, f"the body is not valid JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise WebhookRejected(400, f"the body is not valid JSON: the number {text[:40]} is too large")
+    return value
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def parse_payload(body: bytes) -> dict[str, Any]:
-    """The JSON object of a delivery body."""
+    """The JSON object of a delivery body (GitHub's and Linear's).
+
+    Strict JSON, as PostgreSQL's jsonb stores it: UTF-8, no NaN or Infinity, no number too large
+    for a float, no lone surrogate. Each is refused with a 400 naming it, never stored. The scan
+    for surrogate escapes runs only on a body with a backslash, and is a fraction of the parse."""
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        payload = _STRICT_JSON.decode(body.decode())
+    except UnicodeDecodeError:
+        raise WebhookRejected(400, "the body is not valid JSON: it is not UTF-8 text") from None
+    except (ValueError, RecursionError):
         raise WebhookRejected(400, "the body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "the body must be a JSON object")
+    if b"\\" in body and _SURROGATE_ESCAPE.search(body) and _holds_lone_surrogate(payload):
+        raise WebhookRejected(
+            400, "the body is not valid JSON: it holds a lone surrogate escape (\\ud800 to \\udfff)"
+        )
     return payload
+
+
+def _holds_lone_surrogate(payload: dict[str, Any]) -> bool:
+    """Whether a key or string of ``payload`` holds a surrogate no partner joined into a character."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 # -- the envelope ---------------------------------------------------------------------------

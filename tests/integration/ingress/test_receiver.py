@@ -123,6 +123,21 @@ def test_malformed_deliveries_get_a_clear_4xx(receiver, db_url, body, drop, stat
     assert rows(db_url) == []
 
 
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (rb'{"action": "opened", "title": "\ud800"}', "lone surrogate"),
+        (b'{"action": "opened", "score": NaN}', "NaN"),
+        (b'{"action": "opened", "score": 1e999}', "1e999"),
+    ],
+)
+def test_signed_json_postgresql_cannot_store_is_400_and_nothing_is_stored(receiver, db_url, body, named):
+    answer = post(body, signed_headers(body, "issues", "d-odd"))
+    assert answer["status"] == 400 and named in answer["body"]["error"]
+    assert rows(db_url) == []
+    assert receive_all(receiver["EVENTS_QUEUE_URL"]) == []
+
+
 def test_a_body_over_25_mb_is_413(receiver, db_url):
     body = b'{"pad": "' + b"x" * (25 * 1024 * 1024) + b'"}'
     assert post(body, signed_headers(body, "issues", "d-big"), base64_body=True)["status"] == 413

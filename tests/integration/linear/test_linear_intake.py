@@ -90,6 +90,16 @@ def test_a_stale_delivery_is_refused_clearly_and_nothing_is_stored(world, db_url
     assert deliveries(db_url) == [] and receive_all(aws["EVENTS_QUEUE_URL"]) == []
 
 
+@pytest.mark.parametrize(
+    ("value", "named"), [("\ud800", "lone surrogate"), (float("nan"), "NaN"), (float("inf"), "Infinity")]
+)
+def test_json_postgresql_cannot_store_is_400_and_nothing_is_stored(world, db_url, aws, value, named):
+    """GitHub's and Linear's deliveries go through one parser: what jsonb refuses is a 400, not a 500."""
+    answer = post(delivery("issue_labelled", odd=value))
+    assert answer["status"] == 400 and named in answer["body"]["error"]
+    assert deliveries(db_url) == [] and receive_all(aws["EVENTS_QUEUE_URL"]) == []
+
+
 def test_a_delivery_is_stored_as_linear_queued_in_its_issue_group_and_deduplicated(world, db_url, aws):
     payload = delivery("issue_labelled")
     answer = post(payload)

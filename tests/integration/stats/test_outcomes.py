@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from codeloop.db import outcome_stats
+from tests.integration.api.test_api_key_scopes import create_key, request
 from tests.integration.stats.test_stats import T0, api, get, seeded, tasks_end  # noqa: F401 (fixtures)
 
 SINCE, UNTIL = datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)
@@ -123,3 +124,28 @@ def test_the_route_takes_the_period_and_the_repository(api, charged):  # noqa: F
     status, body = get(app, "", key)  # the last 30 days: the 2024 tasks are not in them
     assert body["outcomes"]["total"]["tasks"] == 0
     assert get(app, "since=yesterday", key)[0] == 422
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "bound"),
+    [
+        ("until=0001-01-05T00:00:00Z", "until", "greater_than_equal"),  # 30 days before it: before year 1
+        ("since=1999-12-31T23:59:59Z", "since", "greater_than_equal"),
+        ("until=2100-01-01T00:00:01Z", "until", "less_than_equal"),
+    ],
+)
+def test_a_period_outside_the_accepted_range_is_a_422_naming_the_parameter(
+    seeded, capsys, query, parameter, bound  # noqa: F811
+):
+    """Through the Lambda's front. Powertools keeps only loc and type of a validation error; the
+    accepted range itself is in the parameters' descriptions of the OpenAPI document."""
+    key = create_key(capsys, "stats", "--installation", "7")
+    answer = request("GET", "/api/v1/stats", key, query=query)
+    assert (answer["status"], answer["body"]["detail"]) == (422, [{"loc": ["query", parameter], "type": bound}])
+
+
+def test_the_api_document_names_the_accepted_period(db_url):
+    document = request("GET", "/api/v1/openapi.json", "no key needed")["body"]
+    described = {p["name"]: p["description"] for p in document["paths"]["/api/v1/stats"]["get"]["parameters"]}
+    accepted = "from 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z"
+    assert accepted in described["since"] and accepted in described["until"]

@@ -136,6 +136,21 @@ def test_deeply_nested_json_is_400_not_a_crash():
     assert _rejection(signed_headers(body, "ping"), body).status == 400
 
 
+def test_a_lone_surrogate_is_400_however_it_is_written_and_real_text_still_parses():
+    """Escaped or as its three raw bytes, a lone surrogate is no text jsonb stores; a pair, or a
+    backslash that escapes the next one, is ordinary text."""
+    refused = {
+        rb'{"title": "\ud800"}': "lone surrogate",
+        rb'{"title": "\udc00\ud800"}': "lone surrogate",
+        b'{"title": "\xed\xa0\x80"}': "not UTF-8",
+    }
+    for body, named in refused.items():
+        rejection = _rejection(signed_headers(body, "issues"), body)
+        assert (rejection.status, named in rejection.message) == (400, True), body
+    for body, title in ((rb'{"title": "\ud83d\ude00"}', "\U0001f600"), (rb'{"title": "\\ud800"}', "\\ud800")):
+        assert parse_delivery(signed_headers(body, "issues"), body, [SECRET])[1] == {"title": title}
+
+
 def test_form_encoded_deliveries_are_refused_with_a_hint():
     body = b"payload=%7B%7D"
     headers = signed_headers(body, "ping") | {"content-type": "application/x-www-form-urlencoded"}

@@ -58,3 +58,35 @@ def test_remove_tree_copes_with_read_only_folders(tmp_path: Path):
     remove_tree(dirs.root)
     assert not dirs.root.exists()
     assert Path("/etc/passwd").exists()
+
+
+def test_sweep_unlinks_a_planted_symlink_without_following_it(tmp_path: Path):
+    work_root = tmp_path / "tmp"
+    work_root.mkdir()
+    work_root.chmod(0o1777)
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "keep.txt").write_text("keep\n")
+    planted = work_root / (WORKDIR_PREFIX + "x")
+    planted.symlink_to(target)
+    long_ago = time.time() - STALE_WORKDIR_SECONDS - 60
+    os.utime(planted, (long_ago, long_ago), follow_symlinks=False)
+    sweep_stale_workdirs(work_root)
+    assert (target / "keep.txt").read_text() == "keep\n"
+    assert oct(work_root.stat().st_mode & 0o7777) == oct(0o1777)
+    assert not os.path.lexists(planted)
+
+
+def test_remove_tree_never_loosens_permissions_outside_the_tree(tmp_path: Path):
+    work_root = tmp_path / "tmp"
+    work_root.mkdir()
+    work_root.chmod(0o1777)
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o755)
+    (target / "keep.txt").write_text("keep\n")
+    link = work_root / (WORKDIR_PREFIX + "x")
+    link.symlink_to(target)
+    remove_tree(link)
+    assert oct(work_root.stat().st_mode & 0o7777) == oct(0o1777)
+    assert oct(target.stat().st_mode & 0o7777) == oct(0o755)
+    assert (target / "keep.txt").exists()

@@ -134,7 +134,7 @@ def run_validation(
     started = time.monotonic()
     deadline = started + limits.total_seconds
     sandbox.kill_strays()
-    sweep_stale_workdirs(work_root)
+    sweep_stale_workdirs(work_root, user)
     dirs = SandboxDirs.create(work_root, user)
     try:
         try:
@@ -387,13 +387,15 @@ def _parse_junit_files(checkout: Path, paths: Sequence[Path]) -> JUnitResults:
 
 def remove_tree(path: Path) -> None:
     """Remove a working directory even where the commands made files read-only (Go's module
-    cache does)."""
+    cache does). Permissions are only ever loosened on what really lies inside ``path``: never on
+    its parent, nor through a symlink (``path`` itself being one included)."""
+    tree = os.path.join(os.path.realpath(path.parent), path.name)
 
     def make_writable_and_retry(function: Callable[[str], object], target: str, _: object) -> None:
         try:
-            os.chmod(os.path.dirname(target), 0o700)
-            if not os.path.islink(target):
-                os.chmod(target, 0o700)
+            for candidate in (os.path.dirname(target), target):
+                if _really_inside(candidate, tree):
+                    os.chmod(candidate, 0o700)
             function(target)
         except OSError:
             pass
@@ -404,13 +406,29 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
-def sweep_stale_workdirs(work_root: Path | None) -> None:
-    """Remove working directories a crashed or timed-out invocation left in a reused /tmp."""
+def _really_inside(path: str, tree: str) -> bool:
+    """Whether ``path``, symlinks resolved, is ``tree`` or lies below it."""
+    real = os.path.realpath(path)
+    return real == tree or real.startswith(tree + os.sep)
+
+
+def sweep_stale_workdirs(work_root: Path | None, user: sandbox.SandboxUser | None = None) -> None:
+    """Remove working directories a crashed or timed-out invocation left in a reused /tmp.
+
+    Judged by lstat, never following a symlink: only stale entries owned by this process's user
+    or ``user`` (whom the commands ran as) are touched. A real directory is removed; anything else
+    under the prefix, such as a symlink a command planted, is unlinked itself."""
     root = work_root or Path(tempfile.gettempdir())
     cutoff = time.time() - STALE_WORKDIR_SECONDS
+    owners = {os.geteuid()} | ({user.uid} if user else set())
     for path in root.glob(WORKDIR_PREFIX + "*"):
         try:
-            if path.is_dir() and path.lstat().st_mtime < cutoff:
+            info = path.lstat()
+            if info.st_uid not in owners or info.st_mtime >= cutoff:
+                continue
+            if stat.S_ISDIR(info.st_mode):
                 remove_tree(path)
+            else:
+                path.unlink()
         except OSError:
             continue
