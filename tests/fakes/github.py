@@ -193,6 +193,7 @@ class FakeRepo:
         self._numbers = itertools.count(1)
         # Merging (see "merging and review comments"): GitHub's defaults.
         self.allow_auto_merge = False
+        self.listed_files_limit = 3000  # GitHub lists at most 3,000 of a pull request's files
         self.required_approving_reviews = 0
         self.review_comments: dict[int, dict[str, Any]] = {}  # id → comment (with "_pull")
 
@@ -905,6 +906,7 @@ class GitHubFake:
             else {"dirty": False, "unknown": None}.get(pull["mergeable_state"], True),
             "mergeable_state": pull["mergeable_state"],
             "auto_merge": pull["auto_merge"],
+            "changed_files": len(self._pull_changes(repo, pull)),
             "html_url": f"{self.web_url}/{repo.full_name}/pull/{number}",
             "url": f"{self.url}/repos/{repo.full_name}/pulls/{number}",
             "user": {
@@ -1529,7 +1531,7 @@ def _update_pull(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], reque
 @_route("GET", _REPO + r"/pulls/(?P<number>\d+)/files", "token", ("pull_requests", "read"))
 def _pull_files(fake: GitHubFake, repo: FakeRepo, params: dict[str, str], request: _Request) -> _Answer:
     pull = _pull_of(repo, params)
-    page, headers = fake._page(request, fake._pull_changes(repo, pull))
+    page, headers = fake._page(request, fake._pull_changes(repo, pull)[: repo.listed_files_limit])
     return _ok(page, headers=headers)
 
 
@@ -1796,8 +1798,9 @@ def _graphql_error(message: str, kind: str, path: str) -> _Answer:
 
 @_route("POST", r"/graphql", "graphql", ("pull_requests", "write"))
 def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], request: _Request) -> _Answer:
-    """Two documents: ``enablePullRequestAutoMerge`` (variables ``pullRequestId`` and
-    ``mergeMethod``) and a pull request's ``reviewThreads`` (variables ``owner``, ``name``, ``number``)."""
+    """Two documents: ``enablePullRequestAutoMerge`` (variables ``pullRequestId``, ``mergeMethod``
+    and ``expectedHeadOid``) and a pull request's ``reviewThreads`` (variables ``owner``, ``name``,
+    ``number``)."""
     body = request.body if isinstance(request.body, dict) else {}
     query, variables = str(body.get("query", "")), body.get("variables") or {}
     if "reviewThreads" in query:
@@ -1842,6 +1845,9 @@ def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], 
         )
     if pull["state"] != "open" or pull["merged"]:
         return _graphql_error("Pull request is closed", "UNPROCESSABLE", field_name)
+    expected_head = variables.get("expectedHeadOid")
+    if expected_head is not None and expected_head != _head_commit(repo, pull):
+        return _graphql_error("Head sha didn't match expected head sha", "UNPROCESSABLE", field_name)
     if pull["mergeable_state"] == "clean":  # GitHub will not wait for what is already there
         return _graphql_error("Pull request is in clean status", "UNPROCESSABLE", field_name)
     pull["auto_merge"] = {

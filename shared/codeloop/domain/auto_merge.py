@@ -7,8 +7,9 @@ when GitHub reports the pull request mergeable (``mergeable`` true, ``mergeable_
 and every check on the validated head is green; otherwise it says why it did not.
 
 Never, whichever path: a pull request from a fork, one that is not the task's own (adoption
-rule), one that changes protected paths, one whose head moved since it was validated, or one
-with a failing check.
+rule), one that changes protected paths (or may: GitHub cut its file list short), one whose head
+moved since it was validated, or one with a failing check. Either path is pinned to the validated
+head (``expectedHeadOid``, ``sha``): GitHub refuses it if the head moved in between.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class MergeFacts(Frozen):
     is_fork: bool
     not_own_reason: str | None  # why it is not the task's own pull request (domain/adoption.py)
     protected_changes: dict[str, str]  # path -> the pattern that protects it
+    incomplete_file_list: str | None = None  # why the listed files may not be all it changes
     checks: Sequence[CheckRunState] = ()  # other Apps' check runs on the head
     allow_auto_merge: bool | None = None  # None: GitHub did not say
     mergeable: bool | None = None
@@ -75,6 +77,8 @@ def refusal(facts: MergeFacts) -> str | None:
     if facts.protected_changes:
         paths = ", ".join(f"`{path}` ({pattern})" for path, pattern in facts.protected_changes.items())
         return f"it changes protected paths: {paths}"
+    if facts.incomplete_file_list:
+        return facts.incomplete_file_list
     if facts.validated_sha is None or facts.head_sha != facts.validated_sha:
         return f"its head moved to {facts.head_sha[:12]} after codeloop validated {str(facts.validated_sha)[:12]}"
     failing = sorted(check.name for check in facts.checks if check.failed)

@@ -3,7 +3,8 @@
 Protected: ``.github/workflows/**`` (a workflow runs with the repository's secrets),
 ``.github/codeloop.yml`` (it decides what validates a pull request), and the globs a repository
 adds under ``protected_paths`` in that file. A pull request that changes one is not validated
-and not acted on automatically; a diff provider's change to one is refused outright.
+and not acted on automatically; a diff provider's change to one is refused outright. Nor is one
+whose file list GitHub cut short (it lists at most 3,000 files): a protected path may be unlisted.
 
 Unsafe: a path that climbs out of the repository (``..``), is absolute, reaches into ``.git``,
 or carries characters a path in a URL or a tree entry should never have.
@@ -66,6 +67,18 @@ def protected_changes(paths: Iterable[str], repo_patterns: Iterable[str] = ()) -
     patterns = tuple(repo_patterns)
     found = {path: protected_by(path, patterns) for path in paths}
     return {path: pattern for path, pattern in sorted(found.items()) if pattern is not None}
+
+
+def incomplete_file_list(listed: int, changed_files: int | None) -> str | None:
+    """Why the ``listed`` files may not be all a pull request changes (GitHub's ``changed_files``,
+    None when it did not say), or None when they are."""
+    if changed_files is not None and listed >= changed_files:
+        return None
+    of_total = "of an unknown number of" if changed_files is None else f"of {changed_files}"
+    return (
+        f"the file list is incomplete (GitHub lists {listed} {of_total} changed files), "
+        "so a protected path may be among the unlisted ones"
+    )
 
 
 def unsafe_path_reason(path: str) -> str | None:

@@ -193,11 +193,15 @@ def may_run_code(config: RepoConfig, *, is_fork: bool) -> bool:
 
 
 def reason_not_to_run(
-    config: RepoConfig, *, is_fork: bool, changed_paths: Collection[str] = ()
+    config: RepoConfig,
+    *,
+    is_fork: bool,
+    changed_paths: Collection[str] = (),
+    incomplete_file_list: str | None = None,
 ) -> NotRunReason | None:
-    """Why nothing may run for this pull request (protected paths changed, a fork not opted in,
-    no test commands), or None."""
-    if protected_changes(changed_paths, config.protected_paths):
+    """Why nothing may run for this pull request (protected paths changed, or maybe changed when
+    ``changed_paths`` is not all of them; a fork not opted in; no test commands), or None."""
+    if incomplete_file_list or protected_changes(changed_paths, config.protected_paths):
         return "protected_paths"
     if not may_run_code(config, is_fork=is_fork):
         return "fork"
@@ -206,12 +210,17 @@ def reason_not_to_run(
     return None
 
 
-def protected_paths_hint(changed_paths: Collection[str], config: RepoConfig) -> str:
-    """Which protected files a pull request changes, by which rule, and why that stops codeloop."""
+def protected_paths_hint(
+    changed_paths: Collection[str], config: RepoConfig, incomplete_file_list: str | None = None
+) -> str:
+    """Which protected files a pull request changes, by which rule (and that others may be
+    unlisted), and why that stops codeloop."""
     lines = [
         f"- `{path}` (protected by `{pattern}`)"
         for path, pattern in protected_changes(changed_paths, config.protected_paths).items()
     ]
+    if incomplete_file_list:
+        lines.append(f"- perhaps more: {incomplete_file_list}")
     return "\n".join(
         [
             "This pull request changes protected paths:",

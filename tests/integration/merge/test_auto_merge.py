@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from codeloop.adapters import github
 from codeloop.db import dispatch_store, store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import NewTask, RepositoryRef, TaskType
@@ -17,6 +18,7 @@ REPO = "octo/widgets"
 AGENT = "codegen-sh[bot]"
 CONFIG = "auto_merge: {method: squash}\nvalidation:\n  test: [pytest -q]\n"
 BRANCH = "codegen/fix-parse"
+TWO_FILES = {"src/app.py": "x = 2\n", "src/more.py": "y = 1\n"}
 
 
 @pytest.fixture
@@ -25,9 +27,20 @@ def world(db_url, github_fake):
     return {"fake": github_fake, "repo": repo}
 
 
-def green_task(world, *, files=None, user=AGENT, fork=None, branch=BRANCH, mergeable_state="clean"):
-    """A task whose agent PR passed validation, about to end green."""
+def green_task(
+    world,
+    *,
+    files=None,
+    user=AGENT,
+    fork=None,
+    branch=BRANCH,
+    mergeable_state="clean",
+    listed_files_limit=3000,
+):
+    """A task whose agent PR passed validation, about to end green (GitHub lists at most
+    ``listed_files_limit`` of its files)."""
     repo = world["repo"]
+    repo.listed_files_limit = listed_files_limit
     head = repo.commit_files(branch, files or {"src/app.py": "x = 2\n"})
     number = repo.add_pull_request(branch, user=user, fork=fork, fork_head_sha=head if fork else None)
     repo.pulls[number]["mergeable_state"] = mergeable_state
@@ -105,12 +118,34 @@ def test_auto_merge_is_enabled_when_the_repository_allows_it(world):
     assert body["variables"] == {
         "pullRequestId": f"PR_{world['repo'].id}_{world['number']}",
         "mergeMethod": "SQUASH",
+        "expectedHeadOid": world["head"],  # the validated commit, and no other, may be merged
     }
     assert world["repo"].pulls[world["number"]]["auto_merge"]["merge_method"] == "squash"
     assert not world["repo"].pulls[world["number"]]["merged"]
     assert task.metadata["auto_merge"]["action"] == "auto_merge_enabled"
     assert "Auto-merge (squash) is on" in status_comment(world)
     assert "Auto-merge (squash) is on" in check_run_summary(world)
+
+
+def test_auto_merge_is_not_enabled_when_the_head_moves_before_github_is_asked(world, monkeypatch):
+    world["repo"].allow_auto_merge = True
+    green_task(world, mergeable_state="blocked")
+    asked_last = github.repository_allows_auto_merge
+
+    def push_then_ask(*args, **kwargs):  # a push lands after codeloop read the head as validated
+        world["repo"].commit_files(BRANCH, {"src/app.py": "x = 3\n"})
+        return asked_last(*args, **kwargs)
+
+    monkeypatch.setattr(github, "repository_allows_auto_merge", push_then_ask)
+
+    task = end_green(world)
+
+    assert world["repo"].pulls[world["number"]]["auto_merge"] is None
+    [(method, path, body)] = merge_calls(world)
+    assert (method, path) == ("POST", "/graphql")
+    assert body["variables"]["expectedHeadOid"] == world["head"]
+    assert task.metadata["auto_merge"]["action"] == "not_merged"
+    assert "Head sha didn't match expected head sha" in task.metadata["auto_merge"]["reason"]
 
 
 def test_merged_through_rest_when_auto_merge_is_off_and_everything_is_green(world):
@@ -161,6 +196,11 @@ def refused(world, reason: str) -> None:
             id="protected paths",
         ),
         pytest.param(
+            {"files": TWO_FILES, "listed_files_limit": 1},  # as GitHub stops at 3,000
+            "the file list is incomplete (GitHub lists 1 of 2 changed files)",
+            id="file list cut short",
+        ),
+        pytest.param(
             {"mergeable_state": "blocked"},
             "a required review or required check is missing",
             id="GitHub reports it blocked",
@@ -172,6 +212,12 @@ def test_never_merged_and_the_reason_is_given(world, pull_request, reason):
     end_green(world)
     assert merge_calls(world) == []
     refused(world, reason)
+
+
+def test_merged_when_github_lists_every_file(world):
+    green_task(world, files=TWO_FILES, listed_files_limit=2)
+    end_green(world)
+    assert world["repo"].pulls[world["number"]]["merged"]
 
 
 def test_never_with_a_red_check(world):

@@ -334,6 +334,38 @@ def test_a_pull_request_changing_protected_paths_is_not_run_and_says_which_files
     assert world["fake"].calls_to("GET", f"/repos/{REPO}/pulls/{pr_number}/files")  # GitHub's list of files
 
 
+def open_pull_request_of_two_files(world, listed_files_limit: int) -> tuple[int, str]:
+    """The agent's PR changes two files; GitHub lists at most ``listed_files_limit`` of them."""
+    world["repo"].listed_files_limit = listed_files_limit  # GitHub's is 3,000
+    changed = {"calc.py": CALC + "# checked\n", "tests/test_calc.py": PASSING + "# checked\n"}
+    sha = world["fake"].publish(REPO, "agent/change", world["main"] | changed, "Two files")
+    return world["repo"].add_pull_request(head="agent/change"), sha
+
+
+def test_a_pull_request_whose_file_list_github_cut_short_is_not_run(world):
+    pr_number, head_sha = open_pull_request_of_two_files(world, listed_files_limit=1)
+    message = message_for(world, pr_number, head_sha)
+
+    with pytest.raises(StepFailed) as failed:
+        validation_step.prepare_validation_step(message)
+
+    assert failed.value.error == "ValidationNotRun"
+    assert "the file list is incomplete (GitHub lists 1 of 2 changed files)" in failed.value.cause
+    row = run_row(message.task_id)
+    assert (row.status, row.report.not_run_reason, row.report.commands) == ("not_run", "protected_paths", [])
+    assert not [c for c in world["fake"].calls if c.path.startswith(f"/{REPO}.git/")]  # nothing fetched
+
+
+def test_a_pull_request_whose_files_github_lists_in_full_is_run(world):
+    pr_number, head_sha = open_pull_request_of_two_files(world, listed_files_limit=2)
+
+    with pytest.raises(StepPending):
+        validation_step.prepare_validation_step(message_for(world, pr_number, head_sha))
+
+    request = ValidationRequest.model_validate_json(take(world["aws"]["VALIDATION_RUNNER_QUEUE_URL"])["Body"])
+    assert request.changed_paths == ["calc.py", "tests/test_calc.py"]
+
+
 def test_a_check_already_failing_on_the_base_branch_is_not_blamed(world):
     fake, repo = world["fake"], world["repo"]
     base_sha = repo.refs["main"]

@@ -2,7 +2,13 @@
 
 import pytest
 
-from codeloop.domain.protected_paths import glob_matches, protected_by, protected_changes, unsafe_path_reason
+from codeloop.domain.protected_paths import (
+    glob_matches,
+    incomplete_file_list,
+    protected_by,
+    protected_changes,
+    unsafe_path_reason,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +70,12 @@ def test_unsafe_paths_are_named_with_their_rule(path, reason):
 @pytest.mark.parametrize("path", ["src/app.py", "x?ref=y", "%2e%2e", "docs/a b.md", ".gitignore", "..."])
 def test_plain_paths_are_safe(path):
     assert unsafe_path_reason(path) is None
+
+
+def test_a_file_list_shorter_than_the_pull_request_may_hide_a_protected_path():
+    assert incomplete_file_list(3000, 3000) is None
+    assert incomplete_file_list(3000, 3001) == (
+        "the file list is incomplete (GitHub lists 3000 of 3001 changed files), "
+        "so a protected path may be among the unlisted ones"
+    )
+    assert "GitHub lists 3000 of an unknown number of changed files" in str(incomplete_file_list(3000, None))

@@ -45,6 +45,7 @@ class PullRequest(_FromApi):
     )
     base_ref: str = Field(validation_alias=AliasPath("base", "ref"))
     base_sha: str = Field(validation_alias=AliasPath("base", "sha"))
+    changed_files: int | None = None  # absent when listed among others (``GET .../pulls``)
 
 
 class PullRequestFile(_FromApi):
@@ -154,6 +155,7 @@ class MergeState(_FromApi):
     head_repo_full_name: str | None = Field(
         default=None, validation_alias=AliasPath("head", "repo", "full_name")
     )
+    changed_files: int | None = None
 
 
 class ThreadComment(_FromApi):

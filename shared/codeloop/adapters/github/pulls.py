@@ -111,8 +111,12 @@ def update_pull_request_body(
 
 
 ENABLE_AUTO_MERGE = """
-mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
-  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+mutation EnableAutoMerge(
+  $pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!, $expectedHeadOid: GitObjectID!
+) {
+  enablePullRequestAutoMerge(
+    input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod, expectedHeadOid: $expectedHeadOid}
+  ) {
     pullRequest { number autoMergeRequest { enabledAt mergeMethod } }
   }
 }
@@ -158,19 +162,22 @@ def enable_auto_merge(
     node_id: str,
     method: str,
     *,
+    sha: str,
     permissions: Permissions = MERGE_PULL_REQUESTS,
 ) -> None:
-    """Turn on GitHub's auto-merge for a pull request (``method``: MERGE, SQUASH or REBASE).
+    """Turn on GitHub's auto-merge for a pull request (``method``: MERGE, SQUASH or REBASE), only if
+    its head is still ``sha``.
 
     Raises :class:`GraphQLRefused` with GitHub's message, e.g. "Pull request Auto merge is not
-    allowed for this repository" or "Pull request is in clean status".
+    allowed for this repository", "Pull request is in clean status" or "Head sha didn't match
+    expected head sha".
     """
     _graphql(
         installation_id,
         repo,
         permissions,
         ENABLE_AUTO_MERGE,
-        {"pullRequestId": node_id, "mergeMethod": method},
+        {"pullRequestId": node_id, "mergeMethod": method, "expectedHeadOid": sha},
     )
 
 

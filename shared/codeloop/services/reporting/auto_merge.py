@@ -1,10 +1,10 @@
 """Merge the agent's pull request when its task ends green, as ``auto_merge`` in the config asks.
 
 The decision is domain/auto_merge.py's; this module reads GitHub, makes the one call the decision
-allows (GraphQL ``enablePullRequestAutoMerge``, else REST ``PUT .../merge`` with the validated
-head), and stores the outcome in the task's ``metadata.auto_merge``, from which the status syncer
-renders the comment and the check run. A task whose outcome is stored for its head is not merged
-twice (a redelivered note finds it there).
+allows (GraphQL ``enablePullRequestAutoMerge``, else REST ``PUT .../merge``, each only while the
+head is the validated one), and stores the outcome in the task's ``metadata.auto_merge``, from
+which the status syncer renders the comment and the check run. A task whose outcome is stored for
+its head is not merged twice (a redelivered note finds it there).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from codeloop.domain.auto_merge import (
     should_try_auto_merge,
 )
 from codeloop.domain.models import Repository, Task
-from codeloop.domain.protected_paths import protected_changes
+from codeloop.domain.protected_paths import incomplete_file_list, protected_changes
 from codeloop.domain.repo_checks import CheckRunState, others
 from codeloop.observability import logger
 from codeloop.services.agents.providers import bot_logins
@@ -97,7 +97,9 @@ def _merge(
     why_not_auto = "the repository does not allow auto-merge"
     if should_try_auto_merge(facts):
         try:
-            github.enable_auto_merge(installation, repo, node_id, graphql_method(method))
+            github.enable_auto_merge(
+                installation, repo, node_id, graphql_method(method), sha=str(facts.validated_sha)
+            )
             return outcome("auto_merge_enabled")
         except github.GraphQLRefused as exc:
             why_not_auto = f"GitHub declined auto-merge ({exc})"
@@ -136,6 +138,7 @@ def _facts(task: Task, installation: int, repo: str, repo_patterns: list[str]) -
         is_fork=is_fork,
         not_own_reason=_not_own_reason(task, repo, pull),
         protected_changes=protected_changes(changed, repo_patterns),
+        incomplete_file_list=incomplete_file_list(len(files), pull.changed_files),
         checks=others(checks, own_app),
         allow_auto_merge=github.repository_allows_auto_merge(installation, repo),
     )

@@ -10,11 +10,11 @@ The step answers ``{passed, same_failure, verdict, validation_run_id}``. Outcome
 
 - ``passed`` / ``failed``: answered at once; ``same_failure`` is true when the failure signature
   equals the one of the task's previous validation (another attempt would not help).
-- nothing may run (``not_run``: a PR that changes protected paths, a fork PR without
-  ``validation.forks``, no test commands, an invalid ``.github/codeloop.yml``): the row is
-  stored with the hint and the step fails with ``ValidationNotRun`` (the cause carries the
-  hint). A repository that cannot be validated does not burn the agent's iterations, and the
-  status syncer shows why on the PR.
+- nothing may run (``not_run``: a PR that changes protected paths, or whose file list GitHub
+  cut short (it could hide one), a fork PR without ``validation.forks``, no test commands, an
+  invalid ``.github/codeloop.yml``): the row is stored with the hint and the step fails with
+  ``ValidationNotRun`` (the cause carries the hint). A repository that cannot be validated does
+  not burn the agent's iterations, and the status syncer shows why on the PR.
 - ``error`` (ours: the checkout failed): the row is stored and the step fails with
   ``Retryable``, which the state machine retries a few times before recording the failure.
   When the error is a blocking AI review that could not be obtained for code that passed, the
@@ -40,6 +40,7 @@ from codeloop.adapters import github, validation_launcher, workflows
 from codeloop.db import store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.db.validation_store import ValidationRun, WaitingValidationRun
+from codeloop.domain.protected_paths import incomplete_file_list
 from codeloop.domain.repo_checks import (
     CheckRunState,
     RepoChecks,
@@ -122,9 +123,11 @@ def prepare_validation_step(message: StepMessage) -> dict[str, Any]:
     )
     changed: set[str] = set()
     if report is None:
-        changed = _changed_paths(context)
-        if reason := reason_not_to_run(config, is_fork=context.is_fork, changed_paths=changed):
-            hint = protected_paths_hint(changed, config) if reason == "protected_paths" else None
+        changed, incomplete = _changed_paths(context)
+        if reason := reason_not_to_run(
+            config, is_fork=context.is_fork, changed_paths=changed, incomplete_file_list=incomplete
+        ):
+            hint = protected_paths_hint(changed, config, incomplete) if reason == "protected_paths" else None
             report = not_run_report(reason, target.head_sha, hint)
     if report is not None:
         return conclude(job, report)
@@ -243,12 +246,14 @@ def _repo_config(context: PullRequestContext, head_sha: str) -> tuple[RepoConfig
     return config, (None if problem is None else config_problem_report(problem, head_sha))
 
 
-def _changed_paths(context: PullRequestContext) -> set[str]:
-    """Every path the pull request touches, a renamed file's old path included."""
+def _changed_paths(context: PullRequestContext) -> tuple[set[str], str | None]:
+    """Every path GitHub lists for the pull request, a renamed file's old path included, and why
+    that may not be all of them (None when it is)."""
     files = github.list_pull_request_files(
         context.installation_id, context.full_name, context.pull_request.number
     )
-    return {path for file in files for path in (file.filename, file.previous_filename) if path}
+    paths = {path for file in files for path in (file.filename, file.previous_filename) if path}
+    return paths, incomplete_file_list(len(files), context.pull_request.changed_files)
 
 
 def step_output(conn: Connection, run: ValidationRun, report: ValidationReport) -> dict[str, Any]:
