@@ -98,4 +98,6 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"codeloop: no delivery {args.delivery_id}", file=sys.stderr)
         return 1
     print(f"replay {outcome.replay_id} of {outcome.delivery_id}: {outcome.status}")
+    if outcome.status == "accepted":
+        print("  not sent from here (no events queue reached): the sweeper sends it, as asked, within a minute or two")
     return 0

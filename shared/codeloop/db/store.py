@@ -27,6 +27,7 @@ from codeloop.domain.models import (
     NewTask,
     Repository,
     RepositoryRef,
+    StuckDelivery,
     Task,
     WebhookDelivery,
     WorkflowExecution,
@@ -252,9 +253,9 @@ def set_delivery_status(
 
 def stuck_deliveries(
     conn: Connection, *, older_than_seconds: float = 60, limit: int = 100
-) -> list[WebhookDelivery]:
+) -> list[StuckDelivery]:
     return fetch_all(
-        conn, "stuck_deliveries", WebhookDelivery, older_than_seconds=older_than_seconds, limit=limit
+        conn, "stuck_deliveries", StuckDelivery, older_than_seconds=older_than_seconds, limit=limit
     )
 
 

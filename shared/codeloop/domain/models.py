@@ -154,6 +154,13 @@ class WebhookDelivery(Record):
     source: str = "github"  # or "linear"
 
 
+class StuckDelivery(WebhookDelivery):
+    """A delivery stored but never sent, with the replay it waits to be sent for (if any)."""
+
+    replay_id: int | None = None
+    replay_new_task: bool = False
+
+
 class WorkflowStep(Record):
     step: str
     attempt: int

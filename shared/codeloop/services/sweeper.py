@@ -18,8 +18,9 @@ from typing import Any
 
 from codeloop.db import store
 from codeloop.db.pool import transaction
+from codeloop.domain.delivery_log import ReplayRequest
 from codeloop.domain.lifecycle import ALLOWED, TaskStatus
-from codeloop.domain.models import DeliveryStatus, WebhookDelivery
+from codeloop.domain.models import DeliveryStatus, StuckDelivery, WebhookDelivery
 from codeloop.domain.webhooks import DeliveryEnvelope
 from codeloop.observability import logger
 from codeloop.settings import SettingsError, get_settings
@@ -76,9 +77,16 @@ def requeue_stuck_deliveries(now: datetime) -> int:
     with transaction() as conn:
         stuck = store.stuck_deliveries(conn, older_than_seconds=STUCK_DELIVERY_SECONDS)
         unsent = store.claim_unsent_deliveries(conn, older_than_seconds=UNSENT_DELIVERY_SECONDS)
-    return sum(enqueue_delivery(_envelope(delivery)) for delivery in stuck) + sum(
+    return sum(enqueue_delivery(_envelope(delivery), _pending_replay(delivery)) for delivery in stuck) + sum(
         send_delivery(_envelope(delivery)) for delivery in unsent
     )
+
+
+def _pending_replay(delivery: StuckDelivery) -> ReplayRequest | None:
+    """The replay whose send failed: its message carries what it asked (a new task or not)."""
+    if delivery.replay_id is None:
+        return None
+    return ReplayRequest(id=delivery.replay_id, new_task=delivery.replay_new_task)
 
 
 def _envelope(delivery: WebhookDelivery) -> DeliveryEnvelope:

@@ -12,6 +12,7 @@ from codeloop.db.pool import transaction
 from codeloop.domain.models import DeliveryStatus, Installation, NewTask, RepositoryRef
 from codeloop.services import sweeper
 from codeloop.services.tasks import actions as tasks
+from codeloop.settings import reset_settings
 from tests.conftest import receive_all
 
 
@@ -58,6 +59,27 @@ def test_a_delivery_stored_but_never_queued_is_queued_again(world, aws):
     assert message["attributes"]["MessageGroupId"] == "octo/widgets"
     with transaction() as conn:
         assert store.get_delivery(conn, "d-lost").status == "queued"
+
+
+def test_a_replay_whose_send_failed_is_sent_by_the_sweeper_with_what_it_asked(world, aws, monkeypatch):
+    """`codeloop deliveries replay ID --new-task` from a shell with no queue (or a failed send)
+    leaves the delivery 'received': the sweeper's message must still ask for new tasks."""
+    from codeloop.services.intake.replay import replay_delivery
+
+    stored_comment(world, "d-replayed", DeliveryStatus.PROCESSED)
+    queue_url = aws["EVENTS_QUEUE_URL"]
+    monkeypatch.delenv("EVENTS_QUEUE_URL")
+    reset_settings()
+    outcome = replay_delivery("d-replayed", actor="cli", scope=None, new_task=True)
+    assert outcome is not None and outcome.status == "accepted"  # stored, not sent
+    monkeypatch.setenv("EVENTS_QUEUE_URL", queue_url)
+    reset_settings()
+    age("update webhook_deliveries set received_at = now() - interval '5 minutes'")
+
+    assert sweeper.sweep()["requeued_deliveries"] == 1
+    [message] = receive_all(queue_url)
+    assert message["body"]["delivery_id"] == "d-replayed"
+    assert message["body"]["replay"] == {"id": outcome.replay_id, "new_task": True}
 
 
 def test_a_delivery_stored_as_queued_but_never_sent_is_sent_once_a_period(world, aws):

@@ -67,10 +67,18 @@ returning delivery_id, event, action, installation_id, repository_id, repository
           attempts, received_at, queued_at, processed_at;
 
 -- name: stuck_deliveries
--- Deliveries stored but never queued (the enqueue failed after the row was written).
-select delivery_id, event, action, installation_id, repository_id, repository_full_name, status, error,
-       attempts, received_at, queued_at, processed_at
-  from webhook_deliveries
- where status = 'received' and received_at <= now() - make_interval(secs => %(older_than_seconds)s)
- order by received_at
+-- Deliveries stored but never queued (the enqueue failed after the row was written), each with its
+-- latest replay: a replay leaves its delivery 'received' until its message is sent, and that
+-- message must say what the replay asked (new_task).
+select d.delivery_id, d.event, d.action, d.installation_id, d.repository_id, d.repository_full_name, d.status,
+       d.error, d.attempts, d.received_at, d.queued_at, d.processed_at,
+       replay.id as replay_id, coalesce((replay.new_values ->> 'new_task')::boolean, false) as replay_new_task
+  from webhook_deliveries d
+  left join lateral (select id, new_values
+                       from audit_log
+                      where entity = 'webhook_deliveries' and entity_id = d.delivery_id and action = 'replayed'
+                      order by id desc
+                      limit 1) replay on true
+ where d.status = 'received' and d.received_at <= now() - make_interval(secs => %(older_than_seconds)s)
+ order by d.received_at
  limit %(limit)s;
