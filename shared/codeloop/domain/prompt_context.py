@@ -7,13 +7,16 @@ A prompt has two kinds of input:
 * the *context* (:class:`ContextPiece`): repository metadata, README, file tree, files,
   diff, manifests, commits, failures, annotations, earlier attempts, review comments. Every
   piece is third-party text, so it is cleaned (:mod:`codeloop.domain.untrusted`) and fenced.
+  Its heading, outside the fence, is codeloop's own words ("File 2", "Failure 3"); the
+  third-party words that say which file or failure it is (a path, a test name) are its
+  *label*, shown as the first line inside the fence and never cut.
 
 :func:`fit_context` keeps the fenced context within ``max_context_chars``: pieces are granted
 room in priority order (highest first; ties by presentation order, then input order), so the
 lowest priorities are the ones cut. A piece that does not fit whole is cut at a line boundary
 (its head kept, or its tail for logs) and a visible marker says how much was left out; a
-piece with no room left is replaced by that marker alone, or dropped when even that does not
-fit. The manifest records, per piece, its sizes and what happened to it.
+piece with no room left is replaced by its heading, its label and that marker, or dropped when
+even that does not fit. The manifest records, per piece, its sizes and what happened to it.
 """
 
 from __future__ import annotations
@@ -74,13 +77,23 @@ class ContextPiece(Frozen):
 
     name: str
     kind: str
-    title: str
+    title: str = Field(description="The heading, outside the fence: codeloop's own words only.")
     content: str
     priority: int
     keep: Keep = "head"
+    label: str | None = Field(
+        default=None, description="Third-party words naming the piece, shown inside its fence."
+    )
 
     @classmethod
-    def of(cls, kind: str, content: str, name: str | None = None, title: str | None = None) -> ContextPiece:
+    def of(
+        cls,
+        kind: str,
+        content: str,
+        name: str | None = None,
+        title: str | None = None,
+        label: str | None = None,
+    ) -> ContextPiece:
         """A piece with its kind's defaults (title, priority, which end to keep)."""
         spec = PIECE_KINDS[kind]
         return cls(
@@ -90,6 +103,7 @@ class ContextPiece(Frozen):
             content=content,
             priority=spec.priority,
             keep=spec.keep,
+            label=label,
         )
 
 
@@ -219,16 +233,14 @@ def context_pieces(inputs: PromptInputs) -> list[ContextPiece]:
     if inputs.file_tree:
         pieces.append(ContextPiece.of("file_tree", summarise_tree(inputs.file_tree)))
     pieces += [
-        ContextPiece.of(
-            "manifest", m.content, name=f"manifest:{m.path}", title=f"Dependency manifest `{inline(m.path)}`"
-        )
-        for m in inputs.manifests
+        _numbered("manifest", n, m.content, name=f"manifest:{m.path}", label=f"Path: {m.path}")
+        for n, m in enumerate(inputs.manifests, start=1)
     ]
     if inputs.commits:
         pieces.append(ContextPiece.of("commits", "\n".join(_commit_line(c) for c in inputs.commits)))
     pieces += [
-        ContextPiece.of("file", f.content, name=f"file:{f.path}", title=f"File `{inline(f.path)}`")
-        for f in inputs.files
+        _numbered("file", n, f.content, name=f"file:{f.path}", label=f"Path: {f.path}")
+        for n, f in enumerate(inputs.files, start=1)
     ]
     if inputs.diff:
         pieces.append(ContextPiece.of("diff", inputs.diff))
@@ -248,9 +260,7 @@ def context_pieces(inputs: PromptInputs) -> list[ContextPiece]:
             ContextPiece.of("annotations", "\n".join(_annotation_line(a) for a in inputs.annotations))
         )
     pieces += [
-        ContextPiece.of(
-            "failure", _failure_text(f), name=f"failure:{n}", title=f"Failure: {inline(f.source)}"
-        )
+        _numbered("failure", n, _failure_text(f), name=f"failure:{n}", label=f"What failed: {f.source}")
         for n, f in enumerate(inputs.failures, start=1)
     ]
     if inputs.review_comments:
@@ -260,6 +270,12 @@ def context_pieces(inputs: PromptInputs) -> list[ContextPiece]:
             )
         )
     return pieces + list(inputs.extra)
+
+
+def _numbered(kind: str, number: int, content: str, name: str, label: str) -> ContextPiece:
+    """One of several pieces of a kind, headed by its kind's title and number ("File 2"); the
+    third-party ``label`` (a path, a test name) goes inside the fence, never into the heading."""
+    return ContextPiece.of(kind, content, name=name, title=f"{PIECE_KINDS[kind].title} {number}", label=label)
 
 
 def summarise_tree(paths: Iterable[str], top_dirs: int = 30) -> str:
@@ -373,7 +389,7 @@ class _Prepared:
     """A piece on its way in: cleaned only once it has room (cleaning costs time in proportion
     to the text, and most of a large context is dropped unread)."""
 
-    __slots__ = ("body", "clean", "heading", "index", "piece", "source")
+    __slots__ = ("body", "clean", "heading", "index", "label_lines", "piece", "source")
 
     def __init__(self, index: int, piece: ContextPiece):
         self.index = index
@@ -382,20 +398,39 @@ class _Prepared:
         self.body = ""
         self.heading = f"### {piece.title}\n"
         self.source = inline(piece.title)
+        self.label_lines = _label_lines(piece.label)
 
     def read(self) -> None:
         self.clean = clean(self.piece.content)
         self.body = neutralise_fences(self.clean.text.strip("\n"))
 
     def smallest_block(self) -> int:
-        """The least room in which anything of the piece shows: its heading and a cut marker."""
-        return len(self.heading) + len(cut_marker(len(self.piece.content), self.piece.title))
+        """The least room in which anything of the piece shows: its heading, label and a cut marker."""
+        return len(self.marker_only(len(self.piece.content)))
+
+    def fenced(self, body: str) -> str:
+        """``body`` fenced, after the label (which is never cut)."""
+        return fence(self.source, self.label_lines + body)
 
     def block(self, body: str) -> str:
-        return self.heading + fence(self.source, body)
+        return self.heading + self.fenced(body)
+
+    def marker_only(self, omitted_chars: int) -> str:
+        """The heading, the label (fenced, so the reader still learns which file or failure was
+        cut) and a cut marker, for a piece none of whose body fits."""
+        marker = cut_marker(omitted_chars, self.piece.title)
+        if not self.label_lines:
+            return self.heading + marker
+        return f"{self.heading}{fence(self.source, self.label_lines.rstrip())}\n{marker}"
 
     def full_size(self) -> int:
-        return len(self.heading) + fence_overhead(self.source) + len(self.body)
+        return len(self.heading) + fence_overhead(self.source) + len(self.label_lines) + len(self.body)
+
+
+def _label_lines(label: str | None) -> str:
+    """How a piece's third-party label opens its fenced block: cleaned to one line, any forged
+    fence tag made inert, then a blank line; nothing when the piece has no label."""
+    return f"{neutralise_fences(inline(label))}\n\n" if label else ""
 
 
 def fit_context(pieces: Iterable[ContextPiece], max_context_chars: int) -> FittedContext:
@@ -435,15 +470,16 @@ def _fit_one(item: _Prepared, room: int) -> tuple[str, int]:
         return item.block(item.body), len(item.body)
     title = item.piece.title
     longest_marker = len(cut_marker(len(item.body), title)) + 1  # + its newline
-    body_room = room - len(item.heading) - fence_overhead(item.source) - longest_marker
+    body_room = (
+        room - len(item.heading) - fence_overhead(item.source) - len(item.label_lines) - longest_marker
+    )
     kept = _keep_lines(item.body, body_room, item.piece.keep) if body_room > 0 else ""
     if kept:
         marker = cut_marker(len(item.body) - len(kept), title)
-        fenced = item.block(kept)
         if item.piece.keep == "head":
-            return f"{fenced}\n{marker}", len(kept)
-        return f"{item.heading}{marker}\n{fence(item.source, kept)}", len(kept)
-    marker_only = item.heading + cut_marker(len(item.body), title)
+            return f"{item.block(kept)}\n{marker}", len(kept)
+        return f"{item.heading}{marker}\n{item.fenced(kept)}", len(kept)
+    marker_only = item.marker_only(len(item.body))
     return (marker_only, 0) if len(marker_only) <= room else ("", 0)
 
 
