@@ -1798,13 +1798,15 @@ def _graphql_error(message: str, kind: str, path: str) -> _Answer:
 
 @_route("POST", r"/graphql", "graphql", ("pull_requests", "write"))
 def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], request: _Request) -> _Answer:
-    """Two documents: ``enablePullRequestAutoMerge`` (variables ``pullRequestId``, ``mergeMethod``
-    and ``expectedHeadOid``) and a pull request's ``reviewThreads`` (variables ``owner``, ``name``,
-    ``number``)."""
+    """Three documents: ``enablePullRequestAutoMerge`` (variables ``pullRequestId``, ``mergeMethod``
+    and ``expectedHeadOid``), ``disablePullRequestAutoMerge`` (variable ``pullRequestId``) and a
+    pull request's ``reviewThreads`` (variables ``owner``, ``name``, ``number``)."""
     body = request.body if isinstance(request.body, dict) else {}
     query, variables = str(body.get("query", "")), body.get("variables") or {}
     if "reviewThreads" in query:
         return _graphql_review_threads(fake, variables, request)
+    if "disablePullRequestAutoMerge" in query:
+        return _graphql_disable_auto_merge(fake, variables, request)
     field_name = "enablePullRequestAutoMerge"
     if field_name not in query:
         return _ok(
@@ -1860,6 +1862,34 @@ def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], 
     return _ok(
         {"data": {field_name: {"pullRequest": {"number": pull["number"], "autoMergeRequest": enabled}}}}
     )
+
+
+def _graphql_disable_auto_merge(fake: GitHubFake, variables: dict[str, Any], request: _Request) -> _Answer:
+    """``disablePullRequestAutoMerge(input: {pullRequestId})``: auto-merge off for an open pull
+    request (one whose auto-merge is already off stays off)."""
+    field_name = "disablePullRequestAutoMerge"
+    token = request.token
+    assert token is not None
+    found = [
+        (repo, pull)
+        for repo in fake.repos.values()
+        for pull in repo.pulls.values()
+        if f"PR_{repo.id}_{pull['number']}" == variables.get("pullRequestId")
+    ]
+    if (
+        not found
+        or found[0][0].installation_id != token.installation_id
+        or (token.repositories is not None and found[0][0].name not in token.repositories)
+    ):
+        message = f"Could not resolve to a node with the global id of '{variables.get('pullRequestId')}'"
+        return _graphql_error(message, "NOT_FOUND", field_name)
+    _repo, pull = found[0]
+    if not _allows(token.permissions.get("pull_requests"), "write"):
+        return _graphql_error("Resource not accessible by integration", "FORBIDDEN", field_name)
+    if pull["state"] != "open" or pull["merged"]:
+        return _graphql_error("Pull request is closed", "UNPROCESSABLE", field_name)
+    pull["auto_merge"] = None
+    return _ok({"data": {field_name: {"pullRequest": {"number": pull["number"], "autoMergeRequest": None}}}})
 
 
 def _graphql_review_threads(fake: GitHubFake, variables: dict[str, Any], request: _Request) -> _Answer:

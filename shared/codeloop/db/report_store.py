@@ -8,7 +8,8 @@ from uuid import UUID
 from psycopg import Connection
 from pydantic import BaseModel, ConfigDict
 
-from codeloop.db.queries import query
+from codeloop.db.queries import fetch_all, query
+from codeloop.domain.models import Task
 
 
 class _Row(BaseModel):
@@ -50,3 +51,10 @@ def cancelled_by(conn: Connection, task_id: UUID) -> str | None:
     """Who cancelled the task (the audit log's actor of its change to 'cancelled'), if anyone did."""
     row = conn.execute(query("report.report_cancelled_by"), {"task_id": str(task_id)}).fetchone()
     return row["actor"] if row else None
+
+
+def tasks_with_auto_merge_enabled(conn: Connection, repository_id: int, number: int) -> list[Task]:
+    """The tasks on whose pull request ``number`` codeloop turned GitHub's auto-merge on, newest first."""
+    return fetch_all(
+        conn, "report.report_tasks_with_auto_merge_enabled", Task, repository_id=repository_id, number=number
+    )

@@ -10,6 +10,10 @@ Never, whichever path: a pull request from a fork, one that is not the task's ow
 rule), one that changes protected paths (or may: GitHub cut its file list short), one whose head
 moved since it was validated, or one with a failing check. Either path is pinned to the validated
 head (``expectedHeadOid``, ``sha``): GitHub refuses it if the head moved in between.
+
+GitHub keeps its auto-merge on when someone with write access (the agent's bot included) pushes
+later, so auto-merge codeloop turned on is turned off again once the head moves past the
+validated commit (:func:`must_turn_off_after_push`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ from codeloop.domain.frozen import Frozen
 from codeloop.domain.repo_checks import CheckRunState
 
 MergeMethod = Literal["squash", "merge", "rebase"]
-Action = Literal["auto_merge_enabled", "merged", "not_merged"]
+Action = Literal[
+    "auto_merge_enabled",
+    "auto_merge_disabled",  # turned off again: the head moved past the validated commit
+    "auto_merge_disable_refused",  # that, but GitHub would not turn it off
+    "merged",
+    "not_merged",
+]
 
 # What GitHub's ``mergeable_state`` means for a merge codeloop would make itself.
 MERGEABLE_STATE_REASONS = {
@@ -80,11 +90,38 @@ def refusal(facts: MergeFacts) -> str | None:
     if facts.incomplete_file_list:
         return facts.incomplete_file_list
     if facts.validated_sha is None or facts.head_sha != facts.validated_sha:
-        return f"its head moved to {facts.head_sha[:12]} after codeloop validated {str(facts.validated_sha)[:12]}"
+        return head_moved(facts.head_sha, facts.validated_sha)
     failing = sorted(check.name for check in facts.checks if check.failed)
     if failing:
         return f"a check is failing on its head: {', '.join(failing)}"
     return None
+
+
+def head_moved(head_sha: str, validated_sha: str | None) -> str:
+    """That the pull request's head is no longer the commit codeloop validated, in words."""
+    return f"its head moved to {head_sha[:12]} after codeloop validated {str(validated_sha)[:12]}"
+
+
+def must_turn_off_after_push(outcome: AutoMergeOutcome, head_sha: str) -> bool:
+    """Whether a push that made ``head_sha`` the head must turn off the auto-merge codeloop turned
+    on: it must unless the head is still the commit auto-merge was turned on for."""
+    return outcome.action == "auto_merge_enabled" and outcome.head_sha != head_sha
+
+
+def turned_off_after_push(
+    outcome: AutoMergeOutcome, head_sha: str, github_refusal: str | None = None
+) -> AutoMergeOutcome:
+    """What to store once codeloop asked GitHub to turn auto-merge off because ``head_sha`` became
+    the head; ``github_refusal`` is what GitHub said if it did not."""
+    moved = head_moved(head_sha, outcome.head_sha)
+    if github_refusal:
+        return outcome.model_copy(
+            update={
+                "action": "auto_merge_disable_refused",
+                "reason": f"{moved}, and GitHub refused to turn auto-merge off: {github_refusal}",
+            }
+        )
+    return outcome.model_copy(update={"action": "auto_merge_disabled", "reason": moved})
 
 
 def should_try_auto_merge(facts: MergeFacts) -> bool:
@@ -117,6 +154,16 @@ def outcome_text(outcome: AutoMergeOutcome) -> str:
         return (
             f"Auto-merge ({outcome.method}) is on for {where}: GitHub merges it once branch protection, "
             "required reviews and required checks allow."
+        )
+    if outcome.action == "auto_merge_disabled":
+        return (
+            f"Auto-merge turned off for {where}: {outcome.reason}; GitHub would otherwise merge "
+            "commits codeloop did not validate."
+        )
+    if outcome.action == "auto_merge_disable_refused":
+        return (
+            f"Auto-merge may still be on for {where}: {outcome.reason}. Turn it off by hand, or "
+            "GitHub may merge commits codeloop did not validate."
         )
     if outcome.action == "merged":
         return f"Merged {where} ({outcome.method}) at {str(outcome.head_sha)[:12]}, the commit codeloop validated."

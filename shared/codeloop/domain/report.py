@@ -27,7 +27,7 @@ from codeloop.domain.markdown import GITHUB_TEXT_LIMIT
 from codeloop.domain.models import WorkflowStep
 from codeloop.domain.review import AIReview
 from codeloop.domain.test_results import TestFailure, strip_ansi
-from codeloop.domain.validation import CommandResult, ValidationReport, review_annotations
+from codeloop.domain.validation import CommandResult, NotRunReason, ValidationReport, review_annotations
 
 CHECK_RUN_NAME = "codeloop"
 CHECK_RUN_TITLE_CHARS = 200
@@ -271,6 +271,7 @@ class CheckRunRender(BaseModel):
     text: str | None = None
     annotations: list[dict[str, Any]] = Field(default_factory=list)
     actions: list[dict[str, str]] = Field(default_factory=list)
+    details_url: str | None = None  # None: GitHub links the App's homepage
 
 
 ACTIONS = {
@@ -296,8 +297,30 @@ _VERDICT_CONCLUSIONS: dict[str, Conclusion] = {
     "passed": "success",
     "failed": "failure",
     "error": "failure",
-    "not_run": "neutral",
 }
+
+# Nothing ran because of the repository's own configuration (read from its default branch): the
+# same for every pull request and no pull request's doing, so neutral rather than blocking them all.
+REPOSITORY_NOT_RUN_REASONS: frozenset[NotRunReason] = frozenset({"not_configured", "config_invalid"})
+
+
+def not_run_conclusion(reason: NotRunReason | None) -> Conclusion:
+    """The conclusion of a validation that ran nothing, by why.
+
+    GitHub counts ``neutral`` as passing a required check, so a pull request codeloop refused to
+    run concludes ``action_required``, which blocks it until a person reviews it: one that
+    changes protected paths (or may: its file list is incomplete), and one from a fork not opted
+    in (its author, not the repository, chose its code, and none of it was validated). Only the
+    repository's own configuration stays ``neutral``; an unknown reason counts as a refusal.
+    """
+    return "neutral" if reason in REPOSITORY_NOT_RUN_REASONS else "action_required"
+
+
+def validation_conclusion(report: ValidationReport) -> Conclusion:
+    """The check run conclusion a validation report stands for."""
+    if report.verdict == "not_run":
+        return not_run_conclusion(report.not_run_reason)
+    return _VERDICT_CONCLUSIONS[report.verdict]
 
 
 def _attempt_state(view: TaskView, attempt: int) -> tuple[CheckRunStatus, Conclusion | None]:
@@ -307,14 +330,15 @@ def _attempt_state(view: TaskView, attempt: int) -> tuple[CheckRunStatus, Conclu
     if attempt > task.attempt:
         return "queued", None
     if attempt < task.attempt:  # an earlier attempt: what its validation said
-        return "completed", _VERDICT_CONCLUSIONS[report.verdict] if report else "neutral"
+        return "completed", validation_conclusion(report) if report else "neutral"
     if task.status not in TERMINAL:
         return ("queued" if task.status in (TaskStatus.PENDING, TaskStatus.QUEUED) else "in_progress"), None
     kind = outcome_of(view).kind
+    if kind == "not_run" and report is not None:
+        return "completed", validation_conclusion(report)
     conclusions: dict[str, Conclusion] = {
         "passed": "success",
         "cancelled": "cancelled",
-        "not_run": "neutral",
         "review_missing": "action_required",
         "timed_out": "timed_out",
     }
@@ -373,7 +397,15 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
         if report
         else [],
         actions=_actions(view, attempt),
+        details_url=_changes_url(view, record) if conclusion == "action_required" else None,
     )
+
+
+def _changes_url(view: TaskView, record: AttemptView | None) -> str | None:
+    """Where the person an ``action_required`` check run asks for acts: the pull request's changes
+    (GitHub documents that such a check run explains itself at its ``details_url``)."""
+    pr_number = (record.pr_number if record else None) or view.task.pr_number
+    return f"{view.repository_url.rstrip('/')}/pull/{pr_number}/files" if pr_number else None
 
 
 def render_superseded_check_run(view: TaskView, attempt: int) -> CheckRunRender:

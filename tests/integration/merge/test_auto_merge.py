@@ -1,7 +1,7 @@
 """Auto-merge of the agent's pull request when its task ends green (issue 12, part 2), against
 real PostgreSQL and the GitHub fake: GitHub's auto-merge when the repository allows it, a REST
 merge of the validated head when it does not and everything is green, and a refusal, said in
-the comment and the check run, otherwise."""
+the comment and the check run, otherwise. A later push turns GitHub's auto-merge off again."""
 
 from datetime import UTC, datetime
 
@@ -12,7 +12,9 @@ from codeloop.db import dispatch_store, store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.domain.models import NewTask, RepositoryRef, TaskType
 from codeloop.domain.validation import ValidationReport
+from codeloop.services.intake.events import process_delivery
 from codeloop.services.syncer import on_status
+from tests.unit.ingress.payloads import load
 
 REPO = "octo/widgets"
 AGENT = "codegen-sh[bot]"
@@ -246,3 +248,72 @@ def test_not_merged_when_github_requires_a_review(world):
         ("PUT", f"/repos/{REPO}/pulls/{world['number']}/merge")
     ]
     refused(world, "At least 1 approving review is required")
+
+
+def push_delivered(world, head: str, delivery_id: str) -> list[str]:
+    """GitHub's ``pull_request.synchronize`` for the task's pull request, its head now ``head``."""
+    repo, number = world["repo"], world["number"]
+    payload = load("pull_request/synchronize.payload.json")
+    payload["number"] = payload["pull_request"]["number"] = number
+    payload["pull_request"]["node_id"] = f"PR_{repo.id}_{number}"
+    payload["pull_request"]["head"] |= {"sha": head, "ref": BRANCH}
+    payload["after"] = head
+    payload["repository"] |= {"id": repo.id, "full_name": REPO}
+    payload["installation"]["id"] = repo.installation_id
+    with transaction() as conn:
+        store.insert_delivery(
+            conn,
+            delivery_id=delivery_id,
+            event="pull_request",
+            action="synchronize",
+            installation_id=repo.installation_id,
+            repository_id=repo.id,
+            repository_full_name=REPO,
+            payload=payload,
+        )
+    return process_delivery(delivery_id)
+
+
+def disable_calls(world) -> list[dict]:
+    return [
+        call.body["variables"]
+        for call in world["fake"].calls_to("POST")
+        if call.path == "/graphql" and "disablePullRequestAutoMerge" in call.body["query"]
+    ]
+
+
+def test_a_push_after_auto_merge_was_enabled_turns_it_off_once(world):
+    world["repo"].allow_auto_merge = True
+    green_task(world, mergeable_state="blocked")
+    end_green(world)
+    pushed = world["repo"].commit_files(BRANCH, {"src/app.py": "x = 3\n"})  # B: never validated
+
+    outcomes = push_delivered(world, pushed, "push-1")
+    again = push_delivered(world, pushed, "push-1-redelivered")
+
+    assert disable_calls(world) == [{"pullRequestId": f"PR_{world['repo'].id}_{world['number']}"}]
+    assert world["repo"].pulls[world["number"]]["auto_merge"] is None
+    assert outcomes[0] == "auto-merge: turned off" and again[0] == "auto-merge: not turned on by codeloop"
+    with transaction() as conn:
+        outcome = store.require_task(conn, world["task"].id).metadata["auto_merge"]
+    moved = f"its head moved to {pushed[:12]} after codeloop validated {world['head'][:12]}"
+    assert (outcome["action"], outcome["reason"]) == ("auto_merge_disabled", moved)
+    for rendered in (status_comment(world), check_run_summary(world)):
+        assert "Auto-merge turned off for" in rendered and moved in rendered
+
+
+def test_a_push_of_the_validated_head_leaves_auto_merge_on(world):
+    world["repo"].allow_auto_merge = True
+    green_task(world, mergeable_state="blocked")
+    end_green(world)
+
+    outcomes = push_delivered(world, world["head"], "push-same")
+
+    assert disable_calls(world) == []
+    assert world["repo"].pulls[world["number"]]["auto_merge"] is not None
+    assert outcomes[0] == "auto-merge: stays on for the validated head"
+    with transaction() as conn:
+        assert (
+            store.require_task(conn, world["task"].id).metadata["auto_merge"]["action"]
+            == "auto_merge_enabled"
+        )

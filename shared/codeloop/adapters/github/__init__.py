@@ -90,6 +90,7 @@ from codeloop.adapters.github.models import (
 )
 from codeloop.adapters.github.pulls import (
     create_pull_request,
+    disable_auto_merge,
     enable_auto_merge,
     get_merge_state,
     get_pull_request,
@@ -168,6 +169,7 @@ __all__ = [
     "create_check_run",
     "create_issue_comment",
     "create_pull_request",
+    "disable_auto_merge",
     "enable_auto_merge",
     "find_comment_with_marker",
     "get_file_content",

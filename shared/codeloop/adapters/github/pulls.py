@@ -181,6 +181,25 @@ def enable_auto_merge(
     )
 
 
+DISABLE_AUTO_MERGE = """
+mutation DisableAutoMerge($pullRequestId: ID!) {
+  disablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId}) {
+    pullRequest { number autoMergeRequest { enabledAt } }
+  }
+}
+"""
+
+
+def disable_auto_merge(
+    installation_id: int, repo: str, node_id: str, *, permissions: Permissions = MERGE_PULL_REQUESTS
+) -> None:
+    """Turn off GitHub's auto-merge for a pull request.
+
+    Raises :class:`GraphQLRefused` with GitHub's message, e.g. "Pull request is closed".
+    """
+    _graphql(installation_id, repo, permissions, DISABLE_AUTO_MERGE, {"pullRequestId": node_id})
+
+
 def merge_pull_request(
     installation_id: int,
     repo: str,

@@ -83,7 +83,7 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest |
             requests = [request.model_copy(update={"replay_id": replay.id}) for request in requests]
         return handle_requests(requests, payload)
     if envelope.event == "pull_request":
-        return [_pull_request(envelope, payload)]
+        return [*_auto_merge_after_push(envelope, payload), _pull_request(envelope, payload)]
     if envelope.event == "check_suite" and envelope.action == "completed":
         from codeloop.services.validation.step import on_check_suite_completed
 
@@ -101,6 +101,18 @@ def _dispatch(envelope: DeliveryEnvelope, payload: dict, replay: ReplayRequest |
             )
         ]
     return [f"no action for {envelope.event}.{envelope.action}"]
+
+
+def _auto_merge_after_push(envelope: DeliveryEnvelope, payload: dict) -> list[str]:
+    """A push to a pull request turns off the auto-merge codeloop turned on for an earlier head
+    (first: GitHub may merge the new head any moment)."""
+    if envelope.action != "synchronize" or envelope.repository_id is None or envelope.number is None:
+        return []
+    from codeloop.services.reporting.auto_merge import turn_off_after_push
+
+    pull = payload.get("pull_request") or {}
+    head_sha = (pull.get("head") or {}).get("sha") or ""
+    return [turn_off_after_push(envelope.repository_id, envelope.number, pull.get("node_id") or "", head_sha)]
 
 
 def _pull_request(envelope: DeliveryEnvelope, payload: dict) -> str:

@@ -5,14 +5,21 @@ allows (GraphQL ``enablePullRequestAutoMerge``, else REST ``PUT .../merge``, eac
 head is the validated one), and stores the outcome in the task's ``metadata.auto_merge``, from
 which the status syncer renders the comment and the check run. A task whose outcome is stored for
 its head is not merged twice (a redelivered note finds it there).
+
+GitHub keeps auto-merge on after later pushes, so a push to a pull request codeloop turned it on
+for (``pull_request.synchronize``) turns it off again (GraphQL ``disablePullRequestAutoMerge``)
+unless the head is still the validated commit. Turning on and turning off hold one lock per pull
+request, so a push that lands while auto-merge is being turned on finds its outcome stored.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from uuid import UUID
 
 from codeloop.adapters import github
 from codeloop.db import dispatch_store, report_store, store
+from codeloop.db.locks import task_lock
 from codeloop.db.pool import transaction
 from codeloop.domain.adoption import PullRequestFacts, adoption_refusal
 from codeloop.domain.auto_merge import (
@@ -21,18 +28,27 @@ from codeloop.domain.auto_merge import (
     MergeMethod,
     direct_merge_blocker,
     graphql_method,
+    must_turn_off_after_push,
     refusal,
     should_try_auto_merge,
+    turned_off_after_push,
 )
 from codeloop.domain.models import Repository, Task
 from codeloop.domain.protected_paths import incomplete_file_list, protected_changes
 from codeloop.domain.repo_checks import CheckRunState, others
 from codeloop.observability import logger
 from codeloop.services.agents.providers import bot_logins
+from codeloop.services.reporting.publisher import publish_task
 from codeloop.services.repository_config import load_repo_config
 from codeloop.settings import get_settings
 
 METADATA_KEY = "auto_merge"
+LOCK = "auto_merge"
+
+
+def _pull_request_lock(repository_id: int, number: int) -> AbstractContextManager[None]:
+    """The lock that serializes turning auto-merge on and off for one pull request."""
+    return task_lock(LOCK, f"{repository_id}#{number}")
 
 
 def merge_if_configured(task_id: UUID | str) -> AutoMergeOutcome | None:
@@ -54,7 +70,9 @@ def merge_if_configured(task_id: UUID | str) -> AutoMergeOutcome | None:
         return None
     if task.pr_number is None:
         outcome = AutoMergeOutcome(action="not_merged", method=method, reason="the task has no pull request")
-    else:
+        _store(task.id, outcome)
+        return outcome
+    with _pull_request_lock(repository.id, task.pr_number):
         try:
             outcome = _merge(task, repository, method, config.protected_paths)
         except (github.GitHubRateLimited, github.GitHubRetryable):
@@ -67,10 +85,48 @@ def merge_if_configured(task_id: UUID | str) -> AutoMergeOutcome | None:
                 head_sha=task.head_sha,
                 reason=f"GitHub refused a call: {exc}",
             )
-    logger.info("auto-merge", extra={"task_id": str(task.id), "outcome": outcome.model_dump()})
-    with transaction(actor="auto_merge") as conn:
-        store.update_task(conn, task.id, metadata={METADATA_KEY: outcome.model_dump(mode="json")})
+        _store(task.id, outcome)
     return outcome
+
+
+def _store(task_id: UUID, outcome: AutoMergeOutcome) -> None:
+    """Keep ``outcome`` as the task's ``metadata.auto_merge``, which the status syncer renders."""
+    logger.info("auto-merge", extra={"task_id": str(task_id), "outcome": outcome.model_dump()})
+    with transaction(actor="auto_merge") as conn:
+        store.update_task(conn, task_id, metadata={METADATA_KEY: outcome.model_dump(mode="json")})
+
+
+def turn_off_after_push(repository_id: int, number: int, node_id: str, head_sha: str) -> str:
+    """A push made ``head_sha`` the head of pull request ``number`` (GraphQL id ``node_id``): turn
+    off the auto-merge codeloop turned on for another head, store that on the tasks that turned it
+    on, and publish them. Returns what was done (the delivery's outcome).
+
+    The newest of those tasks decides, as its outcome is the last turning on; a redelivered push
+    finds none left (their outcome no longer says on).
+    """
+    with _pull_request_lock(repository_id, number):
+        with transaction() as conn:
+            tasks = report_store.tasks_with_auto_merge_enabled(conn, repository_id, number)
+            repository = store.get_repository(conn, repository_id)
+        if not tasks:
+            return "auto-merge: not turned on by codeloop"
+        if repository is None or repository.installation_id is None:
+            return "auto-merge: the repository is not installed"
+        enabled = [AutoMergeOutcome.model_validate(task.metadata[METADATA_KEY]) for task in tasks]
+        if not must_turn_off_after_push(enabled[0], head_sha):
+            return "auto-merge: stays on for the validated head"
+        try:
+            github.disable_auto_merge(repository.installation_id, repository.full_name, node_id)
+            github_refusal = None
+        except (github.GitHubRateLimited, github.GitHubRetryable):
+            raise  # the delivery is retried, and this with it
+        except github.GitHubError as exc:
+            github_refusal = str(exc)
+        for task, outcome in zip(tasks, enabled, strict=True):
+            _store(task.id, turned_off_after_push(outcome, head_sha, github_refusal))
+    for task in tasks:
+        publish_task(str(task.id))
+    return "auto-merge: not turned off, GitHub refused" if github_refusal else "auto-merge: turned off"
 
 
 def _merge(

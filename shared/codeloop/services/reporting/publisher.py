@@ -198,6 +198,7 @@ def _publish_check_run(task: Task, view: TaskView, installation: int, repo: str)
             conclusion=render.conclusion,
             output=_output(render, send_annotations=True),
             actions=_actions(render),
+            details_url=render.details_url,
             external_id=f"{task.id}:{task.attempt}",
         )
         runs[str(task.attempt)] = {
@@ -248,5 +249,6 @@ def _write(installation: int, repo: str, known: dict[str, Any], render: CheckRun
         conclusion=render.conclusion,
         output=_output(render, send_annotations=send_annotations),
         actions=_actions(render),
+        details_url=render.details_url,
     )
     return known | {"annotated": digest} if send_annotations else known
