@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -20,6 +20,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from codeloop.domain import markdown as md
+from codeloop.domain.repo_config import CONFIG_PATH
 from codeloop.domain.webhooks import DeliveryEnvelope
 
 CommandName = Literal["help", "status", "fix", "retry", "validate", "cancel", "config", "unknown"]
@@ -215,6 +216,22 @@ def refusal_text(user: str, min_permission: str) -> str:
     )
 
 
+def from_fork(head_repository: str | None, repository: str) -> bool:
+    """Whether a pull request's head lives in another repository than ``repository``, or in one
+    that is gone (``head_repository`` None: a deleted fork)."""
+    return head_repository is None or head_repository.lower() != repository.lower()
+
+
+def fork_refusal_text(user: str) -> str:
+    """Why no work starts on a pull request from a fork while ``validation.forks`` is off."""
+    return (
+        f"Sorry @{user}, this pull request comes from a fork, and I don't work on forks' code here: "
+        "my pull request would carry it onto a branch of this repository, where it would be validated "
+        "and run by this repository's own CI, with its secrets. A maintainer can allow it by setting "
+        f"`validation.forks: true` in `{CONFIG_PATH}` on the default branch."
+    )
+
+
 def limit_note_text(user: str, what: Literal["work", "replies"], scope: str, retry_at: datetime, now: datetime) -> str:
     """The one note a user over a command rate limit gets: which limit, and when to try again."""
     asked = "commands that start work" if what == "work" else "commands to answer"
@@ -236,6 +253,16 @@ def permission_allows(user_permission: str | None, min_permission: str) -> bool:
     if needed is None or needed == 0:
         return False  # a misconfigured or empty threshold lets nobody in, not everybody
     return PERMISSION_RANK.get((user_permission or "").strip().lower(), 0) >= needed
+
+
+def trusted_reviewers(
+    thread_openers: Iterable[str | None], permission_of: Callable[[str], str | None], min_permission: str
+) -> list[str]:
+    """Who, of those who opened review threads, a fix takes instructions from: whoever has
+    ``min_permission``, as for starting work (the requester has it, or could not have asked). A
+    thread anyone else opened is a suggestion from outside, not something to address."""
+    openers = {login for login in thread_openers if login}
+    return sorted(login for login in openers if permission_allows(permission_of(login), min_permission))
 
 
 def is_stranger(user_permission: str | None) -> bool:

@@ -27,12 +27,15 @@ from codeloop.domain.commands import (
     RATE_LIMITED_WORK,
     WorkRequest,
     decide,
+    fork_refusal_text,
+    from_fork,
     help_text,
     is_stranger,
     limit_note_text,
     no_access_text,
     permission_allows,
     refusal_text,
+    trusted_reviewers,
     unknown_command_text,
 )
 from codeloop.domain.models import NewTask, Repository, RepositoryRef, Task, TaskSource, TaskType
@@ -97,20 +100,28 @@ def _new_task(
     payload: dict[str, Any],
     repository: Repository,
     *,
-    open_review_threads: bool = False,
+    reviewers: list[str],
+    from_fork: bool,
 ) -> NewTask:
     """A fix on a pull request is review feedback when asked in a review comment, or when the pull
-    request has unresolved review threads; otherwise a bug fix (an issue: issue to PR)."""
+    request has unresolved review threads opened by ``reviewers`` (the only threads its prompt
+    gives as things to address); otherwise a bug fix (an issue: issue to PR)."""
     subject = payload.get("issue") or payload.get("pull_request") or {}
     title = str(subject.get("title") or f"#{request.number}")[:200]
     instructions = request.command.args.strip()
+    metadata: dict[str, Any] = {
+        "subject_body": str(subject.get("body") or "")[:65_535],
+        "instructions": instructions,
+    }
+    if request.is_pull_request:
+        metadata |= {"trusted_reviewers": reviewers, "from_fork": from_fork}
     return NewTask(
         repository_id=repository.id,
         title=title,
         # The subject's text is untrusted data; the prompt builder fences it.
         description=instructions,
         type=TaskType.REVIEW_FEEDBACK
-        if request.on_review_comment or open_review_threads
+        if request.on_review_comment or reviewers
         else TaskType.BUG_FIX
         if request.is_pull_request
         else TaskType.ISSUE_TO_PR,
@@ -121,7 +132,7 @@ def _new_task(
         comment_id=request.comment_id,
         pr_number=request.number if request.is_pull_request else None,
         base_branch=repository.default_branch,
-        metadata={"subject_body": str(subject.get("body") or "")[:65_535], "instructions": instructions},
+        metadata=metadata,
     )
 
 
@@ -136,8 +147,9 @@ def may_start_work(installation_id: int, full_name: str, login: str) -> bool:
 class Conversation:
     """What the requests of one delivery share: who asks, where, with which permission.
 
-    A comment may hold up to ten commands; between them they make one permission lookup, at most
-    one configuration read and one 👀. Someone without repository permission (a stranger) gets
+    A comment may hold up to ten commands; between them they make one permission lookup per user
+    (the requester's, and those of review threads' authors a fix weighs), at most one
+    configuration read and one 👀. Someone without repository permission (a stranger) gets
     at most one reply per comment, edits included, and none for an unknown command. A user over
     a rate limit gets one note saying when to try again, and silence after it until then.
     """
@@ -154,16 +166,21 @@ class Conversation:
         self.installation = installation_id
         self.repo = request.repository_full_name
         self.login = request.requester_login
-        self.known_permission = permission  # looked up already by the caller (Slack), else once here
+        # Roles on the repository by login, each looked up once; the requester's may be known
+        # already by the caller (Slack).
+        self.permissions: dict[str, str] = {} if permission is None else {self.login: permission}
         self.acknowledged = False
         self.stranger_answered = False
         self.noticed = False
 
     @property
     def permission(self) -> str:
-        if self.known_permission is None:
-            self.known_permission = github.collaborator_permission(self.installation, self.repo, self.login)
-        return self.known_permission
+        return self.permission_of(self.login)
+
+    def permission_of(self, login: str) -> str:
+        if login not in self.permissions:
+            self.permissions[login] = github.collaborator_permission(self.installation, self.repo, login)
+        return self.permissions[login]
 
     @functools.cached_property
     def config(self) -> tuple[RepoConfig, ConfigProblem | None]:
@@ -293,23 +310,23 @@ def _handle(request: WorkRequest, payload: dict[str, Any], talk: Conversation) -
         talk.answer(request, refusal)
         return "refused: budget"
     talk.acknowledge()
-    return _start_work(request, payload, config, lambda body: talk.answer(request, body))
+    return _start_work(request, payload, config, talk)
 
 
-def _has_open_review_threads(request: WorkRequest) -> bool:
-    """Whether a ``fix`` written on a pull request (not on its diff) meets unresolved review threads.
+def _reviewers(request: WorkRequest, talk: Conversation, min_permission: str) -> list[str]:
+    """Who opened the pull request's unresolved review threads and may instruct a fix
+    (:func:`~codeloop.domain.commands.trusted_reviewers`), by the first comment of each thread.
 
-    A refused GraphQL read (e.g. the App lost access) is logged and the fix stays a bug fix."""
-    if not request.is_pull_request or request.on_review_comment or request.installation_id is None:
-        return False
+    A refused GraphQL read (e.g. the App lost access) is logged, and no thread counts."""
     try:
-        threads = github.list_review_threads(
-            request.installation_id, request.repository_full_name, request.number
-        )
+        threads = github.list_review_threads(talk.installation, request.repository_full_name, request.number)
     except github.GraphQLRefused as refused:
         logger.warning("review threads unreadable", extra={"reason": str(refused)})
-        return False
-    return any(not thread.is_resolved for thread in threads)
+        return []
+    openers = [
+        thread.comments[0].author_login for thread in threads if not thread.is_resolved and thread.comments
+    ]
+    return trusted_reviewers(openers, talk.permission_of, min_permission)
 
 
 def _latest_task(request: WorkRequest) -> Task | None:
@@ -322,20 +339,32 @@ def _latest_task(request: WorkRequest) -> Task | None:
         return store.latest_task_for_thread(conn, request.repository_id, request.number)
 
 
-def _start_work(
-    request: WorkRequest, payload: dict[str, Any], config: RepoConfig, reply: Callable[[str], object]
-) -> str:
+def _start_work(request: WorkRequest, payload: dict[str, Any], config: RepoConfig, talk: Conversation) -> str:
+    """Start, retry, cancel or validate. A fork's pull request gets no agent work (a fix, or a retry
+    of a task on one) unless ``validation.forks`` allows running its code: the agent's pull request
+    would carry the fork's code onto a branch of this repository, run by its CI with its secrets."""
     actor = request.requester_login
     command = request.command.name
+
+    def reply(body: str) -> None:
+        talk.answer(request, body)
+
     if command == "fix" and request.source == "check_run":
         command = "retry"  # "Fix again" on a task's check run: a new attempt of that task
     if command == "fix":
+        pull = (
+            github.get_pull_request(talk.installation, request.repository_full_name, request.number)
+            if request.is_pull_request
+            else None
+        )
+        forked = pull is not None and from_fork(pull.head_repo_full_name, request.repository_full_name)
+        if forked and not config.validation.forks:
+            reply(fork_refusal_text(actor))
+            return "refused: fork"
         repository = _remember_repository(request, payload, config)
-        new = _new_task(request, payload, repository, open_review_threads=_has_open_review_threads(request))
-        if request.is_pull_request:  # the PR's head is what the first check run reports on
-            pull = github.get_pull_request(
-                request.installation_id, request.repository_full_name, request.number
-            )
+        reviewers = _reviewers(request, talk, config.commands.min_permission) if pull is not None else []
+        new = _new_task(request, payload, repository, reviewers=reviewers, from_fork=forked)
+        if pull is not None:  # the PR's head is what the first check run reports on
             new = new.model_copy(update={"head_sha": pull.head_sha, "base_branch": pull.base_ref})
         task = tasks.create_and_start(new, actor=actor, correlation_id=request.delivery_id)
         logger.info("task started", extra={"task_id": str(task.id), "command": command})
@@ -346,6 +375,9 @@ def _start_work(
     if task is None:
         reply(f"There is no codeloop task here to {command}. `{PREFIX} fix` starts one.")
         return f"{command}: no task"
+    if command == "retry" and task.metadata.get("from_fork") and not config.validation.forks:
+        reply(fork_refusal_text(actor))
+        return "retry: refused: fork"
     try:
         if command == "retry":
             task = tasks.retry(task.id, actor=actor)

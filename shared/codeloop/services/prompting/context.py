@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from codeloop.adapters import github
+from codeloop.domain.commands import from_fork
 from codeloop.domain.models import Repository, Task, TaskSource, TaskType
 from codeloop.domain.prompt_context import (
     Commit,
@@ -227,7 +228,7 @@ def gather(
                     title=pr.title,
                     body=pr.body,
                     url=pr.html_url,
-                    head_branch=pr.head_ref,
+                    head_branch=head_label(pr, name),
                     base_branch=pr.base_ref,
                     head_sha=pr.head_sha,
                     author=pr.user_login,
@@ -251,7 +252,8 @@ def gather(
                 title=task.title,
                 body=task.metadata.get("subject_body"),
                 url=task.pr_url or f"{web_url}/pull/{pr_number}",
-                head_branch=task.branch or "(unknown)",
+                head_branch=task.branch
+                or ("(a fork):(unknown)" if task.metadata.get("from_fork") else "(unknown)"),
                 base_branch=task.base_branch or repo_info.default_branch,
             )
     ref = (
@@ -325,7 +327,7 @@ def gather(
         with gathering.piece("review_comments") as result:
             if result is not None:
                 threads = github.list_review_threads(inst, name, pr_number, permissions=READ_PERMISSIONS)
-                review_comments = open_thread_comments(threads)
+                review_comments = open_thread_comments(threads, task.metadata.get("trusted_reviewers") or [])
                 result.chars = sum(len(c.body) + len(c.diff_hunk or "") for c in review_comments)
 
     failures: list[Failure] = []
@@ -368,10 +370,26 @@ def gather(
     return Gathered(inputs=inputs, measures=gathering.measures, github_ms=round(gathering.github_ms, 2))
 
 
-def open_thread_comments(threads: list[github.ReviewThread]) -> list[ReviewComment]:
-    """The comments of the unresolved threads, numbered by thread; a resolved thread is settled
-    and stays out of the prompt. The diff hunk is given once, with a thread's first comment."""
-    open_threads = [t for t in threads if not t.is_resolved]
+def head_label(pull: github.PullRequest, full_name: str) -> str:
+    """The pull request's head branch; a fork's as GitHub labels it, ``owner/name:branch`` (git
+    forbids ``:`` in a branch name, so the delivery instructions tell a fork's head apart by it)."""
+    if not from_fork(pull.head_repo_full_name, full_name):
+        return pull.head_ref
+    return f"{pull.head_repo_full_name or '(a deleted fork)'}:{pull.head_ref}"
+
+
+def open_thread_comments(
+    threads: list[github.ReviewThread], trusted_reviewers: Collection[str]
+) -> list[ReviewComment]:
+    """The comments of the unresolved threads that a trusted reviewer opened (the intake's
+    ``trusted_reviewers``: people with ``commands.min_permission``), numbered by thread. A resolved
+    thread is settled, and one anyone else opened is not an instruction: both stay out of the
+    prompt. The diff hunk is given once, with a thread's first comment."""
+    open_threads = [
+        t
+        for t in threads
+        if not t.is_resolved and t.comments and t.comments[0].author_login in trusted_reviewers
+    ]
     return [
         ReviewComment(
             thread=number,

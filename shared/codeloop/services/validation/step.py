@@ -40,6 +40,7 @@ from codeloop.adapters import github, validation_launcher, workflows
 from codeloop.db import store, validation_store
 from codeloop.db.pool import transaction
 from codeloop.db.validation_store import ValidationRun, WaitingValidationRun
+from codeloop.domain.commands import from_fork
 from codeloop.domain.protected_paths import incomplete_file_list
 from codeloop.domain.repo_checks import (
     CheckRunState,
@@ -228,14 +229,13 @@ def _pull_request_context(task_id: str, pr_number: int) -> PullRequestContext:
         raise StepFailed(
             "PullRequestNotFound", f"{repository.full_name}#{pr_number} does not exist"
         ) from None
-    head_repo = pull_request.head_repo_full_name  # None: the fork was deleted
     return PullRequestContext(
         installation_id=installation_id,
         full_name=info.full_name,
         clone_url=info.clone_url,
         default_branch=info.default_branch,
         pull_request=pull_request,
-        is_fork=head_repo is None or head_repo.lower() != info.full_name.lower(),
+        is_fork=from_fork(pull_request.head_repo_full_name, info.full_name),
     )
 
 
