@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 SAM_CLI_VERSION := 1.170.0
 SAM    := .codeloop/tools/sam-$(SAM_CLI_VERSION)/bin/sam
 
-.PHONY: dev test lint bench clean
+.PHONY: dev test lint lint-code lint-template sam-cli bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "codeloop needs Python 3.11 or newer (set PYTHON=...)")'
@@ -24,11 +24,17 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP) $(SAM)
+lint: lint-code lint-template
+
+lint-code: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
+
+lint-template: $(SAM)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1 --template template.yaml
+
+sam-cli: $(SAM)
 
 $(SAM):
 	$(PYTHON) -m venv $(dir $(SAM))..
