@@ -1812,24 +1812,10 @@ def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], 
         return _ok(
             {"errors": [{"message": "This fake answers enablePullRequestAutoMerge and reviewThreads only"}]}
         )
-    found = [
-        (repo, pull)
-        for repo in fake.repos.values()
-        for pull in repo.pulls.values()
-        if f"PR_{repo.id}_{pull['number']}" == variables.get("pullRequestId")
-    ]
-    token = request.token
-    assert token is not None
-    if (
-        not found
-        or found[0][0].installation_id != token.installation_id
-        or (token.repositories is not None and found[0][0].name not in token.repositories)
-    ):
-        message = f"Could not resolve to a node with the global id of '{variables.get('pullRequestId')}'"
-        return _graphql_error(message, "NOT_FOUND", field_name)
-    repo, pull = found[0]
-    if not _allows(token.permissions.get("pull_requests"), "write"):
-        return _graphql_error("Resource not accessible by integration", "FORBIDDEN", field_name)
+    target = _writable_pull_request(fake, variables, request, field_name)
+    if not isinstance(target, tuple):
+        return target
+    repo, pull = target
     method = variables.get("mergeMethod", "MERGE")
     if method not in ("MERGE", "SQUASH", "REBASE"):
         return _ok(
@@ -1864,10 +1850,11 @@ def _graphql(fake: GitHubFake, _repo: FakeRepo | None, _params: dict[str, str], 
     )
 
 
-def _graphql_disable_auto_merge(fake: GitHubFake, variables: dict[str, Any], request: _Request) -> _Answer:
-    """``disablePullRequestAutoMerge(input: {pullRequestId})``: auto-merge off for an open pull
-    request (one whose auto-merge is already off stays off)."""
-    field_name = "disablePullRequestAutoMerge"
+def _writable_pull_request(
+    fake: GitHubFake, variables: dict[str, Any], request: _Request, field_name: str
+) -> tuple[FakeRepo, dict[str, Any]] | _Answer:
+    """The pull request a mutation's ``pullRequestId`` names, or GitHub's error: NOT_FOUND for a
+    node the token cannot see, FORBIDDEN without pull_requests: write."""
     token = request.token
     assert token is not None
     found = [
@@ -1883,9 +1870,19 @@ def _graphql_disable_auto_merge(fake: GitHubFake, variables: dict[str, Any], req
     ):
         message = f"Could not resolve to a node with the global id of '{variables.get('pullRequestId')}'"
         return _graphql_error(message, "NOT_FOUND", field_name)
-    _repo, pull = found[0]
     if not _allows(token.permissions.get("pull_requests"), "write"):
         return _graphql_error("Resource not accessible by integration", "FORBIDDEN", field_name)
+    return found[0]
+
+
+def _graphql_disable_auto_merge(fake: GitHubFake, variables: dict[str, Any], request: _Request) -> _Answer:
+    """``disablePullRequestAutoMerge(input: {pullRequestId})``: auto-merge off for an open pull
+    request (one whose auto-merge is already off stays off)."""
+    field_name = "disablePullRequestAutoMerge"
+    target = _writable_pull_request(fake, variables, request, field_name)
+    if not isinstance(target, tuple):
+        return target
+    _repo, pull = target
     if pull["state"] != "open" or pull["merged"]:
         return _graphql_error("Pull request is closed", "UNPROCESSABLE", field_name)
     pull["auto_merge"] = None
