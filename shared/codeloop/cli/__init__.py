@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -167,7 +168,6 @@ def _apikey_list(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    import os
     import uuid
 
     import httpx
@@ -312,8 +312,6 @@ WITHOUT_DATABASE = {"dev", "replay", "config", "app"}
 def use_make_dev_database() -> None:
     """With no DATABASE_URL (nor its secret's ARN), the database of ``make dev``'s embedded server
     when it has one, so the operator's commands see what the local stack sees."""
-    import os
-
     from codeloop.local import embedded_pg
     from codeloop.settings import reset_settings
 

@@ -404,14 +404,23 @@ def render_check_run(view: TaskView, attempt: int) -> CheckRunRender:
 def _changes_url(view: TaskView, record: AttemptView | None) -> str | None:
     """Where the person an ``action_required`` check run asks for acts: the pull request's changes
     (GitHub documents that such a check run explains itself at its ``details_url``)."""
-    pr_number = (record.pr_number if record else None) or view.task.pr_number
-    return f"{view.repository_url.rstrip('/')}/pull/{pr_number}/files" if pr_number else None
+    pr_number = _pr_number(view, record)
+    return f"{_pull_request_url(view, pr_number)}/files" if pr_number else None
+
+
+def _pr_number(view: TaskView, record: AttemptView | None) -> int | None:
+    """The pull request an attempt worked on, else the task's."""
+    return (record.pr_number if record else None) or view.task.pr_number
+
+
+def _pull_request_url(view: TaskView, number: int) -> str:
+    return f"{view.repository_url.rstrip('/')}/pull/{number}"
 
 
 def render_superseded_check_run(view: TaskView, attempt: int) -> CheckRunRender:
     """A check run left on a commit the task no longer works on (its work moved to a newer head)."""
     where = (
-        md.link(f"PR #{view.task.pr_number}", f"{view.repository_url.rstrip('/')}/pull/{view.task.pr_number}")
+        md.link(f"PR #{view.task.pr_number}", _pull_request_url(view, view.task.pr_number))
         if view.task.pr_number
         else "a newer commit"
     )
@@ -730,9 +739,9 @@ def _attempt_summary(view: TaskView, record: AttemptView) -> str:
 
 def _links(view: TaskView, record: AttemptView | None, *, with_check_run: bool = True) -> str:
     links = []
-    pr_number = (record.pr_number if record else None) or view.task.pr_number
+    pr_number = _pr_number(view, record)
     if pr_number:
-        links.append(md.link(f"PR #{pr_number}", f"{view.repository_url.rstrip('/')}/pull/{pr_number}"))
+        links.append(md.link(f"PR #{pr_number}", _pull_request_url(view, pr_number)))
     agent_url = (record.agent_run.web_url if record and record.agent_run else None) or (
         view.task.agent_run_url if record is None or record.number == view.task.attempt else None
     )
